@@ -1,0 +1,217 @@
+//! `landfall`: the operator CLI of the local stack.
+//!
+//!   landfall demo                   upload events/samples/ to the landing bucket, pump, print the lake
+//!   landfall pump [--timeout S]     deliver queued messages to the handlers until the queues are empty
+//!   landfall drop FILE [KEY]        upload one file to the landing bucket (KEY defaults to the file name)
+//!   landfall summary                print what the curated bucket holds
+//!   landfall validate-config [PATH] check a config file (default config/landfall.yaml)
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use landfall::config::Config;
+use landfall::layout;
+use landfall::manifest::Manifest;
+use landfall::rejects::read_rejects;
+use landfall::storage::{ObjectStore, S3Store, s3_client};
+use landfall_infra::{LocalStack, local, stack::repo_root};
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn usage() -> &'static str {
+    "usage: landfall demo | pump [--timeout SECONDS] | drop FILE [KEY] | summary | validate-config [PATH]"
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    landfall::telemetry::init_tracing_pretty();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo().await,
+        Some("pump") => pump(&args[1..]).await,
+        Some("drop") => drop_file(&args[1..]).await,
+        Some("summary") => summary().await,
+        Some("validate-config") => validate_config(args.get(1).map(PathBuf::from)),
+        Some("-h" | "--help" | "help") => {
+            println!("{}", usage());
+            Ok(())
+        }
+        _ => Err(usage().into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn validate_config(path: Option<PathBuf>) -> CliResult {
+    let path = path.unwrap_or_else(|| repo_root().join("config/landfall.yaml"));
+    let config = Config::from_path(&path)?;
+    println!("{}: valid, {} feed(s)", path.display(), config.feeds.len());
+    for f in &config.feeds {
+        println!(
+            "  {:<20} prefix {:<24} -> table {:<20} {:?}{}",
+            f.name,
+            f.prefix,
+            f.table,
+            f.write_disposition,
+            f.partition_column.as_deref().map(|p| format!(", partitioned by {p}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn pump(args: &[String]) -> CliResult {
+    let timeout = match args {
+        [flag, secs] if flag == "--timeout" => secs.parse()?,
+        [] => 120,
+        _ => return Err(usage().into()),
+    };
+    let stack = LocalStack::discover()?;
+    let functions = local::functions(&stack).await?;
+    let report = local::drain(&stack, &functions, Duration::from_secs(timeout)).await?;
+    for (f, r) in &report.functions {
+        println!(
+            "{f}: {} invocation(s), {} message(s), {} failed, {} deleted",
+            r.invocations, r.messages, r.failures, r.deleted
+        );
+    }
+    if !report.drained {
+        return Err(format!("queues not empty after {timeout}s").into());
+    }
+    Ok(())
+}
+
+async fn drop_file(args: &[String]) -> CliResult {
+    let (file, key) = match args {
+        [file] => (PathBuf::from(file), None),
+        [file, key] => (PathBuf::from(file), Some(key.clone())),
+        _ => return Err(usage().into()),
+    };
+    let stack = LocalStack::discover()?;
+    let key = key.unwrap_or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    let s3 = s3_client(&stack.sdk_config().await);
+    s3.put_object()
+        .bucket(&stack.landing_bucket)
+        .key(&key)
+        .body(ByteStream::from_path(&file).await?)
+        .send()
+        .await
+        .map_err(aws_sdk_s3::error::DisplayErrorContext)?;
+    println!("uploaded {} to s3://{}/{key}", file.display(), stack.landing_bucket);
+    Ok(())
+}
+
+fn sample_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+async fn demo() -> CliResult {
+    let stack = LocalStack::discover()?;
+    let s3 = s3_client(&stack.sdk_config().await);
+    let samples = repo_root().join("events/samples");
+    println!("== uploading {} to s3://{}/", samples.display(), stack.landing_bucket);
+    for path in sample_files(&samples)? {
+        let key = path.strip_prefix(&samples)?.to_string_lossy().replace('\\', "/");
+        s3.put_object()
+            .bucket(&stack.landing_bucket)
+            .key(&key)
+            .body(ByteStream::from_path(&path).await?)
+            .send()
+            .await
+            .map_err(aws_sdk_s3::error::DisplayErrorContext)?;
+        println!("  {key}");
+    }
+    println!("== pumping the queues into the handlers");
+    let functions = local::functions(&stack).await?;
+    let report = local::drain(&stack, &functions, Duration::from_secs(180)).await?;
+    for (f, r) in &report.functions {
+        println!("  {f}: {} invocation(s), {} message(s), {} failed", r.invocations, r.messages, r.failures);
+    }
+    summary_of(&stack).await?;
+    let dead = local::pump(&stack, &functions).await?.dead_letters().await?;
+    println!("== dead-letter queues: {dead:?}");
+    if !report.drained {
+        return Err("the queues did not drain within 180s".into());
+    }
+    Ok(())
+}
+
+async fn summary() -> CliResult {
+    summary_of(&LocalStack::discover()?).await
+}
+
+async fn summary_of(stack: &LocalStack) -> CliResult {
+    let store = S3Store::new(s3_client(&stack.sdk_config().await));
+    let bucket = &stack.curated_bucket;
+
+    println!("== Parquet parts in s3://{bucket}/{}", layout::TABLES_PREFIX);
+    let mut by_partition: BTreeMap<(String, String), (usize, u64)> = BTreeMap::new();
+    for (key, size) in store.list(bucket, layout::TABLES_PREFIX).await? {
+        if let Some(p) = layout::parse_part_key(&key) {
+            let e = by_partition.entry((p.table.to_owned(), p.dt.to_owned())).or_default();
+            e.0 += 1;
+            e.1 += size;
+        }
+    }
+    for ((table, dt), (files, bytes)) in &by_partition {
+        println!("  tables/{table}/dt={dt}/  {files} file(s), {bytes} bytes");
+    }
+
+    println!("== manifests in s3://{bucket}/{}", layout::MANIFESTS_PREFIX);
+    for (key, _) in store.list(bucket, layout::MANIFESTS_PREFIX).await? {
+        let m = Manifest::from_json(&store.get_bytes(bucket, &key).await?)?;
+        let cols: Vec<String> = m.schema.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect();
+        println!(
+            "  {key}\n     {} -> {}: {:?}, {} row(s) in {} part(s), {} rejected{}",
+            m.source.key,
+            m.table,
+            m.status,
+            m.rows,
+            m.parts.len(),
+            m.rejected_rows,
+            m.error.as_deref().map(|e| format!(", error: {e}")).unwrap_or_default()
+        );
+        if !cols.is_empty() {
+            println!("     schema: {}", cols.join(", "));
+        }
+    }
+
+    println!("== rejects in s3://{bucket}/{}", layout::REJECTS_PREFIX);
+    for (key, _) in store.list(bucket, layout::REJECTS_PREFIX).await? {
+        let rejects = read_rejects(&store.get_bytes(bucket, &key).await?)?;
+        println!("  {key}: {} record(s)", rejects.len());
+        for r in rejects.iter().take(5) {
+            println!(
+                "     {} line {}{}: {}",
+                r.file.rsplit('/').next().unwrap_or(&r.file),
+                r.line.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+                r.column.as_deref().map(|c| format!(" column {c}")).unwrap_or_default(),
+                r.reason
+            );
+        }
+        if rejects.len() > 5 {
+            println!("     ... {} more", rejects.len() - 5);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,450 @@
+//! The one configuration file data engineers edit: feeds (and, later,
+//! sources and the warehouse). Read once per cold start from a path or an
+//! `s3://` URL; an invalid file is refused with its line and the reason.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::formats::{CompressionChoice, CsvOptions, FormatChoice, ReadOptions, encoding_for_label};
+use crate::schema::{DeclaredColumn, LogicalType, SchemaContract, normalize_identifier};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}:{line}:{column}: {message}")]
+    Syntax { origin: String, line: u32, column: u32, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("{origin}:{line}: feed {feed:?}: {message}")]
+    Feed { origin: String, line: u32, feed: String, message: String },
+    #[error("reading {origin}: {message}")]
+    Read { origin: String, message: String, retryable: bool },
+}
+
+impl ConfigError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, ConfigError::Read { retryable: true, .. })
+    }
+}
+
+/// How a feed's rows are applied to its warehouse table (used by load-warehouse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteDisposition {
+    #[default]
+    Append,
+    /// Upsert on the primary key; the latest row (by `order_by`, else the last file and row) wins.
+    Merge,
+    /// Replace the `dt` partitions present in the batch.
+    ReplacePartition,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_version")]
+    version: u32,
+    #[serde(default)]
+    feeds: BTreeMap<String, Spanned<RawFeed>>,
+}
+
+fn default_version() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    prefix: String,
+    #[serde(default)]
+    table: Option<String>,
+    #[serde(default)]
+    format: FormatChoice,
+    #[serde(default)]
+    compression: CompressionChoice,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default)]
+    csv: RawCsv,
+    #[serde(default)]
+    schema: Vec<RawColumn>,
+    #[serde(default)]
+    primary_key: Vec<String>,
+    #[serde(default)]
+    partition_column: Option<String>,
+    #[serde(default)]
+    write_disposition: WriteDisposition,
+    #[serde(default)]
+    order_by: Option<String>,
+    #[serde(default)]
+    schema_contract: SchemaContract,
+    #[serde(default)]
+    parquet: RawParquet,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCsv {
+    #[serde(default)]
+    delimiter: Option<String>,
+    #[serde(default = "yes")]
+    header: bool,
+    #[serde(default)]
+    quote: Option<String>,
+    #[serde(default)]
+    null_values: Option<Vec<String>>,
+}
+
+impl Default for RawCsv {
+    fn default() -> Self {
+        Self { delimiter: None, header: true, quote: None, null_values: None }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+    #[serde(default = "yes")]
+    nullable: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawParquet {
+    #[serde(default)]
+    compression: Option<ParquetCodec>,
+    #[serde(default)]
+    zstd_level: Option<i32>,
+    #[serde(default)]
+    row_group_rows: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ParquetCodec {
+    #[default]
+    Zstd,
+    Snappy,
+}
+
+/// A validated feed: where its files land and how they become a table.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub name: String,
+    pub prefix: String,
+    /// Normalised table name (safe as an identifier).
+    pub table: String,
+    pub read: ReadOptions,
+    pub declared: Vec<DeclaredColumn>,
+    pub contract: SchemaContract,
+    /// Normalised names.
+    pub primary_key: Vec<String>,
+    pub partition_column: Option<String>,
+    pub order_by: Option<String>,
+    pub write_disposition: WriteDisposition,
+    pub parquet_codec: ParquetCodec,
+    pub zstd_level: i32,
+    pub row_group_rows: usize,
+    /// Line of the feed's definition in the config file.
+    pub line: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub version: u32,
+    pub feeds: Vec<Feed>,
+    /// Where the config came from (path or URL), for messages.
+    pub origin: String,
+}
+
+impl Config {
+    /// Parses and validates a config document. `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            ConfigError::Syntax { origin: origin.to_owned(), line, column, message: first_line(&e.to_string()) }
+        })?;
+        if raw.version != 1 {
+            return Err(ConfigError::Invalid {
+                origin: origin.to_owned(),
+                message: format!("version {} is not supported (this build reads version 1)", raw.version),
+            });
+        }
+        let mut feeds = Vec::with_capacity(raw.feeds.len());
+        for (name, spanned) in raw.feeds {
+            let line = spanned.referenced.line();
+            let feed = validate_feed(&name, spanned.value, line)
+                .map_err(|message| ConfigError::Feed { origin: origin.to_owned(), line, feed: name.clone(), message })?;
+            feeds.push(feed);
+        }
+        for (i, a) in feeds.iter().enumerate() {
+            if let Some(b) = feeds.iter().skip(i + 1).find(|b| b.prefix == a.prefix) {
+                return Err(ConfigError::Feed {
+                    origin: origin.to_owned(),
+                    line: b.line,
+                    feed: b.name.clone(),
+                    message: format!("prefix {:?} is already used by feed {:?} (line {})", b.prefix, a.name, a.line),
+                });
+            }
+        }
+        Ok(Config { version: raw.version, feeds, origin: origin.to_owned() })
+    }
+
+    /// Reads a config from a local path.
+    pub fn from_path(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { origin: origin.clone(), message: e.to_string(), retryable: false })?;
+        Config::from_yaml(&text, &origin)
+    }
+
+    /// The feed whose prefix is the longest match for a landing key.
+    pub fn feed_for_key(&self, key: &str) -> Option<&Feed> {
+        self.feeds.iter().filter(|f| key.starts_with(&f.prefix)).max_by_key(|f| f.prefix.len())
+    }
+
+    pub fn feed(&self, name: &str) -> Option<&Feed> {
+        self.feeds.iter().find(|f| f.name == name)
+    }
+}
+
+/// Loads the config from a local path or an `s3://bucket/key` URL.
+pub async fn load(location: &str, store: &dyn crate::storage::ObjectStore) -> Result<Config, ConfigError> {
+    match crate::layout::parse_s3_url(location) {
+        Some((bucket, key)) => {
+            let bytes = store.get_bytes(bucket, key).await.map_err(|e| ConfigError::Read {
+                origin: location.to_owned(),
+                retryable: e.retryable(),
+                message: e.to_string(),
+            })?;
+            let text = String::from_utf8(bytes).map_err(|e| ConfigError::Read {
+                origin: location.to_owned(),
+                message: format!("not UTF-8: {e}"),
+                retryable: false,
+            })?;
+            Config::from_yaml(&text, location)
+        }
+        None => Config::from_path(Path::new(location)),
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_owned()
+}
+
+fn single_byte(option: &str, value: &str) -> Result<u8, String> {
+    match value {
+        "\\t" | "tab" | "TAB" | "\t" => Ok(b'\t'),
+        v if v.len() == 1 && v.is_ascii() => Ok(v.as_bytes()[0]),
+        v => Err(format!("csv.{option} must be one ASCII character (or \"tab\"), got {v:?}")),
+    }
+}
+
+fn validate_feed(name: &str, raw: RawFeed, line: u32) -> Result<Feed, String> {
+    if name.trim().is_empty() {
+        return Err("feed names must not be empty".into());
+    }
+    let prefix = raw.prefix.trim().to_owned();
+    if prefix.is_empty() {
+        return Err("prefix must not be empty (it selects the landing keys of this feed)".into());
+    }
+    if prefix.starts_with('/') {
+        return Err(format!("prefix {prefix:?} must not start with '/': S3 keys have no leading slash"));
+    }
+    let table = normalize_identifier(raw.table.as_deref().unwrap_or(name));
+
+    let encoding = match raw.encoding.as_deref() {
+        None => None,
+        Some(label) => Some(
+            encoding_for_label(label)
+                .ok_or_else(|| format!("encoding {label:?} is unknown (try utf-8, windows-1252, iso-8859-1)"))?,
+        ),
+    };
+    let mut csv = CsvOptions::default();
+    if let Some(d) = raw.csv.delimiter.as_deref() {
+        csv.delimiter = Some(single_byte("delimiter", d)?);
+    }
+    if let Some(q) = raw.csv.quote.as_deref() {
+        csv.quote = single_byte("quote", q)?;
+    }
+    csv.header = raw.csv.header;
+    if let Some(nulls) = raw.csv.null_values {
+        csv.null_values = nulls;
+    }
+    let read = ReadOptions { format: raw.format, compression: raw.compression, encoding, csv };
+
+    let mut declared = Vec::with_capacity(raw.schema.len());
+    for col in raw.schema {
+        let data_type: LogicalType = col
+            .data_type
+            .parse()
+            .map_err(|_| format!("column {:?}: type {:?} is unknown", col.name, col.data_type))?;
+        if declared.iter().any(|d: &DeclaredColumn| d.name == col.name) {
+            return Err(format!("column {:?} is declared twice", col.name));
+        }
+        declared.push(DeclaredColumn { name: col.name, data_type, nullable: col.nullable });
+    }
+    let declared_names: Vec<String> = declared.iter().map(|d| normalize_identifier(&d.name)).collect();
+    let check_known = |what: &str, col: &str| -> Result<String, String> {
+        let n = normalize_identifier(col);
+        if !declared.is_empty() && !declared_names.contains(&n) {
+            return Err(format!("{what} {col:?} is not a column of the declared schema"));
+        }
+        Ok(n)
+    };
+    let primary_key = raw.primary_key.iter().map(|c| check_known("primary_key column", c)).collect::<Result<Vec<_>, _>>()?;
+    let partition_column = raw.partition_column.as_deref().map(|c| check_known("partition_column", c)).transpose()?;
+    let order_by = raw.order_by.as_deref().map(|c| check_known("order_by", c)).transpose()?;
+    if raw.write_disposition == WriteDisposition::Merge && primary_key.is_empty() {
+        return Err("write_disposition merge needs a primary_key".into());
+    }
+    if let (Some(p), false) = (&partition_column, declared.is_empty()) {
+        let ty = declared.iter().zip(&declared_names).find(|(_, n)| *n == p).map(|(d, _)| d.data_type);
+        if let Some(ty) = ty {
+            if !matches!(ty, LogicalType::Date | LogicalType::Timestamp | LogicalType::TimestampTz | LogicalType::String) {
+                return Err(format!("partition_column {p:?} is declared as {ty}, which has no date"));
+            }
+        }
+    }
+    if matches!(raw.parquet.zstd_level, Some(l) if !(1..=22).contains(&l)) {
+        return Err("parquet.zstd_level must be between 1 and 22".into());
+    }
+    if matches!(raw.parquet.row_group_rows, Some(r) if r < 1024) {
+        return Err("parquet.row_group_rows must be at least 1024".into());
+    }
+    Ok(Feed {
+        name: name.to_owned(),
+        prefix,
+        table,
+        read,
+        declared,
+        contract: raw.schema_contract,
+        primary_key,
+        partition_column,
+        order_by,
+        write_disposition: raw.write_disposition,
+        parquet_codec: raw.parquet.compression.unwrap_or_default(),
+        zstd_level: raw.parquet.zstd_level.unwrap_or(1),
+        row_group_rows: raw.parquet.row_group_rows.unwrap_or(122_880),
+        line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+version: 1
+feeds:
+  orders:
+    prefix: orders/
+    table: Sales Orders
+    format: csv
+    csv: { delimiter: ";", header: true }
+    encoding: windows-1252
+    schema:
+      - { name: order_id, type: int64, nullable: false }
+      - { name: amount, type: "decimal(12,2)" }
+      - { name: ordered_at, type: timestamptz }
+    primary_key: [order_id]
+    partition_column: ordered_at
+    write_disposition: merge
+  clicks:
+    prefix: clicks/
+  clicks_partner:
+    prefix: clicks/partner-a/
+    format: json
+"#;
+
+    #[test]
+    fn a_valid_file_yields_normalised_feeds() {
+        let cfg = Config::from_yaml(GOOD, "landfall.yaml").unwrap();
+        let orders = cfg.feed("orders").unwrap();
+        assert_eq!(orders.table, "sales_orders");
+        assert_eq!(orders.read.csv.delimiter, Some(b';'));
+        assert_eq!(orders.primary_key, vec!["order_id"]);
+        assert_eq!(orders.partition_column.as_deref(), Some("ordered_at"));
+        assert_eq!(orders.write_disposition, WriteDisposition::Merge);
+        assert_eq!(orders.declared.len(), 3);
+        assert_eq!(orders.line, 4);
+        assert_eq!(cfg.feed("clicks").unwrap().table, "clicks");
+    }
+
+    #[test]
+    fn the_longest_prefix_wins() {
+        let cfg = Config::from_yaml(GOOD, "x").unwrap();
+        assert_eq!(cfg.feed_for_key("clicks/partner-a/1.json").unwrap().name, "clicks_partner");
+        assert_eq!(cfg.feed_for_key("clicks/2026/1.json").unwrap().name, "clicks");
+        assert!(cfg.feed_for_key("unknown/1.csv").is_none());
+    }
+
+    fn err(yaml: &str) -> String {
+        Config::from_yaml(yaml, "landfall.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let e = err("feeds:\n  orders:\n    prefix: [unclosed\n");
+        assert!(e.starts_with("landfall.yaml:"), "{e}");
+        assert!(e.contains(":3:") || e.contains(":4:"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_its_line() {
+        let e = err("feeds:\n  orders:\n    prefix: orders/\n    primery_key: [id]\n");
+        assert!(e.contains("landfall.yaml:4"), "{e}");
+        assert!(e.contains("primery_key"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_refused_with_its_line() {
+        let e = err("feeds:\n  orders:\n    prefix: orders/\n    csv:\n      header: maybe\n");
+        assert!(e.contains("landfall.yaml:5"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_feed_and_its_line() {
+        let e = err("feeds:\n  a:\n    prefix: x/\n  b:\n    prefix: y/\n    write_disposition: merge\n");
+        assert_eq!(e, "landfall.yaml:5: feed \"b\": write_disposition merge needs a primary_key");
+    }
+
+    #[test]
+    fn duplicate_prefixes_are_refused() {
+        let e = err("feeds:\n  a:\n    prefix: x/\n  b:\n    prefix: x/\n");
+        assert!(e.contains("already used by feed \"a\""), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        for (yaml, needle) in [
+            ("feeds:\n  a:\n    prefix: x/\n    encoding: klingon\n", "encoding \"klingon\" is unknown"),
+            ("feeds:\n  a:\n    prefix: x/\n    csv: { delimiter: ';;' }\n", "one ASCII character"),
+            ("feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: blob}]\n", "type \"blob\" is unknown"),
+            ("feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: int64}]\n    primary_key: [b]\n", "not a column"),
+            ("feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: int64}]\n    partition_column: a\n", "has no date"),
+            ("feeds:\n  a:\n    prefix: /x/\n", "must not start with '/'"),
+            ("feeds:\n  a:\n    prefix: x/\n    format: xml\n", "xml"),
+            ("version: 2\nfeeds: {}\n", "version 2"),
+        ] {
+            let e = err(yaml);
+            assert!(e.contains(needle), "{yaml}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/landfall.yaml");
+        let cfg = Config::from_path(&path).unwrap();
+        assert!(!cfg.feeds.is_empty());
+    }
+}

@@ -1,0 +1,154 @@
+//! One source file to typed Parquet parts: the readers (`formats`) feeding the
+//! typed writer (`schema`), with every reject collected in one place. Pure and
+//! synchronous (it runs on a blocking thread in Lambda and directly in the
+//! benchmark); where the parts go is the caller's callback.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+
+use crate::config::{Feed, ParquetCodec};
+use crate::formats::{self, DetectedFormat, FormatError, ReadSummary};
+use crate::manifest::{DetectedInput, FileStatus};
+use crate::record::SinkError;
+use crate::rejects::{Reject, RejectKind, RejectWriter, truncate_raw};
+use crate::schema::{FinishedPart, ParquetCompression, TableWriter, WriteSummary, WriterOptions};
+
+/// A failure that leaves the file unprocessed; the caller retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("{0}")]
+    Source(std::io::Error),
+    #[error("{0}")]
+    Sink(SinkError),
+    #[error("writing rejects: {0}")]
+    Rejects(std::io::Error),
+}
+
+impl ConvertError {
+    pub fn retryable(&self) -> bool {
+        match self {
+            ConvertError::Source(_) | ConvertError::Rejects(_) => true,
+            ConvertError::Sink(e) => e.retryable,
+        }
+    }
+}
+
+pub struct ConvertRequest<'a> {
+    pub feed: &'a Feed,
+    /// `s3://bucket/key` of the source: `_landfall_file` and the rejects' `file`.
+    pub source_url: &'a str,
+    /// The object key, for extension hints.
+    pub name: &'a str,
+    pub arrival_date: NaiveDate,
+    /// A private scratch directory for part and rejects files.
+    pub work_dir: &'a Path,
+}
+
+#[derive(Debug)]
+pub struct ConvertOutcome {
+    pub status: FileStatus,
+    pub error: Option<String>,
+    pub input: Option<DetectedInput>,
+    pub write: WriteSummary,
+    pub records_read: u64,
+    /// Local gzip JSONL file of rejects, if there were any.
+    pub rejects_file: Option<PathBuf>,
+    pub rejected: u64,
+}
+
+pub type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
+
+pub fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
+    let feed = req.feed;
+    let mut opts = WriterOptions::new(req.source_url.to_owned(), req.arrival_date, req.work_dir.to_path_buf());
+    opts.declared = feed.declared.clone();
+    opts.contract = feed.contract;
+    opts.partition_column = feed.partition_column.clone();
+    opts.compression = match feed.parquet_codec {
+        ParquetCodec::Zstd => ParquetCompression::Zstd(feed.zstd_level),
+        ParquetCodec::Snappy => ParquetCompression::Snappy,
+    };
+    opts.row_group_rows = feed.row_group_rows;
+    opts
+}
+
+fn describe(summary: &ReadSummary) -> DetectedInput {
+    let (format, delimiter) = match summary.format {
+        DetectedFormat::Csv { delimiter } => ("csv", Some(char::from(delimiter).to_string())),
+        DetectedFormat::JsonArray => ("json_array", None),
+        DetectedFormat::Ndjson => ("ndjson", None),
+        DetectedFormat::JsonStream => ("json_stream", None),
+    };
+    DetectedInput {
+        format: format.to_owned(),
+        delimiter,
+        compression: format!("{:?}", summary.compression).to_lowercase(),
+        encoding: summary.encoding.to_owned(),
+        decoded_bytes: summary.decoded_bytes,
+    }
+}
+
+/// Reads `input` and writes its parts through `on_part`. Data problems never
+/// make this fail: bad rows and unreadable files end up in the rejects and
+/// the outcome's status; only transport and local I/O failures are errors.
+pub fn convert(input: impl Read, req: &ConvertRequest<'_>, on_part: PartCallback) -> Result<ConvertOutcome, ConvertError> {
+    let rejects = Arc::new(Mutex::new(RejectWriter::new(req.work_dir)));
+    let reject_io_error: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+
+    let on_reject = {
+        let rejects = Arc::clone(&rejects);
+        let file = req.source_url.to_owned();
+        let feed = req.feed.name.clone();
+        Box::new(move |row: crate::schema::RejectedRow| -> Result<(), SinkError> {
+            let (raw, raw_truncated) = truncate_raw(row.raw);
+            let reject = Reject {
+                kind: RejectKind::Row,
+                file: file.clone(),
+                feed: feed.clone(),
+                line: Some(row.line),
+                column: row.column,
+                reason: row.reason,
+                raw: Some(raw),
+                raw_truncated,
+            };
+            let mut w = rejects.lock().map_err(|_| SinkError::fatal("rejects writer poisoned"))?;
+            w.push(&reject).map_err(|e| SinkError::retryable("writing a reject to local disk", e))
+        })
+    };
+
+    let mut writer = TableWriter::new(writer_options(req), on_part, on_reject).map_err(ConvertError::Sink)?;
+    let read = formats::read(input, req.name, &req.feed.read, &mut writer);
+    let (status, error, input, records_read) = match read {
+        Ok(summary) => (FileStatus::Parsed, None, Some(describe(&summary)), summary.records),
+        Err(FormatError::Source(e)) => return Err(ConvertError::Source(e)),
+        Err(FormatError::Sink(e)) => return Err(ConvertError::Sink(e)),
+        Err(FormatError::Unreadable { reason, line }) => {
+            let reject = Reject::file_error(req.source_url, &req.feed.name, line, reason.clone());
+            if let Ok(mut w) = rejects.lock() {
+                if let Err(e) = w.push(&reject) {
+                    *reject_io_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
+            }
+            (FileStatus::Failed, Some(reason), None, 0)
+        }
+    };
+    if let Some(e) = reject_io_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(ConvertError::Rejects(e));
+    }
+    let write = writer.finish().map_err(ConvertError::Sink)?;
+    let status = if status == FileStatus::Failed && write.rows_written + write.rows_rejected > 0 {
+        FileStatus::Partial
+    } else {
+        status
+    };
+    let rejects = Arc::try_unwrap(rejects)
+        .map_err(|_| ConvertError::Sink(SinkError::fatal("rejects writer still shared after the writer finished")))?
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    let rejected = rejects.count();
+    let rejects_file = rejects.finish().map_err(ConvertError::Rejects)?;
+    Ok(ConvertOutcome { status, error, input, write, records_read, rejects_file, rejected })
+}

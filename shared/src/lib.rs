@@ -1,0 +1,16 @@
+//! landfall's shared library: everything the functions, the local stack and
+//! the tests have in common. Parsing and SQL generation are pure code; each
+//! AWS adapter is a narrow trait next to its SDK implementation.
+
+pub mod config;
+pub mod convert;
+pub mod env;
+pub mod events;
+pub mod formats;
+pub mod layout;
+pub mod manifest;
+pub mod record;
+pub mod rejects;
+pub mod schema;
+pub mod storage;
+pub mod telemetry;

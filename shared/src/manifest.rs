@@ -1,0 +1,87 @@
+//! The manifest parse-file writes last for every source file: the contract
+//! between parsing and loading. Its presence means every Parquet part it
+//! lists is durable; load-warehouse and the catalog read nothing else to know
+//! what a file produced.
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::ColumnSchema;
+
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Every record was read (some may have been rejected row by row).
+    Parsed,
+    /// Records up to a point were read, then the file became unreadable
+    /// (e.g. malformed JSON mid-array); the rest is in the rejects.
+    Partial,
+    /// Nothing could be read; the reason is in the rejects and `error`.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceObject {
+    pub bucket: String,
+    pub key: String,
+    pub url: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectedInput {
+    /// csv, json_array, ndjson, json_stream
+    pub format: String,
+    pub delimiter: Option<String>,
+    pub compression: String,
+    pub encoding: String,
+    pub decoded_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestPart {
+    pub key: String,
+    pub url: String,
+    /// The Hive partition value, YYYY-MM-DD.
+    pub dt: String,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub file_id: String,
+    pub source: SourceObject,
+    pub feed: String,
+    pub table: String,
+    pub status: FileStatus,
+    pub error: Option<String>,
+    pub input: Option<DetectedInput>,
+    /// The widest schema of the file; each part's own Parquet schema may be
+    /// narrower where a column widened mid-file.
+    pub schema: Vec<ColumnSchema>,
+    pub parts: Vec<ManifestPart>,
+    pub rows: u64,
+    pub rejected_rows: u64,
+    pub rejects_key: Option<String>,
+    pub widenings: Vec<String>,
+    pub discarded_columns: Vec<String>,
+    pub arrival_date: String,
+    pub parsed_at: String,
+    pub producer: String,
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain data structures cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}

@@ -1,0 +1,229 @@
+//! Object storage: the narrow trait the functions use, and its S3 implementation.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::record::SourceReadError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("s3://{bucket}/{key} does not exist")]
+    NotFound { bucket: String, key: String },
+    #[error("s3://{bucket}/{key} changed since the event (precondition failed)")]
+    PreconditionFailed { bucket: String, key: String },
+    #[error("access to s3://{bucket}/{key} denied: {message}")]
+    AccessDenied { bucket: String, key: String, message: String },
+    #[error("{operation} s3://{bucket}/{key} failed: {message}")]
+    Request { operation: &'static str, bucket: String, key: String, message: String, retryable: bool },
+    #[error("reading local file {path}: {source}")]
+    Local { path: String, source: std::io::Error },
+}
+
+impl StorageError {
+    /// Throttling, timeouts, 5xx and connection faults can succeed later;
+    /// a missing object or a denied request will not.
+    pub fn retryable(&self) -> bool {
+        match self {
+            StorageError::Request { retryable, .. } => *retryable,
+            StorageError::Local { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// What a GET or HEAD tells about an object.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// A streaming object body; errors are marked as transport errors
+/// (see [`SourceReadError`]) so parsers can tell them from bad data.
+pub struct ObjectBody {
+    pub meta: ObjectMeta,
+    pub reader: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+/// Which version of an object to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Version<'a> {
+    pub version_id: Option<&'a str>,
+    /// Read only if the object still has this ETag.
+    pub if_match: Option<&'a str>,
+}
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    async fn get(&self, bucket: &str, key: &str, version: Version<'_>) -> Result<ObjectBody, StorageError>;
+    async fn put_bytes(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError>;
+    /// Uploads a local file, streamed from disk.
+    async fn put_file(&self, bucket: &str, key: &str, path: &Path, content_type: &str) -> Result<(), StorageError>;
+    /// Keys under a prefix (all pages).
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StorageError>;
+
+    /// Reads a whole (small) object into memory: config files, manifests.
+    async fn get_bytes(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StorageError> {
+        use tokio::io::AsyncReadExt;
+        let mut body = self.get(bucket, key, Version::default()).await?;
+        let mut buf = Vec::with_capacity(usize::try_from(body.meta.size).unwrap_or(0).min(64 << 20));
+        body.reader.read_to_end(&mut buf).await.map_err(|e| StorageError::Request {
+            operation: "GetObject",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: e.to_string(),
+            retryable: true,
+        })?;
+        Ok(buf)
+    }
+}
+
+/// The S3 implementation.
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+}
+
+impl S3Store {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn classify<E>(operation: &'static str, bucket: &str, key: &str, err: SdkError<E, HttpResponse>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = match &err {
+        SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
+        SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
+        _ => None,
+    };
+    let code = err.code().map(str::to_owned);
+    let message = match (&code, err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+    };
+    let (bucket, key) = (bucket.to_owned(), key.to_owned());
+    match (code.as_deref(), status) {
+        (Some("NoSuchKey" | "NotFound" | "NoSuchBucket" | "NoSuchVersion"), _) | (_, Some(404)) => {
+            StorageError::NotFound { bucket, key }
+        }
+        (Some("PreconditionFailed"), _) | (_, Some(412)) => StorageError::PreconditionFailed { bucket, key },
+        (Some("AccessDenied" | "AllAccessDisabled" | "InvalidAccessKeyId"), _) | (_, Some(403)) => {
+            StorageError::AccessDenied { bucket, key, message }
+        }
+        _ => {
+            let retryable = match &err {
+                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+                _ => {
+                    matches!(status, Some(s) if s >= 500 || s == 429)
+                        || matches!(
+                            code.as_deref(),
+                            Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout" | "InternalError")
+                        )
+                }
+            };
+            StorageError::Request { operation, bucket, key, message, retryable }
+        }
+    }
+}
+
+/// Marks every error of the body stream as a transport error.
+struct MarkedReader<R> {
+    inner: R,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for MarkedReader<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(SourceReadError::io(e))),
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn get(&self, bucket: &str, key: &str, version: Version<'_>) -> Result<ObjectBody, StorageError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version.version_id.map(str::to_owned))
+            .set_if_match(version.if_match.map(|e| format!("\"{}\"", e.trim_matches('"'))))
+            .send()
+            .await
+            .map_err(|e| classify("GetObject", bucket, key, e))?;
+        let meta = ObjectMeta {
+            size: out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
+            etag: out.e_tag().map(|e| e.trim_matches('"').to_owned()),
+            version_id: out.version_id().filter(|v| *v != "null").map(str::to_owned),
+        };
+        let reader = MarkedReader { inner: out.body.into_async_read() };
+        Ok(ObjectBody { meta, reader: Box::pin(reader) })
+    }
+
+    async fn put_bytes(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| classify("PutObject", bucket, key, e))?;
+        Ok(())
+    }
+
+    async fn put_file(&self, bucket: &str, key: &str, path: &Path, content_type: &str) -> Result<(), StorageError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::Local { path: path.display().to_string(), source: std::io::Error::other(e) })?;
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| classify("PutObject", bucket, key, e))?;
+        Ok(())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
+        let mut out = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListObjectsV2", bucket, prefix, e))?;
+            for obj in page.contents() {
+                if let Some(k) = obj.key() {
+                    out.push((k.to_owned(), obj.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0)));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Builds an S3 client from the shared AWS config. Path-style addressing is
+/// used when an endpoint override is set (moto and other emulators), since
+/// virtual-hosted buckets need DNS that loopback does not have.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
+    let path_style = sdk.endpoint_url().is_some();
+    let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
+    Client::from_conf(conf)
+}

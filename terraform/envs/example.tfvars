@@ -1,0 +1,64 @@
+# Example production settings. Copy to envs/<env>.tfvars and adjust, then:
+#   terraform -chdir=terraform init
+#   terraform -chdir=terraform apply -var-file=envs/<env>.tfvars
+# (configure a remote state backend for shared environments).
+
+# Every resource name starts with this; the Glue database is "landfall_prod".
+name_prefix = "landfall-prod"
+aws_region  = "eu-west-1"
+
+# Bucket names are global: set explicit ones if "<name_prefix>-landing" /
+# "<name_prefix>-curated" are taken.
+# landing_bucket_name = "acme-landfall-prod-landing"
+# curated_bucket_name = "acme-landfall-prod-curated"
+
+# The config the functions read at cold start (defaults to ../config/landfall.yaml).
+# config_file = "../config/landfall.yaml"
+
+# SSE-KMS with a key created here; or bring your own key:
+kms_enabled = true
+# kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+
+# Never let terraform delete buckets that still hold data.
+force_destroy_buckets = false
+
+# Landing: raw files stay, moving to cheaper storage as they age.
+landing_lifecycle = {
+  standard_ia_after_days = 30
+  glacier_ir_after_days  = 180
+  # noncurrent_version_expiration_days = 365
+}
+
+# Curated: Parquet is rewritten in place only by replays; drop old versions after 30 days.
+curated_lifecycle = {
+  noncurrent_version_expiration_days = 30
+}
+
+# Per-function settings; omitted attributes keep their defaults (see variables.tf).
+# Queue visibility timeout = 6 x timeout_seconds.
+functions = {
+  parse_file = {
+    timeout_seconds = 300
+    memory_mb       = 2048
+    batch_size      = 5
+    max_concurrency = 20
+  }
+  register_partitions = {
+    batch_size              = 100
+    batching_window_seconds = 10
+  }
+  load_warehouse = {
+    timeout_seconds         = 600
+    batch_size              = 200
+    batching_window_seconds = 60 # collect manifests, load each table once per batch
+    max_concurrency         = 2
+    max_receive_count       = 5
+  }
+}
+
+create_functions = true
+
+tags = {
+  Environment = "prod"
+  Owner       = "data-platform"
+}

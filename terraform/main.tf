@@ -1,0 +1,204 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  config_file = coalesce(var.config_file, "${path.module}/../config/landfall.yaml")
+  config_key  = "_config/landfall.yaml"
+
+  landing_bucket_name = coalesce(var.landing_bucket_name, "${var.name_prefix}-landing")
+  curated_bucket_name = coalesce(var.curated_bucket_name, "${var.name_prefix}-curated")
+  glue_database_name  = replace(lower(var.name_prefix), "-", "_")
+
+  create_kms_key = var.kms_enabled && var.kms_key_arn == null
+  kms_key_arn    = var.kms_enabled ? coalesce(var.kms_key_arn, one(aws_kms_key.data[*].arn)) : null
+
+  # Function key (underscores, as in var.functions) => public name (hyphens, as in
+  # functions/<name>/ and the `queues` output).
+  function_names = {
+    parse_file          = "parse-file"
+    register_partitions = "register-partitions"
+    load_warehouse      = "load-warehouse"
+  }
+
+  # SQS visibility: AWS asks for at least 6 x the function timeout so a message is
+  # not redelivered while a (retried) invocation still works on it. The local stack
+  # overrides it with a few seconds so failed messages come back quickly in tests.
+  visibility_timeout = {
+    for k, f in var.functions : k => coalesce(var.visibility_timeout_override_seconds, 6 * f.timeout_seconds)
+  }
+
+  # Whether Lambda functions and event source mappings are managed here (false in
+  # the local stack: a pump delivers the queues' messages to the handlers instead).
+  functions_enabled = var.create_functions
+}
+
+# ---------------------------------------------------------------- encryption
+
+resource "aws_kms_key" "data" {
+  count = local.create_kms_key ? 1 : 0
+
+  description             = "${var.name_prefix}: landing and curated buckets"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_days
+}
+
+resource "aws_kms_alias" "data" {
+  count = local.create_kms_key ? 1 : 0
+
+  name          = "alias/${var.name_prefix}-data"
+  target_key_id = aws_kms_key.data[0].key_id
+}
+
+# ---------------------------------------------------------------- buckets
+
+module "landing_bucket" {
+  source = "./modules/buckets"
+
+  bucket_name             = local.landing_bucket_name
+  force_destroy           = var.force_destroy_buckets
+  kms_key_arn             = local.kms_key_arn
+  deny_insecure_transport = var.require_tls
+  transitions = [
+    { days = var.landing_lifecycle.standard_ia_after_days, storage_class = "STANDARD_IA" },
+    { days = var.landing_lifecycle.glacier_ir_after_days, storage_class = "GLACIER_IR" },
+  ]
+  abort_incomplete_multipart_after_days = var.landing_lifecycle.abort_incomplete_multipart_after_days
+  noncurrent_version_expiration_days    = var.landing_lifecycle.noncurrent_version_expiration_days
+  tags                                  = { Zone = "landing" }
+}
+
+module "curated_bucket" {
+  source = "./modules/buckets"
+
+  bucket_name                           = local.curated_bucket_name
+  force_destroy                         = var.force_destroy_buckets
+  kms_key_arn                           = local.kms_key_arn
+  deny_insecure_transport               = var.require_tls
+  abort_incomplete_multipart_after_days = var.curated_lifecycle.abort_incomplete_multipart_after_days
+  noncurrent_version_expiration_days    = var.curated_lifecycle.noncurrent_version_expiration_days
+  tags                                  = { Zone = "curated" }
+}
+
+# ---------------------------------------------------------------- queues
+
+module "parse_file_queue" {
+  source = "./modules/queue"
+
+  name                       = "${var.name_prefix}-parse-file"
+  visibility_timeout_seconds = local.visibility_timeout.parse_file
+  max_receive_count          = var.functions.parse_file.max_receive_count
+  message_retention_seconds  = var.message_retention_seconds
+  source_bucket_arns         = [module.landing_bucket.arn]
+  source_account_id          = data.aws_caller_identity.current.account_id
+}
+
+module "register_partitions_queue" {
+  source = "./modules/queue"
+
+  name                       = "${var.name_prefix}-register-partitions"
+  visibility_timeout_seconds = local.visibility_timeout.register_partitions
+  max_receive_count          = var.functions.register_partitions.max_receive_count
+  message_retention_seconds  = var.message_retention_seconds
+  source_bucket_arns         = [module.curated_bucket.arn]
+  source_account_id          = data.aws_caller_identity.current.account_id
+}
+
+module "load_warehouse_queue" {
+  source = "./modules/queue"
+
+  name                       = "${var.name_prefix}-load-warehouse"
+  visibility_timeout_seconds = local.visibility_timeout.load_warehouse
+  max_receive_count          = var.functions.load_warehouse.max_receive_count
+  message_retention_seconds  = var.message_retention_seconds
+  source_bucket_arns         = [module.curated_bucket.arn]
+  source_account_id          = data.aws_caller_identity.current.account_id
+}
+
+locals {
+  queues = {
+    parse_file          = module.parse_file_queue
+    register_partitions = module.register_partitions_queue
+    load_warehouse      = module.load_warehouse_queue
+  }
+}
+
+# ---------------------------------------------------------------- notifications
+# One aws_s3_bucket_notification per bucket (S3 keeps a single notification
+# configuration per bucket). The queues' policies must exist first: S3 test-sends
+# to each destination when the configuration is put.
+
+resource "aws_s3_bucket_notification" "landing" {
+  bucket = module.landing_bucket.id
+
+  queue {
+    id        = "parse-file"
+    queue_arn = module.parse_file_queue.arn
+    events    = ["s3:ObjectCreated:*"]
+  }
+
+  depends_on = [module.parse_file_queue, module.landing_bucket]
+}
+
+resource "aws_s3_bucket_notification" "curated" {
+  bucket = module.curated_bucket.id
+
+  queue {
+    id            = "register-partitions"
+    queue_arn     = module.register_partitions_queue.arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = "tables/"
+    filter_suffix = ".parquet"
+  }
+
+  queue {
+    id            = "load-warehouse"
+    queue_arn     = module.load_warehouse_queue.arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = "_manifests/"
+    filter_suffix = ".json"
+  }
+
+  depends_on = [module.register_partitions_queue, module.load_warehouse_queue, module.curated_bucket]
+}
+
+# ---------------------------------------------------------------- config
+
+# The functions read the config from here at cold start. The curated notifications
+# only watch tables/ and _manifests/, so this upload triggers nothing.
+resource "aws_s3_object" "config" {
+  bucket       = module.curated_bucket.id
+  key          = local.config_key
+  source       = local.config_file
+  content_type = "application/yaml"
+
+  # source_hash rather than etag: with SSE-KMS the stored ETag is not the MD5 of
+  # the content, so `etag = filemd5(...)` would show a diff on every plan.
+  source_hash = filemd5(local.config_file)
+
+  # Upload only once the bucket's encryption/policy are in place.
+  depends_on = [module.curated_bucket]
+}
+
+# ---------------------------------------------------------------- catalog
+
+module "glue" {
+  source = "./modules/glue"
+
+  database_name = local.glue_database_name
+  description   = "${var.name_prefix}: landfall Parquet lake (s3://${local.curated_bucket_name}/tables/)"
+  location_uri  = "s3://${module.curated_bucket.id}/tables/"
+}
+
+# ---------------------------------------------------------------- functions
+# The Lambda functions, their IAM roles and the SQS event source mappings
+# (ReportBatchItemFailures, batch_size, batching window, maximum concurrency from
+# var.functions) come in a later change as module "functions", gated by
+# local.functions_enabled:
+#
+#   module "functions" {
+#     source   = "./modules/functions"
+#     for_each = local.functions_enabled ? local.function_names : {}
+#     ...
+#     queue_arn = local.queues[each.key].arn
+#   }

@@ -1,0 +1,178 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix for every resource name, e.g. \"landfall-dev\". Lowercase letters, digits and hyphens."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,40}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-42 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "aws_region" {
+  type        = string
+  description = "AWS region for every resource."
+  default     = "us-east-1"
+}
+
+variable "aws_endpoint_url" {
+  type        = string
+  description = "Single endpoint URL for every AWS service (the local stack: moto on loopback, e.g. http://127.0.0.1:5000). Null in production."
+  default     = null
+}
+
+variable "config_file" {
+  type        = string
+  description = "Path to the landfall YAML config, uploaded to s3://<curated>/_config/landfall.yaml. Null means \"$${path.module}/../config/landfall.yaml\" (the repo's config/landfall.yaml)."
+  default     = null
+}
+
+variable "landing_bucket_name" {
+  type        = string
+  description = "Name of the landing (raw) bucket. Null derives \"<name_prefix>-landing\"; set it in production if that name is taken (bucket names are global)."
+  default     = null
+}
+
+variable "curated_bucket_name" {
+  type        = string
+  description = "Name of the curated (Parquet lake) bucket. Null derives \"<name_prefix>-curated\"."
+  default     = null
+}
+
+variable "force_destroy_buckets" {
+  type        = bool
+  description = "Allow `terraform destroy` to delete non-empty buckets (all object versions). True only for throwaway stacks."
+  default     = false
+}
+
+variable "require_tls" {
+  type        = bool
+  description = "Give both buckets a policy that denies non-TLS requests. Keep true; the local stack sets false because moto wrongly applies such a Deny to every request (it ignores the aws:SecureTransport condition)."
+  default     = true
+}
+
+variable "kms_enabled" {
+  type        = bool
+  description = "Encrypt both buckets with SSE-KMS (a customer-managed key). False falls back to SSE-S3 (AES256)."
+  default     = true
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "ARN of an existing customer-managed KMS key for the buckets. Null (with kms_enabled) creates one."
+  default     = null
+}
+
+variable "kms_key_deletion_window_days" {
+  type        = number
+  description = "Waiting period before a created KMS key is deleted after `terraform destroy` (7-30)."
+  default     = 30
+
+  validation {
+    condition     = var.kms_key_deletion_window_days >= 7 && var.kms_key_deletion_window_days <= 30
+    error_message = "kms_key_deletion_window_days must be between 7 and 30."
+  }
+}
+
+variable "landing_lifecycle" {
+  type = object({
+    standard_ia_after_days                = optional(number, 30)
+    glacier_ir_after_days                 = optional(number, 180)
+    abort_incomplete_multipart_after_days = optional(number, 7)
+    noncurrent_version_expiration_days    = optional(number)
+  })
+  description = "Landing bucket lifecycle: transition to STANDARD_IA, then GLACIER_IR; abort stale multipart uploads; optionally expire noncurrent versions (null keeps them)."
+  default     = {}
+
+  validation {
+    condition     = var.landing_lifecycle.standard_ia_after_days >= 30 && var.landing_lifecycle.glacier_ir_after_days > var.landing_lifecycle.standard_ia_after_days
+    error_message = "standard_ia_after_days must be >= 30 (an S3 minimum) and glacier_ir_after_days must be greater."
+  }
+}
+
+variable "curated_lifecycle" {
+  type = object({
+    abort_incomplete_multipart_after_days = optional(number, 7)
+    noncurrent_version_expiration_days    = optional(number, 30)
+  })
+  description = "Curated bucket lifecycle: abort stale multipart uploads, expire noncurrent versions."
+  default     = {}
+}
+
+variable "functions" {
+  type = object({
+    parse_file = optional(object({
+      timeout_seconds         = optional(number, 300)
+      memory_mb               = optional(number, 1024)
+      batch_size              = optional(number, 5)
+      batching_window_seconds = optional(number, 0)
+      max_concurrency         = optional(number, 20)
+      max_receive_count       = optional(number, 5)
+    }), {})
+    register_partitions = optional(object({
+      timeout_seconds         = optional(number, 60)
+      memory_mb               = optional(number, 256)
+      batch_size              = optional(number, 100)
+      batching_window_seconds = optional(number, 10)
+      max_concurrency         = optional(number, 2)
+      max_receive_count       = optional(number, 5)
+    }), {})
+    load_warehouse = optional(object({
+      timeout_seconds         = optional(number, 600)
+      memory_mb               = optional(number, 512)
+      batch_size              = optional(number, 100)
+      batching_window_seconds = optional(number, 60)
+      max_concurrency         = optional(number, 2)
+      max_receive_count       = optional(number, 5)
+    }), {})
+  })
+  description = <<-EOT
+    Per-function settings, keyed by function (underscores). Any attribute left out keeps its default.
+    timeout_seconds (Lambda, 1-900), memory_mb (128-10240), batch_size (SQS event source mapping, 1-10000;
+    above 10 needs batching_window_seconds >= 1), batching_window_seconds (0-300), max_concurrency
+    (event source mapping maximum concurrency, 2-1000), max_receive_count (receives before a message moves
+    to the dead-letter queue).
+  EOT
+  default     = {}
+
+  validation {
+    condition = alltrue([for f in values(var.functions) : (
+      f.timeout_seconds >= 1 && f.timeout_seconds <= 900 &&
+      f.memory_mb >= 128 && f.memory_mb <= 10240 &&
+      f.batch_size >= 1 && f.batch_size <= 10000 &&
+      f.batching_window_seconds >= 0 && f.batching_window_seconds <= 300 &&
+      (f.batch_size <= 10 || f.batching_window_seconds >= 1) &&
+      f.max_concurrency >= 2 && f.max_concurrency <= 1000 &&
+      f.max_receive_count >= 1 && f.max_receive_count <= 1000
+    )])
+    error_message = "Each function needs timeout 1-900, memory 128-10240, batch_size 1-10000 (>10 needs batching_window_seconds >= 1), batching window 0-300, max_concurrency 2-1000, max_receive_count 1-1000."
+  }
+}
+
+variable "visibility_timeout_override_seconds" {
+  type        = number
+  description = "Visibility timeout for every work queue. Null (production) uses 6 x the function timeout; the local stack sets a few seconds so retries happen quickly in tests."
+  default     = null
+
+  validation {
+    condition     = var.visibility_timeout_override_seconds == null || (coalesce(var.visibility_timeout_override_seconds, 0) >= 0 && coalesce(var.visibility_timeout_override_seconds, 0) <= 43200)
+    error_message = "visibility_timeout_override_seconds must be null or 0-43200."
+  }
+}
+
+variable "message_retention_seconds" {
+  type        = number
+  description = "Retention of messages on the work queues (the dead-letter queues keep 14 days)."
+  default     = 345600
+}
+
+variable "create_functions" {
+  type        = bool
+  description = "Create the Lambda functions and their SQS event source mappings. False for the local stack, where a pump delivers the messages to the handlers instead."
+  default     = true
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for every resource (merged into the provider's default_tags)."
+  default     = {}
+}

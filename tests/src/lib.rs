@@ -1,0 +1,171 @@
+//! Test harness for the end-to-end tests: the local stack (moto + the
+//! Terraform root module applied to it), real S3 notifications through real
+//! SQS queues, and the pump delivering them to the handlers in-process.
+//!
+//! Tests share the stack's queues, so they take turns through [`Harness::lock`].
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use arrow_array::RecordBatch;
+use aws_sdk_s3::primitives::ByteStream;
+use landfall::layout;
+use landfall::manifest::Manifest;
+use landfall::rejects::{Reject, read_rejects};
+use landfall::storage::s3_client;
+use landfall_infra::{LocalStack, PumpReport, local};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+static TURN: Mutex<()> = Mutex::new(());
+
+pub struct Harness {
+    pub stack: LocalStack,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub functions: local::Functions,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Harness {
+    /// Takes this test's turn on the shared stack. Panics with the way to
+    /// start the stack if it is not up: an end-to-end test that silently
+    /// skipped would prove nothing.
+    pub async fn start() -> Harness {
+        let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let stack = LocalStack::discover().unwrap_or_else(|e| panic!("{e}"));
+        let sdk = stack.sdk_config().await;
+        let functions = local::functions(&stack).await.unwrap_or_else(|e| panic!("{e}"));
+        let harness =
+            Harness { s3: s3_client(&sdk), sqs: aws_sdk_sqs::Client::new(&sdk), stack, functions, _turn: turn };
+        // Leftovers of a test that failed midway must not leak into this one.
+        harness.drain().await;
+        harness
+    }
+
+    /// Uploads to the landing bucket; returns the ETag.
+    pub async fn put(&self, key: &str, body: impl Into<Vec<u8>>) -> String {
+        let out = self
+            .s3
+            .put_object()
+            .bucket(&self.stack.landing_bucket)
+            .key(key)
+            .body(ByteStream::from(body.into()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        out.e_tag().unwrap_or_default().trim_matches('"').to_owned()
+    }
+
+    /// Delivers every queued message to the handlers.
+    pub async fn drain(&self) -> PumpReport {
+        let report = local::drain(&self.stack, &self.functions, Duration::from_secs(120))
+            .await
+            .unwrap_or_else(|e| panic!("pump: {e}"));
+        assert!(report.drained, "queues did not drain: {report:?}");
+        report
+    }
+
+    pub fn file_id(&self, key: &str, etag: &str) -> String {
+        layout::file_id(&self.stack.landing_bucket, key, Some(etag), None)
+    }
+
+    pub async fn curated_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        let out = self.s3.get_object().bucket(&self.stack.curated_bucket).key(key).send().await.ok()?;
+        Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+    }
+
+    pub async fn manifest(&self, table: &str, file_id: &str) -> Option<Manifest> {
+        let bytes = self.curated_bytes(&layout::manifest_key(table, file_id)).await?;
+        Some(Manifest::from_json(&bytes).unwrap_or_else(|e| panic!("manifest {table}/{file_id}: {e}")))
+    }
+
+    /// Uploads, pumps, and returns the manifest the file produced.
+    pub async fn ingest(&self, key: &str, table: &str, body: impl Into<Vec<u8>>) -> Manifest {
+        let etag = self.put(key, body).await;
+        self.drain().await;
+        let id = self.file_id(key, &etag);
+        self.manifest(table, &id).await.unwrap_or_else(|| panic!("no manifest for {key} (file id {id})"))
+    }
+
+    pub async fn rejects(&self, key: &str) -> Vec<Reject> {
+        let bytes = self.curated_bytes(key).await.unwrap_or_else(|| panic!("no rejects at {key}"));
+        read_rejects(&bytes).unwrap_or_else(|e| panic!("rejects {key}: {e}"))
+    }
+
+    /// Reads every part of a manifest back as Arrow batches.
+    pub async fn read_parts(&self, manifest: &Manifest) -> Vec<RecordBatch> {
+        let mut batches = Vec::new();
+        for part in &manifest.parts {
+            let bytes = self.curated_bytes(&part.key).await.unwrap_or_else(|| panic!("missing part {}", part.key));
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+                .unwrap_or_else(|e| panic!("{}: {e}", part.key))
+                .build()
+                .unwrap_or_else(|e| panic!("{}: {e}", part.key));
+            for batch in reader {
+                batches.push(batch.unwrap_or_else(|e| panic!("{}: {e}", part.key)));
+            }
+        }
+        batches
+    }
+
+    /// Every key under a curated prefix, sorted.
+    pub async fn curated_keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.stack.curated_bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.unwrap_or_else(|e| panic!("list {prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        keys.sort();
+        keys
+    }
+
+    /// Sends a raw body to a function's queue, as S3 (or anyone) would.
+    pub async fn send_to_queue(&self, function: &str, body: &str) {
+        let queue = self.stack.queue(function).unwrap_or_else(|e| panic!("{e}"));
+        self.sqs
+            .send_message()
+            .queue_url(&queue.url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("send: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+    }
+
+    pub async fn dead_letters(&self, function: &str) -> Vec<String> {
+        let queue = self.stack.queue(function).unwrap_or_else(|e| panic!("{e}"));
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&queue.dlq_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("receive DLQ: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+        let mut bodies = Vec::new();
+        for m in out.messages() {
+            bodies.push(m.body().unwrap_or_default().to_owned());
+            if let Some(handle) = m.receipt_handle() {
+                let _ = self.sqs.delete_message().queue_url(&queue.dlq_url).receipt_handle(handle).send().await;
+            }
+        }
+        bodies
+    }
+}
+
+/// The names of a batch's columns.
+pub fn column_names(batch: &RecordBatch) -> Vec<String> {
+    batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+}
+
+/// Total rows over batches.
+pub fn total_rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
