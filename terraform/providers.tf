@@ -14,9 +14,12 @@ provider "aws" {
 
   s3_use_path_style           = local.local_endpoint
   skip_credentials_validation = local.local_endpoint
-  skip_requesting_account_id  = local.local_endpoint
-  skip_metadata_api_check     = local.local_endpoint
-  skip_region_validation      = local.local_endpoint
+  # Even locally the provider asks STS (moto answers 123456789012) for the account:
+  # with skip_requesting_account_id it builds ARNs with an empty account (e.g. the
+  # Glue database id ":landfall_local" and its tags ARN, which then never converge).
+  skip_requesting_account_id = false
+  skip_metadata_api_check    = local.local_endpoint
+  skip_region_validation     = local.local_endpoint
 
   dynamic "endpoints" {
     for_each = local.local_endpoint ? [var.aws_endpoint_url] : []

@@ -103,7 +103,7 @@ async fn drop_file(args: &[String]) -> CliResult {
         .body(ByteStream::from_path(&file).await?)
         .send()
         .await
-        .map_err(aws_sdk_s3::error::DisplayErrorContext)?;
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
     println!("uploaded {} to s3://{}/{key}", file.display(), stack.landing_bucket);
     Ok(())
 }
@@ -138,7 +138,7 @@ async fn demo() -> CliResult {
             .body(ByteStream::from_path(&path).await?)
             .send()
             .await
-            .map_err(aws_sdk_s3::error::DisplayErrorContext)?;
+            .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
         println!("  {key}");
     }
     println!("== pumping the queues into the handlers");

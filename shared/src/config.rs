@@ -14,11 +14,11 @@ use crate::schema::{DeclaredColumn, LogicalType, SchemaContract, normalize_ident
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{origin}:{line}:{column}: {message}")]
-    Syntax { origin: String, line: u32, column: u32, message: String },
+    Syntax { origin: String, line: u64, column: u64, message: String },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
     #[error("{origin}:{line}: feed {feed:?}: {message}")]
-    Feed { origin: String, line: u32, feed: String, message: String },
+    Feed { origin: String, line: u64, feed: String, message: String },
     #[error("reading {origin}: {message}")]
     Read { origin: String, message: String, retryable: bool },
 }
@@ -155,7 +155,7 @@ pub struct Feed {
     pub zstd_level: i32,
     pub row_group_rows: usize,
     /// Line of the feed's definition in the config file.
-    pub line: u32,
+    pub line: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -249,7 +249,7 @@ fn single_byte(option: &str, value: &str) -> Result<u8, String> {
     }
 }
 
-fn validate_feed(name: &str, raw: RawFeed, line: u32) -> Result<Feed, String> {
+fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
     if name.trim().is_empty() {
         return Err("feed names must not be empty".into());
     }
@@ -376,7 +376,7 @@ feeds:
         assert_eq!(orders.partition_column.as_deref(), Some("ordered_at"));
         assert_eq!(orders.write_disposition, WriteDisposition::Merge);
         assert_eq!(orders.declared.len(), 3);
-        assert_eq!(orders.line, 4);
+        assert_eq!(orders.line, 5, "the first line of the feed's definition");
         assert_eq!(cfg.feed("clicks").unwrap().table, "clicks");
     }
 

@@ -13,10 +13,11 @@ force_destroy_buckets = true
 # Failed messages come back after 5 s instead of 6 x the function timeout.
 visibility_timeout_override_seconds = 5
 
-# Fast redelivery in tests: dead-letter after 3 receives.
+# Fast tests: dead-letter after 3 receives; short batching windows (the local pump
+# waits up to the window to fill a batch, as the event source mapping does).
 functions = {
   parse_file          = { max_receive_count = 3 }
-  register_partitions = { max_receive_count = 3 }
+  register_partitions = { max_receive_count = 3, batching_window_seconds = 1 }
   load_warehouse      = { max_receive_count = 3, batching_window_seconds = 2 }
 }
 

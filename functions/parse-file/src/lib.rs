@@ -249,12 +249,13 @@ impl ParseFile {
 
         let outcome = {
             let feed = feed.clone();
-            let url = url.clone();
+            let task_url = url.clone();
             let key = object.key.clone();
             let dir = scratch.path().to_path_buf();
             let reader = tokio_util::io::SyncIoBridge::new(body.reader);
             tokio::task::spawn_blocking(move || {
-                let req = ConvertRequest { feed: &feed, source_url: &url, name: &key, arrival_date, work_dir: &dir };
+                let req =
+                    ConvertRequest { feed: &feed, source_url: &task_url, name: &key, arrival_date, work_dir: &dir };
                 convert(reader, &req, on_part)
             })
             .await

@@ -1,0 +1,1111 @@
+//! JSON readers: NDJSON, and streams of top-level values (a pretty-printed
+//! object, concatenated objects, or arrays of objects).
+//!
+//! Records are walked with serde visitors that write straight into per-file
+//! buffers: no `serde_json::Value` per record, no allocation per field once
+//! the file's keys have been seen. serde_json's recursion limit (128) bounds
+//! the nesting, so the walk cannot overflow the stack.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::io::{BufRead, Read};
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::encoding::is_json_whitespace;
+use super::stream::Ctx;
+use super::{FormatError, MAX_RAW_BYTES, MAX_RECORD_BYTES, Out, recycle};
+use crate::record::{SinkError, Value};
+
+/// Deeper objects are kept whole, as JSON text.
+const MAX_PATH_DEPTH: usize = 32;
+const ROOT: u32 = 0;
+/// Objects with more keys than this get a hash index on top of the key list.
+const INDEX_AFTER: usize = 16;
+
+pub(crate) fn read_ndjson(mut src: impl BufRead, ctx: &Ctx, out: &mut Out<'_>) -> Result<(), FormatError> {
+    let mut st = Records::new();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = src.by_ref().take(MAX_RECORD_BYTES as u64 + 1).read_until(b'\n', &mut buf).map_err(|e| ctx.fail(e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        if buf.len() > MAX_RECORD_BYTES && buf.last() != Some(&b'\n') {
+            src.skip_until(b'\n').map_err(|e| ctx.fail(e))?;
+            let preview = String::from_utf8_lossy(buf.get(..MAX_RAW_BYTES).unwrap_or(&buf));
+            let reason = format!("line is longer than {} MiB", MAX_RECORD_BYTES >> 20);
+            out.reject(line_no, None, &reason, &preview)?;
+            continue;
+        }
+        let bytes = trim_line_end(&buf);
+        if bytes.iter().all(|&b| is_json_whitespace(b)) {
+            continue;
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let reason = format!(
+                    "not valid UTF-8 at byte {} of the line; set format.encoding (for example windows-1252) in the feed",
+                    e.valid_up_to()
+                );
+                out.reject(line_no, None, &reason, &String::from_utf8_lossy(bytes))?;
+                continue;
+            }
+        };
+        st.begin();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = RecordSeed { st: &mut st }.deserialize(&mut de).and_then(|top| de.end().map(|()| top));
+        match parsed {
+            Ok(Top::Object) => st.emit(line_no, out, Some(text))?,
+            Ok(Top::NotObject(kind)) => {
+                out.reject(line_no, None, &format!("line is {kind}, not a JSON object"), text)?
+            }
+            Err(e) => out.reject(line_no, None, &describe_line_error(&e), text)?,
+        }
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// serde_json's message without the "line 1" that every single-line parse has.
+fn describe_line_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let msg = msg.replace(" at line 1 column ", " at column ");
+    if msg.starts_with("recursion limit exceeded") {
+        format!("JSON nested deeper than 128 levels ({msg})")
+    } else {
+        format!("malformed JSON: {msg}")
+    }
+}
+
+/// Reads whitespace-separated top-level values: each object is a record, each
+/// array holds records. Records are numbered 1.. across the whole file.
+pub(crate) fn read_json_stream(src: impl Read, ctx: &Ctx, out: &mut Out<'_>) -> Result<(), FormatError> {
+    let mut st = Records::new();
+    let mut de = serde_json::Deserializer::from_reader(src);
+    let mut n = 0u64;
+    let mut sink_error = None;
+    let mut first = true;
+    ctx.allow_next_record();
+    loop {
+        let seed = TopSeed { st: &mut st, out: &mut *out, n: &mut n, sink_error: &mut sink_error, ctx };
+        match seed.deserialize(&mut de) {
+            Ok(TopValue::Records) => {}
+            Ok(TopValue::Scalar(kind)) if first => {
+                return Err(FormatError::unreadable(
+                    format!("JSON top level is {kind}; expected an object or an array of objects"),
+                    Some(1),
+                ));
+            }
+            Ok(TopValue::Scalar(kind)) => {
+                n += 1;
+                out.reject(n, None, &format!("record is {kind}, not a JSON object"), &st.arena)?;
+            }
+            Err(e) => return Err(stream_error(e, ctx, sink_error, n)),
+        }
+        first = false;
+        ctx.allow_next_record();
+        match de.end() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_io() => return Err(stream_error(e, ctx, None, n)),
+            // Trailing characters: the next top-level value.
+            Err(_) => {}
+        }
+    }
+}
+
+fn stream_error(e: serde_json::Error, ctx: &Ctx, sink_error: Option<SinkError>, n: u64) -> FormatError {
+    if let Some(sink_error) = sink_error {
+        return FormatError::Sink(sink_error);
+    }
+    let line = Some(e.line() as u64);
+    if e.is_io() {
+        if let Some(source) = ctx.take_source_error() {
+            return FormatError::Source(source);
+        }
+        if ctx.limit_hit() {
+            return FormatError::unreadable(
+                format!("JSON record {} is larger than {} MiB", n + 1, MAX_RECORD_BYTES >> 20),
+                None,
+            );
+        }
+        return ctx.fail(e.into());
+    }
+    let msg = e.to_string();
+    let reason = if msg.starts_with("recursion limit exceeded") {
+        format!("JSON nested deeper than 128 levels after record {n}: {msg}")
+    } else {
+        format!("malformed JSON after record {n}: {msg}")
+    };
+    FormatError::unreadable(reason, line)
+}
+
+/// One value as it sits in [`Records::arena`].
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(usize, usize),
+    Json(usize, usize),
+}
+
+impl Slot {
+    fn value<'a>(&self, arena: &'a str) -> Value<'a> {
+        match *self {
+            Slot::Null => Value::Null,
+            Slot::Bool(b) => Value::Bool(b),
+            Slot::Int(i) => Value::Int(i),
+            Slot::Float(f) => Value::Float(f),
+            Slot::Text(s, e) => Value::Text(arena.get(s..e).unwrap_or_default()),
+            Slot::Json(s, e) => Value::Json(arena.get(s..e).unwrap_or_default()),
+        }
+    }
+}
+
+/// A key path seen in this file; node 0 is the record itself.
+struct Node {
+    key: Box<str>,
+    parent: u32,
+    column: Option<usize>,
+    children: Vec<u32>,
+    /// Key -> position in `children`, for objects with many keys.
+    index: Option<HashMap<Box<str>, usize>>,
+    /// Where the next key is expected: records of one file mostly repeat
+    /// their keys in the same order, which makes the lookup one comparison.
+    hint: usize,
+    /// Record in which this node last got a value, and where it is in
+    /// `pending`, so that a repeated key replaces the earlier value.
+    stamp: u64,
+    slot: usize,
+}
+
+impl Node {
+    fn new(key: Box<str>, parent: u32) -> Self {
+        Self { key, parent, column: None, children: Vec::new(), index: None, hint: 0, stamp: 0, slot: 0 }
+    }
+}
+
+/// Per-file state of the record walk, reused across records.
+struct Records {
+    nodes: Vec<Node>,
+    /// Text of the current record's strings and JSON-text values.
+    arena: String,
+    pending: Vec<(u32, Slot)>,
+    stamp: u64,
+    spare: Vec<(usize, Value<'static>)>,
+}
+
+impl Records {
+    fn new() -> Self {
+        Self {
+            nodes: vec![Node::new("".into(), ROOT)],
+            arena: String::with_capacity(64 * 1024),
+            pending: Vec::with_capacity(64),
+            stamp: 0,
+            spare: Vec::with_capacity(64),
+        }
+    }
+
+    fn begin(&mut self) {
+        self.arena.clear();
+        self.pending.clear();
+        self.stamp += 1;
+    }
+
+    fn child(&mut self, parent: u32, key: &str) -> u32 {
+        let p = parent as usize;
+        let hinted = self.nodes[p].children.get(self.nodes[p].hint).copied();
+        if let Some(c) = hinted
+            && *self.nodes[c as usize].key == *key
+        {
+            self.nodes[p].hint += 1;
+            return c;
+        }
+        let found = match &self.nodes[p].index {
+            Some(index) => index.get(key).copied(),
+            None => self.nodes[p].children.iter().position(|&c| *self.nodes[c as usize].key == *key),
+        };
+        let pos = match found {
+            Some(pos) => pos,
+            None => {
+                let id = self.nodes.len() as u32;
+                self.nodes.push(Node::new(key.into(), parent));
+                let node = &mut self.nodes[p];
+                node.children.push(id);
+                let pos = node.children.len() - 1;
+                if let Some(index) = &mut node.index {
+                    index.insert(key.into(), pos);
+                } else if node.children.len() > INDEX_AFTER {
+                    let children = node.children.clone();
+                    let index =
+                        children.iter().enumerate().map(|(i, &c)| (self.nodes[c as usize].key.clone(), i)).collect();
+                    self.nodes[p].index = Some(index);
+                }
+                pos
+            }
+        };
+        let node = &mut self.nodes[p];
+        node.hint = pos + 1;
+        node.children[pos]
+    }
+
+    fn leaf(&mut self, node: u32, slot: Slot) {
+        let n = &mut self.nodes[node as usize];
+        if n.stamp == self.stamp
+            && let Some(earlier) = self.pending.get_mut(n.slot)
+        {
+            earlier.1 = slot;
+            return;
+        }
+        n.stamp = self.stamp;
+        n.slot = self.pending.len();
+        self.pending.push((node, slot));
+    }
+
+    fn text(&mut self, s: &str) -> Slot {
+        let start = self.arena.len();
+        self.arena.push_str(s);
+        Slot::Text(start, self.arena.len())
+    }
+
+    fn path(&self, mut node: u32) -> Vec<&str> {
+        let mut path = Vec::new();
+        while node != ROOT {
+            let n = &self.nodes[node as usize];
+            path.push(&*n.key);
+            node = n.parent;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Pushes the walked record. `raw_line` is its source text when at hand
+    /// (NDJSON); otherwise a reject gets a re-rendering.
+    fn emit(&mut self, line: u64, out: &mut Out<'_>, raw_line: Option<&str>) -> Result<(), SinkError> {
+        for i in 0..self.pending.len() {
+            let node = self.pending[i].0;
+            if self.nodes[node as usize].column.is_none() {
+                let column = out.column_for_path(&self.path(node));
+                self.nodes[node as usize].column = Some(column);
+            }
+        }
+        let mut values = recycle(std::mem::take(&mut self.spare));
+        for &(node, slot) in &self.pending {
+            if let Some(column) = self.nodes[node as usize].column {
+                values.push((column, slot.value(&self.arena)));
+            }
+        }
+        let this = &*self;
+        let result = match raw_line {
+            Some(text) => out.record(line, &values, &|| text.to_owned()),
+            None => out.record(line, &values, &|| this.render()),
+        };
+        self.spare = recycle(values);
+        result
+    }
+
+    /// The current record as compact JSON, nesting rebuilt from the paths.
+    fn render(&self) -> String {
+        let mut s = String::from("{");
+        let mut open: Vec<u32> = Vec::new();
+        let mut need_comma = vec![false];
+        let comma = |s: &mut String, need_comma: &mut Vec<bool>| {
+            if let Some(last) = need_comma.last_mut() {
+                if *last {
+                    s.push(',');
+                }
+                *last = true;
+            }
+        };
+        for &(node, slot) in &self.pending {
+            let mut path = Vec::new();
+            let mut n = node;
+            while n != ROOT {
+                path.push(n);
+                n = self.nodes[n as usize].parent;
+            }
+            path.reverse();
+            let parents = path.get(..path.len().saturating_sub(1)).unwrap_or_default();
+            let common = open.iter().zip(parents).take_while(|(a, b)| a == b).count();
+            while open.len() > common {
+                open.pop();
+                need_comma.pop();
+                s.push('}');
+            }
+            for &p in parents.get(common..).unwrap_or_default() {
+                comma(&mut s, &mut need_comma);
+                write_json_str(&mut s, &self.nodes[p as usize].key);
+                s.push_str(":{");
+                open.push(p);
+                need_comma.push(false);
+            }
+            comma(&mut s, &mut need_comma);
+            write_json_str(&mut s, &self.nodes[node as usize].key);
+            s.push(':');
+            match slot.value(&self.arena) {
+                Value::Null => s.push_str("null"),
+                Value::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+                Value::Int(i) => {
+                    let _ = write!(s, "{i}");
+                }
+                Value::Float(f) => write_f64(&mut s, f),
+                Value::Text(t) => write_json_str(&mut s, t),
+                Value::Json(j) => s.push_str(j),
+            }
+            if s.len() > MAX_RAW_BYTES {
+                break;
+            }
+        }
+        for _ in open {
+            s.push('}');
+        }
+        s.push('}');
+        s
+    }
+}
+
+fn walk_map<'de, A: MapAccess<'de>>(st: &mut Records, node: u32, depth: usize, mut map: A) -> Result<(), A::Error> {
+    while let Some(child) = map.next_key_seed(KeySeed { st: &mut *st, parent: node })? {
+        map.next_value_seed(FieldSeed { st: &mut *st, node: child, depth: depth + 1 })?;
+    }
+    Ok(())
+}
+
+struct KeySeed<'a> {
+    st: &'a mut Records,
+    parent: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = u32;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = u32;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<u32, E> {
+        Ok(self.st.child(self.parent, key))
+    }
+}
+
+/// The value of a record field at `node` (path length `depth`).
+struct FieldSeed<'a> {
+    st: &'a mut Records,
+    node: u32,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.st.leaf(self.node, Slot::Bool(v));
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.st.leaf(self.node, Slot::Int(v));
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        let slot = i64::try_from(v).map_or(Slot::Float(v as f64), Slot::Int);
+        self.st.leaf(self.node, slot);
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.st.leaf(self.node, Slot::Float(v));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        let slot = self.st.text(v);
+        self.st.leaf(self.node, slot);
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.st.leaf(self.node, Slot::Null);
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let start = self.st.arena.len();
+        capture_seq(&mut self.st.arena, seq)?;
+        let end = self.st.arena.len();
+        self.st.leaf(self.node, Slot::Json(start, end));
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_PATH_DEPTH {
+            let start = self.st.arena.len();
+            capture_map(&mut self.st.arena, map)?;
+            let end = self.st.arena.len();
+            self.st.leaf(self.node, Slot::Json(start, end));
+            Ok(())
+        } else {
+            walk_map(self.st, self.node, self.depth, map)
+        }
+    }
+}
+
+enum Top {
+    Object,
+    NotObject(&'static str),
+}
+
+/// One record: an object is walked; anything else is captured as text into
+/// the arena for the reject.
+struct RecordSeed<'a> {
+    st: &'a mut Records,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = Top;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = Top;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Top, A::Error> {
+        walk_map(self.st, ROOT, 0, map)?;
+        Ok(Top::Object)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Top, A::Error> {
+        capture_seq(&mut self.st.arena, seq)?;
+        Ok(Top::NotObject("an array"))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Top, E> {
+        Capture { out: &mut self.st.arena }.visit_bool::<E>(v)?;
+        Ok(Top::NotObject("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Top, E> {
+        Capture { out: &mut self.st.arena }.visit_i64::<E>(v)?;
+        Ok(Top::NotObject("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Top, E> {
+        Capture { out: &mut self.st.arena }.visit_u64::<E>(v)?;
+        Ok(Top::NotObject("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Top, E> {
+        Capture { out: &mut self.st.arena }.visit_f64::<E>(v)?;
+        Ok(Top::NotObject("a number"))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Top, E> {
+        Capture { out: &mut self.st.arena }.visit_str::<E>(v)?;
+        Ok(Top::NotObject("a string"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Top, E> {
+        Capture { out: &mut self.st.arena }.visit_unit::<E>()?;
+        Ok(Top::NotObject("null"))
+    }
+}
+
+enum TopValue {
+    /// An object or an array: its records went to the sink.
+    Records,
+    /// A scalar at the top level, captured in the arena.
+    Scalar(&'static str),
+}
+
+/// One top-level value of a stream.
+struct TopSeed<'a, 's> {
+    st: &'a mut Records,
+    out: &'a mut Out<'s>,
+    /// Records so far.
+    n: &'a mut u64,
+    /// Set when the sink fails; the visitor can only return a serde error.
+    sink_error: &'a mut Option<SinkError>,
+    ctx: &'a Ctx,
+}
+
+impl TopSeed<'_, '_> {
+    fn push<E: de::Error>(&mut self, top: Top) -> Result<(), E> {
+        *self.n += 1;
+        let result = match top {
+            Top::Object => self.st.emit(*self.n, self.out, None),
+            Top::NotObject(kind) => {
+                self.out.reject(*self.n, None, &format!("record is {kind}, not a JSON object"), &self.st.arena)
+            }
+        };
+        self.ctx.allow_next_record();
+        result.map_err(|e| {
+            *self.sink_error = Some(e);
+            E::custom("the sink failed")
+        })
+    }
+
+    fn scalar(self, kind: &'static str, write: impl FnOnce(Capture<'_>)) -> TopValue {
+        self.st.begin();
+        write(Capture { out: &mut self.st.arena });
+        TopValue::Scalar(kind)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_, '_> {
+    type Value = TopValue;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TopValue, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_, '_> {
+    type Value = TopValue;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object or array")
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<TopValue, A::Error> {
+        self.st.begin();
+        walk_map(self.st, ROOT, 0, map)?;
+        self.push(Top::Object)?;
+        Ok(TopValue::Records)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<TopValue, A::Error> {
+        loop {
+            self.st.begin();
+            match seq.next_element_seed(RecordSeed { st: &mut *self.st })? {
+                Some(top) => self.push(top)?,
+                None => return Ok(TopValue::Records),
+            }
+        }
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<TopValue, E> {
+        Ok(self.scalar("a boolean", |c| {
+            let _ = c.visit_bool::<E>(v);
+        }))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<TopValue, E> {
+        Ok(self.scalar("a number", |c| {
+            let _ = c.visit_i64::<E>(v);
+        }))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<TopValue, E> {
+        Ok(self.scalar("a number", |c| {
+            let _ = c.visit_u64::<E>(v);
+        }))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<TopValue, E> {
+        Ok(self.scalar("a number", |c| {
+            let _ = c.visit_f64::<E>(v);
+        }))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<TopValue, E> {
+        Ok(self.scalar("a string", |c| {
+            let _ = c.visit_str::<E>(v);
+        }))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<TopValue, E> {
+        Ok(self.scalar("null", |c| {
+            let _ = c.visit_unit::<E>();
+        }))
+    }
+}
+
+/// Writes any value as compact JSON text.
+struct Capture<'a> {
+    out: &'a mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for Capture<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Capture<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.out.push_str(if v { "true" } else { "false" });
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        let _ = write!(self.out, "{v}");
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        let _ = write!(self.out, "{v}");
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        write_f64(self.out, v);
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        write_json_str(self.out, v);
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.out.push_str("null");
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        capture_seq(self.out, seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        capture_map(self.out, map)
+    }
+}
+
+fn capture_seq<'de, A: SeqAccess<'de>>(out: &mut String, mut seq: A) -> Result<(), A::Error> {
+    out.push('[');
+    let mut first = true;
+    loop {
+        // The separator goes in before we know whether an element follows.
+        let mark = out.len();
+        if !first {
+            out.push(',');
+        }
+        match seq.next_element_seed(Capture { out: &mut *out })? {
+            Some(()) => first = false,
+            None => {
+                out.truncate(mark);
+                break;
+            }
+        }
+    }
+    out.push(']');
+    Ok(())
+}
+
+fn capture_map<'de, A: MapAccess<'de>>(out: &mut String, mut map: A) -> Result<(), A::Error> {
+    out.push('{');
+    let mut first = true;
+    loop {
+        let mark = out.len();
+        if !first {
+            out.push(',');
+        }
+        match map.next_key_seed(CaptureKey { out: &mut *out })? {
+            Some(()) => {
+                out.push(':');
+                map.next_value_seed(Capture { out: &mut *out })?;
+                first = false;
+            }
+            None => {
+                out.truncate(mark);
+                break;
+            }
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
+struct CaptureKey<'a> {
+    out: &'a mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for CaptureKey<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CaptureKey<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        write_json_str(self.out, v);
+        Ok(())
+    }
+}
+
+fn write_f64(out: &mut String, v: f64) {
+    // serde_json's formatting (shortest round-trip, "1.0" not "1").
+    match serde_json::Number::from_f64(v) {
+        Some(n) => {
+            let _ = write!(out, "{n}");
+        }
+        None => out.push_str("null"),
+    }
+}
+
+fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both slices are on char boundaries.
+        out.push_str(s.get(start..i).unwrap_or_default());
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(s.get(start..).unwrap_or_default());
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::*;
+    use std::io::Write;
+
+    fn named(sink: &Collect) -> Vec<Vec<(String, V)>> {
+        sink.named().into_iter().map(|(_, v)| v).collect()
+    }
+
+    fn nv(pairs: &[(&str, V)]) -> Vec<(String, V)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn ndjson_types_and_lines() {
+        let data = b"{\"s\":\"x\",\"i\":-5,\"f\":1.5,\"b\":true,\"n\":null,\"e\":\"a\\\"b\\u00e9\"}\n{\"i\":7}\n";
+        let (s, sink) = read_ok(data, "x.jsonl");
+        assert_eq!(s.format, DetectedFormat::Ndjson);
+        assert_eq!(sink.lines(), vec![1, 2]);
+        assert_eq!(
+            named(&sink)[0],
+            nv(&[
+                ("s", t("x")),
+                ("i", V::Int(-5)),
+                ("f", V::Float(1.5)),
+                ("b", V::Bool(true)),
+                ("n", V::Null),
+                ("e", t("a\"bé"))
+            ])
+        );
+        assert_eq!(sink.records[1].1, vec![(1, V::Int(7))]);
+        assert_eq!(sink.raws[1], "{\"i\":7}");
+    }
+
+    #[test]
+    fn ndjson_malformed_line_in_the_middle() {
+        let data = b"{\"a\":1}\n{\"a\":2,,}\n\n[1,2]\n42\n{\"a\":3} x\n{\"a\":4}\n";
+        let (s, sink) = read_ok(data, "x.ndjson");
+        assert_eq!(s.records, 2);
+        assert_eq!(s.rejected, 4);
+        assert_eq!(sink.lines(), vec![1, 7]);
+        let r: Vec<_> = sink.rejects.iter().map(|r| (r.line, r.reason.as_str(), r.raw.as_str())).collect();
+        assert_eq!(r[0], (2, "malformed JSON: key must be a string at column 8", "{\"a\":2,,}"));
+        assert_eq!(r[1], (4, "line is an array, not a JSON object", "[1,2]"));
+        assert_eq!(r[2], (5, "line is a number, not a JSON object", "42"));
+        assert_eq!(r[3].0, 6);
+        assert!(r[3].1.starts_with("malformed JSON: trailing characters"), "{}", r[3].1);
+    }
+
+    #[test]
+    fn ndjson_crlf_and_no_final_newline() {
+        let (s, sink) = read_ok(b"{\"a\":\"x\"}\r\n\r\n{\"a\":\"y\"}\r\n{\"a\":\"z\"}", "x.jsonl");
+        assert_eq!(s.records, 3);
+        assert_eq!(sink.lines(), vec![1, 3, 4]);
+        assert_eq!(sink.records[2].1, vec![(0, t("z"))]);
+        assert_eq!(sink.raws[0], "{\"a\":\"x\"}");
+    }
+
+    #[test]
+    fn ndjson_invalid_utf8_line_rejected() {
+        let mut data = Vec::new();
+        for i in 0..10_000 {
+            writeln!(data, "{{\"i\":{i}}}").unwrap();
+        }
+        data.extend_from_slice(b"{\"s\":\"caf\xe9\"}\n{\"i\":-1}\n");
+        let (s, sink) = read_ok(&data, "x.jsonl");
+        assert_eq!(s.records, 10_001);
+        assert_eq!(sink.rejects[0].line, 10_001);
+        assert!(sink.rejects[0].reason.starts_with("not valid UTF-8 at byte 9 of the line"));
+    }
+
+    #[test]
+    fn nested_objects_flatten_to_paths() {
+        let data = br#"{"id":1,"device":{"os":"iOS","screen":{"w":390,"h":844}},"geo":{"country":"DE"}}
+{"geo":{"country":"FR","city":"Paris"},"id":2}
+"#;
+        let (_, sink) = read_ok(data, "x.jsonl");
+        assert_eq!(
+            sink.columns,
+            vec!["id", "device__os", "device__screen__w", "device__screen__h", "geo__country", "geo__city"]
+        );
+        assert_eq!(named(&sink)[1], nv(&[("geo__country", t("FR")), ("geo__city", t("Paris")), ("id", V::Int(2))]));
+    }
+
+    #[test]
+    fn arrays_are_json_text() {
+        let data = br#"{"tags":["a","b\"c"],"m":[1,2.5,{"x":null},[]],"e":[],"o":{"list":[true]}}"#;
+        let (_, sink) = read_ok(data, "x.json");
+        assert_eq!(
+            named(&sink)[0],
+            nv(&[
+                ("tags", V::Json(r#"["a","b\"c"]"#.into())),
+                ("m", V::Json(r#"[1,2.5,{"x":null},[]]"#.into())),
+                ("e", V::Json("[]".into())),
+                ("o__list", V::Json("[true]".into())),
+            ])
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        let (s, sink) = read_ok(b"{\"a\":1}\n{\"huge\":1e400}\n", "x.jsonl");
+        assert_eq!(s.records, 1);
+        assert!(sink.rejects[0].reason.contains("number out of range"), "{:?}", sink.rejects);
+
+        let data = br#"{"big":12345678901234567890,"max":9223372036854775807,"min":-9223372036854775808,"neg_big":-9223372036854775809,"f":0.1,"e":1e3,"z":0}"#;
+        let (_, sink) = read_ok(data, "x.json");
+        assert_eq!(
+            named(&sink)[0],
+            nv(&[
+                ("big", V::Float(12345678901234567890.0)),
+                ("max", V::Int(i64::MAX)),
+                ("min", V::Int(i64::MIN)),
+                ("neg_big", V::Float(-9223372036854775809.0)),
+                ("f", V::Float(0.1)),
+                ("e", V::Float(1000.0)),
+                ("z", V::Int(0)),
+            ])
+        );
+    }
+
+    #[test]
+    fn array_streamed_with_rejects_and_raw() {
+        let data = br#"[
+  {"a": 1, "n": {"x": "q\"", "y": [1]}},
+  "oops",
+  {"a": 3, "n": {"x": null}, "b": true},
+  [1, 2]
+]"#;
+        let (s, sink) = read_ok(data, "x.json");
+        assert_eq!(s.format, DetectedFormat::JsonArray);
+        assert_eq!(s.records, 2);
+        assert_eq!(sink.lines(), vec![1, 3]);
+        assert_eq!(sink.rejects[0].line, 2);
+        assert_eq!(sink.rejects[0].reason, "record is a string, not a JSON object");
+        assert_eq!(sink.rejects[0].raw, "\"oops\"");
+        assert_eq!(sink.rejects[1].line, 4);
+        assert_eq!(sink.rejects[1].raw, "[1,2]");
+        assert_eq!(sink.raws[0], r#"{"a":1,"n":{"x":"q\"","y":[1]}}"#);
+        assert_eq!(sink.raws[1], r#"{"a":3,"n":{"x":null},"b":true}"#);
+    }
+
+    #[test]
+    fn array_syntax_error_midway() {
+        let data = b"[{\"a\":1},\n{\"a\":2},\n{\"a\":3,,},\n{\"a\":4}]";
+        let (res, sink) = read_with(data, "x.json", &ReadOptions::default());
+        assert_eq!(sink.records.len(), 2);
+        match res {
+            Err(FormatError::Unreadable { reason, line }) => {
+                assert!(reason.starts_with("malformed JSON after record 2: "), "{reason}");
+                assert_eq!(line, Some(3));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_array() {
+        let (res, sink) = read_with(b"[{\"a\":1},{\"a\":", "x.json", &ReadOptions::default());
+        assert_eq!(sink.records.len(), 1);
+        let msg = res.unwrap_err().to_string();
+        assert!(msg.starts_with("malformed JSON after record 1: EOF while parsing"), "{msg}");
+    }
+
+    #[test]
+    fn pretty_printed_single_object() {
+        let data = b"{\n  \"id\": 7,\n  \"user\": {\n    \"name\": \"Ann\"\n  }\n}\n";
+        let (s, sink) = read_ok(data, "x.json");
+        assert_eq!(s.format, DetectedFormat::JsonStream);
+        assert_eq!(sink.lines(), vec![1]);
+        assert_eq!(named(&sink)[0], nv(&[("id", V::Int(7)), ("user__name", t("Ann"))]));
+    }
+
+    #[test]
+    fn concatenated_objects_and_arrays() {
+        let data = b"{\"a\":1}{\"a\":2}\n{\n\"a\":3\n} [{\"a\":4},{\"a\":5}] 6";
+        let (s, sink) = read_ok(data, "x.json");
+        assert_eq!(s.format, DetectedFormat::JsonStream);
+        assert_eq!(sink.lines(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(sink.rejects.len(), 1);
+        assert_eq!((sink.rejects[0].line, sink.rejects[0].raw.as_str()), (6, "6"));
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins() {
+        let (_, sink) = read_ok(br#"{"a":1,"b":2,"a":3}"#, "x.json");
+        assert_eq!(named(&sink)[0], nv(&[("a", V::Int(3)), ("b", V::Int(2))]));
+    }
+
+    #[test]
+    fn key_order_changes_and_many_keys() {
+        let mut data = String::new();
+        for r in 0..3 {
+            data.push('{');
+            let keys: Vec<String> = (0..40).map(|k| format!("\"k{}\":{k}", (k * 7 + r * 13) % 40)).collect();
+            data.push_str(&keys.join(","));
+            data.push_str("}\n");
+        }
+        let (_, sink) = read_ok(data.as_bytes(), "x.jsonl");
+        assert_eq!(sink.columns.len(), 40);
+        for (r, (_, rec)) in sink.named().into_iter().enumerate() {
+            assert_eq!(rec.len(), 40);
+            for (name, v) in rec {
+                let j: usize = name[1..].parse().unwrap();
+                let V::Int(k) = v else { panic!("{v:?}") };
+                assert_eq!((k as usize * 7 + r * 13) % 40, j);
+            }
+        }
+    }
+
+    #[test]
+    fn deep_objects_past_the_path_limit_become_json() {
+        let depth = 40;
+        let mut data = String::new();
+        for _ in 0..depth {
+            data.push_str("{\"a\":");
+        }
+        data.push('1');
+        for _ in 0..depth {
+            data.push('}');
+        }
+        let (_, sink) = read_ok(data.as_bytes(), "x.json");
+        assert_eq!(sink.columns.len(), 1);
+        assert_eq!(sink.columns[0].split("__").count(), 32);
+        let V::Json(rest) = &sink.records[0].1[0].1 else { panic!("{:?}", sink.records) };
+        let inner = depth - 32;
+        assert_eq!(rest, &format!("{}1{}", "{\"a\":".repeat(inner), "}".repeat(inner)));
+    }
+
+    fn deep(open: &str, close: &str, n: usize) -> String {
+        format!("{}{}{}", open.repeat(n), "1", close.repeat(n))
+    }
+
+    #[test]
+    fn deep_nesting_100k_never_crashes() {
+        // Runs on a small stack on purpose: the walk must stay within serde_json's recursion limit.
+        let handle = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(|| {
+                let arrays = deep("[", "]", 100_000);
+                let objects = deep("{\"a\":", "}", 100_000);
+                let at_limit = deep("{\"a\":", "}", 127);
+
+                let nd = format!("{{\"ok\":1}}\n{{\"x\":{arrays}}}\n{objects}\n{arrays}\n{at_limit}\n{{\"ok\":2}}\n");
+                let (s, sink) = read_ok(nd.as_bytes(), "x.jsonl");
+                assert_eq!(s.format, DetectedFormat::Ndjson);
+                assert_eq!(sink.lines(), vec![1, 5, 6]);
+                assert_eq!(sink.rejects.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 3, 4]);
+                assert!(
+                    sink.rejects[0].reason.starts_with("JSON nested deeper than 128 levels"),
+                    "{}",
+                    sink.rejects[0].reason
+                );
+                assert!(sink.rejects.iter().all(|r| r.raw.len() <= MAX_RAW_BYTES));
+
+                let arr = format!("[{{\"ok\":1}},{objects}]");
+                let (reason, _) = read_err(arr.as_bytes(), "x.json");
+                assert!(reason.starts_with("JSON nested deeper than 128 levels after record 1"), "{reason}");
+
+                let (reason, _) = read_err(objects.as_bytes(), "x.json");
+                assert!(reason.contains("nested deeper than 128"), "{reason}");
+                let (reason, _) = read_err(arrays.as_bytes(), "x.json");
+                assert!(reason.contains("nested deeper than 128"), "{reason}");
+
+                let csv_like = format!("a\n{arrays}\n");
+                let (s, _) = read_ok(csv_like.as_bytes(), "x.csv");
+                assert_eq!(s.records, 1);
+            })
+            .unwrap();
+        handle.join().expect("deep nesting crashed");
+    }
+
+    #[test]
+    fn raw_text_is_truncated() {
+        let long = "x".repeat(100_000);
+        let data = format!("{{\"a\":1}}\n[\"{long}\"]\n");
+        let (_, sink) = read_ok(data.as_bytes(), "x.jsonl");
+        assert_eq!(sink.rejects[0].raw.len(), MAX_RAW_BYTES);
+        let data = format!("[\"{long}\"]");
+        let (_, sink) = read_ok(format!("[{data}]").as_bytes(), "x.json");
+        assert_eq!(sink.rejects[0].raw.len(), MAX_RAW_BYTES);
+    }
+
+    #[test]
+    fn huge_ndjson_line_is_rejected_and_skipped() {
+        let mut data = b"{\"a\":1}\n{\"a\":\"".to_vec();
+        data.resize(data.len() + MAX_RECORD_BYTES + 10, b'x');
+        data.extend_from_slice(b"\"}\n{\"a\":3}\n");
+        let (s, sink) = read_ok(&data, "x.jsonl");
+        assert_eq!(s.records, 2);
+        assert_eq!(sink.lines(), vec![1, 3]);
+        assert_eq!(sink.rejects[0].line, 2);
+        assert_eq!(sink.rejects[0].reason, "line is longer than 64 MiB");
+    }
+
+    #[test]
+    fn huge_array_element_is_unreadable() {
+        let mut data = b"[{\"a\":1},{\"a\":\"".to_vec();
+        data.resize(data.len() + MAX_RECORD_BYTES + 2 * BUF_SIZE, b'x');
+        data.extend_from_slice(b"\"}]");
+        let (res, sink) = read_with(&data, "x.json", &ReadOptions::default());
+        assert_eq!(sink.records.len(), 1);
+        assert_eq!(res.unwrap_err().to_string(), "JSON record 2 is larger than 64 MiB");
+    }
+
+    #[test]
+    fn escaping_round_trips() {
+        let mut s = String::new();
+        super::write_json_str(&mut s, "a\"b\\c\nd\u{1}é\u{7f}");
+        assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\u{7f}\"");
+        let back: String = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é\u{7f}");
+    }
+
+    #[test]
+    fn empty_objects_and_array_files() {
+        let (s, sink) = read_ok(b"[]", "x.json");
+        assert_eq!(s.records, 0);
+        assert!(sink.records.is_empty());
+        let (s, sink) = read_ok(b"{}\n{\"a\":{}}\n", "x.jsonl");
+        assert_eq!(s.records, 2);
+        assert!(sink.records.iter().all(|(_, v)| v.is_empty()));
+    }
+}

@@ -1,0 +1,689 @@
+//! Format readers: turn the raw bytes of an object (CSV or JSON, possibly
+//! gzip/zstd-compressed, possibly not UTF-8) into records pushed into a
+//! [`RecordSink`]. Everything streams: memory stays bounded by a few fixed
+//! buffers plus the largest single record, whatever the file size.
+
+mod compression;
+mod csv;
+mod detect;
+mod encoding;
+mod json;
+mod stream;
+
+use std::io::{BufReader, Cursor, Read};
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{LineNo, RecordSink, SinkError, Value};
+
+pub use encoding::encoding_for_label;
+
+use stream::{Counted, Ctx, Decompressed, Tap};
+
+/// Size of the big read buffers: large enough that per-read overhead of the
+/// S3 body and the decoders disappears, small enough to stay a few MB in total.
+const BUF_SIZE: usize = 256 * 1024;
+/// How much decoded text detection looks at.
+const SAMPLE_SIZE: usize = 64 * 1024;
+/// A file may start with this much whitespace before detection gives up.
+const MAX_LEADING_WHITESPACE: usize = 1024 * 1024;
+/// Largest single record (CSV record, NDJSON line, JSON array element). Past
+/// this it is almost always a broken file (an unbalanced quote swallowing the
+/// rest of a CSV), and buffering it would break the memory bound.
+const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+/// Raw text handed to `sink.reject` is cut to this.
+const MAX_RAW_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatChoice {
+    #[default]
+    Auto,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompressionChoice {
+    #[default]
+    Auto,
+    None,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// `None`: sniff among `,` `;` TAB `|`.
+    pub delimiter: Option<u8>,
+    pub header: bool,
+    pub quote: u8,
+    /// Fields equal to one of these become `Value::Null`.
+    pub null_values: Vec<String>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self { delimiter: None, header: true, quote: b'"', null_values: vec![String::new()] }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReadOptions {
+    pub format: FormatChoice,
+    pub compression: CompressionChoice,
+    /// `None`: the file must be UTF-8 (a UTF-8 or UTF-16 BOM is honoured).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    pub csv: CsvOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectedFormat {
+    Csv {
+        delimiter: u8,
+    },
+    JsonArray,
+    Ndjson,
+    /// One or more whitespace-separated top-level objects (typically a
+    /// single pretty-printed object).
+    JsonStream,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSummary {
+    pub format: DetectedFormat,
+    pub compression: Compression,
+    /// encoding_rs name of the source encoding ("UTF-8", "windows-1252", "UTF-16LE").
+    pub encoding: &'static str,
+    /// Records passed to `sink.record`.
+    pub records: u64,
+    /// Records passed to `sink.reject`.
+    pub rejected: u64,
+    /// Bytes of decompressed, UTF-8 text parsed (without a BOM).
+    pub decoded_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The byte stream under the reader failed (an `io::Error` recognised by
+    /// [`crate::record::is_source_error`]); reading the file again may work.
+    #[error(transparent)]
+    Source(std::io::Error),
+    /// The sink failed; retryable per its flag.
+    #[error(transparent)]
+    Sink(SinkError),
+    /// The file as a whole cannot be read. `line` is set where known.
+    #[error("{reason}")]
+    Unreadable { reason: String, line: Option<u64> },
+}
+
+impl FormatError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FormatError::Source(_) => true,
+            FormatError::Sink(e) => e.retryable,
+            FormatError::Unreadable { .. } => false,
+        }
+    }
+
+    pub(crate) fn unreadable(reason: impl Into<String>, line: Option<u64>) -> Self {
+        FormatError::Unreadable { reason: reason.into(), line }
+    }
+}
+
+impl From<SinkError> for FormatError {
+    fn from(e: SinkError) -> Self {
+        FormatError::Sink(e)
+    }
+}
+
+/// What the object key says, for when the content is ambiguous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameHint {
+    None,
+    Csv,
+    Tsv,
+    Json,
+    JsonLines,
+}
+
+impl NameHint {
+    fn from_name(name: &str) -> Self {
+        let lower = name.to_ascii_lowercase();
+        let mut base = lower.as_str();
+        for ext in [".gz", ".gzip", ".zst", ".zstd"] {
+            if let Some(stripped) = base.strip_suffix(ext) {
+                base = stripped;
+                break;
+            }
+        }
+        match base.rsplit_once('.').map(|(_, ext)| ext) {
+            Some("csv") => NameHint::Csv,
+            Some("tsv" | "tab") => NameHint::Tsv,
+            Some("json") => NameHint::Json,
+            Some("jsonl" | "ndjson") => NameHint::JsonLines,
+            _ => NameHint::None,
+        }
+    }
+}
+
+/// Wraps the sink to count what goes through and to cut raw text for rejects.
+pub(crate) struct Out<'s> {
+    sink: &'s mut dyn RecordSink,
+    records: u64,
+    rejected: u64,
+}
+
+impl<'s> Out<'s> {
+    fn new(sink: &'s mut dyn RecordSink) -> Self {
+        Self { sink, records: 0, rejected: 0 }
+    }
+
+    pub(crate) fn header(&mut self, names: &[&str]) -> Result<(), SinkError> {
+        self.sink.header(names)
+    }
+
+    pub(crate) fn column_for_path(&mut self, path: &[&str]) -> usize {
+        self.sink.column_for_path(path)
+    }
+
+    pub(crate) fn record(
+        &mut self,
+        line: LineNo,
+        values: &[(usize, Value<'_>)],
+        raw: &dyn Fn() -> String,
+    ) -> Result<(), SinkError> {
+        self.records += 1;
+        let raw_cut = || {
+            let mut s = raw();
+            truncate_in_place(&mut s, MAX_RAW_BYTES);
+            s
+        };
+        self.sink.record(line, values, &raw_cut)
+    }
+
+    pub(crate) fn reject(
+        &mut self,
+        line: LineNo,
+        column: Option<&str>,
+        reason: &str,
+        raw: &str,
+    ) -> Result<(), SinkError> {
+        self.rejected += 1;
+        self.sink.reject(line, column, reason, truncate(raw, MAX_RAW_BYTES))
+    }
+}
+
+/// Longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}
+
+/// Reuses a vector's allocation for values borrowing from the next record,
+/// which is what keeps the per-record loop free of allocations.
+#[allow(clippy::unnecessary_filter_map)] // `filter` cannot change the element lifetime
+pub(crate) fn recycle<'b>(mut v: Vec<(usize, Value<'_>)>) -> Vec<(usize, Value<'b>)> {
+    v.clear();
+    // Collecting an empty vector in place keeps the allocation.
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+pub(crate) fn truncate_in_place(s: &mut String, max: usize) {
+    let keep = truncate(s, max).len();
+    s.truncate(keep);
+}
+
+/// Reads `input` (the raw object bytes, possibly compressed), detects what it
+/// is, and pushes every record into `sink`. `name` is the object key, used for
+/// extension hints (".gz", ".zst", ".csv", ".tsv", ".json", ".jsonl", ".ndjson").
+pub fn read(
+    input: impl Read,
+    name: &str,
+    opts: &ReadOptions,
+    sink: &mut dyn RecordSink,
+) -> Result<ReadSummary, FormatError> {
+    let hint = NameHint::from_name(name);
+    let ctx = Ctx::new();
+    let mut tap = Tap::new(input, ctx.clone());
+
+    let mut magic = Vec::with_capacity(4);
+    stream::read_up_to(&mut tap, &mut magic, 4).map_err(|e| ctx.fail(e))?;
+    let compression = compression::choose(opts.compression, &magic);
+    ctx.set_compression(compression);
+
+    let raw = BufReader::with_capacity(BUF_SIZE, Cursor::new(magic).chain(tap));
+    let mut decompressed: Box<dyn Read> =
+        Box::new(Decompressed::new(compression::decoder(compression, raw).map_err(|e| ctx.fail(e))?, ctx.clone()));
+
+    let mut head = Vec::with_capacity(SAMPLE_SIZE);
+    let head_complete = stream::read_up_to(&mut decompressed, &mut head, SAMPLE_SIZE).map_err(|e| ctx.fail(e))?;
+    if let Some(kind) = detect::binary_signature(&head) {
+        return Err(FormatError::unreadable(format!("binary content ({kind}): not CSV or JSON"), None));
+    }
+
+    let decoded = encoding::decode(head, head_complete, decompressed, opts.encoding, &ctx)?;
+    let format = detect::detect(&decoded.sample, decoded.complete, opts, hint)?;
+    tracing::debug!(
+        object = name,
+        ?format,
+        compression = compression.as_str(),
+        encoding = decoded.encoding.name(),
+        "detected file layout"
+    );
+
+    let text = Counted::new(Cursor::new(decoded.sample).chain(decoded.rest), ctx.clone());
+    let mut out = Out::new(sink);
+    match format {
+        DetectedFormat::Csv { delimiter } => csv::read_csv(text, delimiter, &opts.csv, &ctx, &mut out)?,
+        DetectedFormat::Ndjson => json::read_ndjson(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?,
+        DetectedFormat::JsonArray | DetectedFormat::JsonStream => {
+            json::read_json_stream(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?
+        }
+    }
+
+    Ok(ReadSummary {
+        format,
+        compression,
+        encoding: decoded.encoding.name(),
+        records: out.records,
+        rejected: out.rejected,
+        decoded_bytes: ctx.decoded_bytes(),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+    use crate::record::SinkError;
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum V {
+        Null,
+        Text(String),
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Json(String),
+    }
+
+    impl From<&Value<'_>> for V {
+        fn from(v: &Value<'_>) -> Self {
+            match *v {
+                Value::Null => V::Null,
+                Value::Text(s) => V::Text(s.to_owned()),
+                Value::Bool(b) => V::Bool(b),
+                Value::Int(i) => V::Int(i),
+                Value::Float(f) => V::Float(f),
+                Value::Json(s) => V::Json(s.to_owned()),
+            }
+        }
+    }
+
+    pub fn t(s: &str) -> V {
+        V::Text(s.to_owned())
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Reject {
+        pub line: u64,
+        pub column: Option<String>,
+        pub reason: String,
+        pub raw: String,
+    }
+
+    /// Collects everything; JSON columns are named by joining path segments with "__".
+    #[derive(Default, Debug)]
+    pub struct Collect {
+        pub header: Option<Vec<String>>,
+        pub columns: Vec<String>,
+        pub records: Vec<(u64, Vec<(usize, V)>)>,
+        pub raws: Vec<String>,
+        pub rejects: Vec<Reject>,
+        pub fail_record_at: Option<usize>,
+    }
+
+    impl Collect {
+        /// Records as (line, [(column name, value)]).
+        pub fn named(&self) -> Vec<(u64, Vec<(String, V)>)> {
+            self.records
+                .iter()
+                .map(|(line, vals)| {
+                    let names = self.header.as_ref().unwrap_or(&self.columns);
+                    (*line, vals.iter().map(|(c, v)| (names[*c].clone(), v.clone())).collect())
+                })
+                .collect()
+        }
+
+        pub fn lines(&self) -> Vec<u64> {
+            self.records.iter().map(|(l, _)| *l).collect()
+        }
+    }
+
+    impl RecordSink for Collect {
+        fn header(&mut self, names: &[&str]) -> Result<(), SinkError> {
+            assert!(self.header.is_none(), "header called twice");
+            assert!(self.records.is_empty(), "header after records");
+            self.header = Some(names.iter().map(|s| s.to_string()).collect());
+            Ok(())
+        }
+
+        fn column_for_path(&mut self, path: &[&str]) -> usize {
+            let name = path.join("__");
+            if let Some(i) = self.columns.iter().position(|c| *c == name) {
+                return i;
+            }
+            self.columns.push(name);
+            self.columns.len() - 1
+        }
+
+        fn record(
+            &mut self,
+            line: u64,
+            values: &[(usize, Value<'_>)],
+            raw: &dyn Fn() -> String,
+        ) -> Result<(), SinkError> {
+            if self.fail_record_at == Some(self.records.len()) {
+                return Err(SinkError::fatal("disk full"));
+            }
+            self.records.push((line, values.iter().map(|(c, v)| (*c, V::from(v))).collect()));
+            self.raws.push(raw());
+            Ok(())
+        }
+
+        fn reject(&mut self, line: u64, column: Option<&str>, reason: &str, raw: &str) -> Result<(), SinkError> {
+            self.rejects.push(Reject {
+                line,
+                column: column.map(str::to_owned),
+                reason: reason.to_owned(),
+                raw: raw.to_owned(),
+            });
+            Ok(())
+        }
+    }
+
+    pub fn read_with(bytes: &[u8], name: &str, opts: &ReadOptions) -> (Result<ReadSummary, FormatError>, Collect) {
+        let mut sink = Collect::default();
+        let res = read(bytes, name, opts, &mut sink);
+        (res, sink)
+    }
+
+    pub fn read_ok(bytes: &[u8], name: &str) -> (ReadSummary, Collect) {
+        let (res, sink) = read_with(bytes, name, &ReadOptions::default());
+        (res.expect("read failed"), sink)
+    }
+
+    pub fn read_err(bytes: &[u8], name: &str) -> (String, Option<u64>) {
+        match read_with(bytes, name, &ReadOptions::default()).0 {
+            Err(FormatError::Unreadable { reason, line }) => (reason, line),
+            other => panic!("expected Unreadable, got {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn choices_deserialize_lowercase() {
+        let f: FormatChoice = serde_json::from_str("\"json\"").unwrap();
+        assert_eq!(f, FormatChoice::Json);
+        let c: CompressionChoice = serde_json::from_str("\"zstd\"").unwrap();
+        assert_eq!(c, CompressionChoice::Zstd);
+        assert_eq!(FormatChoice::default(), FormatChoice::Auto);
+        assert_eq!(CompressionChoice::default(), CompressionChoice::Auto);
+        assert!(serde_json::from_str::<FormatChoice>("\"Parquet\"").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let o = ReadOptions::default();
+        assert!(o.csv.header);
+        assert_eq!(o.csv.quote, b'"');
+        assert_eq!(o.csv.null_values, vec![String::new()]);
+        assert_eq!(o.encoding, None);
+    }
+
+    #[test]
+    fn name_hints() {
+        assert_eq!(NameHint::from_name("a/b/x.CSV.gz"), NameHint::Csv);
+        assert_eq!(NameHint::from_name("x.tsv"), NameHint::Tsv);
+        assert_eq!(NameHint::from_name("x.jsonl.zst"), NameHint::JsonLines);
+        assert_eq!(NameHint::from_name("x.ndjson"), NameHint::JsonLines);
+        assert_eq!(NameHint::from_name("x.json"), NameHint::Json);
+        assert_eq!(NameHint::from_name("x"), NameHint::None);
+        assert_eq!(NameHint::from_name("dir.csv/x"), NameHint::None);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let mut v: Vec<(usize, Value<'_>)> = Vec::with_capacity(100);
+        v.push((0, Value::Null));
+        let ptr = v.as_ptr() as usize;
+        let w = recycle(v);
+        assert!(w.is_empty());
+        assert!(w.capacity() >= 100);
+        assert_eq!(w.as_ptr() as usize, ptr);
+    }
+
+    #[test]
+    fn summary_counts() {
+        let (s, sink) = read_ok(b"a,b\n1,2\n3\n4,5\n", "x.csv");
+        assert_eq!(s.records, 2);
+        assert_eq!(s.rejected, 1);
+        assert_eq!(s.decoded_bytes, 14);
+        assert_eq!(s.encoding, "UTF-8");
+        assert_eq!(s.compression, Compression::None);
+        assert_eq!(s.format, DetectedFormat::Csv { delimiter: b',' });
+        assert_eq!(sink.records.len(), 2);
+    }
+
+    #[test]
+    fn sink_error_aborts() {
+        let mut sink = Collect { fail_record_at: Some(1), ..Default::default() };
+        let err = read(&b"a\n1\n2\n3\n"[..], "x.csv", &ReadOptions::default(), &mut sink).unwrap_err();
+        assert!(matches!(err, FormatError::Sink(_)));
+        assert!(!err.is_retryable());
+        assert_eq!(sink.records.len(), 1);
+
+        let mut sink = Collect { fail_record_at: Some(1), ..Default::default() };
+        let err =
+            read(&b"[{\"a\":1},{\"a\":2},{\"a\":3}]"[..], "x.json", &ReadOptions::default(), &mut sink).unwrap_err();
+        assert!(matches!(err, FormatError::Sink(_)), "{err:?}");
+        assert_eq!(sink.records.len(), 1);
+
+        let mut sink = Collect { fail_record_at: Some(0), ..Default::default() };
+        let err = read(&b"{\"a\":1}\n{\"a\":2}\n"[..], "x", &ReadOptions::default(), &mut sink).unwrap_err();
+        assert!(matches!(err, FormatError::Sink(_)), "{err:?}");
+    }
+
+    #[test]
+    fn retryable_sink_error_is_retryable() {
+        struct Failing;
+        impl RecordSink for Failing {
+            fn header(&mut self, _: &[&str]) -> Result<(), SinkError> {
+                Err(SinkError::retryable("upload failed", std::io::Error::other("503")))
+            }
+            fn column_for_path(&mut self, _: &[&str]) -> usize {
+                0
+            }
+            fn record(&mut self, _: u64, _: &[(usize, Value<'_>)], _: &dyn Fn() -> String) -> Result<(), SinkError> {
+                Ok(())
+            }
+            fn reject(&mut self, _: u64, _: Option<&str>, _: &str, _: &str) -> Result<(), SinkError> {
+                Ok(())
+            }
+        }
+        let err = read(&b"a\n1\n"[..], "x.csv", &ReadOptions::default(), &mut Failing).unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(err.to_string(), "upload failed");
+    }
+
+    /// Throughput of the whole reader on real files, by hand, in release:
+    /// `LANDFALL_BENCH_FILES=/path/a.csv,/path/b.ndjson cargo test --release -- --ignored throughput --nocapture`
+    /// (generate data with /work/shared/bench/gen_clickstream.py).
+    #[test]
+    #[ignore = "throughput check, run by hand in release with LANDFALL_BENCH_FILES"]
+    fn throughput() {
+        struct CountValues {
+            columns: usize,
+            values: u64,
+            text_bytes: u64,
+        }
+        impl RecordSink for CountValues {
+            fn header(&mut self, names: &[&str]) -> Result<(), SinkError> {
+                self.columns = names.len();
+                Ok(())
+            }
+            fn column_for_path(&mut self, _: &[&str]) -> usize {
+                self.columns += 1;
+                self.columns - 1
+            }
+            fn record(
+                &mut self,
+                _: u64,
+                values: &[(usize, Value<'_>)],
+                _: &dyn Fn() -> String,
+            ) -> Result<(), SinkError> {
+                self.values += values.len() as u64;
+                for (_, v) in values {
+                    if let Value::Text(s) = v {
+                        self.text_bytes += s.len() as u64;
+                    }
+                }
+                Ok(())
+            }
+            fn reject(&mut self, _: u64, _: Option<&str>, _: &str, _: &str) -> Result<(), SinkError> {
+                Ok(())
+            }
+        }
+        let files = std::env::var("LANDFALL_BENCH_FILES").unwrap_or_default();
+        for path in files.split(',').filter(|p| !p.is_empty()) {
+            let file = std::fs::File::open(path).expect(path);
+            let size = file.metadata().unwrap().len();
+            let mut sink = CountValues { columns: 0, values: 0, text_bytes: 0 };
+            let started = std::time::Instant::now();
+            let s = read(file, path, &ReadOptions::default(), &mut sink).unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{path}: {:?} {:?}, {} records, {} rejected, {} values, {:.1} MB in, {:.1} MB decoded, {:.2} s: \
+                 {:.0} MB/s of input, {:.0} MB/s decoded",
+                s.format,
+                s.compression,
+                s.records,
+                s.rejected,
+                sink.values,
+                size as f64 / 1e6,
+                s.decoded_bytes as f64 / 1e6,
+                secs,
+                size as f64 / 1e6 / secs,
+                s.decoded_bytes as f64 / 1e6 / secs,
+            );
+        }
+    }
+
+    /// 50 MB of CSV produced on the fly: checks the pipeline streams and counts right.
+    #[test]
+    fn large_generated_csv_streams() {
+        struct Gen {
+            row: u64,
+            rows: u64,
+            pending: Vec<u8>,
+            pos: usize,
+        }
+        impl Read for Gen {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                while self.pos == self.pending.len() {
+                    if self.row > self.rows {
+                        return Ok(0);
+                    }
+                    self.pending.clear();
+                    self.pos = 0;
+                    if self.row == 0 {
+                        self.pending.extend_from_slice(b"id,name,amount,note\n");
+                    } else {
+                        let r = self.row;
+                        let line =
+                            format!("{r},user {r},{}.{:02},\"note, with \"\"quotes\"\" {r}\"\n", r % 1000, r % 100);
+                        self.pending.extend_from_slice(line.as_bytes());
+                    }
+                    self.row += 1;
+                }
+                let n = buf.len().min(self.pending.len() - self.pos);
+                buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+                self.pos += n;
+                Ok(n)
+            }
+        }
+        struct Count {
+            records: u64,
+            values: u64,
+            last_line: u64,
+        }
+        impl RecordSink for Count {
+            fn header(&mut self, names: &[&str]) -> Result<(), SinkError> {
+                assert_eq!(names.len(), 4);
+                Ok(())
+            }
+            fn column_for_path(&mut self, _: &[&str]) -> usize {
+                0
+            }
+            fn record(
+                &mut self,
+                line: u64,
+                values: &[(usize, Value<'_>)],
+                _: &dyn Fn() -> String,
+            ) -> Result<(), SinkError> {
+                self.records += 1;
+                self.values += values.len() as u64;
+                self.last_line = line;
+                Ok(())
+            }
+            fn reject(&mut self, line: u64, _: Option<&str>, reason: &str, _: &str) -> Result<(), SinkError> {
+                panic!("unexpected reject at {line}: {reason}");
+            }
+        }
+        let rows = 1_000_000;
+        let mut sink = Count { records: 0, values: 0, last_line: 0 };
+        let gen_input = Gen { row: 0, rows, pending: Vec::new(), pos: 0 };
+        let s = read(gen_input, "big.csv", &ReadOptions::default(), &mut sink).unwrap();
+        assert_eq!(s.records, rows);
+        assert_eq!(sink.records, rows);
+        assert_eq!(sink.values, rows * 4);
+        assert_eq!(sink.last_line, rows + 1);
+        assert!(s.decoded_bytes > 50_000_000, "{}", s.decoded_bytes);
+    }
+}
