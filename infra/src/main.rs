@@ -179,7 +179,13 @@ async fn summary_of(stack: &LocalStack) -> CliResult {
 
     println!("== manifests in s3://{bucket}/{}", layout::MANIFESTS_PREFIX);
     for (key, _) in store.list(bucket, layout::MANIFESTS_PREFIX).await? {
-        let m = Manifest::from_json(&store.get_bytes(bucket, &key).await?)?;
+        let m = match Manifest::from_json(&store.get_bytes(bucket, &key).await?) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("  {key}: not a landfall manifest ({e})");
+                continue;
+            }
+        };
         let cols: Vec<String> = m.schema.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect();
         println!(
             "  {key}\n     {} -> {}: {:?}, {} row(s) in {} part(s), {} rejected{}",
@@ -198,7 +204,13 @@ async fn summary_of(stack: &LocalStack) -> CliResult {
 
     println!("== rejects in s3://{bucket}/{}", layout::REJECTS_PREFIX);
     for (key, _) in store.list(bucket, layout::REJECTS_PREFIX).await? {
-        let rejects = read_rejects(&store.get_bytes(bucket, &key).await?)?;
+        let rejects = match read_rejects(&store.get_bytes(bucket, &key).await?) {
+            Ok(r) => r,
+            Err(e) => {
+                println!("  {key}: unreadable ({e})");
+                continue;
+            }
+        };
         println!("  {key}: {} record(s)", rejects.len());
         for r in rejects.iter().take(5) {
             println!(
