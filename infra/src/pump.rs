@@ -124,10 +124,8 @@ impl Pump {
                 .send()
                 .await
                 .map_err(|e| sqs_err("GetQueueAttributes", &route.queue.url, e))?;
-            let busy = attrs
-                .attributes()
-                .map(|a| a.values().any(|v| v.parse::<u64>().unwrap_or(0) > 0))
-                .unwrap_or(false);
+            let busy =
+                attrs.attributes().map(|a| a.values().any(|v| v.parse::<u64>().unwrap_or(0) > 0)).unwrap_or(false);
             if busy {
                 return Ok(false);
             }

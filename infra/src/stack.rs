@@ -75,9 +75,8 @@ fn parse_env_file(text: &str) -> BTreeMap<String, String> {
 impl LocalStack {
     /// Finds the stack: `$LANDFALL_STACK_DIR`, else `<repo>/.landfall`.
     pub fn discover() -> Result<LocalStack, StackError> {
-        let dir = std::env::var("LANDFALL_STACK_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join(".landfall"));
+        let dir =
+            std::env::var("LANDFALL_STACK_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".landfall"));
         LocalStack::load(&dir)
     }
 
@@ -87,7 +86,9 @@ impl LocalStack {
             .map_err(|_| StackError::NotUp { path: env_path.display().to_string() })?;
         let env = parse_env_file(&text);
         let get = |k: &str| {
-            env.get(k).cloned().ok_or_else(|| StackError::Missing { path: env_path.display().to_string(), key: k.into() })
+            env.get(k)
+                .cloned()
+                .ok_or_else(|| StackError::Missing { path: env_path.display().to_string(), key: k.into() })
         };
         let outputs_path = dir.join("outputs.json");
         let outputs_text = std::fs::read_to_string(&outputs_path)

@@ -182,8 +182,12 @@ impl Config {
         let mut feeds = Vec::with_capacity(raw.feeds.len());
         for (name, spanned) in raw.feeds {
             let line = spanned.referenced.line();
-            let feed = validate_feed(&name, spanned.value, line)
-                .map_err(|message| ConfigError::Feed { origin: origin.to_owned(), line, feed: name.clone(), message })?;
+            let feed = validate_feed(&name, spanned.value, line).map_err(|message| ConfigError::Feed {
+                origin: origin.to_owned(),
+                line,
+                feed: name.clone(),
+                message,
+            })?;
             feeds.push(feed);
         }
         for (i, a) in feeds.iter().enumerate() {
@@ -202,8 +206,11 @@ impl Config {
     /// Reads a config from a local path.
     pub fn from_path(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { origin: origin.clone(), message: e.to_string(), retryable: false })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            origin: origin.clone(),
+            message: e.to_string(),
+            retryable: false,
+        })?;
         Config::from_yaml(&text, &origin)
     }
 
@@ -284,10 +291,8 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
 
     let mut declared = Vec::with_capacity(raw.schema.len());
     for col in raw.schema {
-        let data_type: LogicalType = col
-            .data_type
-            .parse()
-            .map_err(|_| format!("column {:?}: type {:?} is unknown", col.name, col.data_type))?;
+        let data_type: LogicalType =
+            col.data_type.parse().map_err(|_| format!("column {:?}: type {:?} is unknown", col.name, col.data_type))?;
         if declared.iter().any(|d: &DeclaredColumn| d.name == col.name) {
             return Err(format!("column {:?} is declared twice", col.name));
         }
@@ -301,7 +306,8 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
         }
         Ok(n)
     };
-    let primary_key = raw.primary_key.iter().map(|c| check_known("primary_key column", c)).collect::<Result<Vec<_>, _>>()?;
+    let primary_key =
+        raw.primary_key.iter().map(|c| check_known("primary_key column", c)).collect::<Result<Vec<_>, _>>()?;
     let partition_column = raw.partition_column.as_deref().map(|c| check_known("partition_column", c)).transpose()?;
     let order_by = raw.order_by.as_deref().map(|c| check_known("order_by", c)).transpose()?;
     if raw.write_disposition == WriteDisposition::Merge && primary_key.is_empty() {
@@ -309,10 +315,13 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
     }
     if let (Some(p), false) = (&partition_column, declared.is_empty()) {
         let ty = declared.iter().zip(&declared_names).find(|(_, n)| *n == p).map(|(d, _)| d.data_type);
-        if let Some(ty) = ty {
-            if !matches!(ty, LogicalType::Date | LogicalType::Timestamp | LogicalType::TimestampTz | LogicalType::String) {
-                return Err(format!("partition_column {p:?} is declared as {ty}, which has no date"));
-            }
+        if let Some(ty) = ty
+            && !matches!(
+                ty,
+                LogicalType::Date | LogicalType::Timestamp | LogicalType::TimestampTz | LogicalType::String
+            )
+        {
+            return Err(format!("partition_column {p:?} is declared as {ty}, which has no date"));
         }
     }
     if matches!(raw.parquet.zstd_level, Some(l) if !(1..=22).contains(&l)) {
@@ -430,8 +439,14 @@ feeds:
             ("feeds:\n  a:\n    prefix: x/\n    encoding: klingon\n", "encoding \"klingon\" is unknown"),
             ("feeds:\n  a:\n    prefix: x/\n    csv: { delimiter: ';;' }\n", "one ASCII character"),
             ("feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: blob}]\n", "type \"blob\" is unknown"),
-            ("feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: int64}]\n    primary_key: [b]\n", "not a column"),
-            ("feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: int64}]\n    partition_column: a\n", "has no date"),
+            (
+                "feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: int64}]\n    primary_key: [b]\n",
+                "not a column",
+            ),
+            (
+                "feeds:\n  a:\n    prefix: x/\n    schema: [{name: a, type: int64}]\n    partition_column: a\n",
+                "has no date",
+            ),
             ("feeds:\n  a:\n    prefix: /x/\n", "must not start with '/'"),
             ("feeds:\n  a:\n    prefix: x/\n    format: xml\n", "xml"),
             ("version: 2\nfeeds: {}\n", "version 2"),

@@ -94,9 +94,12 @@ fn describe(summary: &ReadSummary) -> DetectedInput {
 /// Reads `input` and writes its parts through `on_part`. Data problems never
 /// make this fail: bad rows and unreadable files end up in the rejects and
 /// the outcome's status; only transport and local I/O failures are errors.
-pub fn convert(input: impl Read, req: &ConvertRequest<'_>, on_part: PartCallback) -> Result<ConvertOutcome, ConvertError> {
+pub fn convert(
+    input: impl Read,
+    req: &ConvertRequest<'_>,
+    on_part: PartCallback,
+) -> Result<ConvertOutcome, ConvertError> {
     let rejects = Arc::new(Mutex::new(RejectWriter::new(req.work_dir)));
-    let reject_io_error: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
 
     let on_reject = {
         let rejects = Arc::clone(&rejects);
@@ -127,17 +130,10 @@ pub fn convert(input: impl Read, req: &ConvertRequest<'_>, on_part: PartCallback
         Err(FormatError::Sink(e)) => return Err(ConvertError::Sink(e)),
         Err(FormatError::Unreadable { reason, line }) => {
             let reject = Reject::file_error(req.source_url, &req.feed.name, line, reason.clone());
-            if let Ok(mut w) = rejects.lock() {
-                if let Err(e) = w.push(&reject) {
-                    *reject_io_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                }
-            }
+            rejects.lock().unwrap_or_else(|p| p.into_inner()).push(&reject).map_err(ConvertError::Rejects)?;
             (FileStatus::Failed, Some(reason), None, 0)
         }
     };
-    if let Some(e) = reject_io_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        return Err(ConvertError::Rejects(e));
-    }
     let write = writer.finish().map_err(ConvertError::Sink)?;
     let status = if status == FileStatus::Failed && write.rows_written + write.rows_rejected > 0 {
         FileStatus::Partial

@@ -184,9 +184,7 @@ pub fn parse_value(value: &Value, depth: usize) -> Result<Notice, EventError> {
     if depth > MAX_ENVELOPES {
         return Err(EventError::TooDeep(MAX_ENVELOPES));
     }
-    let obj = value
-        .as_object()
-        .ok_or_else(|| EventError::UnknownShape(describe_non_object(value)))?;
+    let obj = value.as_object().ok_or_else(|| EventError::UnknownShape(describe_non_object(value)))?;
 
     if obj.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(Notice { objects: vec![], skipped: vec![Skip::TestEvent] });
@@ -198,12 +196,12 @@ pub fn parse_value(value: &Value, depth: usize) -> Result<Notice, EventError> {
         return parse_eventbridge(value);
     }
     // SNS envelope (S3 -> SNS -> SQS without raw message delivery).
-    if obj.get("Type").and_then(Value::as_str) == Some("Notification") {
-        if let Some(message) = obj.get("Message").and_then(Value::as_str) {
-            let inner: Value =
-                serde_json::from_str(message).map_err(|e| EventError::NotJson(format!("SNS Message: {e}")))?;
-            return parse_value(&inner, depth + 1);
-        }
+    if obj.get("Type").and_then(Value::as_str) == Some("Notification")
+        && let Some(message) = obj.get("Message").and_then(Value::as_str)
+    {
+        let inner: Value =
+            serde_json::from_str(message).map_err(|e| EventError::NotJson(format!("SNS Message: {e}")))?;
+        return parse_value(&inner, depth + 1);
     }
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).take(8).collect();
     keys.sort_unstable();
@@ -232,12 +230,12 @@ fn parse_s3_records(value: &Value) -> Result<Notice, EventError> {
     for (index, raw) in notification.records.iter().enumerate() {
         let record: S3Record = serde_json::from_value(raw.clone())
             .map_err(|_| EventError::MissingField { index, field: "a well-formed record" })?;
-        if let Some(source) = record.event_source.as_deref() {
-            if source != "aws:s3" {
-                return Err(EventError::UnknownShape(format!(
-                    "record {index} has eventSource {source:?} (an SQS batch passed where a message body was expected?)"
-                )));
-            }
+        if let Some(source) = record.event_source.as_deref()
+            && source != "aws:s3"
+        {
+            return Err(EventError::UnknownShape(format!(
+                "record {index} has eventSource {source:?} (an SQS batch passed where a message body was expected?)"
+            )));
         }
         let event_name = record.event_name.unwrap_or_default();
         // S3 notifications say "ObjectCreated:Put"; some emulators prefix "s3:".
@@ -253,10 +251,8 @@ fn parse_s3_records(value: &Value) -> Result<Notice, EventError> {
             .filter(|n| !n.is_empty())
             .ok_or(EventError::MissingField { index, field: "s3.bucket.name" })?;
         let object = s3.object.ok_or(EventError::MissingField { index, field: "s3.object" })?;
-        let raw_key = object
-            .key
-            .filter(|k| !k.is_empty())
-            .ok_or(EventError::MissingField { index, field: "s3.object.key" })?;
+        let raw_key =
+            object.key.filter(|k| !k.is_empty()).ok_or(EventError::MissingField { index, field: "s3.object.key" })?;
         let key = decode_key(&raw_key)?;
         if key.ends_with('/') && object.size.unwrap_or(0) == 0 {
             notice.skipped.push(Skip::FolderMarker(key));

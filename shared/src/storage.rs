@@ -130,7 +130,9 @@ where
                     matches!(status, Some(s) if s >= 500 || s == 429)
                         || matches!(
                             code.as_deref(),
-                            Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout" | "InternalError")
+                            Some(
+                                "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout" | "InternalError"
+                            )
                         )
                 }
             };

@@ -75,19 +75,9 @@ impl Metrics {
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
         let Ok(map) = self.inner.lock() else { return 0 };
         map.iter()
-            .filter(|((n, l), _)| {
-                *n == name && labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
-            })
+            .filter(|((n, l), _)| *n == name && labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v)))
             .map(|(_, v)| *v)
             .sum()
-    }
-
-    /// Every counter, for summaries.
-    pub fn snapshot(&self) -> Vec<(String, Vec<(String, String)>, u64)> {
-        let Ok(map) = self.inner.lock() else { return vec![] };
-        map.iter()
-            .map(|((n, l), v)| ((*n).to_owned(), l.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(), *v))
-            .collect()
     }
 
     /// Renders the counters as EMF documents (one per label set, which is

@@ -4,7 +4,6 @@
 //!
 //! Tests share the stack's queues, so they take turns through [`Harness::lock`].
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use arrow_array::RecordBatch;
@@ -16,14 +15,16 @@ use landfall::storage::s3_client;
 use landfall_infra::{LocalStack, PumpReport, local};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-static TURN: Mutex<()> = Mutex::new(());
+// An async mutex: each test has its own runtime, and a guard held across
+// awaits must not block a thread; it also does not poison when a test fails.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub struct Harness {
     pub stack: LocalStack,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub functions: local::Functions,
-    _turn: MutexGuard<'static, ()>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Harness {
@@ -31,7 +32,7 @@ impl Harness {
     /// start the stack if it is not up: an end-to-end test that silently
     /// skipped would prove nothing.
     pub async fn start() -> Harness {
-        let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let turn = TURN.lock().await;
         let stack = LocalStack::discover().unwrap_or_else(|e| panic!("{e}"));
         let sdk = stack.sdk_config().await;
         let functions = local::functions(&stack).await.unwrap_or_else(|e| panic!("{e}"));
@@ -111,13 +112,8 @@ impl Harness {
     /// Every key under a curated prefix, sorted.
     pub async fn curated_keys(&self, prefix: &str) -> Vec<String> {
         let mut keys = Vec::new();
-        let mut pages = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.stack.curated_bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages =
+            self.s3.list_objects_v2().bucket(&self.stack.curated_bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.unwrap_or_else(|e| panic!("list {prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));

@@ -153,7 +153,8 @@ async fn a_single_pretty_printed_object_is_one_row() {
 #[tokio::test]
 async fn bad_rows_go_to_the_rejects_with_line_column_and_reason() {
     let h = Harness::start().await;
-    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/samples/orders/2026-11-01/orders.csv")).unwrap();
+    let body =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/samples/orders/2026-11-01/orders.csv")).unwrap();
     let m = h.ingest("orders/e2e/orders.csv", "orders", body).await;
 
     assert_eq!(m.status, FileStatus::Parsed);
@@ -177,7 +178,8 @@ async fn bad_rows_go_to_the_rejects_with_line_column_and_reason() {
 #[tokio::test]
 async fn a_file_that_is_neither_csv_nor_json_gets_an_error_record_and_its_message_succeeds() {
     let h = Harness::start().await;
-    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
+    let png =
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
     let etag = h.put("partners/e2e/logo.png", png.to_vec()).await;
     let report = h.drain().await;
     assert_eq!(report.functions["parse-file"].failures, 0, "a bad file must not be retried");
@@ -212,7 +214,9 @@ async fn a_key_with_spaces_and_unicode_is_decoded_from_the_notification() {
 #[tokio::test]
 async fn windows_1252_is_transcoded_when_the_feed_says_so() {
     let h = Harness::start().await;
-    let m = h.ingest("legacy/e2e/products.csv", "legacy_export", b"sku|name\r\n100|Cr\xe8me br\xfbl\xe9e\r\n".to_vec()).await;
+    let m = h
+        .ingest("legacy/e2e/products.csv", "legacy_export", b"sku|name\r\n100|Cr\xe8me br\xfbl\xe9e\r\n".to_vec())
+        .await;
     let batches = h.read_parts(&m).await;
     assert_eq!(strings(&batches, "name"), vec![Some("Crème brûlée".into())]);
 }

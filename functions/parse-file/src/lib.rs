@@ -164,7 +164,8 @@ impl ParseFile {
         }
         let mut results = Vec::with_capacity(notice.objects.len());
         for object in &notice.objects {
-            let span = info_span!("object", bucket = %object.bucket, key = %object.key, file_id = tracing::field::Empty);
+            let span =
+                info_span!("object", bucket = %object.bucket, key = %object.key, file_id = tracing::field::Empty);
             let result = self.process(object).instrument(span.clone()).await;
             let _enter = span.enter();
             match &result {
@@ -226,12 +227,12 @@ impl ParseFile {
             let handle = tokio::runtime::Handle::current();
             Box::new(move |part: landfall::schema::FinishedPart| -> Result<(), SinkError> {
                 let key = layout::part_key(&table, part.dt, &file_id, part.seq);
-                handle
-                    .block_on(store.put_file(&bucket, &key, &part.path, "application/vnd.apache.parquet"))
-                    .map_err(|e| {
+                handle.block_on(store.put_file(&bucket, &key, &part.path, "application/vnd.apache.parquet")).map_err(
+                    |e| {
                         let retryable = e.retryable() || matches!(e, StorageError::AccessDenied { .. });
                         SinkError { message: e.to_string(), retryable, source: Some(Box::new(e)) }
-                    })?;
+                    },
+                )?;
                 // The part is durable in S3; the local copy only takes /tmp space.
                 let _ = std::fs::remove_file(&part.path);
                 if let Ok(mut p) = parts.lock() {

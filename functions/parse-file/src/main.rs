@@ -25,7 +25,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::info!(config = %config_location, feeds = config.feeds.len(), "configuration loaded");
 
     let metrics = Metrics::new("landfall");
-    let handler = ParseFile::new(store, Arc::new(config), Settings { curated_bucket, work_dir: work_dir.into() }, metrics);
+    let handler =
+        ParseFile::new(store, Arc::new(config), Settings { curated_bucket, work_dir: work_dir.into() }, metrics);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

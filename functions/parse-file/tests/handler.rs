@@ -89,7 +89,11 @@ impl ObjectStore for MemoryStore {
                 });
             }
             Some(Fault::Denied) => {
-                return Err(StorageError::AccessDenied { bucket: bucket.into(), key: key.into(), message: "no".into() });
+                return Err(StorageError::AccessDenied {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    message: "no".into(),
+                });
             }
             _ => {}
         }
@@ -108,7 +112,8 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn put_file(&self, bucket: &str, key: &str, path: &Path, _ct: &str) -> Result<(), StorageError> {
-        let body = std::fs::read(path).map_err(|source| StorageError::Local { path: path.display().to_string(), source })?;
+        let body =
+            std::fs::read(path).map_err(|source| StorageError::Local { path: path.display().to_string(), source })?;
         self.insert(bucket, key, &body);
         Ok(())
     }

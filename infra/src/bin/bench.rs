@@ -120,14 +120,15 @@ fn generate(dir: &Path, format: &str, mb: u64) -> Result<PathBuf, Box<dyn std::e
     Ok(path)
 }
 
-fn measure(mode: &str, format: &str, input: &Path, scratch: &Path) -> Result<(u64, f64, f64), Box<dyn std::error::Error>> {
+fn measure(
+    mode: &str,
+    format: &str,
+    input: &Path,
+    scratch: &Path,
+) -> Result<(u64, f64, f64), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
-    let out = Command::new(exe)
-        .args(["--one", mode, format])
-        .arg(input)
-        .arg(scratch)
-        .stderr(Stdio::inherit())
-        .output()?;
+    let out =
+        Command::new(exe).args(["--one", mode, format]).arg(input).arg(scratch).stderr(Stdio::inherit()).output()?;
     if !out.status.success() {
         return Err(format!("{mode} {format} failed").into());
     }
@@ -142,7 +143,8 @@ fn measure(mode: &str, format: &str, input: &Path, scratch: &Path) -> Result<(u6
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--one") {
-        let (Some(mode), Some(format), Some(input), Some(scratch)) = (args.get(1), args.get(2), args.get(3), args.get(4))
+        let (Some(mode), Some(format), Some(input), Some(scratch)) =
+            (args.get(1), args.get(2), args.get(3), args.get(4))
         else {
             eprintln!("usage: --one MODE FORMAT INPUT SCRATCH");
             return ExitCode::FAILURE;
