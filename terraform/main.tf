@@ -82,45 +82,25 @@ module "curated_bucket" {
 
 # ---------------------------------------------------------------- queues
 
-module "parse_file_queue" {
-  source = "./modules/queue"
-
-  name                       = "${var.name_prefix}-parse-file"
-  visibility_timeout_seconds = local.visibility_timeout.parse_file
-  max_receive_count          = var.functions.parse_file.max_receive_count
-  message_retention_seconds  = var.message_retention_seconds
-  source_bucket_arns         = [module.landing_bucket.arn]
-  source_account_id          = data.aws_caller_identity.current.account_id
-}
-
-module "register_partitions_queue" {
-  source = "./modules/queue"
-
-  name                       = "${var.name_prefix}-register-partitions"
-  visibility_timeout_seconds = local.visibility_timeout.register_partitions
-  max_receive_count          = var.functions.register_partitions.max_receive_count
-  message_retention_seconds  = var.message_retention_seconds
-  source_bucket_arns         = [module.curated_bucket.arn]
-  source_account_id          = data.aws_caller_identity.current.account_id
-}
-
-module "load_warehouse_queue" {
-  source = "./modules/queue"
-
-  name                       = "${var.name_prefix}-load-warehouse"
-  visibility_timeout_seconds = local.visibility_timeout.load_warehouse
-  max_receive_count          = var.functions.load_warehouse.max_receive_count
-  message_retention_seconds  = var.message_retention_seconds
-  source_bucket_arns         = [module.curated_bucket.arn]
-  source_account_id          = data.aws_caller_identity.current.account_id
-}
-
+# Each queue accepts S3 notifications only from the bucket that feeds it.
 locals {
-  queues = {
-    parse_file          = module.parse_file_queue
-    register_partitions = module.register_partitions_queue
-    load_warehouse      = module.load_warehouse_queue
+  queue_source_bucket_arn = {
+    parse_file          = module.landing_bucket.arn
+    register_partitions = module.curated_bucket.arn
+    load_warehouse      = module.curated_bucket.arn
   }
+}
+
+module "queue" {
+  source   = "./modules/queue"
+  for_each = local.function_names
+
+  name                       = "${var.name_prefix}-${each.value}"
+  visibility_timeout_seconds = local.visibility_timeout[each.key]
+  max_receive_count          = var.functions[each.key].max_receive_count
+  message_retention_seconds  = var.message_retention_seconds
+  source_bucket_arns         = [local.queue_source_bucket_arn[each.key]]
+  source_account_id          = data.aws_caller_identity.current.account_id
 }
 
 # ---------------------------------------------------------------- notifications
@@ -133,11 +113,11 @@ resource "aws_s3_bucket_notification" "landing" {
 
   queue {
     id        = "parse-file"
-    queue_arn = module.parse_file_queue.arn
+    queue_arn = module.queue["parse_file"].arn
     events    = ["s3:ObjectCreated:*"]
   }
 
-  depends_on = [module.parse_file_queue, module.landing_bucket]
+  depends_on = [module.queue, module.landing_bucket]
 }
 
 resource "aws_s3_bucket_notification" "curated" {
@@ -145,7 +125,7 @@ resource "aws_s3_bucket_notification" "curated" {
 
   queue {
     id            = "register-partitions"
-    queue_arn     = module.register_partitions_queue.arn
+    queue_arn     = module.queue["register_partitions"].arn
     events        = ["s3:ObjectCreated:*"]
     filter_prefix = "tables/"
     filter_suffix = ".parquet"
@@ -153,13 +133,13 @@ resource "aws_s3_bucket_notification" "curated" {
 
   queue {
     id            = "load-warehouse"
-    queue_arn     = module.load_warehouse_queue.arn
+    queue_arn     = module.queue["load_warehouse"].arn
     events        = ["s3:ObjectCreated:*"]
     filter_prefix = "_manifests/"
     filter_suffix = ".json"
   }
 
-  depends_on = [module.register_partitions_queue, module.load_warehouse_queue, module.curated_bucket]
+  depends_on = [module.queue, module.curated_bucket]
 }
 
 # ---------------------------------------------------------------- config
@@ -200,5 +180,5 @@ module "glue" {
 #     source   = "./modules/functions"
 #     for_each = local.functions_enabled ? local.function_names : {}
 #     ...
-#     queue_arn = local.queues[each.key].arn
+#     queue_arn = module.queue[each.key].arn
 #   }

@@ -32,11 +32,11 @@ output "queues" {
   description = "Per function (\"parse-file\", \"register-partitions\", \"load-warehouse\"): its work queue, dead-letter queue and event source mapping settings. The local pump reads this to deliver messages as Lambda would."
   value = {
     for k, name in local.function_names : name => {
-      url                        = local.queues[k].url
-      arn                        = local.queues[k].arn
-      dlq_url                    = local.queues[k].dlq_url
-      visibility_timeout_seconds = local.queues[k].visibility_timeout_seconds
-      max_receive_count          = local.queues[k].max_receive_count
+      url                        = module.queue[k].url
+      arn                        = module.queue[k].arn
+      dlq_url                    = module.queue[k].dlq_url
+      visibility_timeout_seconds = module.queue[k].visibility_timeout_seconds
+      max_receive_count          = module.queue[k].max_receive_count
       batch_size                 = var.functions[k].batch_size
       batching_window_seconds    = var.functions[k].batching_window_seconds
     }

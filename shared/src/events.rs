@@ -219,6 +219,50 @@ fn describe_non_object(value: &Value) -> String {
     }
 }
 
+/// The object fields both notification shapes carry, validated once.
+struct ObjectFields {
+    bucket: Option<String>,
+    key: Option<String>,
+    size: Option<u64>,
+    etag: Option<String>,
+    version_id: Option<String>,
+    sequencer: Option<String>,
+}
+
+/// Names of the fields in the shape at hand, for error messages.
+struct FieldNames {
+    index: usize,
+    bucket: &'static str,
+    key: &'static str,
+}
+
+fn object_created(
+    fields: ObjectFields,
+    names: FieldNames,
+    event_time: Option<&str>,
+    event_name: String,
+) -> Result<Result<ObjectCreated, Skip>, EventError> {
+    let index = names.index;
+    let bucket =
+        fields.bucket.filter(|n| !n.is_empty()).ok_or(EventError::MissingField { index, field: names.bucket })?;
+    let raw_key = fields.key.filter(|k| !k.is_empty()).ok_or(EventError::MissingField { index, field: names.key })?;
+    let key = decode_key(&raw_key)?;
+    if key.ends_with('/') && fields.size.unwrap_or(0) == 0 {
+        return Ok(Err(Skip::FolderMarker(key)));
+    }
+    Ok(Ok(ObjectCreated {
+        bucket,
+        key,
+        // S3 says "null" for objects written before versioning was enabled.
+        version_id: fields.version_id.filter(|v| !v.is_empty() && v != "null"),
+        etag: fields.etag.map(|e| e.trim_matches('"').to_owned()),
+        size: fields.size,
+        sequencer: fields.sequencer,
+        event_time: parse_time(event_time),
+        event_name,
+    }))
+}
+
 fn parse_time(raw: Option<&str>) -> Option<DateTime<Utc>> {
     raw.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
 }
@@ -245,29 +289,20 @@ fn parse_s3_records(value: &Value) -> Result<Notice, EventError> {
             continue;
         }
         let s3 = record.s3.ok_or(EventError::MissingField { index, field: "s3" })?;
-        let bucket = s3
-            .bucket
-            .and_then(|b| b.name)
-            .filter(|n| !n.is_empty())
-            .ok_or(EventError::MissingField { index, field: "s3.bucket.name" })?;
         let object = s3.object.ok_or(EventError::MissingField { index, field: "s3.object" })?;
-        let raw_key =
-            object.key.filter(|k| !k.is_empty()).ok_or(EventError::MissingField { index, field: "s3.object.key" })?;
-        let key = decode_key(&raw_key)?;
-        if key.ends_with('/') && object.size.unwrap_or(0) == 0 {
-            notice.skipped.push(Skip::FolderMarker(key));
-            continue;
-        }
-        notice.objects.push(ObjectCreated {
-            bucket,
-            key,
-            version_id: object.version_id.filter(|v| !v.is_empty() && v != "null"),
-            etag: object.etag.map(|e| e.trim_matches('"').to_owned()),
+        let fields = ObjectFields {
+            bucket: s3.bucket.and_then(|b| b.name),
+            key: object.key,
             size: object.size,
+            etag: object.etag,
+            version_id: object.version_id,
             sequencer: object.sequencer,
-            event_time: parse_time(record.event_time.as_deref()),
-            event_name: bare_name.to_owned(),
-        });
+        };
+        let names = FieldNames { index, bucket: "s3.bucket.name", key: "s3.object.key" };
+        match object_created(fields, names, record.event_time.as_deref(), bare_name.to_owned())? {
+            Ok(created) => notice.objects.push(created),
+            Err(skip) => notice.skipped.push(skip),
+        }
     }
     Ok(notice)
 }
@@ -278,33 +313,20 @@ fn parse_eventbridge(value: &Value) -> Result<Notice, EventError> {
     if event.detail_type != "Object Created" {
         return Ok(Notice { objects: vec![], skipped: vec![Skip::NotObjectCreated(event.detail_type)] });
     }
-    let bucket = event
-        .detail
-        .bucket
-        .and_then(|b| b.name)
-        .filter(|n| !n.is_empty())
-        .ok_or(EventError::MissingField { index: 0, field: "detail.bucket.name" })?;
     let object = event.detail.object.ok_or(EventError::MissingField { index: 0, field: "detail.object" })?;
-    let raw_key = object
-        .key
-        .filter(|k| !k.is_empty())
-        .ok_or(EventError::MissingField { index: 0, field: "detail.object.key" })?;
-    let key = decode_key(&raw_key)?;
-    if key.ends_with('/') && object.size.unwrap_or(0) == 0 {
-        return Ok(Notice { objects: vec![], skipped: vec![Skip::FolderMarker(key)] });
-    }
-    Ok(Notice {
-        objects: vec![ObjectCreated {
-            bucket,
-            key,
-            version_id: object.version_id.filter(|v| !v.is_empty() && v != "null"),
-            etag: object.etag.map(|e| e.trim_matches('"').to_owned()),
-            size: object.size,
-            sequencer: object.sequencer,
-            event_time: parse_time(event.time.as_deref()),
-            event_name: event.detail.reason.unwrap_or_else(|| "Object Created".into()),
-        }],
-        skipped: vec![],
+    let fields = ObjectFields {
+        bucket: event.detail.bucket.and_then(|b| b.name),
+        key: object.key,
+        size: object.size,
+        etag: object.etag,
+        version_id: object.version_id,
+        sequencer: object.sequencer,
+    };
+    let names = FieldNames { index: 0, bucket: "detail.bucket.name", key: "detail.object.key" };
+    let event_name = event.detail.reason.unwrap_or_else(|| "Object Created".into());
+    Ok(match object_created(fields, names, event.time.as_deref(), event_name)? {
+        Ok(created) => Notice { objects: vec![created], skipped: vec![] },
+        Err(skip) => Notice { objects: vec![], skipped: vec![skip] },
     })
 }
 
