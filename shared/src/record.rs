@@ -21,6 +21,55 @@ pub enum Value<'a> {
     Json(&'a str),
 }
 
+/// A [`Value`] kept for later, its text stored by offset in an arena
+/// (`String`) shared by many values: how readers and the writer hold records
+/// without an allocation per value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StoredValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(usize, usize),
+    Json(usize, usize),
+}
+
+impl StoredValue {
+    /// Copies `value` (its text into `arena`).
+    pub fn store(value: Value<'_>, arena: &mut String) -> StoredValue {
+        let mut span = |s: &str| {
+            arena.push_str(s);
+            (arena.len() - s.len(), arena.len())
+        };
+        match value {
+            Value::Null => StoredValue::Null,
+            Value::Bool(b) => StoredValue::Bool(b),
+            Value::Int(i) => StoredValue::Int(i),
+            Value::Float(f) => StoredValue::Float(f),
+            Value::Text(s) => {
+                let (a, z) = span(s);
+                StoredValue::Text(a, z)
+            }
+            Value::Json(s) => {
+                let (a, z) = span(s);
+                StoredValue::Json(a, z)
+            }
+        }
+    }
+
+    /// The value again, borrowing from the arena it was stored in.
+    pub fn get(self, arena: &str) -> Value<'_> {
+        match self {
+            StoredValue::Null => Value::Null,
+            StoredValue::Bool(b) => Value::Bool(b),
+            StoredValue::Int(i) => Value::Int(i),
+            StoredValue::Float(f) => Value::Float(f),
+            StoredValue::Text(a, z) => Value::Text(arena.get(a..z).unwrap_or_default()),
+            StoredValue::Json(a, z) => Value::Json(arena.get(a..z).unwrap_or_default()),
+        }
+    }
+}
+
 /// Where a record came from, for `_landfall_row` and for rejects.
 pub type LineNo = u64;
 

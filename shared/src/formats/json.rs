@@ -15,7 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::encoding::is_json_whitespace;
 use super::stream::Ctx;
 use super::{FormatError, MAX_RAW_BYTES, MAX_RECORD_BYTES, Out, recycle};
-use crate::record::{SinkError, Value};
+use crate::record::{SinkError, StoredValue, Value};
 
 /// Deeper objects are kept whole, as JSON text.
 const MAX_PATH_DEPTH: usize = 32;
@@ -147,30 +147,6 @@ fn stream_error(e: serde_json::Error, ctx: &Ctx, sink_error: Option<SinkError>, 
     FormatError::unreadable(reason, line)
 }
 
-/// One value as it sits in [`Records::arena`].
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(usize, usize),
-    Json(usize, usize),
-}
-
-impl Slot {
-    fn value<'a>(&self, arena: &'a str) -> Value<'a> {
-        match *self {
-            Slot::Null => Value::Null,
-            Slot::Bool(b) => Value::Bool(b),
-            Slot::Int(i) => Value::Int(i),
-            Slot::Float(f) => Value::Float(f),
-            Slot::Text(s, e) => Value::Text(arena.get(s..e).unwrap_or_default()),
-            Slot::Json(s, e) => Value::Json(arena.get(s..e).unwrap_or_default()),
-        }
-    }
-}
-
 /// A key path seen in this file; node 0 is the record itself.
 struct Node {
     key: Box<str>,
@@ -199,7 +175,7 @@ struct Records {
     nodes: Vec<Node>,
     /// Text of the current record's strings and JSON-text values.
     arena: String,
-    pending: Vec<(u32, Slot)>,
+    pending: Vec<(u32, StoredValue)>,
     stamp: u64,
     spare: Vec<(usize, Value<'static>)>,
 }
@@ -258,7 +234,7 @@ impl Records {
         node.children[pos]
     }
 
-    fn leaf(&mut self, node: u32, slot: Slot) {
+    fn leaf(&mut self, node: u32, slot: StoredValue) {
         let n = &mut self.nodes[node as usize];
         if n.stamp == self.stamp
             && let Some(earlier) = self.pending.get_mut(n.slot)
@@ -271,10 +247,10 @@ impl Records {
         self.pending.push((node, slot));
     }
 
-    fn text(&mut self, s: &str) -> Slot {
+    fn text(&mut self, s: &str) -> StoredValue {
         let start = self.arena.len();
         self.arena.push_str(s);
-        Slot::Text(start, self.arena.len())
+        StoredValue::Text(start, self.arena.len())
     }
 
     fn path(&self, mut node: u32) -> Vec<&str> {
@@ -301,7 +277,7 @@ impl Records {
         let mut values = recycle(std::mem::take(&mut self.spare));
         for &(node, slot) in &self.pending {
             if let Some(column) = self.nodes[node as usize].column {
-                values.push((column, slot.value(&self.arena)));
+                values.push((column, slot.get(&self.arena)));
             }
         }
         let this = &*self;
@@ -351,7 +327,7 @@ impl Records {
             comma(&mut s, &mut need_comma);
             write_json_str(&mut s, &self.nodes[node as usize].key);
             s.push(':');
-            match slot.value(&self.arena) {
+            match slot.get(&self.arena) {
                 Value::Null => s.push_str("null"),
                 Value::Bool(b) => s.push_str(if b { "true" } else { "false" }),
                 Value::Int(i) => {
@@ -422,20 +398,20 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
         f.write_str("a JSON value")
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        self.st.leaf(self.node, Slot::Bool(v));
+        self.st.leaf(self.node, StoredValue::Bool(v));
         Ok(())
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.st.leaf(self.node, Slot::Int(v));
+        self.st.leaf(self.node, StoredValue::Int(v));
         Ok(())
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        let slot = i64::try_from(v).map_or(Slot::Float(v as f64), Slot::Int);
+        let slot = i64::try_from(v).map_or(StoredValue::Float(v as f64), StoredValue::Int);
         self.st.leaf(self.node, slot);
         Ok(())
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.st.leaf(self.node, Slot::Float(v));
+        self.st.leaf(self.node, StoredValue::Float(v));
         Ok(())
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
@@ -444,7 +420,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
         Ok(())
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.st.leaf(self.node, Slot::Null);
+        self.st.leaf(self.node, StoredValue::Null);
         Ok(())
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
@@ -454,7 +430,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
         let start = self.st.arena.len();
         capture_seq(&mut self.st.arena, seq)?;
         let end = self.st.arena.len();
-        self.st.leaf(self.node, Slot::Json(start, end));
+        self.st.leaf(self.node, StoredValue::Json(start, end));
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
@@ -462,7 +438,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
             let start = self.st.arena.len();
             capture_map(&mut self.st.arena, map)?;
             let end = self.st.arena.len();
-            self.st.leaf(self.node, Slot::Json(start, end));
+            self.st.leaf(self.node, StoredValue::Json(start, end));
             Ok(())
         } else {
             walk_map(self.st, self.node, self.depth, map)

@@ -10,7 +10,7 @@ use arrow_array::ArrayRef;
 use chrono::NaiveDate;
 use parquet::file::properties::WriterProperties;
 
-use crate::record::{LineNo, RecordSink, SinkError, Value};
+use crate::record::{LineNo, RecordSink, SinkError, StoredValue, Value};
 
 use super::naming::{NameRegistry, normalize_identifier};
 use super::parquet::{ColBuilder, ParquetCompression, PartFile, constant_string_array, writer_properties};
@@ -248,20 +248,10 @@ enum Outcome {
     Widen(Vec<(usize, LogicalType)>),
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Buffered {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(usize, usize),
-    Json(usize, usize),
-}
-
 #[derive(Default)]
 struct InferBuffer {
     records: Vec<(LineNo, usize, usize)>,
-    values: Vec<(usize, Buffered)>,
+    values: Vec<(usize, StoredValue)>,
     text: String,
 }
 
@@ -714,21 +704,7 @@ impl TableWriter {
             {
                 col.ty = Some(col.ty.map_or(t, |c| join(c, t)));
             }
-            let b = match v {
-                Value::Null => Buffered::Null,
-                Value::Bool(b) => Buffered::Bool(b),
-                Value::Int(i) => Buffered::Int(i),
-                Value::Float(f) => Buffered::Float(f),
-                Value::Text(s) => {
-                    buf.text.push_str(s);
-                    Buffered::Text(buf.text.len() - s.len(), buf.text.len())
-                }
-                Value::Json(s) => {
-                    buf.text.push_str(s);
-                    Buffered::Json(buf.text.len() - s.len(), buf.text.len())
-                }
-            };
-            buf.values.push((idx, b));
+            buf.values.push((idx, StoredValue::store(v, &mut buf.text)));
         }
         buf.records.push((line, start, buf.values.len()));
         if buf.records.len() >= self.opts.infer_rows || buf.text.len() > MAX_INFER_BUFFER_BYTES {
@@ -754,19 +730,8 @@ impl TableWriter {
         let mut values: Vec<(usize, Value<'_>)> = Vec::new();
         for &(line, start, end) in &buf.records {
             values.clear();
-            for &(idx, b) in buf.values.get(start..end).unwrap_or_default() {
-                let text = |a: usize, z: usize| buf.text.get(a..z).unwrap_or_default();
-                values.push((
-                    idx,
-                    match b {
-                        Buffered::Null => Value::Null,
-                        Buffered::Bool(b) => Value::Bool(b),
-                        Buffered::Int(i) => Value::Int(i),
-                        Buffered::Float(f) => Value::Float(f),
-                        Buffered::Text(a, z) => Value::Text(text(a, z)),
-                        Buffered::Json(a, z) => Value::Json(text(a, z)),
-                    },
-                ));
+            for &(idx, stored) in buf.values.get(start..end).unwrap_or_default() {
+                values.push((idx, stored.get(&buf.text)));
             }
             self.write_record(line, &values, &|| render_values(&values, &names))?;
         }
