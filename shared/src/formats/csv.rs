@@ -72,7 +72,7 @@ pub(crate) fn read_csv(
             // One validation per record instead of one per field; `str::get`
             // then only has to check that each field starts and ends on a
             // character boundary.
-            match std::str::from_utf8(p.record_bytes()) {
+            match simdutf8::basic::from_utf8(p.record_bytes()) {
                 Ok(record) => {
                     for (i, (start, end)) in p.field_ranges().enumerate() {
                         match record.get(start..end) {

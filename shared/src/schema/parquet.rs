@@ -64,7 +64,7 @@ pub(crate) fn writer_properties(
         // measured ~40% faster and ~20% smaller than the 1 MiB default on
         // clickstream data, while low-cardinality columns stay dictionary-encoded.
         .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
-        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))
         .set_max_row_group_bytes(Some(row_group_bytes.max(1)))
         .set_created_by("landfall".to_string())
