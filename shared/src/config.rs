@@ -244,8 +244,14 @@ pub async fn load(location: &str, store: &dyn crate::storage::ObjectStore) -> Re
     }
 }
 
+/// The parser's message without its own location prefix (we print ours).
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_owned()
+    let line = message.lines().next().unwrap_or(message).trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line.split_once(": ") {
+        Some((location, rest)) if location.starts_with("line ") && location.contains(" column ") => rest.to_owned(),
+        _ => line.to_owned(),
+    }
 }
 
 fn single_byte(option: &str, value: &str) -> Result<u8, String> {

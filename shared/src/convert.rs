@@ -122,24 +122,57 @@ pub fn convert(
         })
     };
 
-    let mut writer = TableWriter::new(writer_options(req), on_part, on_reject).map_err(ConvertError::Sink)?;
+    // A fatal (non-retryable) writer error is a property of the file, e.g. a
+    // partition column it does not have: recorded like an unreadable file.
+    let file_error = |reason: &str, line: Option<u64>| -> Result<(), ConvertError> {
+        let reject = Reject::file_error(req.source_url, &req.feed.name, line, reason);
+        rejects.lock().unwrap_or_else(|p| p.into_inner()).push(&reject).map_err(ConvertError::Rejects)
+    };
+    let mut writer = match TableWriter::new(writer_options(req), on_part, on_reject) {
+        Ok(w) => w,
+        Err(e) if e.retryable => return Err(ConvertError::Sink(e)),
+        Err(e) => {
+            file_error(&e.message, None)?;
+            return finish(rejects, FileStatus::Failed, Some(e.message), None, WriteSummary::default(), 0);
+        }
+    };
     let read = formats::read(input, req.name, &req.feed.read, &mut writer);
-    let (status, error, input, records_read) = match read {
+    let (status, mut error, input, records_read) = match read {
         Ok(summary) => (FileStatus::Parsed, None, Some(describe(&summary)), summary.records),
         Err(FormatError::Source(e)) => return Err(ConvertError::Source(e)),
-        Err(FormatError::Sink(e)) => return Err(ConvertError::Sink(e)),
+        Err(FormatError::Sink(e)) if e.retryable => return Err(ConvertError::Sink(e)),
+        Err(FormatError::Sink(e)) => {
+            file_error(&e.message, None)?;
+            (FileStatus::Failed, Some(e.message), None, 0)
+        }
         Err(FormatError::Unreadable { reason, line }) => {
-            let reject = Reject::file_error(req.source_url, &req.feed.name, line, reason.clone());
-            rejects.lock().unwrap_or_else(|p| p.into_inner()).push(&reject).map_err(ConvertError::Rejects)?;
+            file_error(&reason, line)?;
             (FileStatus::Failed, Some(reason), None, 0)
         }
     };
-    let write = writer.finish().map_err(ConvertError::Sink)?;
-    let status = if status == FileStatus::Failed && write.rows_written + write.rows_rejected > 0 {
-        FileStatus::Partial
-    } else {
-        status
+    let (status, write) = match writer.finish() {
+        Ok(write) if status == FileStatus::Failed && write.rows_written + write.rows_rejected > 0 => {
+            (FileStatus::Partial, write)
+        }
+        Ok(write) => (status, write),
+        Err(e) if e.retryable => return Err(ConvertError::Sink(e)),
+        Err(e) => {
+            file_error(&e.message, None)?;
+            error.get_or_insert(e.message);
+            (FileStatus::Failed, WriteSummary::default())
+        }
     };
+    finish(rejects, status, error, input, write, records_read)
+}
+
+fn finish(
+    rejects: Arc<Mutex<RejectWriter>>,
+    status: FileStatus,
+    error: Option<String>,
+    input: Option<DetectedInput>,
+    write: WriteSummary,
+    records_read: u64,
+) -> Result<ConvertOutcome, ConvertError> {
     let rejects = Arc::try_unwrap(rejects)
         .map_err(|_| ConvertError::Sink(SinkError::fatal("rejects writer still shared after the writer finished")))?
         .into_inner()
@@ -147,4 +180,57 @@ pub fn convert(
     let rejected = rejects.count();
     let rejects_file = rejects.finish().map_err(ConvertError::Rejects)?;
     Ok(ConvertOutcome { status, error, input, write, records_read, rejects_file, rejected })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::rejects::read_rejects;
+
+    fn run(feeds: &str, input: &[u8]) -> Result<ConvertOutcome, ConvertError> {
+        let config = Config::from_yaml(feeds, "test").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let req = ConvertRequest {
+            feed: &config.feeds[0],
+            source_url: "s3://landing/f/x.csv",
+            name: "f/x.csv",
+            arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            work_dir: dir.path(),
+        };
+        let outcome = convert(input, &req, Box::new(|_| Ok(())))?;
+        // Read the rejects before the scratch directory goes away.
+        if let Some(path) = &outcome.rejects_file {
+            assert!(!read_rejects(&std::fs::read(path).unwrap()).unwrap().is_empty());
+        }
+        Ok(outcome)
+    }
+
+    #[test]
+    fn a_file_without_the_partition_column_is_recorded_not_retried() {
+        let out = run("feeds:\n  f:\n    prefix: f/\n    partition_column: day\n", b"a,b\n1,2\n").unwrap();
+        assert_eq!(out.status, FileStatus::Failed);
+        assert!(out.error.as_deref().unwrap_or_default().contains("partition column"), "{:?}", out.error);
+        assert_eq!(out.rejected, 1);
+    }
+
+    #[test]
+    fn an_unreadable_file_is_an_outcome_not_an_error() {
+        let out = run("feeds:\n  f:\n    prefix: f/\n", b"").unwrap();
+        assert_eq!((out.status, out.rejected), (FileStatus::Failed, 1));
+    }
+
+    #[test]
+    fn rows_then_garbage_is_partial() {
+        let out = run("feeds:\n  f:\n    prefix: f/\n", b"[{\"a\":1},{\"a\":2},{\"a\":").unwrap();
+        assert_eq!(out.status, FileStatus::Partial);
+        assert_eq!(out.write.rows_written, 2);
+    }
+
+    #[test]
+    fn a_clean_file_is_parsed_with_no_rejects_file() {
+        let out = run("feeds:\n  f:\n    prefix: f/\n", b"a,b\n1,x\n2,y\n").unwrap();
+        assert_eq!((out.status, out.write.rows_written, out.rejected), (FileStatus::Parsed, 2, 0));
+        assert!(out.rejects_file.is_none());
+    }
 }

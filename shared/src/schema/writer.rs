@@ -153,7 +153,7 @@ pub struct PartSummary {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WriteSummary {
     /// Final (widest) schema, lineage columns excluded.
     pub columns: Vec<ColumnSchema>,
