@@ -182,13 +182,7 @@ impl Config {
         let mut feeds = Vec::with_capacity(raw.feeds.len());
         for (name, spanned) in raw.feeds {
             let line = spanned.referenced.line();
-            let feed = validate_feed(&name, spanned.value, line).map_err(|message| ConfigError::Feed {
-                origin: origin.to_owned(),
-                line,
-                feed: name.clone(),
-                message,
-            })?;
-            feeds.push(feed);
+            feeds.push(validate_feed(&name, spanned.value, line, origin)?);
         }
         for (i, a) in feeds.iter().enumerate() {
             if let Some(b) = feeds.iter().skip(i + 1).find(|b| b.prefix == a.prefix) {
@@ -254,24 +248,30 @@ fn first_line(message: &str) -> String {
     }
 }
 
-fn single_byte(option: &str, value: &str) -> Result<u8, String> {
+/// A one-byte CSV option: one ASCII character, or "tab".
+fn single_byte(value: &str) -> Option<u8> {
     match value {
-        "\\t" | "tab" | "TAB" | "\t" => Ok(b'\t'),
-        v if v.len() == 1 && v.is_ascii() => Ok(v.as_bytes()[0]),
-        v => Err(format!("csv.{option} must be one ASCII character (or \"tab\"), got {v:?}")),
+        "\\t" | "tab" | "TAB" | "\t" => Some(b'\t'),
+        v if v.len() == 1 && v.is_ascii() => v.bytes().next(),
+        _ => None,
     }
 }
 
-fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
+fn one_char(option: &str, value: &str) -> String {
+    format!("csv.{option} must be one ASCII character (or \"tab\"), got {value:?}")
+}
+
+fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Feed, ConfigError> {
+    let bad = |message: String| ConfigError::Feed { origin: origin.to_owned(), line, feed: name.to_owned(), message };
     if name.trim().is_empty() {
-        return Err("feed names must not be empty".into());
+        return Err(bad("feed names must not be empty".into()));
     }
     let prefix = raw.prefix.trim().to_owned();
     if prefix.is_empty() {
-        return Err("prefix must not be empty (it selects the landing keys of this feed)".into());
+        return Err(bad("prefix must not be empty (it selects the landing keys of this feed)".into()));
     }
     if prefix.starts_with('/') {
-        return Err(format!("prefix {prefix:?} must not start with '/': S3 keys have no leading slash"));
+        return Err(bad(format!("prefix {prefix:?} must not start with '/': S3 keys have no leading slash")));
     }
     let table = normalize_identifier(raw.table.as_deref().unwrap_or(name));
 
@@ -279,15 +279,15 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
         None => None,
         Some(label) => Some(
             encoding_for_label(label)
-                .ok_or_else(|| format!("encoding {label:?} is unknown (try utf-8, windows-1252, iso-8859-1)"))?,
+                .ok_or_else(|| bad(format!("encoding {label:?} is unknown (try utf-8, windows-1252, iso-8859-1)")))?,
         ),
     };
     let mut csv = CsvOptions::default();
     if let Some(d) = raw.csv.delimiter.as_deref() {
-        csv.delimiter = Some(single_byte("delimiter", d)?);
+        csv.delimiter = Some(single_byte(d).ok_or_else(|| bad(one_char("delimiter", d)))?);
     }
     if let Some(q) = raw.csv.quote.as_deref() {
-        csv.quote = single_byte("quote", q)?;
+        csv.quote = single_byte(q).ok_or_else(|| bad(one_char("quote", q)))?;
     }
     csv.header = raw.csv.header;
     if let Some(nulls) = raw.csv.null_values {
@@ -297,18 +297,20 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
 
     let mut declared = Vec::with_capacity(raw.schema.len());
     for col in raw.schema {
-        let data_type: LogicalType =
-            col.data_type.parse().map_err(|_| format!("column {:?}: type {:?} is unknown", col.name, col.data_type))?;
+        let data_type: LogicalType = col
+            .data_type
+            .parse()
+            .map_err(|_| bad(format!("column {:?}: type {:?} is unknown", col.name, col.data_type)))?;
         if declared.iter().any(|d: &DeclaredColumn| d.name == col.name) {
-            return Err(format!("column {:?} is declared twice", col.name));
+            return Err(bad(format!("column {:?} is declared twice", col.name)));
         }
         declared.push(DeclaredColumn { name: col.name, data_type, nullable: col.nullable });
     }
     let declared_names: Vec<String> = declared.iter().map(|d| normalize_identifier(&d.name)).collect();
-    let check_known = |what: &str, col: &str| -> Result<String, String> {
+    let check_known = |what: &str, col: &str| -> Result<String, ConfigError> {
         let n = normalize_identifier(col);
         if !declared.is_empty() && !declared_names.contains(&n) {
-            return Err(format!("{what} {col:?} is not a column of the declared schema"));
+            return Err(bad(format!("{what} {col:?} is not a column of the declared schema")));
         }
         Ok(n)
     };
@@ -317,7 +319,7 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
     let partition_column = raw.partition_column.as_deref().map(|c| check_known("partition_column", c)).transpose()?;
     let order_by = raw.order_by.as_deref().map(|c| check_known("order_by", c)).transpose()?;
     if raw.write_disposition == WriteDisposition::Merge && primary_key.is_empty() {
-        return Err("write_disposition merge needs a primary_key".into());
+        return Err(bad("write_disposition merge needs a primary_key".into()));
     }
     if let (Some(p), false) = (&partition_column, declared.is_empty()) {
         let ty = declared.iter().zip(&declared_names).find(|(_, n)| *n == p).map(|(d, _)| d.data_type);
@@ -327,14 +329,14 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64) -> Result<Feed, String> {
                 LogicalType::Date | LogicalType::Timestamp | LogicalType::TimestampTz | LogicalType::String
             )
         {
-            return Err(format!("partition_column {p:?} is declared as {ty}, which has no date"));
+            return Err(bad(format!("partition_column {p:?} is declared as {ty}, which has no date")));
         }
     }
     if matches!(raw.parquet.zstd_level, Some(l) if !(1..=22).contains(&l)) {
-        return Err("parquet.zstd_level must be between 1 and 22".into());
+        return Err(bad("parquet.zstd_level must be between 1 and 22".into()));
     }
     if matches!(raw.parquet.row_group_rows, Some(r) if r < 1024) {
-        return Err("parquet.row_group_rows must be at least 1024".into());
+        return Err(bad("parquet.row_group_rows must be at least 1024".into()));
     }
     Ok(Feed {
         name: name.to_owned(),
