@@ -138,7 +138,7 @@ impl Pump {
     async fn deliver_one_batch(&self, route: &Route, report: &mut FunctionReport) -> Result<bool, PumpError> {
         let batch_size = usize::try_from(route.queue.batch_size.max(1)).unwrap_or(1);
         let window = Duration::from_secs(u64::try_from(route.queue.batching_window_seconds.max(0)).unwrap_or(0));
-        let started = Instant::now();
+        let mut first_at: Option<Instant> = None;
         let mut messages: Vec<aws_sdk_sqs::types::Message> = Vec::new();
         loop {
             let want = i32::try_from((batch_size - messages.len()).min(10)).unwrap_or(10);
@@ -156,11 +156,14 @@ impl Pump {
             let got = out.messages.unwrap_or_default();
             let empty = got.is_empty();
             messages.extend(got);
-            if messages.len() >= batch_size || (empty && (messages.is_empty() || started.elapsed() >= window)) {
+            let first = *first_at.get_or_insert_with(Instant::now);
+            // Like the event source mapping: invoke when the batch is full or
+            // the batching window has passed since the first message.
+            if messages.is_empty() || messages.len() >= batch_size || first.elapsed() >= window {
                 break;
             }
-            if started.elapsed() >= window && !messages.is_empty() {
-                break;
+            if empty {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
         if messages.is_empty() {
