@@ -11,6 +11,8 @@
 //!   parsed and dropped), the floor any parser pays, for a same-run ratio.
 //!
 //! Throughput is MB/s and rows/s of input; peak RSS is VmHWM of the child.
+//! The input is read once before each measurement so both start from the
+//! page cache.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
