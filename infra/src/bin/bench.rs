@@ -1,6 +1,6 @@
 //! parse-file throughput and memory benchmark (prints figures; asserts nothing).
 //!
-//!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- [--sizes 100,1000] [--formats csv,ndjson]
+//!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy]
 //!
 //! Generates clickstream data with ../shared/bench/gen_clickstream.py, then
 //! for each format and size runs, each in a fresh child process so peak RSS
@@ -28,10 +28,12 @@ feeds:
     prefix: csv/
     format: csv
     partition_column: event_time
+    parquet: { compression: CODEC }
   clicks_ndjson:
     prefix: ndjson/
     format: json
     partition_column: event_time
+    parquet: { compression: CODEC }
 "#;
 
 fn peak_rss_mb() -> f64 {
@@ -49,7 +51,8 @@ fn run_one(mode: &str, format: &str, input: &Path, scratch: &Path) -> Result<(),
     let started = Instant::now();
     let rows = match mode {
         "landfall" => {
-            let config = Config::from_yaml(FEEDS, "bench")?;
+            let codec = std::env::var("LANDFALL_BENCH_CODEC").unwrap_or_else(|_| "zstd".into());
+            let config = Config::from_yaml(&FEEDS.replace("CODEC", &codec), "bench")?;
             let feed = config.feed(&format!("clicks_{format}")).ok_or("no feed")?;
             let file = std::fs::File::open(input)?;
             let url = format!("file://{}", input.display());
@@ -127,10 +130,16 @@ fn measure(
     format: &str,
     input: &Path,
     scratch: &Path,
+    codec: &str,
 ) -> Result<(u64, f64, f64), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
-    let out =
-        Command::new(exe).args(["--one", mode, format]).arg(input).arg(scratch).stderr(Stdio::inherit()).output()?;
+    let out = Command::new(exe)
+        .env("LANDFALL_BENCH_CODEC", codec)
+        .args(["--one", mode, format])
+        .arg(input)
+        .arg(scratch)
+        .stderr(Stdio::inherit())
+        .output()?;
     if !out.status.success() {
         return Err(format!("{mode} {format} failed").into());
     }
@@ -161,13 +170,16 @@ fn main() -> ExitCode {
     }
     let mut sizes = vec![100u64, 1000];
     let mut formats = vec!["csv".to_owned(), "ndjson".to_owned()];
+    let mut codec = "zstd".to_owned();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match (a.as_str(), it.next()) {
             ("--sizes", Some(v)) => sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
             ("--formats", Some(v)) => formats = v.split(',').map(str::to_owned).collect(),
+            // Read by the measuring child processes.
+            ("--codec", Some(v)) => codec = v.clone(),
             _ => {
-                eprintln!("usage: landfall-bench [--sizes 100,1000] [--formats csv,ndjson]");
+                eprintln!("usage: landfall-bench [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy]");
                 return ExitCode::FAILURE;
             }
         }
@@ -187,8 +199,8 @@ fn main() -> ExitCode {
                 let input = generate(&data, format, mb)?;
                 let bytes = std::fs::metadata(&input)?.len() as f64;
                 let scratch = tempfile::tempdir_in(&data)?;
-                let (rows, secs, rss) = measure("landfall", format, &input, scratch.path())?;
-                let (_, base_secs, base_rss) = measure("baseline", format, &input, scratch.path())?;
+                let (rows, secs, rss) = measure("landfall", format, &input, scratch.path(), &codec)?;
+                let (_, base_secs, base_rss) = measure("baseline", format, &input, scratch.path(), &codec)?;
                 let mbps = bytes / 1e6 / secs;
                 let base_mbps = bytes / 1e6 / base_secs;
                 println!(
