@@ -95,11 +95,13 @@ struct RawCsv {
     quote: Option<String>,
     #[serde(default)]
     null_values: Option<Vec<String>>,
+    #[serde(default)]
+    decimal_separator: Option<String>,
 }
 
 impl Default for RawCsv {
     fn default() -> Self {
-        Self { delimiter: None, header: true, quote: None, null_values: None }
+        Self { delimiter: None, header: true, quote: None, null_values: None, decimal_separator: None }
     }
 }
 
@@ -293,6 +295,14 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
     if let Some(nulls) = raw.csv.null_values {
         csv.null_values = nulls;
     }
+    csv.decimal_comma = match raw.csv.decimal_separator.as_deref() {
+        None | Some(".") => false,
+        Some(",") if csv.delimiter == Some(b',') => {
+            return Err(bad("csv.decimal_separator \",\" needs another delimiter than \",\"".into()));
+        }
+        Some(",") => true,
+        Some(other) => return Err(bad(format!("csv.decimal_separator must be \".\" or \",\", got {other:?}"))),
+    };
     let read = ReadOptions { format: raw.format, compression: raw.compression, encoding, csv };
 
     let mut declared = Vec::with_capacity(raw.schema.len());
@@ -456,6 +466,11 @@ feeds:
                 "has no date",
             ),
             ("feeds:\n  a:\n    prefix: /x/\n", "must not start with '/'"),
+            ("feeds:\n  a:\n    prefix: x/\n    csv: { decimal_separator: ';' }\n", "must be \".\" or \",\""),
+            (
+                "feeds:\n  a:\n    prefix: x/\n    csv: { delimiter: ',', decimal_separator: ',' }\n",
+                "another delimiter",
+            ),
             ("feeds:\n  a:\n    prefix: x/\n    format: xml\n", "xml"),
             ("version: 2\nfeeds: {}\n", "version 2"),
         ] {

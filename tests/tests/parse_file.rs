@@ -100,11 +100,12 @@ async fn zstd_ndjson_is_decompressed() {
 #[tokio::test]
 async fn semicolon_csv_with_bom_and_crlf_is_sniffed() {
     let h = Harness::start().await;
-    let body = "\u{feff}Datum;Partner-ID;Klicks;Kampagne\r\n2026-11-01;p001-1;120;\"Herbst; Sale\"\r\n2026-11-01;p002-3;87;News\r\n";
+    let body = "\u{feff}Datum;Partner-ID;Klicks;Umsatz;Kampagne\r\n2026-11-01;p001-1;120;45,50;\"Herbst; Sale\"\r\n2026-11-01;p002-3;87;1.234,00;News\r\n";
     let m = h.ingest("partners/e2e/semikolon.csv", "partner_clicks", body).await;
     let input = m.input.as_ref().unwrap();
     assert_eq!((input.format.as_str(), input.delimiter.as_deref()), ("csv", Some(";")));
     assert_eq!(m.schema.first().map(|c| c.name.as_str()), Some("datum"), "the BOM must not reach the first header");
+    assert_eq!(type_of(&m, "umsatz"), "decimal(18,2)", "the feed's decimal comma is understood");
     let batches = h.read_parts(&m).await;
     assert_eq!(strings(&batches, "kampagne"), vec![Some("Herbst; Sale".into()), Some("News".into())]);
 }

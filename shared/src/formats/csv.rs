@@ -53,6 +53,9 @@ pub(crate) fn read_csv(
     out.header(&name_refs)?;
 
     let nulls = Nulls::new(&opts.null_values);
+    // Decimal-comma numbers rewritten for the current record: (field, start, end) in `rewritten`.
+    let mut rewritten = String::new();
+    let mut rewrites: Vec<(usize, usize, usize)> = Vec::new();
     let mut spare: Vec<(usize, Value<'static>)> = Vec::with_capacity(width);
     let mut line = first_line;
     if opts.header {
@@ -74,8 +77,16 @@ pub(crate) fn read_csv(
             // character boundary.
             match simdutf8::basic::from_utf8(p.record_bytes()) {
                 Ok(record) => {
+                    if opts.decimal_comma {
+                        rewrite_decimal_commas(record, p.field_ranges(), &mut rewritten, &mut rewrites);
+                    }
+                    let mut pending = rewrites.iter().peekable();
                     for (i, (start, end)) in p.field_ranges().enumerate() {
-                        match record.get(start..end) {
+                        let field = match pending.next_if(|r| r.0 == i) {
+                            Some(&(_, a, z)) => rewritten.get(a..z),
+                            None => record.get(start..end),
+                        };
+                        match field {
                             Some(s) => values.push((i, if nulls.is_null(s) { Value::Null } else { Value::Text(s) })),
                             None => {
                                 // Valid bytes only once joined: the field itself is cut mid-character.
@@ -109,6 +120,61 @@ pub(crate) fn read_csv(
             None => return Ok(()),
         }
     }
+}
+
+/// Rewrites the record's decimal-comma numbers into `out`, noting where each went.
+fn rewrite_decimal_commas(
+    record: &str,
+    ranges: impl Iterator<Item = (usize, usize)>,
+    out: &mut String,
+    rewrites: &mut Vec<(usize, usize, usize)>,
+) {
+    out.clear();
+    rewrites.clear();
+    for (i, (start, end)) in ranges.enumerate() {
+        let Some(field) = record.get(start..end) else { continue };
+        let at = out.len();
+        if decimal_comma_number(field, out) {
+            rewrites.push((i, at, out.len()));
+        }
+    }
+}
+
+/// Appends `field` to `out` in dot-decimal form when it is a decimal-comma
+/// number that needs rewriting (`-1.234,5` -> `-1234.5`, `45,50` -> `45.50`);
+/// returns false, appending nothing, for anything else (plain integers,
+/// dates like `01.11.2026`, text).
+fn decimal_comma_number(field: &str, out: &mut String) -> bool {
+    let (sign, body) = match field.as_bytes().first() {
+        Some(b'-') => ("-", field.get(1..).unwrap_or_default()),
+        Some(b'+') => ("", field.get(1..).unwrap_or_default()),
+        _ => ("", field),
+    };
+    let (int, frac) = match body.split_once(',') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if frac.is_some_and(|f| !digits(f)) {
+        return false;
+    }
+    let grouped = int.contains('.');
+    let int_ok = if grouped {
+        let mut groups = int.split('.');
+        groups.next().is_some_and(|g| digits(g) && g.len() <= 3) && groups.all(|g| digits(g) && g.len() == 3)
+    } else {
+        digits(int)
+    };
+    if !int_ok || (frac.is_none() && !grouped) {
+        return false;
+    }
+    out.push_str(sign);
+    out.extend(int.chars().filter(|&c| c != '.'));
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    true
 }
 
 /// `null_values` with the common case (only the empty string) made cheap.
@@ -304,6 +370,45 @@ mod tests {
         assert_eq!(sink.header.clone().unwrap(), vec!["id", "name", "score"]);
         assert_eq!(sink.records[0], (2, vec![(0, t("1")), (1, t("alice")), (2, V::Null)]));
         assert_eq!(sink.records[1], (3, vec![(0, t("2")), (1, V::Null), (2, t("3.5"))]));
+    }
+
+    #[test]
+    fn decimal_comma_numbers_are_rewritten_only_when_asked() {
+        let data =
+            "Datum;Umsatz;Menge;Text\n01.11.2026;1.234,50;7;Herbst, Sale\n02.11.2026;-45,5;1.000;x,y\n".as_bytes();
+        let o = opts_with(|c| c.decimal_comma = true);
+        let (res, sink) = read_with(data, "x.csv", &o);
+        res.unwrap();
+        assert_eq!(
+            sink.records[0].1,
+            vec![(0, t("01.11.2026")), (1, t("1234.50")), (2, t("7")), (3, t("Herbst, Sale"))]
+        );
+        assert_eq!(sink.records[1].1, vec![(0, t("02.11.2026")), (1, t("-45.5")), (2, t("1000")), (3, t("x,y"))]);
+        let (_, plain) = read_ok(data, "x.csv");
+        assert_eq!(plain.records[0].1[1], (1, t("1.234,50")));
+    }
+
+    #[test]
+    fn decimal_comma_recognition() {
+        for (field, want) in [
+            ("45,50", Some("45.50")),
+            ("+3,1", Some("3.1")),
+            ("1.234.567,89", Some("1234567.89")),
+            ("12.345", Some("12345")),
+            ("120", None),
+            ("1,2,3", None),
+            ("12.34", None),
+            ("1.2345,6", None),
+            (",5", None),
+            ("5,", None),
+            ("-", None),
+            ("", None),
+            ("abc,5", None),
+        ] {
+            let mut out = String::new();
+            let got = super::decimal_comma_number(field, &mut out).then_some(out);
+            assert_eq!(got.as_deref(), want, "{field:?}");
+        }
     }
 
     #[test]

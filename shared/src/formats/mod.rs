@@ -61,11 +61,15 @@ pub struct CsvOptions {
     pub quote: u8,
     /// Fields equal to one of these become `Value::Null`.
     pub null_values: Vec<String>,
+    /// Numbers are written with a decimal comma and optional dot thousands
+    /// separators (`1.234,50`), as in German or French exports: such fields
+    /// are rewritten to `1234.50` before typing.
+    pub decimal_comma: bool,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { delimiter: None, header: true, quote: b'"', null_values: vec![String::new()] }
+        Self { delimiter: None, header: true, quote: b'"', null_values: vec![String::new()], decimal_comma: false }
     }
 }
 
