@@ -8,8 +8,6 @@ use sha2::{Digest, Sha256};
 pub const TABLES_PREFIX: &str = "tables/";
 pub const MANIFESTS_PREFIX: &str = "_manifests/";
 pub const REJECTS_PREFIX: &str = "_rejects/";
-pub const STATE_PREFIX: &str = "_state/";
-pub const CONFIG_KEY: &str = "_config/landfall.yaml";
 /// The rejects "feed" for landing keys that match no configured feed.
 pub const UNMATCHED_FEED: &str = "_unmatched";
 

@@ -362,6 +362,6 @@ impl ParseFile {
 }
 
 /// The date of an object's arrival, for feeds without a partition column.
-pub fn arrival_date(object: &ObjectCreated) -> NaiveDate {
+fn arrival_date(object: &ObjectCreated) -> NaiveDate {
     object.event_time.unwrap_or_else(Utc::now).date_naive()
 }
