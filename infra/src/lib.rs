@@ -33,6 +33,8 @@ pub mod local {
     }
 
     pub struct Functions {
+        /// The SDK configuration the handlers were built with; the pump reuses it.
+        pub sdk: aws_config::SdkConfig,
         pub parse_file: ParseFile,
         pub metrics: Metrics,
         pub config: Arc<Config>,
@@ -51,12 +53,11 @@ pub mod local {
             Settings { curated_bucket: stack.curated_bucket.clone(), work_dir },
             metrics.clone(),
         );
-        Ok(Functions { parse_file, metrics, config })
+        Ok(Functions { sdk, parse_file, metrics, config })
     }
 
-    pub async fn pump(stack: &LocalStack, functions: &Functions) -> Result<Pump, LocalError> {
-        let sdk = stack.sdk_config().await;
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
+    pub fn pump(stack: &LocalStack, functions: &Functions) -> Result<Pump, LocalError> {
+        let sqs = aws_sdk_sqs::Client::new(&functions.sdk);
         Ok(Pump::new(sqs, &stack.region).route(
             "parse-file",
             stack.queue("parse-file")?.clone(),
@@ -66,6 +67,6 @@ pub mod local {
 
     /// Pumps every queue until it is empty.
     pub async fn drain(stack: &LocalStack, functions: &Functions, timeout: Duration) -> Result<PumpReport, LocalError> {
-        Ok(pump(stack, functions).await?.drain(timeout).await?)
+        Ok(pump(stack, functions)?.drain(timeout).await?)
     }
 }

@@ -97,14 +97,20 @@ async fn drop_file(args: &[String]) -> CliResult {
     let stack = LocalStack::discover()?;
     let key = key.unwrap_or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     let s3 = s3_client(&stack.sdk_config().await);
+    upload(&s3, &stack.landing_bucket, &key, &file).await?;
+    println!("uploaded {} to s3://{}/{key}", file.display(), stack.landing_bucket);
+    Ok(())
+}
+
+/// Puts a local file into the landing bucket, as a partner would.
+async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path) -> CliResult {
     s3.put_object()
-        .bucket(&stack.landing_bucket)
-        .key(&key)
-        .body(ByteStream::from_path(&file).await?)
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from_path(path).await?)
         .send()
         .await
         .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
-    println!("uploaded {} to s3://{}/{key}", file.display(), stack.landing_bucket);
     Ok(())
 }
 
@@ -132,13 +138,7 @@ async fn demo() -> CliResult {
     println!("== uploading {} to s3://{}/", samples.display(), stack.landing_bucket);
     for path in sample_files(&samples)? {
         let key = path.strip_prefix(&samples)?.to_string_lossy().replace('\\', "/");
-        s3.put_object()
-            .bucket(&stack.landing_bucket)
-            .key(&key)
-            .body(ByteStream::from_path(&path).await?)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
+        upload(&s3, &stack.landing_bucket, &key, &path).await?;
         println!("  {key}");
     }
     println!("== pumping the queues into the handlers");
@@ -148,7 +148,7 @@ async fn demo() -> CliResult {
         println!("  {f}: {} invocation(s), {} message(s), {} failed", r.invocations, r.messages, r.failures);
     }
     summary_of(&stack).await?;
-    let dead = local::pump(&stack, &functions).await?.dead_letters().await?;
+    let dead = local::pump(&stack, &functions)?.dead_letters().await?;
     println!("== dead-letter queues: {dead:?}");
     if !report.drained {
         return Err("the queues did not drain within 180s".into());

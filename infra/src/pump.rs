@@ -114,23 +114,34 @@ impl Pump {
 
     async fn all_empty(&self) -> Result<bool, PumpError> {
         for route in &self.routes {
-            let attrs = self
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&route.queue.url)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-                .send()
-                .await
-                .map_err(|e| sqs_err("GetQueueAttributes", &route.queue.url, e))?;
-            let busy =
-                attrs.attributes().map(|a| a.values().any(|v| v.parse::<u64>().unwrap_or(0) > 0)).unwrap_or(false);
-            if busy {
+            let waiting = self
+                .message_counts(
+                    &route.queue.url,
+                    &[
+                        QueueAttributeName::ApproximateNumberOfMessages,
+                        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+                    ],
+                )
+                .await?;
+            if waiting > 0 {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// The sum of the named count attributes of a queue.
+    async fn message_counts(&self, url: &str, names: &[QueueAttributeName]) -> Result<u64, PumpError> {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .set_attribute_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| sqs_err("GetQueueAttributes", url, e))?;
+        Ok(attrs.attributes().map(|a| a.values().map(|v| v.parse::<u64>().unwrap_or(0)).sum()).unwrap_or(0))
     }
 
     /// Gathers one batch for a route and invokes its handler. Returns whether
@@ -236,19 +247,8 @@ impl Pump {
     pub async fn dead_letters(&self) -> Result<BTreeMap<String, u64>, PumpError> {
         let mut out = BTreeMap::new();
         for route in &self.routes {
-            let attrs = self
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&route.queue.dlq_url)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-                .send()
-                .await
-                .map_err(|e| sqs_err("GetQueueAttributes", &route.queue.dlq_url, e))?;
-            let n = attrs
-                .attributes()
-                .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let n =
+                self.message_counts(&route.queue.dlq_url, &[QueueAttributeName::ApproximateNumberOfMessages]).await?;
             out.insert(route.function.clone(), n);
         }
         Ok(out)

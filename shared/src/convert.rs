@@ -12,9 +12,10 @@ use chrono::NaiveDate;
 use crate::config::{Feed, ParquetCodec};
 use crate::formats::{self, DetectedFormat, FormatError, ReadSummary};
 use crate::manifest::{DetectedInput, FileStatus};
-use crate::record::SinkError;
-use crate::rejects::{Reject, RejectKind, RejectWriter, truncate_raw};
-use crate::schema::{FinishedPart, ParquetCompression, TableWriter, WriteSummary, WriterOptions};
+use crate::record::{MAX_RAW_BYTES, SinkError, truncate_in_place};
+use crate::rejects::{Reject, RejectKind, RejectWriter};
+use crate::schema::writer::PartCallback;
+use crate::schema::{ParquetCompression, TableWriter, WriteSummary, WriterOptions};
 
 /// A failure that leaves the file unprocessed; the caller retries it.
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +54,12 @@ pub struct ConvertOutcome {
     pub error: Option<String>,
     pub input: Option<DetectedInput>,
     pub write: WriteSummary,
-    pub records_read: u64,
     /// Local gzip JSONL file of rejects, if there were any.
     pub rejects_file: Option<PathBuf>,
     pub rejected: u64,
 }
 
-pub type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
-
-pub fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
+fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
     let feed = req.feed;
     let mut opts = WriterOptions::new(req.source_url.to_owned(), req.arrival_date, req.work_dir.to_path_buf());
     opts.declared = feed.declared.clone();
@@ -85,7 +83,7 @@ fn describe(summary: &ReadSummary) -> DetectedInput {
     DetectedInput {
         format: format.to_owned(),
         delimiter,
-        compression: format!("{:?}", summary.compression).to_lowercase(),
+        compression: summary.compression.as_str().to_owned(),
         encoding: summary.encoding.to_owned(),
         decoded_bytes: summary.decoded_bytes,
     }
@@ -106,7 +104,9 @@ pub fn convert(
         let file = req.source_url.to_owned();
         let feed = req.feed.name.clone();
         Box::new(move |row: crate::schema::RejectedRow| -> Result<(), SinkError> {
-            let (raw, raw_truncated) = truncate_raw(row.raw);
+            // Readers cut their raw text already; rows the writer renders itself may be longer.
+            let mut raw = row.raw;
+            truncate_in_place(&mut raw, MAX_RAW_BYTES);
             let reject = Reject {
                 kind: RejectKind::Row,
                 file: file.clone(),
@@ -115,7 +115,6 @@ pub fn convert(
                 column: row.column,
                 reason: row.reason,
                 raw: Some(raw),
-                raw_truncated,
             };
             let mut w = rejects.lock().map_err(|_| SinkError::fatal("rejects writer poisoned"))?;
             w.push(&reject).map_err(|e| SinkError::retryable("writing a reject to local disk", e))
@@ -133,21 +132,21 @@ pub fn convert(
         Err(e) if e.retryable => return Err(ConvertError::Sink(e)),
         Err(e) => {
             file_error(&e.message, None)?;
-            return finish(rejects, FileStatus::Failed, Some(e.message), None, WriteSummary::default(), 0);
+            return finish(rejects, FileStatus::Failed, Some(e.message), None, WriteSummary::default());
         }
     };
     let read = formats::read(input, req.name, &req.feed.read, &mut writer);
-    let (status, mut error, input, records_read) = match read {
-        Ok(summary) => (FileStatus::Parsed, None, Some(describe(&summary)), summary.records),
+    let (status, mut error, input) = match read {
+        Ok(summary) => (FileStatus::Parsed, None, Some(describe(&summary))),
         Err(FormatError::Source(e)) => return Err(ConvertError::Source(e)),
         Err(FormatError::Sink(e)) if e.retryable => return Err(ConvertError::Sink(e)),
         Err(FormatError::Sink(e)) => {
             file_error(&e.message, None)?;
-            (FileStatus::Failed, Some(e.message), None, 0)
+            (FileStatus::Failed, Some(e.message), None)
         }
         Err(FormatError::Unreadable { reason, line }) => {
             file_error(&reason, line)?;
-            (FileStatus::Failed, Some(reason), None, 0)
+            (FileStatus::Failed, Some(reason), None)
         }
     };
     let (status, write) = match writer.finish() {
@@ -162,7 +161,7 @@ pub fn convert(
             (FileStatus::Failed, WriteSummary::default())
         }
     };
-    finish(rejects, status, error, input, write, records_read)
+    finish(rejects, status, error, input, write)
 }
 
 fn finish(
@@ -171,7 +170,6 @@ fn finish(
     error: Option<String>,
     input: Option<DetectedInput>,
     write: WriteSummary,
-    records_read: u64,
 ) -> Result<ConvertOutcome, ConvertError> {
     let rejects = Arc::try_unwrap(rejects)
         .map_err(|_| ConvertError::Sink(SinkError::fatal("rejects writer still shared after the writer finished")))?
@@ -179,7 +177,7 @@ fn finish(
         .unwrap_or_else(|p| p.into_inner());
     let rejected = rejects.count();
     let rejects_file = rejects.finish().map_err(ConvertError::Rejects)?;
-    Ok(ConvertOutcome { status, error, input, write, records_read, rejects_file, rejected })
+    Ok(ConvertOutcome { status, error, input, write, rejects_file, rejected })
 }
 
 #[cfg(test)]

@@ -100,12 +100,6 @@ pub fn decode_key(raw: &str) -> Result<String, EventError> {
 // Lenient views of the notification shapes: only what landfall needs.
 
 #[derive(Deserialize)]
-struct S3Notification {
-    #[serde(rename = "Records")]
-    records: Vec<Value>,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct S3Record {
     #[serde(default)]
@@ -268,11 +262,14 @@ fn parse_time(raw: Option<&str>) -> Option<DateTime<Utc>> {
 }
 
 fn parse_s3_records(value: &Value) -> Result<Notice, EventError> {
-    let notification: S3Notification =
-        serde_json::from_value(value.clone()).map_err(|e| EventError::UnknownShape(format!("Records: {e}")))?;
+    // Deserialised straight from the parsed body (`&Value` is a deserializer), no copies.
+    let records = value
+        .get("Records")
+        .and_then(Value::as_array)
+        .ok_or_else(|| EventError::UnknownShape("Records: not an array".into()))?;
     let mut notice = Notice::default();
-    for (index, raw) in notification.records.iter().enumerate() {
-        let record: S3Record = serde_json::from_value(raw.clone())
+    for (index, raw) in records.iter().enumerate() {
+        let record = S3Record::deserialize(raw)
             .map_err(|_| EventError::MissingField { index, field: "a well-formed record" })?;
         if let Some(source) = record.event_source.as_deref()
             && source != "aws:s3"
@@ -308,8 +305,7 @@ fn parse_s3_records(value: &Value) -> Result<Notice, EventError> {
 }
 
 fn parse_eventbridge(value: &Value) -> Result<Notice, EventError> {
-    let event: EventBridgeS3 =
-        serde_json::from_value(value.clone()).map_err(|e| EventError::UnknownShape(format!("EventBridge: {e}")))?;
+    let event = EventBridgeS3::deserialize(value).map_err(|e| EventError::UnknownShape(format!("EventBridge: {e}")))?;
     if event.detail_type != "Object Created" {
         return Ok(Notice { objects: vec![], skipped: vec![Skip::NotObjectCreated(event.detail_type)] });
     }

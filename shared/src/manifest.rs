@@ -21,6 +21,17 @@ pub enum FileStatus {
     Failed,
 }
 
+impl FileStatus {
+    /// The serialised name, also the `outcome` label of `files_processed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Parsed => "parsed",
+            FileStatus::Partial => "partial",
+            FileStatus::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceObject {
     pub bucket: String,

@@ -70,6 +70,28 @@ impl StoredValue {
     }
 }
 
+/// Raw record text kept with a reject is cut to this many bytes (the landing
+/// object keeps the original).
+pub const MAX_RAW_BYTES: usize = 64 * 1024;
+
+/// Longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}
+
+/// [`truncate`] in place.
+pub fn truncate_in_place(s: &mut String, max: usize) {
+    let keep = truncate(s, max).len();
+    s.truncate(keep);
+}
+
 /// Where a record came from, for `_landfall_row` and for rejects.
 pub type LineNo = u64;
 

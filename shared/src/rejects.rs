@@ -9,9 +9,6 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-/// Raw text longer than this is cut (the landing object keeps the original).
-pub const MAX_RAW_BYTES: usize = 64 * 1024;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectKind {
@@ -29,9 +26,8 @@ pub struct Reject {
     pub line: Option<u64>,
     pub column: Option<String>,
     pub reason: String,
+    /// The record's text, at most [`crate::record::MAX_RAW_BYTES`] of it.
     pub raw: Option<String>,
-    #[serde(default)]
-    pub raw_truncated: bool,
 }
 
 impl Reject {
@@ -44,22 +40,8 @@ impl Reject {
             column: None,
             reason: reason.into(),
             raw: None,
-            raw_truncated: false,
         }
     }
-}
-
-/// Cuts `raw` to at most [`MAX_RAW_BYTES`] on a character boundary.
-pub fn truncate_raw(mut raw: String) -> (String, bool) {
-    if raw.len() <= MAX_RAW_BYTES {
-        return (raw, false);
-    }
-    let mut cut = MAX_RAW_BYTES;
-    while !raw.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    raw.truncate(cut);
-    (raw, true)
 }
 
 /// Streams rejects into a local gzip file so a file with millions of bad
@@ -81,8 +63,7 @@ impl RejectWriter {
             self.out = Some(GzEncoder::new(BufWriter::new(file), Compression::fast()));
         }
         if let Some(out) = self.out.as_mut() {
-            serde_json::to_writer(&mut *out, reject)?;
-            out.write_all(b"\n")?;
+            write_line(out, reject)?;
         }
         self.count += 1;
         Ok(())
@@ -102,6 +83,20 @@ impl RejectWriter {
             }
         }
     }
+}
+
+fn write_line(out: &mut impl Write, reject: &Reject) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, reject)?;
+    out.write_all(b"\n")
+}
+
+/// A small rejects file built in memory (one record for an unmatched key).
+pub fn encode(rejects: &[Reject]) -> std::io::Result<Vec<u8>> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    for r in rejects {
+        write_line(&mut enc, r)?;
+    }
+    enc.finish()
 }
 
 /// Reads a rejects file back (tests, the CLI).
@@ -135,7 +130,6 @@ mod tests {
             column: Some("amount".into()),
             reason: "value \"x\" is not a valid int64".into(),
             raw: Some("1;x".into()),
-            raw_truncated: false,
         };
         w.push(&r).unwrap();
         w.push(&Reject::file_error("s3://b/k.csv", "orders", None, "empty file")).unwrap();
@@ -147,15 +141,14 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_written_without_rejects() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(RejectWriter::new(dir.path()).finish().unwrap().is_none());
+    fn encoded_rejects_read_back() {
+        let r = Reject::file_error("s3://b/k", "_unmatched", None, "no feed matches this key");
+        assert_eq!(read_rejects(&encode(std::slice::from_ref(&r)).unwrap()).unwrap(), vec![r]);
     }
 
     #[test]
-    fn raw_text_is_cut_on_a_char_boundary() {
-        let (s, cut) = truncate_raw("é".repeat(MAX_RAW_BYTES));
-        assert!(cut && s.len() <= MAX_RAW_BYTES && s.is_char_boundary(s.len()));
-        assert_eq!(truncate_raw("short".into()), ("short".into(), false));
+    fn nothing_is_written_without_rejects() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(RejectWriter::new(dir.path()).finish().unwrap().is_none());
     }
 }

@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use landfall::layout;
 use landfall::manifest::Manifest;
 use landfall::rejects::{Reject, read_rejects};
-use landfall::storage::s3_client;
+use landfall::storage::{ObjectStore, S3Store, s3_client};
 use landfall_infra::{LocalStack, PumpReport, local};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -22,6 +22,8 @@ static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub struct Harness {
     pub stack: LocalStack,
     pub s3: aws_sdk_s3::Client,
+    /// The functions' own object-store adapter, for reading the curated bucket.
+    pub store: S3Store,
     pub sqs: aws_sdk_sqs::Client,
     pub functions: local::Functions,
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -34,10 +36,17 @@ impl Harness {
     pub async fn start() -> Harness {
         let turn = TURN.lock().await;
         let stack = LocalStack::discover().unwrap_or_else(|e| panic!("{e}"));
-        let sdk = stack.sdk_config().await;
         let functions = local::functions(&stack).await.unwrap_or_else(|e| panic!("{e}"));
-        let harness =
-            Harness { s3: s3_client(&sdk), sqs: aws_sdk_sqs::Client::new(&sdk), stack, functions, _turn: turn };
+        let sdk = functions.sdk.clone();
+        let s3 = s3_client(&sdk);
+        let harness = Harness {
+            store: S3Store::new(s3.clone()),
+            s3,
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            stack,
+            functions,
+            _turn: turn,
+        };
         // Leftovers of a test that failed midway must not leak into this one.
         harness.drain().await;
         harness
@@ -71,8 +80,7 @@ impl Harness {
     }
 
     pub async fn curated_bytes(&self, key: &str) -> Option<Vec<u8>> {
-        let out = self.s3.get_object().bucket(&self.stack.curated_bucket).key(key).send().await.ok()?;
-        Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+        self.store.get_bytes(&self.stack.curated_bucket, key).await.ok()
     }
 
     pub async fn manifest(&self, table: &str, file_id: &str) -> Option<Manifest> {
@@ -111,13 +119,9 @@ impl Harness {
 
     /// Every key under a curated prefix, sorted.
     pub async fn curated_keys(&self, prefix: &str) -> Vec<String> {
-        let mut keys = Vec::new();
-        let mut pages =
-            self.s3.list_objects_v2().bucket(&self.stack.curated_bucket).prefix(prefix).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.unwrap_or_else(|e| panic!("list {prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-        }
+        let listed = self.store.list(&self.stack.curated_bucket, prefix).await;
+        let mut keys: Vec<String> =
+            listed.unwrap_or_else(|e| panic!("list {prefix}: {e}")).into_iter().map(|(k, _)| k).collect();
         keys.sort();
         keys
     }

@@ -18,7 +18,7 @@ use landfall::events::{self, Invocation, Notice, ObjectCreated};
 use landfall::layout;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
 use landfall::record::SinkError;
-use landfall::rejects::{Reject, RejectWriter};
+use landfall::rejects::{self, Reject};
 use landfall::storage::{ObjectStore, StorageError, Version};
 use landfall::telemetry::Metrics;
 use serde_json::{Value, json};
@@ -40,6 +40,8 @@ pub enum ParseError {
     Convert { url: String, source: ConvertError },
     #[error("creating scratch space in {dir}: {source}")]
     Scratch { dir: String, source: std::io::Error },
+    #[error("encoding a rejects record: {0}")]
+    EncodeRejects(std::io::Error),
     #[error("the parse task for {url} stopped: {message}")]
     Task { url: String, message: String },
 }
@@ -54,6 +56,7 @@ impl ParseError {
             ParseError::Storage(e) => e.retryable(),
             ParseError::Convert { source, .. } => source.retryable(),
             ParseError::Scratch { .. } | ParseError::Task { .. } => true,
+            ParseError::EncodeRejects(_) => false,
         }
     }
 }
@@ -70,9 +73,7 @@ pub enum Outcome {
 impl Outcome {
     fn label(&self) -> &'static str {
         match self {
-            Outcome::Written { status: FileStatus::Parsed, .. } => "parsed",
-            Outcome::Written { status: FileStatus::Partial, .. } => "partial",
-            Outcome::Written { status: FileStatus::Failed, .. } => "failed",
+            Outcome::Written { status, .. } => status.as_str(),
             Outcome::Unmatched { .. } => "unmatched",
             Outcome::Missing => "missing",
             Outcome::Superseded => "superseded",
@@ -324,12 +325,7 @@ impl ParseFile {
 
     fn count(&self, feed: &Feed, manifest: &Manifest, bytes: u64) {
         let f = feed.name.as_str();
-        let outcome = match manifest.status {
-            FileStatus::Parsed => "parsed",
-            FileStatus::Partial => "partial",
-            FileStatus::Failed => "failed",
-        };
-        self.metrics.incr("files_processed", &[("feed", f), ("outcome", outcome)]);
+        self.metrics.incr("files_processed", &[("feed", f), ("outcome", manifest.status.as_str())]);
         self.metrics.add("rows_written", &[("feed", f)], manifest.rows);
         self.metrics.add("rows_rejected", &[("feed", f)], manifest.rejected_rows);
         self.metrics.add("parts_written", &[("feed", f)], manifest.parts.len() as u64);
@@ -344,17 +340,10 @@ impl ParseFile {
             layout::file_id(&object.bucket, &object.key, object.etag.as_deref(), object.version_id.as_deref());
         let prefixes: Vec<&str> = self.config.feeds.iter().map(|f| f.prefix.as_str()).collect();
         let reason = format!("no feed matches this key; configured prefixes: {}", prefixes.join(", "));
-        let scratch = tempfile::Builder::new()
-            .prefix("unmatched-")
-            .tempdir_in(&self.settings.work_dir)
-            .map_err(|source| ParseError::Scratch { dir: self.settings.work_dir.display().to_string(), source })?;
-        let mut w = RejectWriter::new(scratch.path());
-        let io = |source| ParseError::Scratch { dir: scratch.path().display().to_string(), source };
-        w.push(&Reject::file_error(url, layout::UNMATCHED_FEED, None, reason.clone())).map_err(io)?;
+        let reject = Reject::file_error(url, layout::UNMATCHED_FEED, None, reason.clone());
+        let body = rejects::encode(&[reject]).map_err(ParseError::EncodeRejects)?;
         let rejects_key = layout::rejects_key(layout::UNMATCHED_FEED, &file_id);
-        if let Some(path) = w.finish().map_err(io)? {
-            self.store.put_file(&self.settings.curated_bucket, &rejects_key, &path, "application/gzip").await?;
-        }
+        self.store.put_bytes(&self.settings.curated_bucket, &rejects_key, body, "application/gzip").await?;
         self.metrics.incr("files_processed", &[("feed", layout::UNMATCHED_FEED), ("outcome", "unmatched")]);
         warn!(%reason, rejects_key, "landing key matches no feed");
         Ok(Outcome::Unmatched { rejects_key })

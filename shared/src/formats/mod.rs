@@ -15,6 +15,7 @@ use std::io::{BufReader, Cursor, Read};
 use serde::{Deserialize, Serialize};
 
 use crate::record::{LineNo, RecordSink, SinkError, Value};
+pub(crate) use crate::record::{MAX_RAW_BYTES, truncate, truncate_in_place};
 
 pub use encoding::encoding_for_label;
 
@@ -32,7 +33,6 @@ const MAX_LEADING_WHITESPACE: usize = 1024 * 1024;
 /// rest of a CSV), and buffering it would break the memory bound.
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 /// Raw text handed to `sink.reject` is cut to this.
-const MAX_RAW_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -236,18 +236,6 @@ impl<'s> Out<'s> {
     }
 }
 
-/// Longest prefix of `s` of at most `max` bytes that ends on a char boundary.
-pub(crate) fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or("")
-}
-
 /// Reuses a vector's allocation for values borrowing from the next record,
 /// which is what keeps the per-record loop free of allocations.
 #[allow(clippy::unnecessary_filter_map)] // `filter` cannot change the element lifetime
@@ -255,11 +243,6 @@ pub(crate) fn recycle<'b>(mut v: Vec<(usize, Value<'_>)>) -> Vec<(usize, Value<'
     v.clear();
     // Collecting an empty vector in place keeps the allocation.
     v.into_iter().filter_map(|_| None).collect()
-}
-
-pub(crate) fn truncate_in_place(s: &mut String, max: usize) {
-    let keep = truncate(s, max).len();
-    s.truncate(keep);
 }
 
 /// Reads `input` (the raw object bytes, possibly compressed), detects what it

@@ -260,13 +260,7 @@ pub fn parse_decimal(s: &str, precision: u8, scale: i8, strict: bool) -> Option<
         if d > 9 {
             break;
         }
-        if sig_digits > 0 || d != 0 {
-            sig_digits += 1;
-            if sig_digits > MAX_DECIMAL_PRECISION as usize {
-                return None;
-            }
-        }
-        mantissa = mantissa * 10 + d as i128;
+        push_digit(&mut mantissa, &mut sig_digits, d)?;
         int_len += 1;
         i += 1;
     }
@@ -289,13 +283,7 @@ pub fn parse_decimal(s: &str, precision: u8, scale: i8, strict: bool) -> Option<
                 return None;
             }
             if frac_len < scale {
-                if sig_digits > 0 || d != 0 {
-                    sig_digits += 1;
-                    if sig_digits > MAX_DECIMAL_PRECISION as usize {
-                        return None;
-                    }
-                }
-                mantissa = mantissa * 10 + d as i128;
+                push_digit(&mut mantissa, &mut sig_digits, d)?;
                 frac_len += 1;
             } else if strict || d != 0 {
                 // Digits the column cannot hold: widen (strict) or reject.
@@ -311,6 +299,20 @@ pub fn parse_decimal(s: &str, precision: u8, scale: i8, strict: bool) -> Option<
         return None;
     }
     Some(if neg { -mantissa } else { mantissa })
+}
+
+/// Appends one digit to a decimal's mantissa; `None` once it has more
+/// significant digits than any decimal holds (which also keeps i128 from overflowing).
+#[inline]
+fn push_digit(mantissa: &mut i128, sig_digits: &mut usize, d: u8) -> Option<()> {
+    if *sig_digits > 0 || d != 0 {
+        *sig_digits += 1;
+        if *sig_digits > MAX_DECIMAL_PRECISION as usize {
+            return None;
+        }
+    }
+    *mantissa = *mantissa * 10 + i128::from(d);
+    Some(())
 }
 
 /// i64 into decimal(precision, scale), if it fits.
