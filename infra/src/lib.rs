@@ -16,8 +16,13 @@ pub mod local {
     use std::time::Duration;
 
     use landfall::config::Config;
+    use landfall::secrets::SecretsManager;
     use landfall::storage::{S3Store, s3_client};
     use landfall::telemetry::Metrics;
+    use landfall::warehouse::WarehouseError;
+    use landfall::warehouse::connection::{PostgresTarget, SECRET_ENV, URL_ENV, connection_settings};
+    use landfall::warehouse::postgres::{LoaderSettings, PostgresWarehouse};
+    use load_warehouse::LoadWarehouse;
     use parse_file::{ParseFile, Settings};
 
     use crate::{LocalStack, Pump, PumpReport};
@@ -30,39 +35,79 @@ pub mod local {
         Config(#[from] landfall::config::ConfigError),
         #[error(transparent)]
         Pump(#[from] crate::pump::PumpError),
+        #[error(transparent)]
+        Warehouse(#[from] WarehouseError),
     }
 
     pub struct Functions {
         /// The SDK configuration the handlers were built with; the pump reuses it.
         pub sdk: aws_config::SdkConfig,
         pub parse_file: ParseFile,
+        pub load_warehouse: LoadWarehouse,
+        /// The warehouse driver itself, for tests that load outside SQS.
+        pub warehouse: PostgresWarehouse,
         pub metrics: Metrics,
         pub config: Arc<Config>,
     }
 
     pub async fn functions(stack: &LocalStack) -> Result<Functions, LocalError> {
         let sdk = stack.sdk_config().await;
+        let store = S3Store::new(s3_client(&sdk));
+        let config = landfall::config::load(&stack.config_url, &store).await?;
+        functions_with(stack, config).await
+    }
+
+    /// The handlers with a config of the caller's (tests use their own feeds).
+    pub async fn functions_with(stack: &LocalStack, config: Config) -> Result<Functions, LocalError> {
+        let sdk = stack.sdk_config().await;
         let store = Arc::new(S3Store::new(s3_client(&sdk)));
-        let config = Arc::new(landfall::config::load(&stack.config_url, store.as_ref()).await?);
+        let config = Arc::new(config);
         let metrics = Metrics::new("landfall");
         let work_dir = stack.dir.join("work");
         let _ = std::fs::create_dir_all(&work_dir);
         let parse_file = ParseFile::new(
-            store,
+            store.clone(),
             Arc::clone(&config),
-            Settings { curated_bucket: stack.curated_bucket.clone(), work_dir },
+            Settings { curated_bucket: stack.curated_bucket.clone(), work_dir: work_dir.clone() },
             metrics.clone(),
         );
-        Ok(Functions { sdk, parse_file, metrics, config })
+        // As in Lambda: the environment wins over the config file; locally the
+        // stack's PostgreSQL is the default.
+        let env_url = std::env::var(URL_ENV).ok().or_else(|| Some(stack.database_url.clone()));
+        let (url, secret) = connection_settings(&config.warehouse, env_url, std::env::var(SECRET_ENV).ok())?;
+        let target = PostgresTarget::resolve(&url, secret.as_deref(), &SecretsManager::new(&sdk)).await?;
+        let warehouse = PostgresWarehouse::new(
+            target,
+            store.clone(),
+            LoaderSettings { curated_bucket: stack.curated_bucket.clone(), work_dir },
+        );
+        let load_warehouse =
+            LoadWarehouse::new(store, Arc::clone(&config), Arc::new(warehouse.clone()), metrics.clone());
+        Ok(Functions { sdk, parse_file, load_warehouse, warehouse, metrics, config })
     }
 
+    /// Every function's queue routed to its handler.
     pub fn pump(stack: &LocalStack, functions: &Functions) -> Result<Pump, LocalError> {
+        pump_only(stack, functions, &["parse-file", "load-warehouse"])
+    }
+
+    /// Only the named functions' queues (a test may hold one stage back).
+    pub fn pump_only(stack: &LocalStack, functions: &Functions, names: &[&str]) -> Result<Pump, LocalError> {
         let sqs = aws_sdk_sqs::Client::new(&functions.sdk);
-        Ok(Pump::new(sqs, &stack.region).route(
-            "parse-file",
-            stack.queue("parse-file")?.clone(),
-            Arc::new(functions.parse_file.clone()),
-        ))
+        let mut pump = Pump::new(sqs, &stack.region);
+        for &name in names {
+            let handler: Arc<dyn crate::SqsHandler> = match name {
+                "parse-file" => Arc::new(functions.parse_file.clone()),
+                "load-warehouse" => Arc::new(functions.load_warehouse.clone()),
+                other => {
+                    return Err(
+                        crate::StackError::Missing { path: "local::pump_only".into(), key: other.into() }.into()
+                    );
+                }
+            };
+            pump = pump.route(name, stack.queue(name)?.clone(), handler);
+        }
+        Ok(pump)
     }
 
     /// Pumps every queue until it is empty.

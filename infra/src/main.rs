@@ -148,6 +148,7 @@ async fn demo() -> CliResult {
         println!("  {f}: {} invocation(s), {} message(s), {} failed", r.invocations, r.messages, r.failures);
     }
     summary_of(&stack).await?;
+    warehouse_summary(&stack, &functions.config.warehouse.schema).await?;
     let dead = local::pump(&stack, &functions)?.dead_letters().await?;
     println!("== dead-letter queues: {dead:?}");
     if !report.drained {
@@ -157,7 +158,86 @@ async fn demo() -> CliResult {
 }
 
 async fn summary() -> CliResult {
-    summary_of(&LocalStack::discover()?).await
+    let stack = LocalStack::discover()?;
+    summary_of(&stack).await?;
+    let config = landfall::config::Config::from_path(&repo_root().join("config/landfall.yaml"))?;
+    warehouse_summary(&stack, &config.warehouse.schema).await
+}
+
+/// The local warehouse as an analyst would see it: each table's row count
+/// and first rows, and the ledger.
+async fn warehouse_summary(stack: &LocalStack, schema: &str) -> CliResult {
+    use tokio_postgres::SimpleQueryMessage;
+    let (client, connection) = tokio_postgres::connect(&stack.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let rows = |msgs: Vec<SimpleQueryMessage>| -> Vec<Vec<String>> {
+        msgs.into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).unwrap_or("NULL").to_owned()).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    println!("== warehouse tables in {} (schema {schema})", stack.database_url);
+    let q = format!(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = {} ORDER BY 1",
+        landfall::warehouse::Dialect::Postgres.literal(schema)
+    );
+    for table in rows(client.simple_query(&q).await?).into_iter().filter_map(|r| r.into_iter().next()) {
+        let name = landfall::warehouse::TableName::new(schema, &table);
+        let count = rows(client.simple_query(&format!("SELECT count(*) FROM {name}")).await?);
+        let n = count.first().and_then(|r| r.first()).cloned().unwrap_or_default();
+        println!("  {name}: {n} row(s)");
+        let sample = client
+            .simple_query(&format!("SELECT * FROM {name} ORDER BY _landfall_file, _landfall_row LIMIT 3"))
+            .await?;
+        let columns: Vec<String> = sample
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some(r.columns().iter().map(|c| c.name().to_owned()).collect()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let shown: Vec<&String> = columns.iter().filter(|c| !c.starts_with("_landfall")).collect();
+        if !shown.is_empty() {
+            println!("     {}", shown.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(" | "));
+        }
+        for row in rows(sample) {
+            let values: Vec<String> =
+                columns
+                    .iter()
+                    .zip(row)
+                    .filter(|(c, _)| !c.starts_with("_landfall"))
+                    .map(|(_, v)| {
+                        if v.chars().count() > 24 {
+                            format!("{}…", v.chars().take(23).collect::<String>())
+                        } else {
+                            v
+                        }
+                    })
+                    .collect();
+            println!("     {}", values.join(" | "));
+        }
+    }
+    println!("== load ledger (landfall.load_ledger)");
+    let ledger = client
+        .simple_query(
+            "SELECT table_name, status, count(*), sum(rows_loaded), sum(rows_rejected) FROM landfall.load_ledger \
+             GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .await;
+    match ledger {
+        Ok(msgs) => {
+            for r in rows(msgs) {
+                println!("  {:<28} {:<8} {} file(s), {} row(s) loaded, {} rejected", r[0], r[1], r[2], r[3], r[4]);
+            }
+        }
+        Err(e) => println!("  no ledger yet ({e})"),
+    }
+    println!("  connect: psql {}", stack.database_url);
+    Ok(())
 }
 
 async fn summary_of(stack: &LocalStack) -> CliResult {

@@ -39,6 +39,8 @@ pub struct LocalStack {
     pub landing_bucket: String,
     pub curated_bucket: String,
     pub config_url: String,
+    /// The local PostgreSQL standing in for the warehouse (`DATABASE_URL`).
+    pub database_url: String,
     pub queues: BTreeMap<String, QueueBinding>,
 }
 
@@ -102,6 +104,7 @@ impl LocalStack {
             landing_bucket: get("LANDFALL_LANDING_BUCKET")?,
             curated_bucket: get("LANDFALL_CURATED_BUCKET")?,
             config_url: get("LANDFALL_CONFIG_URL")?,
+            database_url: get("DATABASE_URL")?,
             queues: outputs.queues.value,
             env,
         })

@@ -48,6 +48,48 @@ struct RawConfig {
     version: u32,
     #[serde(default)]
     feeds: BTreeMap<String, Spanned<RawFeed>>,
+    #[serde(default)]
+    warehouse: Option<Spanned<RawWarehouse>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWarehouse {
+    driver: WarehouseDriver,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    password_secret: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+}
+
+/// Which warehouse load-warehouse writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WarehouseDriver {
+    #[default]
+    Postgres,
+}
+
+/// The `warehouse:` section. The connection URL and secret name may also
+/// come from the environment (`LANDFALL_WAREHOUSE_URL`,
+/// `LANDFALL_WAREHOUSE_PASSWORD_SECRET`), which wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarehouseConfig {
+    pub driver: WarehouseDriver,
+    /// `postgres://user@host:port/db?sslmode=...`, without a password.
+    pub url: Option<String>,
+    /// Secrets Manager name or ARN holding the password (plain, or JSON with `password`).
+    pub password_secret: Option<String>,
+    /// Schema of the feed tables (normalised); the ledger lives in `landfall`.
+    pub schema: String,
+}
+
+impl Default for WarehouseConfig {
+    fn default() -> Self {
+        WarehouseConfig { driver: WarehouseDriver::Postgres, url: None, password_secret: None, schema: "public".into() }
+    }
 }
 
 fn default_version() -> u32 {
@@ -164,6 +206,7 @@ pub struct Feed {
 pub struct Config {
     pub version: u32,
     pub feeds: Vec<Feed>,
+    pub warehouse: WarehouseConfig,
     /// Where the config came from (path or URL), for messages.
     pub origin: String,
 }
@@ -196,7 +239,11 @@ impl Config {
                 });
             }
         }
-        Ok(Config { version: raw.version, feeds, origin: origin.to_owned() })
+        let warehouse = match raw.warehouse {
+            None => WarehouseConfig::default(),
+            Some(w) => validate_warehouse(w.value, w.referenced.line(), origin)?,
+        };
+        Ok(Config { version: raw.version, feeds, warehouse, origin: origin.to_owned() })
     }
 
     /// Reads a config from a local path.
@@ -366,6 +413,42 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
     })
 }
 
+fn validate_warehouse(raw: RawWarehouse, line: u64, origin: &str) -> Result<WarehouseConfig, ConfigError> {
+    let bad = |message: String| ConfigError::Invalid { origin: format!("{origin}:{line}"), message };
+    if let Some(url) = &raw.url {
+        let rest = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://"));
+        let Some(rest) = rest else {
+            return Err(bad(format!("warehouse.url must start with postgres:// (got {:?})", redact_url(url))));
+        };
+        let userinfo = rest.split(['/', '?']).next().unwrap_or("").rsplit_once('@').map(|(u, _)| u);
+        if userinfo.is_some_and(|u| u.contains(':')) {
+            return Err(bad(
+                "warehouse.url must not carry a password: name a Secrets Manager secret in warehouse.password_secret"
+                    .into(),
+            ));
+        }
+    }
+    let schema = raw.schema.as_deref().map(normalize_identifier).unwrap_or_else(|| "public".into());
+    if schema == crate::warehouse::sql::LEDGER_SCHEMA {
+        return Err(bad(format!("warehouse.schema {schema:?} is reserved for the load ledger")));
+    }
+    Ok(WarehouseConfig { driver: raw.driver, url: raw.url, password_secret: raw.password_secret, schema })
+}
+
+/// A URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +496,24 @@ feeds:
         assert_eq!(cfg.feed_for_key("clicks/partner-a/1.json").unwrap().name, "clicks_partner");
         assert_eq!(cfg.feed_for_key("clicks/2026/1.json").unwrap().name, "clicks");
         assert!(cfg.feed_for_key("unknown/1.csv").is_none());
+    }
+
+    #[test]
+    fn the_warehouse_section_names_driver_url_secret_and_schema() {
+        let yaml = "feeds: {}\nwarehouse:\n  driver: postgres\n  url: postgres://loader@db:5432/dw?sslmode=require\n  password_secret: prod/dw\n  schema: Raw Data\n";
+        let cfg = Config::from_yaml(yaml, "x").unwrap();
+        assert_eq!(cfg.warehouse.url.as_deref(), Some("postgres://loader@db:5432/dw?sslmode=require"));
+        assert_eq!(cfg.warehouse.password_secret.as_deref(), Some("prod/dw"));
+        assert_eq!(cfg.warehouse.schema, "raw_data");
+        assert_eq!(Config::from_yaml("feeds: {}", "x").unwrap().warehouse, WarehouseConfig::default());
+    }
+
+    #[test]
+    fn a_password_in_the_warehouse_url_is_refused() {
+        let e = err("warehouse:\n  driver: postgres\n  url: postgres://u:hunter2@db/dw\n");
+        assert!(e.contains("must not carry a password"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert_eq!(redact_url("postgres://u:hunter2@db/dw"), "postgres://u:***@db/dw");
     }
 
     fn err(yaml: &str) -> String {

@@ -51,6 +51,12 @@ pub fn rejects_key(feed: &str, file_id: &str) -> String {
     format!("{REJECTS_PREFIX}{feed}/{file_id}.jsonl.gz")
 }
 
+/// Rows and files the loader set aside in one load (deterministic per load,
+/// so a retried load overwrites its own record).
+pub fn load_rejects_key(feed: &str, load_id: &str) -> String {
+    format!("{REJECTS_PREFIX}{feed}/load-{load_id}.jsonl.gz")
+}
+
 pub fn s3_url(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }

@@ -2,6 +2,7 @@
 //! the tests have in common. Parsing and SQL generation are pure code; each
 //! AWS adapter is a narrow trait next to its SDK implementation.
 
+pub mod aws;
 pub mod config;
 pub mod convert;
 pub mod env;
@@ -12,5 +13,7 @@ pub mod manifest;
 pub mod record;
 pub mod rejects;
 pub mod schema;
+pub mod secrets;
 pub mod storage;
 pub mod telemetry;
+pub mod warehouse;

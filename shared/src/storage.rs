@@ -85,6 +85,23 @@ pub trait ObjectStore: Send + Sync {
         })?;
         Ok(buf)
     }
+
+    /// Streams an object into a local file (Parquet needs random access;
+    /// memory stays flat whatever the object's size).
+    async fn get_to_file(&self, bucket: &str, key: &str, path: &Path) -> Result<u64, StorageError> {
+        let mut body = self.get(bucket, key, Version::default()).await?;
+        let local = |source| StorageError::Local { path: path.display().to_string(), source };
+        let mut file = tokio::fs::File::create(path).await.map_err(local)?;
+        let n = tokio::io::copy(&mut body.reader, &mut file).await.map_err(|e| StorageError::Request {
+            operation: "GetObject",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: e.to_string(),
+            retryable: true,
+        })?;
+        tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(local)?;
+        Ok(n)
+    }
 }
 
 /// The S3 implementation.
@@ -124,18 +141,7 @@ where
             StorageError::AccessDenied { bucket, key, message }
         }
         _ => {
-            let retryable = match &err {
-                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-                _ => {
-                    matches!(status, Some(s) if s >= 500 || s == 429)
-                        || matches!(
-                            code.as_deref(),
-                            Some(
-                                "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout" | "InternalError"
-                            )
-                        )
-                }
-            };
+            let retryable = crate::aws::transient(&err);
             StorageError::Request { operation, bucket, key, message, retryable }
         }
     }

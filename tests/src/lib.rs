@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use aws_sdk_s3::primitives::ByteStream;
+use landfall::config::Config;
 use landfall::layout;
 use landfall::manifest::Manifest;
 use landfall::rejects::{Reject, read_rejects};
@@ -34,9 +35,25 @@ impl Harness {
     /// start the stack if it is not up: an end-to-end test that silently
     /// skipped would prove nothing.
     pub async fn start() -> Harness {
+        Harness::start_with(None).await
+    }
+
+    /// Like [`Harness::start`], with the handlers reading `config/e2e.yaml`
+    /// from `events/` (test feeds under `e2e/`) instead of the stack's config.
+    pub async fn start_e2e() -> Harness {
+        let path = landfall_infra::stack::repo_root().join("events/config/e2e.yaml");
+        let config = Config::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+        Harness::start_with(Some(config)).await
+    }
+
+    pub async fn start_with(config: Option<Config>) -> Harness {
         let turn = TURN.lock().await;
         let stack = LocalStack::discover().unwrap_or_else(|e| panic!("{e}"));
-        let functions = local::functions(&stack).await.unwrap_or_else(|e| panic!("{e}"));
+        let functions = match config {
+            None => local::functions(&stack).await,
+            Some(c) => local::functions_with(&stack, c).await,
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
         let sdk = functions.sdk.clone();
         let s3 = s3_client(&sdk);
         let harness = Harness {
@@ -64,6 +81,14 @@ impl Harness {
             .await
             .unwrap_or_else(|e| panic!("put {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
         out.e_tag().unwrap_or_default().trim_matches('"').to_owned()
+    }
+
+    /// Delivers the queued messages of the named functions only.
+    pub async fn drain_only(&self, functions: &[&str]) -> PumpReport {
+        let pump = local::pump_only(&self.stack, &self.functions, functions).unwrap_or_else(|e| panic!("{e}"));
+        let report = pump.drain(Duration::from_secs(120)).await.unwrap_or_else(|e| panic!("pump: {e}"));
+        assert!(report.drained, "queues did not drain: {report:?}");
+        report
     }
 
     /// Delivers every queued message to the handlers.
@@ -157,6 +182,61 @@ impl Harness {
             }
         }
         bodies
+    }
+}
+
+/// A connection to the stack's PostgreSQL, as an analyst would open one.
+pub async fn warehouse(stack: &LocalStack) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&stack.database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect {}: {e}", stack.database_url));
+    tokio::spawn(connection);
+    client
+}
+
+impl Harness {
+    /// Runs a query through the simple protocol; every value as text.
+    pub async fn sql(&self, query: &str) -> Vec<Vec<Option<String>>> {
+        let client = warehouse(&self.stack).await;
+        let msgs = client.simple_query(query).await.unwrap_or_else(|e| panic!("{query}: {e:?}"));
+        msgs.into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The first column of every row, as text (NULL as "NULL").
+    pub async fn column(&self, query: &str) -> Vec<String> {
+        self.sql(query)
+            .await
+            .into_iter()
+            .map(|r| r.into_iter().next().flatten().unwrap_or_else(|| "NULL".into()))
+            .collect()
+    }
+
+    /// One value.
+    pub async fn scalar(&self, query: &str) -> String {
+        self.column(query).await.into_iter().next().unwrap_or_else(|| panic!("{query}: no rows"))
+    }
+
+    /// Forgets the named tables (in schema public) and their ledger rows, so
+    /// a test starts from nothing however often it has run on this stack.
+    pub async fn reset_tables(&self, tables: &[&str]) {
+        let client = warehouse(&self.stack).await;
+        for t in tables {
+            let name = landfall::warehouse::TableName::new("public", *t);
+            client.batch_execute(&format!("DROP TABLE IF EXISTS {name}")).await.unwrap_or_else(|e| panic!("{e:?}"));
+            let forget = format!(
+                "DELETE FROM landfall.load_ledger WHERE table_name = {}",
+                landfall::warehouse::Dialect::Postgres.literal(&name.plain())
+            );
+            // The ledger does not exist before the first load on a new stack.
+            let _ = client.batch_execute(&forget).await;
+        }
     }
 }
 

@@ -1,0 +1,307 @@
+//! load-warehouse: manifests written by parse-file become warehouse rows,
+//! exactly once.
+//!
+//! A batch's manifests are grouped by table; each table is loaded in one
+//! transaction by the configured [`Warehouse`] driver. A table whose load
+//! fails (a lost connection, a serialization failure) fails only the
+//! messages that carried its manifests; the other tables commit. Data
+//! problems do not fail messages: rows and files the warehouse cannot take
+//! are recorded in the ledger and the rejects.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures_util::StreamExt;
+use landfall::config::Config;
+use landfall::events::{self, Invocation, ObjectCreated};
+use landfall::layout;
+use landfall::manifest::Manifest;
+use landfall::storage::{ObjectStore, StorageError};
+use landfall::telemetry::Metrics;
+use landfall::warehouse::{FeedRules, LoadReport, TableLoad, Warehouse, WarehouseError, plan_loads};
+use serde_json::{Value, json};
+use tracing::{Instrument, error, info, info_span, warn};
+
+/// Manifests fetched at once (small objects; S3 latency dominates).
+const FETCH_CONCURRENCY: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("manifest s3://{bucket}/{key} is not a manifest: {message}")]
+    Manifest { bucket: String, key: String, message: String },
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+}
+
+impl LoadError {
+    /// Every failure fails its messages: transient ones succeed on a retry;
+    /// the others (a corrupt manifest, SQL the warehouse refuses) must reach
+    /// the DLQ for an operator rather than be dropped.
+    pub fn retryable(&self) -> bool {
+        match self {
+            LoadError::Storage(e) => e.retryable(),
+            LoadError::Manifest { .. } => false,
+            LoadError::Warehouse(e) => e.retryable(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct LoadWarehouse {
+    store: Arc<dyn ObjectStore>,
+    config: Arc<Config>,
+    warehouse: Arc<dyn Warehouse>,
+    metrics: Metrics,
+}
+
+/// One table's load within a batch.
+#[derive(Debug)]
+pub struct TableOutcome {
+    pub table: String,
+    pub manifest_keys: Vec<String>,
+    pub result: Result<LoadReport, LoadError>,
+}
+
+/// What one batch (or one direct call) did, table by table.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub loads: Vec<TableOutcome>,
+    /// Manifests that could not be fetched or read, with why.
+    pub unreadable: Vec<(String, LoadError)>,
+    /// Manifests that no longer exist (nothing to load).
+    pub missing: Vec<String>,
+}
+
+impl BatchOutcome {
+    /// The first failure, for a direct invocation's error.
+    pub fn first_error(&self) -> Option<String> {
+        self.unreadable
+            .first()
+            .map(|(key, e)| format!("{key}: {e}"))
+            .or_else(|| self.loads.iter().find_map(|l| l.result.as_ref().err().map(|e| format!("{}: {e}", l.table))))
+    }
+
+    pub fn reports(&self) -> impl Iterator<Item = &LoadReport> {
+        self.loads.iter().filter_map(|l| l.result.as_ref().ok())
+    }
+}
+
+fn summary(report: &LoadReport) -> Value {
+    json!({
+        "table": report.table,
+        "load_id": report.load_id,
+        "files": report.files.len(),
+        "already_loaded": report.already_loaded.len(),
+        "rows_loaded": report.rows_loaded,
+        "rows_rejected_at_load": report.rows_rejected_at_load,
+        "changes": report.changes,
+    })
+}
+
+impl LoadWarehouse {
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        config: Arc<Config>,
+        warehouse: Arc<dyn Warehouse>,
+        metrics: Metrics,
+    ) -> Self {
+        LoadWarehouse { store, config, warehouse, metrics }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The Lambda entry point: SQS batches get an `SqsBatchResponse`; a
+    /// direct S3 or EventBridge event fails as a whole if any table failed.
+    pub async fn handle(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+        match events::classify(payload) {
+            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event).await)?),
+            Ok(Invocation::Direct(notice)) => {
+                let keys: Vec<(String, String)> = notice
+                    .objects
+                    .iter()
+                    .filter(|o| self.is_manifest(o))
+                    .map(|o| (o.bucket.clone(), o.key.clone()))
+                    .collect();
+                let outcome = self.load_manifests(&keys).await;
+                match outcome.first_error() {
+                    Some(e) => Err(e.into()),
+                    None => Ok(json!({ "loads": outcome.reports().map(summary).collect::<Vec<_>>() })),
+                }
+            }
+            Err(e) => {
+                self.metrics.incr("events_invalid", &[("reason", "shape")]);
+                error!(error = %e, "invocation payload is not an event load-warehouse understands");
+                Err(Box::new(e))
+            }
+        }
+    }
+
+    fn is_manifest(&self, object: &ObjectCreated) -> bool {
+        let ok = object.key.starts_with(layout::MANIFESTS_PREFIX) && object.key.ends_with(".json");
+        if !ok {
+            self.metrics.incr("events_skipped", &[("reason", "not_a_manifest")]);
+            warn!(bucket = %object.bucket, key = %object.key, "not a manifest; skipped");
+        }
+        ok
+    }
+
+    /// One SQS batch: manifests grouped by table, one transaction per table;
+    /// a failed table fails only the messages that carried its manifests.
+    pub async fn handle_sqs(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        let mut failed: BTreeSet<String> = BTreeSet::new();
+        // Manifest (bucket, key) -> the messages that carried it.
+        let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for message in &event.records {
+            let Some(message_id) = events::message_id(message) else {
+                error!("SQS message without a messageId; failing the whole batch");
+                response.set_failures(event.records.iter().filter_map(|m| m.message_id.clone()));
+                return response;
+            };
+            let _span = info_span!("message", message_id).entered();
+            match events::parse_body(message.body.as_deref().unwrap_or("")) {
+                Ok(notice) => {
+                    for skip in &notice.skipped {
+                        self.metrics.incr("events_skipped", &[("reason", skip.label())]);
+                        info!(reason = skip.label(), "event skipped");
+                    }
+                    for object in notice.objects.iter().filter(|o| self.is_manifest(o)) {
+                        wanted
+                            .entry((object.bucket.clone(), object.key.clone()))
+                            .or_default()
+                            .insert(message_id.to_owned());
+                    }
+                }
+                Err(e) => {
+                    self.metrics.incr("events_invalid", &[("reason", "body")]);
+                    error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
+                    failed.insert(message_id.to_owned());
+                }
+            }
+        }
+
+        let keys: Vec<(String, String)> = wanted.keys().cloned().collect();
+        let outcome = self.load_manifests(&keys).await;
+        let messages_of = |key: &str| -> Vec<String> {
+            wanted.iter().filter(|((_, k), _)| k == key).flat_map(|(_, ids)| ids.iter().cloned()).collect()
+        };
+        for (key, _) in &outcome.unreadable {
+            failed.extend(messages_of(key));
+        }
+        for load in outcome.loads.iter().filter(|l| l.result.is_err()) {
+            for key in &load.manifest_keys {
+                failed.extend(messages_of(key));
+            }
+        }
+        for id in failed {
+            self.metrics.incr("messages_failed", &[]);
+            response.add_failure(id);
+        }
+        response
+    }
+
+    /// Fetches the manifests, plans one load per table and runs them. Used
+    /// by the SQS path, direct invocations and the operator CLI (replays).
+    pub async fn load_manifests(&self, keys: &[(String, String)]) -> BatchOutcome {
+        let mut outcome = BatchOutcome::default();
+        let fetched: Vec<((String, String), Result<Manifest, LoadError>)> =
+            futures_util::stream::iter(keys.iter().cloned())
+                .map(|(bucket, key)| async move {
+                    let result = self.fetch_manifest(&bucket, &key).await;
+                    ((bucket, key), result)
+                })
+                .buffered(FETCH_CONCURRENCY)
+                .collect()
+                .await;
+        let mut manifests = Vec::new();
+        for ((bucket, key), result) in fetched {
+            match result {
+                Ok(m) => manifests.push((key, m)),
+                Err(LoadError::Storage(StorageError::NotFound { .. })) => {
+                    self.metrics.incr("manifests_missing", &[]);
+                    warn!(%bucket, %key, "manifest no longer exists; nothing to load");
+                    outcome.missing.push(key);
+                }
+                Err(e) => {
+                    self.metrics
+                        .incr("manifests_unreadable", &[("retryable", if e.retryable() { "true" } else { "false" })]);
+                    error!(%bucket, %key, error = %e, "manifest could not be read");
+                    outcome.unreadable.push((key, e));
+                }
+            }
+        }
+        let loads = plan_loads(&self.config.warehouse.schema, manifests, |feed| {
+            self.config.feed(feed).map(FeedRules::from).unwrap_or_else(|| {
+                warn!(feed, "feed is no longer in the config; loading with append and evolve");
+                FeedRules::default()
+            })
+        });
+        for load in loads {
+            let span =
+                info_span!("load", table = %load.target.plain(), load_id = %load.load_id, files = load.files.len());
+            let result = self.run(&load).instrument(span).await;
+            outcome.loads.push(TableOutcome {
+                table: load.target.plain(),
+                manifest_keys: load.files.iter().map(|f| f.manifest_key.clone()).collect(),
+                result,
+            });
+        }
+        outcome
+    }
+
+    async fn fetch_manifest(&self, bucket: &str, key: &str) -> Result<Manifest, LoadError> {
+        let bytes = self.store.get_bytes(bucket, key).await?;
+        Manifest::from_json(&bytes).map_err(|e| LoadError::Manifest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    async fn run(&self, load: &TableLoad) -> Result<LoadReport, LoadError> {
+        let table = load.target.table.as_str();
+        let started = std::time::Instant::now();
+        match self.warehouse.load(load).await {
+            Ok(report) => {
+                for f in &report.files {
+                    self.metrics.incr("files_loaded", &[("table", table), ("status", f.status.as_str())]);
+                }
+                self.metrics.add(
+                    "files_skipped",
+                    &[("table", table), ("reason", "already_loaded")],
+                    report.already_loaded.len() as u64,
+                );
+                self.metrics.add("rows_loaded", &[("table", table)], report.rows_loaded);
+                self.metrics.add("rows_rejected", &[("table", table), ("stage", "load")], report.rows_rejected_at_load);
+                self.metrics.add("columns_changed", &[("table", table)], report.changes.len() as u64);
+                self.metrics.incr("loads_completed", &[("table", table), ("outcome", "committed")]);
+                info!(
+                    files = report.files.len(),
+                    already_loaded = report.already_loaded.len(),
+                    rows = report.rows_loaded,
+                    rejected_at_load = report.rows_rejected_at_load,
+                    changes = ?report.changes,
+                    attempts = report.attempts,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "load committed"
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                let outcome = if e.retryable() { "retry" } else { "failed" };
+                self.metrics.incr("loads_completed", &[("table", table), ("outcome", outcome)]);
+                if e.retryable() {
+                    warn!(error = %e, "load failed; its messages will be retried");
+                } else {
+                    error!(error = %e, "load failed permanently; its messages go to the DLQ after their retries");
+                }
+                Err(e.into())
+            }
+        }
+    }
+}
