@@ -491,3 +491,32 @@ mod tests {
         assert!(matches!(parse_body(&body), Err(EventError::NotJson(_))));
     }
 }
+
+/// Events as S3 and Lambda send them, for handler tests and local tools.
+pub mod fixtures {
+    use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+    use serde_json::json;
+
+    /// An S3 `ObjectCreated:Put` notification for one object.
+    pub fn s3_notification(bucket: &str, key: &str) -> String {
+        json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2026-11-22T10:00:00Z",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}]})
+        .to_string()
+    }
+
+    /// An SQS batch of these bodies, message ids `m0`, `m1`, ...
+    pub fn sqs_event(bodies: &[&str]) -> SqsEvent {
+        let records: Vec<_> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": b, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}))
+            .collect();
+        serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
+    }
+
+    /// The message ids a batch response reports as failed.
+    pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
+        response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+    }
+}

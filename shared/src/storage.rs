@@ -235,3 +235,5 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
     let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
     Client::from_conf(conf)
 }
+
+pub mod memory;

@@ -3,125 +3,15 @@
 //! stream cut off mid-file). The same behaviours run against moto in
 //! tests/tests/parse_file.rs.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use aws_lambda_events::event::sqs::SqsEvent;
 use landfall::config::Config;
 use landfall::events::ObjectCreated;
+use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
 use landfall::manifest::{FileStatus, Manifest};
-use landfall::record::SourceReadError;
-use landfall::storage::{ObjectBody, ObjectMeta, ObjectStore, StorageError, Version};
+use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::telemetry::Metrics;
 use parse_file::{Outcome, ParseFile, Settings};
-use serde_json::json;
-use tokio::io::AsyncRead;
-
-#[derive(Clone, Copy, Debug)]
-enum Fault {
-    Throttle,
-    Denied,
-    /// The body stream fails after this many bytes.
-    CutAfter(usize),
-}
-
-#[derive(Default)]
-struct MemoryStore {
-    objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
-    faults: Mutex<BTreeMap<String, Fault>>,
-}
-
-impl MemoryStore {
-    fn insert(&self, bucket: &str, key: &str, body: &[u8]) {
-        self.objects.lock().unwrap().insert((bucket.into(), key.into()), body.to_vec());
-    }
-    fn fault(&self, key: &str, fault: Fault) {
-        self.faults.lock().unwrap().insert(key.into(), fault);
-    }
-    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let objects = self.objects.lock().unwrap();
-        objects.keys().filter(|(b, k)| b == bucket && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect()
-    }
-    fn read(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        self.objects.lock().unwrap().get(&(bucket.into(), key.into())).cloned()
-    }
-}
-
-struct CutReader {
-    data: std::io::Cursor<Vec<u8>>,
-    limit: usize,
-}
-
-impl AsyncRead for CutReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        use std::io::Read;
-        let pos = self.data.position() as usize;
-        if pos >= self.limit {
-            return std::task::Poll::Ready(Err(SourceReadError::io("connection reset by peer")));
-        }
-        let want = buf.remaining().min(self.limit - pos);
-        let mut tmp = vec![0u8; want];
-        let n = self.data.read(&mut tmp)?;
-        buf.put_slice(&tmp[..n]);
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
-#[async_trait]
-impl ObjectStore for MemoryStore {
-    async fn get(&self, bucket: &str, key: &str, _version: Version<'_>) -> Result<ObjectBody, StorageError> {
-        let fault = self.faults.lock().unwrap().get(key).copied();
-        match fault {
-            Some(Fault::Throttle) => {
-                return Err(StorageError::Request {
-                    operation: "GetObject",
-                    bucket: bucket.into(),
-                    key: key.into(),
-                    message: "SlowDown: please reduce your request rate".into(),
-                    retryable: true,
-                });
-            }
-            Some(Fault::Denied) => {
-                return Err(StorageError::AccessDenied {
-                    bucket: bucket.into(),
-                    key: key.into(),
-                    message: "no".into(),
-                });
-            }
-            _ => {}
-        }
-        let data = self.read(bucket, key).ok_or(StorageError::NotFound { bucket: bucket.into(), key: key.into() })?;
-        let meta = ObjectMeta { size: data.len() as u64, etag: Some(format!("etag-{}", data.len())), version_id: None };
-        let limit = match fault {
-            Some(Fault::CutAfter(n)) => n,
-            _ => usize::MAX,
-        };
-        Ok(ObjectBody { meta, reader: Box::pin(CutReader { data: std::io::Cursor::new(data), limit }) })
-    }
-
-    async fn put_bytes(&self, bucket: &str, key: &str, body: Vec<u8>, _ct: &str) -> Result<(), StorageError> {
-        self.insert(bucket, key, &body);
-        Ok(())
-    }
-
-    async fn put_file(&self, bucket: &str, key: &str, path: &Path, _ct: &str) -> Result<(), StorageError> {
-        let body =
-            std::fs::read(path).map_err(|source| StorageError::Local { path: path.display().to_string(), source })?;
-        self.insert(bucket, key, &body);
-        Ok(())
-    }
-
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
-        Ok(self.keys(bucket, prefix).into_iter().map(|k| (k, 0)).collect())
-    }
-}
 
 const CONFIG: &str = "feeds:\n  clicks:\n    prefix: clicks/\n    partition_column: day\n";
 const CSV: &[u8] = b"day,n\n2026-11-01,1\n2026-11-02,2\n";
@@ -131,26 +21,6 @@ fn handler(store: Arc<MemoryStore>) -> (ParseFile, tempfile::TempDir) {
     let config = Config::from_yaml(CONFIG, "test").unwrap();
     let settings = Settings { curated_bucket: "curated".into(), work_dir: dir.path().to_path_buf() };
     (ParseFile::new(store, Arc::new(config), settings, Metrics::new("test")), dir)
-}
-
-fn notification(key: &str) -> String {
-    json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2026-11-22T10:00:00Z",
-        "s3": {"bucket": {"name": "landing"}, "object": {"key": key, "size": 1}}}]})
-    .to_string()
-}
-
-fn sqs_event(bodies: &[&str]) -> SqsEvent {
-    let records: Vec<_> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": b, "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}))
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
-fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
 
 fn object(key: &str) -> ObjectCreated {
@@ -172,8 +42,8 @@ async fn one_bad_message_fails_only_itself() {
     store.insert("landing", "clicks/a.csv", CSV);
     store.insert("landing", "clicks/b.csv", CSV);
     let (h, _dir) = handler(Arc::clone(&store));
-    let a = notification("clicks/a.csv");
-    let b = notification("clicks/b.csv");
+    let a = s3_notification("landing", "clicks/a.csv");
+    let b = s3_notification("landing", "clicks/b.csv");
     let response = h.handle_sqs(sqs_event(&[&a, "garbage", &b])).await;
     assert_eq!(failed_ids(&response), vec!["m1"]);
     assert_eq!(store.keys("curated", "_manifests/clicks/").len(), 2);
@@ -186,7 +56,12 @@ async fn throttling_fails_the_message_for_a_retry_and_leaves_no_manifest() {
     store.insert("landing", "clicks/ok.csv", CSV);
     store.fault("clicks/slow.csv", Fault::Throttle);
     let (h, _dir) = handler(Arc::clone(&store));
-    let response = h.handle_sqs(sqs_event(&[&notification("clicks/slow.csv"), &notification("clicks/ok.csv")])).await;
+    let response = h
+        .handle_sqs(sqs_event(&[
+            &s3_notification("landing", "clicks/slow.csv"),
+            &s3_notification("landing", "clicks/ok.csv"),
+        ]))
+        .await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
     assert_eq!(store.keys("curated", "_manifests/").len(), 1);
 }
@@ -213,7 +88,7 @@ async fn access_denied_fails_the_message_so_an_operator_sees_it() {
     store.insert("landing", "clicks/x.csv", CSV);
     store.fault("clicks/x.csv", Fault::Denied);
     let (h, _dir) = handler(store);
-    let response = h.handle_sqs(sqs_event(&[&notification("clicks/x.csv")])).await;
+    let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/x.csv")])).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
 }
 
@@ -249,7 +124,7 @@ async fn a_direct_s3_invocation_is_processed_and_answered() {
     let store = Arc::new(MemoryStore::default());
     store.insert("landing", "clicks/a.csv", CSV);
     let (h, _dir) = handler(store);
-    let payload: serde_json::Value = serde_json::from_str(&notification("clicks/a.csv")).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&s3_notification("landing", "clicks/a.csv")).unwrap();
     let out = h.handle(payload).await.unwrap();
     assert_eq!(out["outcomes"][0], "parsed");
 }
@@ -260,7 +135,7 @@ async fn a_direct_invocation_with_a_transient_fault_errors_so_lambda_retries() {
     store.insert("landing", "clicks/a.csv", CSV);
     store.fault("clicks/a.csv", Fault::Throttle);
     let (h, _dir) = handler(store);
-    let payload: serde_json::Value = serde_json::from_str(&notification("clicks/a.csv")).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&s3_notification("landing", "clicks/a.csv")).unwrap();
     assert!(h.handle(payload).await.is_err());
 }
 
@@ -268,7 +143,7 @@ async fn a_direct_invocation_with_a_transient_fault_errors_so_lambda_retries() {
 async fn any_sqs_body_is_answered_without_panicking() {
     let store = Arc::new(MemoryStore::default());
     let (h, _dir) = handler(store);
-    let base = notification("clicks/a.csv");
+    let base = s3_notification("landing", "clicks/a.csv");
     let mut bodies: Vec<String> = (0..base.len()).step_by(7).map(|i| base[..i].to_owned()).collect();
     bodies.push(base.replace("ObjectCreated", "ObjectRemoved"));
     bodies.push(base.replace("\"landing\"", "1"));
