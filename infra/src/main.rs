@@ -3,7 +3,8 @@
 //!   landfall demo                   upload events/samples/ to the landing bucket, pump, print the lake
 //!   landfall pump [--timeout S]     deliver queued messages to the handlers until the queues are empty
 //!   landfall drop FILE [KEY]        upload one file to the landing bucket (KEY defaults to the file name)
-//!   landfall summary                print what the curated bucket holds
+//!   landfall summary                print what the curated bucket and the warehouse hold
+//!   landfall load MANIFEST_KEY...   load manifests by hand (a replay; the ledger makes repeats no-ops)
 //!   landfall validate-config [PATH] check a config file (default config/landfall.yaml)
 
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ use landfall_infra::{LocalStack, local, stack::repo_root};
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn usage() -> &'static str {
-    "usage: landfall demo | pump [--timeout SECONDS] | drop FILE [KEY] | summary | validate-config [PATH]"
+    "usage: landfall demo | pump [--timeout SECONDS] | drop FILE [KEY] | summary | load MANIFEST_KEY... | validate-config [PATH]"
 }
 
 #[tokio::main]
@@ -34,6 +35,7 @@ async fn main() -> ExitCode {
         Some("pump") => pump(&args[1..]).await,
         Some("drop") => drop_file(&args[1..]).await,
         Some("summary") => summary().await,
+        Some("load") => load(&args[1..]).await,
         Some("validate-config") => validate_config(args.get(1).map(PathBuf::from)),
         Some("-h" | "--help" | "help") => {
             println!("{}", usage());
@@ -155,6 +157,35 @@ async fn demo() -> CliResult {
         return Err("the queues did not drain within 180s".into());
     }
     Ok(())
+}
+
+async fn load(keys: &[String]) -> CliResult {
+    if keys.is_empty() {
+        return Err(usage().into());
+    }
+    let stack = LocalStack::discover()?;
+    let functions = local::functions(&stack).await?;
+    let keys: Vec<(String, String)> = keys.iter().map(|k| (stack.curated_bucket.clone(), k.clone())).collect();
+    let outcome = functions.load_warehouse.load_manifests(&keys).await;
+    for report in outcome.reports() {
+        println!(
+            "{}: load {}, {} file(s) loaded, {} already loaded, {} row(s), {} rejected at load, changes {:?}",
+            report.table,
+            report.load_id,
+            report.files.len(),
+            report.already_loaded.len(),
+            report.rows_loaded,
+            report.rows_rejected_at_load,
+            report.changes
+        );
+    }
+    for key in &outcome.missing {
+        println!("{key}: no such manifest");
+    }
+    match outcome.first_error() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 async fn summary() -> CliResult {
