@@ -44,6 +44,19 @@ async fn ledger(h: &Harness, table: &str) -> Vec<Vec<Option<String>>> {
     .await
 }
 
+/// Whether any parked load-warehouse message concerns this table (other
+/// tests' leftovers on a long-lived local stack are not this test's business).
+async fn dead_letter_mentions(h: &Harness, table: &str) -> bool {
+    let mut found = false;
+    loop {
+        let batch = h.dead_letters("load-warehouse").await;
+        if batch.is_empty() {
+            return found;
+        }
+        found |= batch.iter().any(|b| b.contains(&format!("_manifests/{table}/")));
+    }
+}
+
 fn text(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("NULL")
 }
@@ -209,7 +222,7 @@ async fn a_frozen_feed_refuses_a_file_that_would_change_the_table() {
     assert!(detail["reason"].as_str().unwrap().contains("schema_contract freeze"), "{detail}");
     let rejects = read_rejects(&h.curated_bytes(detail["load_rejects"].as_str().unwrap()).await.unwrap()).unwrap();
     assert_eq!(rejects[0].kind, RejectKind::File);
-    assert!(h.dead_letters("load-warehouse").await.is_empty(), "a refused file is recorded, not retried");
+    assert!(!dead_letter_mentions(&h, "wh_frozen").await, "a refused file is recorded, not retried");
 }
 
 #[tokio::test]
@@ -242,7 +255,7 @@ async fn a_value_the_column_cannot_hold_rejects_that_row_only() {
     assert_eq!((rejects[0].line, rejects[0].column.as_deref()), (Some(3), Some("n")));
     assert!(rejects[0].reason.contains("out of range"), "{}", rejects[0].reason);
     assert!(rejects[0].raw.as_deref().unwrap_or("").starts_with("3\t3000000000\t"));
-    assert!(h.dead_letters("load-warehouse").await.is_empty());
+    assert!(!dead_letter_mentions(&h, "wh_bad_values").await);
 }
 
 #[tokio::test]

@@ -1,10 +1,13 @@
-//! Arrow record batches as PostgreSQL `COPY ... FROM STDIN` text.
+//! Arrow record batches as a PostgreSQL `COPY ... FROM STDIN` stream.
 //!
-//! Text rather than binary: the server converts each value to the column's
-//! type, so one encoding serves a column that was widened (an int64 part into
-//! a `double precision` or `varchar` column) and a value the column cannot
-//! hold becomes a data error with its COPY line, which the driver maps back
-//! to the file and source line to reject that row alone.
+//! Binary when every column has a type landfall manages: each value is
+//! encoded for its column's type (an int64 part into a `double precision`
+//! column is converted here), which spares the server its text parsing,
+//! about a third of COPY's time. Text when a column has a type an analyst
+//! chose (`integer`, say): the server then converts each value itself. In
+//! both, a value the column cannot hold is a data error with its COPY line
+//! (a row in binary), which the driver maps back to the file and source line
+//! to reject that row alone.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +16,7 @@ use arrow_array::types::{Date32Type, Decimal128Type, Float64Type, Int64Type, Tim
 use arrow_array::{Array, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 
-use super::sql::{SEQ_COLUMN, TableName, lineage_names, quote_ident};
+use super::sql::{SEQ_COLUMN, SqlType, TableName, lineage_names, quote_ident};
 use crate::record::MAX_RAW_BYTES;
 use crate::schema::writer::{FILE_COLUMN, ROW_COLUMN};
 
@@ -22,11 +25,28 @@ use crate::schema::writer::{FILE_COLUMN, ROW_COLUMN};
 pub struct CopyColumns {
     /// Data columns, named as in the table.
     pub data: Vec<String>,
+    /// The table's type of each data column.
+    pub types: Vec<SqlType>,
     /// Staging tables also take the file's sequence in the batch.
     pub with_seq: bool,
 }
 
+const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+const BINARY_TRAILER: &[u8] = &[0xff, 0xff];
+/// 2000-01-01, PostgreSQL's epoch, in days and microseconds after 1970-01-01.
+const PG_EPOCH_DAYS: i64 = 10_957;
+const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS * 86_400_000_000;
+
 impl CopyColumns {
+    pub fn new(data: Vec<String>, types: Vec<SqlType>, with_seq: bool) -> Self {
+        CopyColumns { data, types, with_seq }
+    }
+
+    /// Binary unless a column has a type landfall does not manage.
+    pub fn binary(&self) -> bool {
+        !self.types.iter().any(|t| matches!(t, SqlType::Other(_)))
+    }
+
     /// `COPY <table> (<columns>) FROM STDIN`; the table is quoted by the caller.
     pub fn statement(&self, table: &str) -> String {
         let mut names: Vec<String> = self.data.iter().map(|c| quote_ident(c)).collect();
@@ -34,7 +54,23 @@ impl CopyColumns {
         if self.with_seq {
             names.push(quote_ident(SEQ_COLUMN));
         }
-        format!("COPY {table} ({}) FROM STDIN", names.join(", "))
+        let format = if self.binary() { " WITH (FORMAT binary)" } else { "" };
+        format!("COPY {table} ({}) FROM STDIN{format}", names.join(", "))
+    }
+
+    /// Bytes that open the stream.
+    pub fn header(&self) -> &'static [u8] {
+        if self.binary() { BINARY_HEADER } else { b"" }
+    }
+
+    /// Bytes that close the stream.
+    pub fn trailer(&self) -> &'static [u8] {
+        if self.binary() { BINARY_TRAILER } else { b"" }
+    }
+
+    fn field_count(&self) -> i16 {
+        let n = self.data.len() + lineage_names().len() + usize::from(self.with_seq);
+        i16::try_from(n).unwrap_or(i16::MAX)
     }
 
     pub fn statement_for(&self, table: &TableName) -> String {
@@ -49,6 +85,8 @@ pub struct PartContext<'a> {
     pub dt: &'a str,
     /// This load's timestamp, as `timestamptz` text.
     pub loaded_at: &'a str,
+    /// The same, in microseconds since 1970-01-01 UTC.
+    pub loaded_at_micros: i64,
     /// The file's place in the batch.
     pub seq: u32,
     /// Rows of this part (by position in the part) set aside after a data error.
@@ -76,6 +114,10 @@ pub enum EncodeError {
     Unsupported { column: String, data_type: DataType },
     #[error("the part has no {0} column")]
     MissingLineage(&'static str),
+    #[error("column {column} has Arrow type {data_type}, which a {target} column cannot take")]
+    Mismatch { column: String, data_type: DataType, target: String },
+    #[error("the part's dt {0:?} is not a date")]
+    BadPartition(String),
 }
 
 enum Cell<'a> {
@@ -174,39 +216,29 @@ impl<'a> PartEncoder<'a> {
         let line_array = lookup(ROW_COLUMN).ok_or(EncodeError::MissingLineage(ROW_COLUMN))?;
         let line_cell = cell(ROW_COLUMN, line_array)?;
         let lines = line_array.as_primitive_opt::<Int64Type>();
+        let binary = self.columns.binary();
+        let plans: Vec<Bin> = if binary {
+            data.iter()
+                .zip(&self.columns.types)
+                .zip(&self.columns.data)
+                .map(|((c, t), name)| bin_plan(name, c, t))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        let rows = Rows { data: &data, file: &file, line: &line_cell, plans: &plans };
+        let tails = self.tails()?;
 
-        let mut tail = Vec::with_capacity(64);
-        tail.push(b'\t');
-        tail.extend_from_slice(self.ctx.dt.as_bytes());
-        let mut seq_tail = Vec::with_capacity(48);
-        seq_tail.push(b'\t');
-        write_text(self.ctx.loaded_at.as_bytes(), &mut seq_tail);
-        if self.columns.with_seq {
-            seq_tail.push(b'\t');
-            seq_tail.extend_from_slice(itoa::Buffer::new().format(self.ctx.seq).as_bytes());
-        }
-        seq_tail.push(b'\n');
-
+        let mut raw = Vec::new();
         for row in 0..batch.num_rows() {
             let position = self.position;
             self.position += 1;
             let start = out.len();
-            for (i, c) in data.iter().enumerate() {
-                if i > 0 {
-                    out.push(b'\t');
-                }
-                c.write(row, out);
+            if binary {
+                rows.binary(row, self.columns.field_count(), &tails, out);
+            } else {
+                rows.text(row, &tails, out);
             }
-            if !data.is_empty() {
-                out.push(b'\t');
-            }
-            out.extend_from_slice(&tail[1..]);
-            out.push(b'\t');
-            file.write(row, out);
-            out.push(b'\t');
-            line_cell.write(row, out);
-            out.extend_from_slice(&seq_tail);
-
             let null_key = self
                 .ctx
                 .required
@@ -215,21 +247,257 @@ impl<'a> PartEncoder<'a> {
                 .and_then(|&i| self.columns.data.get(i))
                 .map(|c| format!("primary key column {c} is null"));
             if null_key.is_some() || self.ctx.excluded.contains(&position) {
-                let raw_bytes = &out[start..out.len() - 1];
-                let cut = raw_bytes.len().min(MAX_RAW_BYTES);
+                out.truncate(start);
+                raw.clear();
+                rows.text(row, &tails, &mut raw);
+                let text = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let cut = text.len().min(MAX_RAW_BYTES);
                 skipped.push(SkippedRow {
                     position,
                     line: lines.and_then(|l| l.is_valid(row).then(|| l.value(row))),
                     null_key,
-                    raw: String::from_utf8_lossy(&raw_bytes[..cut]).into_owned(),
+                    raw: String::from_utf8_lossy(&text[..cut]).into_owned(),
                 });
-                out.truncate(start);
             } else {
                 self.emitted += 1;
             }
         }
         Ok(())
     }
+
+    /// The constant columns of this part, in both encodings.
+    fn tails(&self) -> Result<Tails, EncodeError> {
+        let ctx = &self.ctx;
+        let days = parse_day(ctx.dt).ok_or_else(|| EncodeError::BadPartition(ctx.dt.to_owned()))?;
+        let mut text_dt = ctx.dt.as_bytes().to_vec();
+        text_dt.push(b'\t');
+        let mut text_end = vec![b'\t'];
+        write_text(ctx.loaded_at.as_bytes(), &mut text_end);
+        let mut bin_end = Vec::with_capacity(24);
+        push_field(&mut bin_end, &(ctx.loaded_at_micros - PG_EPOCH_MICROS).to_be_bytes());
+        if self.columns.with_seq {
+            text_end.push(b'\t');
+            text_end.extend_from_slice(itoa::Buffer::new().format(ctx.seq).as_bytes());
+            push_field(&mut bin_end, &i64::from(ctx.seq).to_be_bytes());
+        }
+        text_end.push(b'\n');
+        let mut bin_dt = Vec::with_capacity(8);
+        push_field(&mut bin_dt, &i32::try_from(days - PG_EPOCH_DAYS).unwrap_or(i32::MAX).to_be_bytes());
+        Ok(Tails { text_dt, text_end, bin_dt, bin_end })
+    }
+}
+
+/// Per part: `dt` before the file and line columns, then loaded-at (and seq).
+struct Tails {
+    text_dt: Vec<u8>,
+    text_end: Vec<u8>,
+    bin_dt: Vec<u8>,
+    bin_end: Vec<u8>,
+}
+
+/// One batch's columns, ready to write row by row.
+struct Rows<'b, 'a> {
+    data: &'b [Cell<'a>],
+    file: &'b Cell<'a>,
+    line: &'b Cell<'a>,
+    plans: &'b [Bin],
+}
+
+impl Rows<'_, '_> {
+    fn text(&self, row: usize, tails: &Tails, out: &mut Vec<u8>) {
+        for c in self.data {
+            c.write(row, out);
+            out.push(b'\t');
+        }
+        out.extend_from_slice(&tails.text_dt);
+        self.file.write(row, out);
+        out.push(b'\t');
+        self.line.write(row, out);
+        out.extend_from_slice(&tails.text_end);
+    }
+
+    fn binary(&self, row: usize, fields: i16, tails: &Tails, out: &mut Vec<u8>) {
+        out.extend_from_slice(&fields.to_be_bytes());
+        for (c, plan) in self.data.iter().zip(self.plans) {
+            c.write_binary(row, *plan, out);
+        }
+        out.extend_from_slice(&tails.bin_dt);
+        self.file.write_binary(row, Bin::Bytes, out);
+        self.line.write_binary(row, Bin::Int, out);
+        out.extend_from_slice(&tails.bin_end);
+    }
+}
+
+/// How one column's values are encoded for its table type, decided per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bin {
+    Null,
+    Bool,
+    /// int8 from Int64.
+    Int,
+    /// float8 from Float64, Int64 or Decimal128.
+    Float,
+    /// numeric from Decimal128 or Int64.
+    Numeric,
+    /// date from Date32.
+    Date,
+    /// timestamp(tz) from Timestamp or Date32.
+    Timestamp,
+    /// varchar/text from Utf8, as is.
+    Bytes,
+    /// jsonb from Utf8: a version byte, then the text.
+    Jsonb,
+    /// varchar/text from a non-text type: its text form.
+    AsText,
+}
+
+fn bin_plan(name: &str, c: &Cell<'_>, target: &SqlType) -> Result<Bin, EncodeError> {
+    let plan = match (c, target) {
+        (Cell::Null, _) => Some(Bin::Null),
+        (Cell::Text(_), SqlType::Varchar(_) | SqlType::Text) => Some(Bin::Bytes),
+        (Cell::Text(_), SqlType::Json) => Some(Bin::Jsonb),
+        (_, SqlType::Varchar(_) | SqlType::Text) => Some(Bin::AsText),
+        (Cell::Bool(_), SqlType::Boolean) => Some(Bin::Bool),
+        (Cell::Int(_), SqlType::BigInt) => Some(Bin::Int),
+        (Cell::Int(_) | Cell::Float(_) | Cell::Decimal(..), SqlType::Double) => Some(Bin::Float),
+        (Cell::Int(_) | Cell::Decimal(..), SqlType::Numeric { .. }) => Some(Bin::Numeric),
+        (Cell::Date(_), SqlType::Date) => Some(Bin::Date),
+        (Cell::Date(_) | Cell::Timestamp(..), SqlType::Timestamp | SqlType::TimestampTz) => Some(Bin::Timestamp),
+        _ => None,
+    };
+    plan.ok_or_else(|| EncodeError::Mismatch {
+        column: name.to_owned(),
+        data_type: c.data_type(),
+        target: format!("{target:?}"),
+    })
+}
+
+/// A length-prefixed binary field.
+fn push_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&i32::try_from(bytes.len()).unwrap_or(i32::MAX).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Writes a field whose length is known only afterwards.
+fn push_field_with(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    write(out);
+    let len = i32::try_from(out.len() - at - 4).unwrap_or(i32::MAX);
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+impl Cell<'_> {
+    fn data_type(&self) -> DataType {
+        match self {
+            Cell::Null => DataType::Null,
+            Cell::Bool(a) => a.data_type().clone(),
+            Cell::Int(a) => a.data_type().clone(),
+            Cell::Float(a) => a.data_type().clone(),
+            Cell::Decimal(a, _) => a.data_type().clone(),
+            Cell::Date(a) => a.data_type().clone(),
+            Cell::Timestamp(a, _) => a.data_type().clone(),
+            Cell::Text(a) => a.data_type().clone(),
+        }
+    }
+
+    fn write_binary(&self, row: usize, plan: Bin, out: &mut Vec<u8>) {
+        if self.is_null(row) {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+            return;
+        }
+        match (self, plan) {
+            (Cell::Bool(a), Bin::Bool) => push_field(out, &[u8::from(a.value(row))]),
+            (Cell::Int(a), Bin::Int) => push_field(out, &a.value(row).to_be_bytes()),
+            (Cell::Float(a), Bin::Float) => push_field(out, &a.value(row).to_be_bytes()),
+            (Cell::Int(a), Bin::Float) => push_field(out, &(a.value(row) as f64).to_be_bytes()),
+            (Cell::Decimal(a, scale), Bin::Float) => {
+                let v = a.value(row) as f64 / 10f64.powi(i32::from(*scale));
+                push_field(out, &v.to_be_bytes());
+            }
+            (Cell::Decimal(a, scale), Bin::Numeric) => push_field_with(out, |o| write_numeric(a.value(row), *scale, o)),
+            (Cell::Int(a), Bin::Numeric) => push_field_with(out, |o| write_numeric(i128::from(a.value(row)), 0, o)),
+            (Cell::Date(a), Bin::Date) => {
+                let days = i64::from(a.value(row)) - PG_EPOCH_DAYS;
+                push_field(out, &i32::try_from(days).unwrap_or(i32::MAX).to_be_bytes());
+            }
+            (Cell::Date(a), Bin::Timestamp) => {
+                let micros = i64::from(a.value(row)) * 86_400_000_000 - PG_EPOCH_MICROS;
+                push_field(out, &micros.to_be_bytes());
+            }
+            (Cell::Timestamp(a, _), Bin::Timestamp) => {
+                push_field(out, &a.value(row).saturating_sub(PG_EPOCH_MICROS).to_be_bytes());
+            }
+            (Cell::Text(a), Bin::Bytes) => push_field(out, a.value(row).as_bytes()),
+            (Cell::Text(a), Bin::Jsonb) => push_field_with(out, |o| {
+                o.push(1);
+                o.extend_from_slice(a.value(row).as_bytes());
+            }),
+            (Cell::Bool(a), Bin::AsText) => push_field(out, if a.value(row) { b"true" } else { b"false" }),
+            (Cell::Text(a), Bin::AsText) => push_field(out, a.value(row).as_bytes()),
+            // Numbers, dates and timestamps have no characters to escape.
+            (_, Bin::AsText) => push_field_with(out, |o| self.write(row, o)),
+            // bin_plan admits no other pairing; a null keeps the stream well-formed.
+            _ => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+}
+
+/// PostgreSQL's binary numeric: base-10000 digits with a weight, sign and
+/// display scale, built from the decimal digits (no overflow at 38 digits).
+fn write_numeric(v: i128, scale: i8, out: &mut Vec<u8>) {
+    let scale = u16::from(scale.max(0).unsigned_abs());
+    let digits = v.unsigned_abs().to_string();
+    let s = usize::from(scale);
+    let padded = if digits.len() <= s { format!("{}{digits}", "0".repeat(s + 1 - digits.len())) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - s);
+    let int = int.trim_start_matches('0');
+    let mut groups: Vec<i16> = Vec::new();
+    let lead = int.len() % 4;
+    let mut int_groups = 0i16;
+    let mut at = 0;
+    if lead > 0 {
+        groups.push(int[..lead].parse().unwrap_or(0));
+        int_groups += 1;
+        at = lead;
+    }
+    while at < int.len() {
+        groups.push(int[at..at + 4].parse().unwrap_or(0));
+        int_groups += 1;
+        at += 4;
+    }
+    let mut at = 0;
+    while at < frac.len() {
+        let chunk = &frac[at..(at + 4).min(frac.len())];
+        let value: i16 = chunk.parse().unwrap_or(0);
+        groups.push(value * 10i16.pow(4 - chunk.len() as u32));
+        at += 4;
+    }
+    let mut weight = int_groups - 1;
+    // Leading zero groups (a value below 1) move the weight down.
+    let leading = groups.iter().take_while(|&&g| g == 0).count();
+    groups.drain(..leading);
+    weight -= i16::try_from(leading).unwrap_or(0);
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    if groups.is_empty() {
+        weight = 0;
+    }
+    let sign: u16 = if v < 0 && !groups.is_empty() { 0x4000 } else { 0 };
+    out.extend_from_slice(&i16::try_from(groups.len()).unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&scale.to_be_bytes());
+    for g in groups {
+        out.extend_from_slice(&g.to_be_bytes());
+    }
+}
+
+/// `YYYY-MM-DD` to days since 1970-01-01.
+fn parse_day(text: &str) -> Option<i64> {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(i64::from(date.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days() as i32))
 }
 
 /// Where COPY line numbers fall: each part's first line, in stream order.
@@ -409,12 +677,41 @@ mod tests {
         b: &RecordBatch,
         excluded: &BTreeSet<u32>,
         required: &[usize],
-    ) -> (String, Vec<SkippedRow>) {
-        let ctx = PartContext { dt: "2026-11-01", loaded_at: "2026-11-22 10:00:00+00", seq: 3, excluded, required };
+    ) -> (Vec<u8>, Vec<SkippedRow>) {
+        let ctx = PartContext {
+            dt: "2026-11-01",
+            loaded_at: "2026-11-22 10:00:00+00",
+            loaded_at_micros: 1_795_341_600_000_000,
+            seq: 3,
+            excluded,
+            required,
+        };
         let mut enc = PartEncoder::new(cols, ctx);
         let (mut out, mut skipped) = (Vec::new(), Vec::new());
         enc.encode(b, &mut out, &mut skipped).unwrap();
-        (String::from_utf8(out).unwrap(), skipped)
+        (out, skipped)
+    }
+
+    /// The binary stream's tuples, each a list of fields (None for NULL).
+    fn tuples(mut bytes: &[u8]) -> Vec<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::new();
+        while bytes.len() >= 2 {
+            let n = i16::from_be_bytes([bytes[0], bytes[1]]);
+            bytes = &bytes[2..];
+            let mut fields = Vec::new();
+            for _ in 0..n {
+                let len = i32::from_be_bytes(bytes[..4].try_into().unwrap());
+                bytes = &bytes[4..];
+                if len < 0 {
+                    fields.push(None);
+                } else {
+                    fields.push(Some(bytes[..len as usize].to_vec()));
+                    bytes = &bytes[len as usize..];
+                }
+            }
+            out.push(fields);
+        }
+        out
     }
 
     #[test]
@@ -429,11 +726,25 @@ mod tests {
         ];
         cols.extend(lineage(2));
         let b = batch(cols);
-        let columns = CopyColumns {
-            data: ["id", "score", "amount", "day", "at", "note", "absent"].map(String::from).to_vec(),
-            with_seq: true,
-        };
+        // An analyst's `integer` column: the whole stream is text.
+        let types = vec![
+            SqlType::Other("integer".into()),
+            SqlType::Double,
+            SqlType::Numeric { precision: 12, scale: 2 },
+            SqlType::Date,
+            SqlType::TimestampTz,
+            SqlType::Varchar(64),
+            SqlType::Text,
+        ];
+        let columns = CopyColumns::new(
+            ["id", "score", "amount", "day", "at", "note", "absent"].map(String::from).to_vec(),
+            types,
+            true,
+        );
+        assert!(!columns.binary());
+        assert!(columns.statement("t").ends_with("FROM STDIN"));
         let (text, skipped) = encode(&columns, &b, &BTreeSet::new(), &[]);
+        let text = String::from_utf8(text).unwrap();
         assert!(skipped.is_empty());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -451,16 +762,67 @@ mod tests {
         let mut cols = vec![("id", Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as Arc<dyn Array>)];
         cols.extend(lineage(3));
         let b = batch(cols);
-        let columns = CopyColumns { data: vec!["id".into()], with_seq: false };
+        let columns = CopyColumns::new(vec!["id".into()], vec![SqlType::BigInt], false);
+        assert!(columns.statement("t").ends_with("FROM STDIN WITH (FORMAT binary)"));
         let excluded = BTreeSet::from([2]);
-        let (text, skipped) = encode(&columns, &b, &excluded, &[0]);
-        assert_eq!(text.lines().count(), 1);
-        assert!(text.starts_with("1\t2026-11-01\ts3://l/f.csv\t2\t"));
+        let (bytes, skipped) = encode(&columns, &b, &excluded, &[0]);
+        let rows = tuples(&bytes);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][0].as_deref(), Some(&1i64.to_be_bytes()[..]));
+        assert_eq!(rows[0][2].as_deref(), Some(&b"s3://l/f.csv"[..]));
         assert_eq!(skipped.len(), 2);
         assert_eq!((skipped[0].position, skipped[0].line), (1, Some(3)));
         assert_eq!(skipped[0].null_key.as_deref(), Some("primary key column id is null"));
         assert_eq!((skipped[1].position, skipped[1].line, skipped[1].null_key.clone()), (2, Some(4), None));
         assert!(skipped[1].raw.starts_with("3\t2026-11-01"));
+    }
+
+    #[test]
+    fn binary_values_are_converted_to_their_column_types() {
+        let mut cols = vec![
+            ("n", Arc::new(Int64Array::from(vec![Some(7), None])) as Arc<dyn Array>),
+            ("day", Arc::new(Date32Array::from(vec![10_958, 0]))),
+            ("tags", Arc::new(StringArray::from(vec!["[1]", "[]"]))),
+        ];
+        cols.extend(lineage(2));
+        let b = batch(cols);
+        // n was widened to double, day to timestamptz; tags are jsonb.
+        let columns = CopyColumns::new(
+            ["n", "day", "tags"].map(String::from).to_vec(),
+            vec![SqlType::Double, SqlType::TimestampTz, SqlType::Json],
+            true,
+        );
+        let (bytes, _) = encode(&columns, &b, &BTreeSet::new(), &[]);
+        let rows = tuples(&bytes);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].len(), 8, "3 data, 4 lineage, the sequence");
+        assert_eq!(rows[0][0].as_deref(), Some(&7f64.to_be_bytes()[..]));
+        assert_eq!(rows[1][0], None);
+        assert_eq!(
+            rows[0][1].as_deref(),
+            Some(&86_400_000_000i64.to_be_bytes()[..]),
+            "2000-01-02, PostgreSQL epoch + 1 day"
+        );
+        assert_eq!(rows[0][2].as_deref(), Some(&b"\x01[1]"[..]));
+        assert_eq!(rows[0][3].as_deref(), Some(&(20_758i32 - 10_957).to_be_bytes()[..]), "dt 2026-11-01");
+        assert_eq!(rows[0][7].as_deref(), Some(&3i64.to_be_bytes()[..]));
+    }
+
+    #[test]
+    fn numerics_are_base_10000_digits_with_weight_sign_and_scale() {
+        let enc = |v, scale| {
+            let mut out = Vec::new();
+            write_numeric(v, scale, &mut out);
+            out.chunks(2).map(|c| i16::from_be_bytes([c[0], c[1]])).collect::<Vec<_>>()
+        };
+        // ndigits, weight, sign, dscale, digits...
+        assert_eq!(enc(123_456, 2), vec![2, 0, 0, 2, 1234, 5600]);
+        assert_eq!(enc(-5, 2), vec![1, -1, 0x4000, 2, 500]);
+        assert_eq!(enc(100_000_000, 0), vec![1, 2, 0, 0, 1]);
+        assert_eq!(enc(0, 3), vec![0, 0, 0, 3]);
+        assert_eq!(enc(12_345_678_901, 4), vec![3, 1, 0, 4, 123, 4567, 8901]);
+        let max = 10i128.pow(38) - 1;
+        assert_eq!(enc(max, 38)[..4], [10, -1, 0, 38]);
     }
 
     #[test]

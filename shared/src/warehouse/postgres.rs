@@ -211,6 +211,7 @@ impl PostgresWarehouse {
         let now = Utc::now();
         let loaded_at_rfc = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let loaded_at_copy = now.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+        let loaded_at = (loaded_at_copy.as_str(), now.timestamp_micros());
         exec(txn, t, &d.lock(t)).await?;
 
         let ids = load.file_ids();
@@ -283,13 +284,14 @@ impl PostgresWarehouse {
             .collect();
 
         let staged = load.rules.disposition != WriteDisposition::Append;
-        let copy_columns = CopyColumns { data: data.clone(), with_seq: staged };
+        let types: Vec<SqlType> = data
+            .iter()
+            .map(|n| columns.iter().find(|c| &c.name == n).map_or(SqlType::Text, |c| c.sql_type.clone()))
+            .collect();
+        let copy_columns = CopyColumns::new(data.clone(), types.clone(), staged);
         let statement = if staged {
-            let types: Vec<(String, SqlType)> = data
-                .iter()
-                .filter_map(|n| columns.iter().find(|c| &c.name == n).map(|c| (n.clone(), c.sql_type.clone())))
-                .collect();
-            exec(txn, t, &d.create_staging(STAGING, &types)).await?;
+            let typed: Vec<(String, SqlType)> = data.iter().cloned().zip(types).collect();
+            exec(txn, t, &d.create_staging(STAGING, &typed)).await?;
             copy_columns.statement(&sql::quote_ident(STAGING))
         } else {
             copy_columns.statement_for(t)
@@ -324,8 +326,7 @@ impl PostgresWarehouse {
             attempts += 1;
             exec(txn, t, "SAVEPOINT landfall_copy").await?;
             let active: Vec<PartJob> = parts.iter().filter(|p| states[p.file].refused.is_none()).cloned().collect();
-            let failure = match self.copy(txn, t, &statement, &copy_columns, &active, &required, &loaded_at_copy).await
-            {
+            let failure = match self.copy(txn, t, &statement, &copy_columns, &active, &required, loaded_at).await {
                 Ok(copied) => break copied,
                 Err(f) => f,
             };
@@ -495,7 +496,7 @@ impl PostgresWarehouse {
         columns: &CopyColumns,
         parts: &[PartJob],
         required: &[usize],
-        loaded_at: &str,
+        (loaded_at, loaded_at_micros): (&str, i64),
     ) -> Result<Copied, CopyFailure> {
         let scratch = tempfile::Builder::new()
             .prefix("load-")
@@ -561,6 +562,7 @@ impl PostgresWarehouse {
                     let ctx = PartContext {
                         dt: &job.dt,
                         loaded_at: &loaded_at,
+                        loaded_at_micros,
                         seq: job.seq,
                         excluded: &job.excluded,
                         required: &required,
@@ -612,6 +614,9 @@ impl PostgresWarehouse {
             })
         };
 
+        if let Err(e) = sink.send(Bytes::from_static(columns.header())).await {
+            return Err(classify_copy_error(table, statement, &e, &LineMap::default()));
+        }
         let mut lines = LineMap::default();
         let mut copied = Copied { rows_per_file: BTreeMap::new(), skipped: Vec::new() };
         let mut failure = None;
@@ -645,6 +650,11 @@ impl PostgresWarehouse {
         let _ = encoder.await;
         if let Some(f) = failure {
             return Err(locate(f, parts));
+        }
+        if send_error.is_none()
+            && let Err(e) = sink.send(Bytes::from_static(columns.trailer())).await
+        {
+            send_error = Some(e);
         }
         if let Some(e) = send_error {
             return Err(locate(classify_copy_error(table, statement, &e, &lines), parts));
