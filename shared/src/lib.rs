@@ -2,6 +2,7 @@
 //! the tests have in common. Parsing and SQL generation are pure code; each
 //! AWS adapter is a narrow trait next to its SDK implementation.
 
+pub mod catalog;
 pub mod config;
 pub mod convert;
 pub mod env;

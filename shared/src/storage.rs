@@ -85,6 +85,66 @@ pub trait ObjectStore: Send + Sync {
         })?;
         Ok(buf)
     }
+
+    /// Reads part of an object (a Parquet footer) and tells its total size.
+    /// The default reads the whole object; S3 sends only the range.
+    async fn get_range(&self, bucket: &str, key: &str, range: ByteRange) -> Result<RangeRead, StorageError> {
+        let all = self.get_bytes(bucket, key).await?;
+        let size = all.len() as u64;
+        let (start, end) = range.bounds(size);
+        let bytes = all.get(start as usize..end as usize).map(<[u8]>::to_vec).unwrap_or_default();
+        Ok(RangeRead { bytes, object_size: size })
+    }
+
+    /// The "folders" directly below a prefix, e.g. `tables/orders/` under
+    /// `tables/`. The default derives them from a full listing; S3 asks for
+    /// common prefixes instead.
+    async fn list_dirs(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut dirs: Vec<String> = self
+            .list(bucket, prefix)
+            .await?
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let rest = key.strip_prefix(prefix)?;
+                rest.find('/').map(|i| format!("{prefix}{}", &rest[..=i]))
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        Ok(dirs)
+    }
+}
+
+/// Which bytes of an object to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// The last n bytes (all of a shorter object).
+    Suffix(u64),
+    /// Bytes start..end.
+    Span { start: u64, end: u64 },
+}
+
+impl ByteRange {
+    /// The range clamped to an object of `size` bytes, as (start, end).
+    pub fn bounds(self, size: u64) -> (u64, u64) {
+        match self {
+            ByteRange::Suffix(n) => (size.saturating_sub(n), size),
+            ByteRange::Span { start, end } => (start.min(size), end.min(size).max(start.min(size))),
+        }
+    }
+
+    fn header(self) -> String {
+        match self {
+            ByteRange::Suffix(n) => format!("bytes=-{n}"),
+            ByteRange::Span { start, end } => format!("bytes={start}-{}", end.saturating_sub(1)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RangeRead {
+    pub bytes: Vec<u8>,
+    pub object_size: u64,
 }
 
 /// The S3 implementation.
@@ -216,6 +276,41 @@ impl ObjectStore for S3Store {
                     out.push((k.to_owned(), obj.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0)));
                 }
             }
+        }
+        Ok(out)
+    }
+
+    async fn get_range(&self, bucket: &str, key: &str, range: ByteRange) -> Result<RangeRead, StorageError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(range.header())
+            .send()
+            .await
+            .map_err(|e| classify("GetObject", bucket, key, e))?;
+        // "bytes 10-99/100": the total follows the slash.
+        let total = out.content_range().and_then(|r| r.rsplit_once('/')).and_then(|(_, t)| t.parse::<u64>().ok());
+        let length = out.content_length().and_then(|l| u64::try_from(l).ok());
+        let bytes = out.body.collect().await.map_err(|e| StorageError::Request {
+            operation: "GetObject",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: e.to_string(),
+            retryable: true,
+        })?;
+        let bytes = bytes.to_vec();
+        Ok(RangeRead { object_size: total.or(length).unwrap_or(bytes.len() as u64), bytes })
+    }
+
+    async fn list_dirs(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut out = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(bucket).prefix(prefix).delimiter("/").into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListObjectsV2", bucket, prefix, e))?;
+            out.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
         }
         Ok(out)
     }
