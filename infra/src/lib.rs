@@ -15,10 +15,12 @@ pub mod local {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use landfall::catalog::{Catalog, GlueCatalog};
     use landfall::config::Config;
     use landfall::storage::{S3Store, s3_client};
     use landfall::telemetry::Metrics;
     use parse_file::{ParseFile, Settings};
+    use register_partitions::RegisterPartitions;
 
     use crate::{LocalStack, Pump, PumpReport};
 
@@ -36,6 +38,7 @@ pub mod local {
         /// The SDK configuration the handlers were built with; the pump reuses it.
         pub sdk: aws_config::SdkConfig,
         pub parse_file: ParseFile,
+        pub register_partitions: RegisterPartitions,
         pub metrics: Metrics,
         pub config: Arc<Config>,
     }
@@ -53,16 +56,36 @@ pub mod local {
             Settings { curated_bucket: stack.curated_bucket.clone(), work_dir },
             metrics.clone(),
         );
-        Ok(Functions { sdk, parse_file, metrics, config })
+        let glue = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &stack.glue_database));
+        let register_partitions = register_partitions(stack, &sdk, glue, metrics.clone());
+        Ok(Functions { sdk, parse_file, register_partitions, metrics, config })
+    }
+
+    /// register-partitions on a given catalog: Glue in the stack, or a
+    /// wrapper around it (the tests count calls and inject faults moto cannot).
+    pub fn register_partitions(
+        stack: &LocalStack,
+        sdk: &aws_config::SdkConfig,
+        catalog: Arc<dyn Catalog>,
+        metrics: Metrics,
+    ) -> RegisterPartitions {
+        let store = Arc::new(S3Store::new(s3_client(sdk)));
+        let settings = register_partitions::Settings {
+            curated_bucket: stack.curated_bucket.clone(),
+            database: stack.glue_database.clone(),
+        };
+        RegisterPartitions::new(store, catalog, settings, metrics)
     }
 
     pub fn pump(stack: &LocalStack, functions: &Functions) -> Result<Pump, LocalError> {
         let sqs = aws_sdk_sqs::Client::new(&functions.sdk);
-        Ok(Pump::new(sqs, &stack.region).route(
-            "parse-file",
-            stack.queue("parse-file")?.clone(),
-            Arc::new(functions.parse_file.clone()),
-        ))
+        Ok(Pump::new(sqs, &stack.region)
+            .route("parse-file", stack.queue("parse-file")?.clone(), Arc::new(functions.parse_file.clone()))
+            .route(
+                "register-partitions",
+                stack.queue("register-partitions")?.clone(),
+                Arc::new(functions.register_partitions.clone()),
+            ))
     }
 
     /// Pumps every queue until it is empty.

@@ -32,6 +32,13 @@ impl SqsHandler for parse_file::ParseFile {
     }
 }
 
+#[async_trait]
+impl SqsHandler for register_partitions::RegisterPartitions {
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_sqs(event).await
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PumpError {
     #[error("SQS {operation} on {queue}: {message}")]

@@ -39,6 +39,7 @@ pub struct LocalStack {
     pub landing_bucket: String,
     pub curated_bucket: String,
     pub config_url: String,
+    pub glue_database: String,
     pub queues: BTreeMap<String, QueueBinding>,
 }
 
@@ -102,6 +103,7 @@ impl LocalStack {
             landing_bucket: get("LANDFALL_LANDING_BUCKET")?,
             curated_bucket: get("LANDFALL_CURATED_BUCKET")?,
             config_url: get("LANDFALL_CONFIG_URL")?,
+            glue_database: get("LANDFALL_GLUE_DATABASE")?,
             queues: outputs.queues.value,
             env,
         })
