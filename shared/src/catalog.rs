@@ -288,6 +288,10 @@ pub struct TableDef {
     /// keeps whatever else is there.
     pub parameters: BTreeMap<String, String>,
     pub description: Option<String>,
+    /// The catalog's version of the table when it was read: an update
+    /// made against an older version fails with ConcurrentModification
+    /// instead of overwriting a concurrent writer's columns.
+    pub version_id: Option<String>,
 }
 
 impl TableDef {
@@ -303,6 +307,7 @@ impl TableDef {
             partition_keys: vec![PARTITION_KEY.to_owned()],
             parameters,
             description: Some("landfall curated table; columns evolve with the Parquet parts".into()),
+            version_id: None,
         }
     }
 

@@ -324,3 +324,18 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
     let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
     Client::from_conf(conf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ByteRange;
+
+    #[test]
+    fn byte_ranges_clamp_to_the_object_and_render_as_http_ranges() {
+        assert_eq!(ByteRange::Suffix(8).bounds(100), (92, 100));
+        assert_eq!(ByteRange::Suffix(64).bounds(10), (0, 10), "a suffix longer than the object is all of it");
+        assert_eq!(ByteRange::Span { start: 10, end: 20 }.bounds(15), (10, 15));
+        assert_eq!(ByteRange::Span { start: 30, end: 40 }.bounds(15), (15, 15));
+        assert_eq!(ByteRange::Suffix(8).header(), "bytes=-8");
+        assert_eq!(ByteRange::Span { start: 10, end: 20 }.header(), "bytes=10-19", "HTTP ranges are inclusive");
+    }
+}

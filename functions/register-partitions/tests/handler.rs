@@ -95,6 +95,8 @@ struct FakeCatalog {
     entry_faults: Mutex<BTreeMap<(String, String), ErrorKind>>,
     /// A table another invocation creates just before our CreateTable.
     racing_create: Mutex<Option<TableDef>>,
+    /// Columns another invocation adds just before our UpdateTable.
+    racing_update: Mutex<Option<Column>>,
 }
 
 impl FakeCatalog {
@@ -141,13 +143,27 @@ impl Catalog for FakeCatalog {
         if tables.contains_key(&table.name) {
             return Err(Self::err("CreateTable", &table.name, ErrorKind::AlreadyExists, None));
         }
-        tables.insert(table.name.clone(), table.clone());
+        let mut stored = table.clone();
+        stored.version_id = Some("1".into());
+        tables.insert(table.name.clone(), stored);
         Ok(())
     }
 
+    /// Like Glue: an update made against an older version fails.
     async fn update_table(&self, table: &TableDef) -> Result<(), CatalogError> {
         self.calls.lock().unwrap().push("UpdateTable");
-        self.tables.lock().unwrap().insert(table.name.clone(), table.clone());
+        let mut tables = self.tables.lock().unwrap();
+        let current = tables.get_mut(&table.name).expect("updated tables exist");
+        if let Some(col) = self.racing_update.lock().unwrap().take() {
+            current.columns.push(col);
+            current.version_id = Some(format!("{}0", current.version_id.clone().unwrap_or_default()));
+        }
+        if current.version_id != table.version_id {
+            return Err(Self::err("UpdateTable", &table.name, ErrorKind::ConcurrentModification, None));
+        }
+        let mut stored = table.clone();
+        stored.version_id = Some(format!("{}1", current.version_id.clone().unwrap_or_default()));
+        *current = stored;
         Ok(())
     }
 
@@ -445,6 +461,19 @@ async fn a_table_another_invocation_created_first_is_merged_not_failed() {
     let names: Vec<String> = s.catalog.table("orders").columns.iter().map(|c| c.name.clone()).collect();
     assert_eq!(names[..3], ["order_id", "legacy", "amount"], "their columns first, ours appended");
     assert_eq!(s.catalog.count("UpdateTable"), 1);
+}
+
+#[tokio::test]
+async fn a_concurrent_schema_change_is_merged_not_overwritten() {
+    let s = setup();
+    assert!(s.batch(&[s.part("orders", "2026-11-01", 0, orders_v1())]).await.is_empty());
+    *s.catalog.racing_update.lock().unwrap() = Some(Column::new("theirs", HiveType::String));
+    let mut v2 = orders_v1();
+    v2.push(field("ours", DataType::Utf8));
+    assert!(s.batch(&[s.part("orders", "2026-11-02", 0, v2)]).await.is_empty());
+    let names: Vec<String> = s.catalog.table("orders").columns.iter().map(|c| c.name.clone()).collect();
+    assert_eq!(names[6..], ["theirs", "ours"]);
+    assert_eq!(s.catalog.count("UpdateTable"), 2, "the stale update failed and was made again");
 }
 
 #[tokio::test]

@@ -145,6 +145,7 @@ fn table_def(t: &Table) -> TableDef {
         partition_keys: t.partition_keys().iter().map(|k| k.name().to_owned()).collect(),
         parameters: t.parameters().map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
         description: t.description().map(str::to_owned),
+        version_id: t.version_id().map(str::to_owned),
     }
 }
 
@@ -178,6 +179,7 @@ impl Catalog for GlueCatalog {
             .update_table()
             .database_name(&self.database)
             .table_input(input)
+            .set_version_id(table.version_id.clone())
             .send()
             .await
             .map_err(|e| self.classify("UpdateTable", &table.name, e))?;
