@@ -79,6 +79,7 @@ pub struct TableReport {
 /// A part a message asked for, before its footer is read.
 struct Wanted {
     message: usize,
+    message_id: String,
     table: String,
     dt: String,
     key: String,
@@ -115,7 +116,7 @@ impl RegisterPartitions {
         match events::classify(payload) {
             Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event).await)?),
             Ok(Invocation::Direct(notice)) => {
-                let failed = self.register_notices(&[Ok(notice)]).await;
+                let failed = self.register_notices(&[("direct", Ok(notice))]).await;
                 if failed.is_empty() {
                     Ok(json!({"failed": 0}))
                 } else {
@@ -142,18 +143,16 @@ impl RegisterPartitions {
             };
             ids.push(id);
         }
-        let notices: Vec<Result<Notice, EventError>> =
-            event.records.iter().map(|m| events::parse_body(m.body.as_deref().unwrap_or(""))).collect();
-        for (i, n) in notices.iter().enumerate() {
-            if let (Err(e), Some(id)) = (n, ids.get(i)) {
-                self.metrics.incr("events_invalid", &[("reason", "body")]);
-                error!(message_id = id, error = %e, "message body is not a notification; failing it so it reaches the DLQ");
-            }
-        }
+        let notices: Vec<(&str, Result<Notice, EventError>)> = ids
+            .iter()
+            .zip(&event.records)
+            .map(|(id, m)| (*id, events::parse_body(m.body.as_deref().unwrap_or(""))))
+            .collect();
         let failed = self.register_notices(&notices).await;
         for i in failed {
             if let Some(id) = ids.get(i) {
                 self.metrics.incr("messages_failed", &[]);
+                warn!(message_id = id, "message failed; SQS will deliver it again");
                 response.add_failure(*id);
             }
         }
@@ -162,13 +161,19 @@ impl RegisterPartitions {
 
     /// Registers the parts the notices name; returns the indices of the
     /// notices that must be retried.
-    async fn register_notices(&self, notices: &[Result<Notice, EventError>]) -> BTreeSet<usize> {
+    async fn register_notices(&self, notices: &[(&str, Result<Notice, EventError>)]) -> BTreeSet<usize> {
         let mut failed = BTreeSet::new();
         let mut wanted = Vec::new();
-        for (i, notice) in notices.iter().enumerate() {
-            let Ok(notice) = notice else {
-                failed.insert(i);
-                continue;
+        for (i, (message_id, notice)) in notices.iter().enumerate() {
+            let _message = info_span!("message", message_id).entered();
+            let notice = match notice {
+                Ok(notice) => notice,
+                Err(e) => {
+                    self.metrics.incr("events_invalid", &[("reason", "body")]);
+                    error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
+                    failed.insert(i);
+                    continue;
+                }
             };
             for skip in &notice.skipped {
                 self.skip(skip.label(), &format!("{skip:?}"));
@@ -189,6 +194,7 @@ impl RegisterPartitions {
                 }
                 wanted.push(Wanted {
                     message: i,
+                    message_id: (*message_id).to_owned(),
                     table: part.table.to_owned(),
                     dt: part.dt.to_owned(),
                     key: object.key.clone(),
@@ -243,7 +249,7 @@ impl RegisterPartitions {
                 let Some(w) = pending.next() else { break };
                 let store = Arc::clone(&self.store);
                 let bucket = self.settings.curated_bucket.clone();
-                let span = info_span!("object", bucket = %bucket, key = %w.key);
+                let span = info_span!("object", message_id = %w.message_id, bucket = %bucket, key = %w.key);
                 tasks.spawn(
                     async move {
                         let result = footer::read_columns(store.as_ref(), &bucket, &w.key).await;
@@ -484,7 +490,8 @@ impl RegisterPartitions {
             for dt in page {
                 for (key, _) in self.store.list(bucket, &format!("{prefix}dt={dt}/")).await? {
                     if layout::parse_part_key(&key).is_some() {
-                        wanted.push(Wanted { message: 0, table: table.to_owned(), dt: (*dt).clone(), key });
+                        let (table, dt) = (table.to_owned(), (*dt).clone());
+                        wanted.push(Wanted { message: 0, message_id: "repair".into(), table, dt, key });
                     }
                 }
             }
