@@ -76,13 +76,7 @@ pub trait ObjectStore: Send + Sync {
         use tokio::io::AsyncReadExt;
         let mut body = self.get(bucket, key, Version::default()).await?;
         let mut buf = Vec::with_capacity(usize::try_from(body.meta.size).unwrap_or(0).min(64 << 20));
-        body.reader.read_to_end(&mut buf).await.map_err(|e| StorageError::Request {
-            operation: "GetObject",
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            message: e.to_string(),
-            retryable: true,
-        })?;
+        body.reader.read_to_end(&mut buf).await.map_err(|e| body_error(bucket, key, e))?;
         Ok(buf)
     }
 
@@ -112,6 +106,17 @@ pub trait ObjectStore: Send + Sync {
         dirs.sort();
         dirs.dedup();
         Ok(dirs)
+    }
+}
+
+/// A GetObject body that broke off mid-stream: worth a retry.
+fn body_error(bucket: &str, key: &str, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Request {
+        operation: "GetObject",
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message: e.to_string(),
+        retryable: true,
     }
 }
 
@@ -159,21 +164,31 @@ impl S3Store {
     }
 }
 
-fn classify<E>(operation: &'static str, bucket: &str, key: &str, err: SdkError<E, HttpResponse>) -> StorageError
+/// The HTTP status of an AWS SDK error and its "Code: message" text; the
+/// S3 and Glue adapters classify errors from these.
+pub(crate) fn sdk_status_and_message<E>(err: &SdkError<E, HttpResponse>) -> (Option<u16>, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let status = match &err {
+    let status = match err {
         SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
         SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
         _ => None,
     };
-    let code = err.code().map(str::to_owned);
-    let message = match (&code, err.message()) {
+    let message = match (err.code(), err.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
-        _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        (Some(c), None) => c.to_owned(),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
     };
+    (status, message)
+}
+
+fn classify<E>(operation: &'static str, bucket: &str, key: &str, err: SdkError<E, HttpResponse>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (status, message) = sdk_status_and_message(&err);
+    let code = err.code().map(str::to_owned);
     let (bucket, key) = (bucket.to_owned(), key.to_owned());
     match (code.as_deref(), status) {
         (Some("NoSuchKey" | "NotFound" | "NoSuchBucket" | "NoSuchVersion"), _) | (_, Some(404)) => {
@@ -293,13 +308,7 @@ impl ObjectStore for S3Store {
         // "bytes 10-99/100": the total follows the slash.
         let total = out.content_range().and_then(|r| r.rsplit_once('/')).and_then(|(_, t)| t.parse::<u64>().ok());
         let length = out.content_length().and_then(|l| u64::try_from(l).ok());
-        let bytes = out.body.collect().await.map_err(|e| StorageError::Request {
-            operation: "GetObject",
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            message: e.to_string(),
-            retryable: true,
-        })?;
+        let bytes = out.body.collect().await.map_err(|e| body_error(bucket, key, e))?;
         let bytes = bytes.to_vec();
         Ok(RangeRead { object_size: total.or(length).unwrap_or(bytes.len() as u64), bytes })
     }

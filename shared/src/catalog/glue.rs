@@ -46,11 +46,7 @@ impl GlueCatalog {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let status = match &err {
-            SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
-            SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
-            _ => None,
-        };
+        let (status, message) = crate::storage::sdk_status_and_message(&err);
         let kind = match (&err, err.code()) {
             (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_), _) => {
                 ErrorKind::Timeout
@@ -62,11 +58,6 @@ impl GlueCatalog {
                 Some(403) => ErrorKind::AccessDenied,
                 _ => ErrorKind::Other,
             },
-        };
-        let message = match (err.code(), err.message()) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c.to_owned(),
-            _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         };
         self.error(operation, table, kind, message)
     }
