@@ -182,3 +182,7 @@ module "glue" {
 #     ...
 #     queue_arn = module.queue[each.key].arn
 #   }
+#
+# register-partitions also gets its daily repair there: an EventBridge schedule
+# (e.g. cron(15 3 * * ? *)) invoking it with the input
+# {"repair": {"tables": "all", "days": 3}} (README: register-partitions).

@@ -111,7 +111,7 @@ variable "functions" {
     register_partitions = optional(object({
       timeout_seconds         = optional(number, 60)
       memory_mb               = optional(number, 256)
-      batch_size              = optional(number, 100)
+      batch_size              = optional(number, 500)
       batching_window_seconds = optional(number, 10)
       max_concurrency         = optional(number, 2)
       max_receive_count       = optional(number, 5)

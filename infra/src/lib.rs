@@ -15,6 +15,7 @@ pub mod local {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use landfall::catalog::{Catalog, GlueCatalog};
     use landfall::config::Config;
     use landfall::secrets::SecretsManager;
     use landfall::storage::{S3Store, s3_client};
@@ -24,6 +25,7 @@ pub mod local {
     use landfall::warehouse::postgres::{LoaderSettings, PostgresWarehouse};
     use load_warehouse::LoadWarehouse;
     use parse_file::{ParseFile, Settings};
+    use register_partitions::RegisterPartitions;
 
     use crate::{LocalStack, Pump, PumpReport};
 
@@ -43,6 +45,7 @@ pub mod local {
         /// The SDK configuration the handlers were built with; the pump reuses it.
         pub sdk: aws_config::SdkConfig,
         pub parse_file: ParseFile,
+        pub register_partitions: RegisterPartitions,
         pub load_warehouse: LoadWarehouse,
         /// The warehouse driver itself, for tests that load outside SQS.
         pub warehouse: PostgresWarehouse,
@@ -71,6 +74,8 @@ pub mod local {
             Settings { curated_bucket: stack.curated_bucket.clone(), work_dir: work_dir.clone() },
             metrics.clone(),
         );
+        let glue = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &stack.glue_database));
+        let register_partitions = register_partitions(stack, &sdk, glue, metrics.clone());
         // As in Lambda: the environment wins over the config file; locally the
         // stack's PostgreSQL is the default.
         let env_url = std::env::var(URL_ENV).ok().or_else(|| Some(stack.database_url.clone()));
@@ -83,12 +88,28 @@ pub mod local {
         );
         let load_warehouse =
             LoadWarehouse::new(store, Arc::clone(&config), Arc::new(warehouse.clone()), metrics.clone());
-        Ok(Functions { sdk, parse_file, load_warehouse, warehouse, metrics, config })
+        Ok(Functions { sdk, parse_file, register_partitions, load_warehouse, warehouse, metrics, config })
+    }
+
+    /// register-partitions on a given catalog: Glue in the stack, or a
+    /// wrapper around it (the tests count calls and inject faults moto cannot).
+    pub fn register_partitions(
+        stack: &LocalStack,
+        sdk: &aws_config::SdkConfig,
+        catalog: Arc<dyn Catalog>,
+        metrics: Metrics,
+    ) -> RegisterPartitions {
+        let store = Arc::new(S3Store::new(s3_client(sdk)));
+        let settings = register_partitions::Settings {
+            curated_bucket: stack.curated_bucket.clone(),
+            database: stack.glue_database.clone(),
+        };
+        RegisterPartitions::new(store, catalog, settings, metrics)
     }
 
     /// Every function's queue routed to its handler.
     pub fn pump(stack: &LocalStack, functions: &Functions) -> Result<Pump, LocalError> {
-        pump_only(stack, functions, &["parse-file", "load-warehouse"])
+        pump_only(stack, functions, &["parse-file", "register-partitions", "load-warehouse"])
     }
 
     /// Only the named functions' queues (a test may hold one stage back).
@@ -98,6 +119,7 @@ pub mod local {
         for &name in names {
             let handler: Arc<dyn crate::SqsHandler> = match name {
                 "parse-file" => Arc::new(functions.parse_file.clone()),
+                "register-partitions" => Arc::new(functions.register_partitions.clone()),
                 "load-warehouse" => Arc::new(functions.load_warehouse.clone()),
                 other => {
                     return Err(

@@ -3,7 +3,9 @@
 //!   landfall demo                   upload events/samples/ to the landing bucket, pump, print the lake
 //!   landfall pump [--timeout S]     deliver queued messages to the handlers until the queues are empty
 //!   landfall drop FILE [KEY]        upload one file to the landing bucket (KEY defaults to the file name)
-//!   landfall summary                print what the curated bucket and the warehouse hold
+//!   landfall summary                print what the curated bucket, the Glue catalog and the warehouse hold
+//!   landfall repair [TABLE...] [--from D --to D | --days N]
+//!                                   register the partitions the catalog lacks (all tables by default)
 //!   landfall load MANIFEST_KEY...   load manifests by hand (a replay; the ledger makes repeats no-ops)
 //!   landfall validate-config [PATH] check a config file (default config/landfall.yaml)
 
@@ -23,7 +25,7 @@ use landfall_infra::{LocalStack, local, stack::repo_root};
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn usage() -> &'static str {
-    "usage: landfall demo | pump [--timeout SECONDS] | drop FILE [KEY] | summary | load MANIFEST_KEY... | validate-config [PATH]"
+    "usage: landfall demo | pump [--timeout SECONDS] | drop FILE [KEY] | summary | repair [TABLE...] [--from YYYY-MM-DD --to YYYY-MM-DD | --days N] | load MANIFEST_KEY... | validate-config [PATH]"
 }
 
 #[tokio::main]
@@ -35,6 +37,7 @@ async fn main() -> ExitCode {
         Some("pump") => pump(&args[1..]).await,
         Some("drop") => drop_file(&args[1..]).await,
         Some("summary") => summary().await,
+        Some("repair") => repair(&args[1..]).await,
         Some("load") => load(&args[1..]).await,
         Some("validate-config") => validate_config(args.get(1).map(PathBuf::from)),
         Some("-h" | "--help" | "help") => {
@@ -271,6 +274,67 @@ async fn warehouse_summary(stack: &LocalStack, schema: &str) -> CliResult {
     Ok(())
 }
 
+/// Fires the repair request the daily schedule sends, by hand.
+async fn repair(args: &[String]) -> CliResult {
+    let mut request = serde_json::Map::new();
+    let mut tables = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            flag @ ("--from" | "--to") => {
+                let value = it.next().ok_or(usage())?;
+                request.insert(flag.trim_start_matches('-').to_owned(), value.clone().into());
+            }
+            "--days" => {
+                request.insert("days".into(), it.next().ok_or(usage())?.parse::<u32>()?.into());
+            }
+            table if !table.starts_with('-') => tables.push(serde_json::Value::from(table)),
+            _ => return Err(usage().into()),
+        }
+    }
+    if !tables.is_empty() {
+        request.insert("tables".into(), tables.into());
+    }
+    let stack = LocalStack::discover()?;
+    let functions = local::functions(&stack).await?;
+    let payload = serde_json::json!({ "repair": request });
+    println!("== repair {payload}");
+    let report = functions.register_partitions.handle(payload).await.map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    catalog_summary(&stack).await
+}
+
+fn glue_err(e: impl std::error::Error) -> String {
+    aws_sdk_glue::error::DisplayErrorContext(e).to_string()
+}
+
+/// The Glue tables register-partitions keeps, with their columns and partitions.
+async fn catalog_summary(stack: &LocalStack) -> CliResult {
+    let glue = aws_sdk_glue::Client::new(&stack.sdk_config().await);
+    let db = &stack.glue_database;
+    println!("== Glue tables in database {db}");
+    let mut pages = glue.get_tables().database_name(db).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for table in page.map_err(glue_err)?.table_list() {
+            let sd = table.storage_descriptor();
+            let cols: Vec<String> = sd
+                .map(|sd| sd.columns().iter().map(|c| format!("{} {}", c.name(), c.r#type().unwrap_or("?"))).collect())
+                .unwrap_or_default();
+            println!("  {}  {}", table.name(), sd.and_then(|sd| sd.location()).unwrap_or(""));
+            println!("     columns: {}", cols.join(", "));
+            let mut dts = Vec::new();
+            let mut parts = glue.get_partitions().database_name(db).table_name(table.name()).into_paginator().send();
+            while let Some(p) = parts.next().await {
+                dts.extend(p.map_err(glue_err)?.partitions().iter().filter_map(|p| p.values().first().cloned()));
+            }
+            dts.sort();
+            let dts: Vec<String> = dts.iter().map(|d| format!("dt={d}")).collect();
+            println!("     {} partition(s): {}", dts.len(), dts.join(", "));
+        }
+    }
+    Ok(())
+}
+
 async fn summary_of(stack: &LocalStack) -> CliResult {
     let store = S3Store::new(s3_client(&stack.sdk_config().await));
     let bucket = &stack.curated_bucket;
@@ -336,5 +400,5 @@ async fn summary_of(stack: &LocalStack) -> CliResult {
             println!("     ... {} more", rejects.len() - 5);
         }
     }
-    Ok(())
+    catalog_summary(stack).await
 }

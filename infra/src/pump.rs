@@ -33,6 +33,13 @@ impl SqsHandler for parse_file::ParseFile {
 }
 
 #[async_trait]
+impl SqsHandler for register_partitions::RegisterPartitions {
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_sqs(event).await
+    }
+}
+
+#[async_trait]
 impl SqsHandler for load_warehouse::LoadWarehouse {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         self.handle_sqs(event).await

@@ -41,6 +41,7 @@ pub struct LocalStack {
     pub config_url: String,
     /// The local PostgreSQL standing in for the warehouse (`DATABASE_URL`).
     pub database_url: String,
+    pub glue_database: String,
     pub queues: BTreeMap<String, QueueBinding>,
 }
 
@@ -105,6 +106,7 @@ impl LocalStack {
             curated_bucket: get("LANDFALL_CURATED_BUCKET")?,
             config_url: get("LANDFALL_CONFIG_URL")?,
             database_url: get("DATABASE_URL")?,
+            glue_database: get("LANDFALL_GLUE_DATABASE")?,
             queues: outputs.queues.value,
             env,
         })

@@ -32,3 +32,22 @@ pub fn transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bo
         _ => false,
     }
 }
+
+/// The HTTP status of an AWS SDK error and its "Code: message" text; every
+/// adapter classifies errors and words its messages from these.
+pub fn status_and_message<E>(err: &SdkError<E, HttpResponse>) -> (Option<u16>, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = match err {
+        SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
+        SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
+        _ => None,
+    };
+    let message = match (err.code(), err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_owned(),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
+    };
+    (status, message)
+}

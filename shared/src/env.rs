@@ -14,6 +14,7 @@ fn hint(name: &str) -> &'static str {
         "LANDFALL_CONFIG" => "a path or s3:// URL of landfall.yaml; Terraform sets it",
         "LANDFALL_CURATED_BUCKET" => "the curated bucket's name; Terraform sets it",
         "LANDFALL_LANDING_BUCKET" => "the landing bucket's name; Terraform sets it",
+        "LANDFALL_GLUE_DATABASE" => "the Glue Data Catalog database's name; Terraform sets it",
         _ => "see the README",
     }
 }

@@ -3,6 +3,7 @@
 //! AWS adapter is a narrow trait next to its SDK implementation.
 
 pub mod aws;
+pub mod catalog;
 pub mod config;
 pub mod convert;
 pub mod env;

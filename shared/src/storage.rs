@@ -76,13 +76,7 @@ pub trait ObjectStore: Send + Sync {
         use tokio::io::AsyncReadExt;
         let mut body = self.get(bucket, key, Version::default()).await?;
         let mut buf = Vec::with_capacity(usize::try_from(body.meta.size).unwrap_or(0).min(64 << 20));
-        body.reader.read_to_end(&mut buf).await.map_err(|e| StorageError::Request {
-            operation: "GetObject",
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            message: e.to_string(),
-            retryable: true,
-        })?;
+        body.reader.read_to_end(&mut buf).await.map_err(|e| body_error(bucket, key, e))?;
         Ok(buf)
     }
 
@@ -92,16 +86,81 @@ pub trait ObjectStore: Send + Sync {
         let mut body = self.get(bucket, key, Version::default()).await?;
         let local = |source| StorageError::Local { path: path.display().to_string(), source };
         let mut file = tokio::fs::File::create(path).await.map_err(local)?;
-        let n = tokio::io::copy(&mut body.reader, &mut file).await.map_err(|e| StorageError::Request {
-            operation: "GetObject",
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            message: e.to_string(),
-            retryable: true,
-        })?;
+        let n = tokio::io::copy(&mut body.reader, &mut file).await.map_err(|e| body_error(bucket, key, e))?;
         tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(local)?;
         Ok(n)
     }
+
+    /// Reads part of an object (a Parquet footer) and tells its total size.
+    /// The default reads the whole object; S3 sends only the range.
+    async fn get_range(&self, bucket: &str, key: &str, range: ByteRange) -> Result<RangeRead, StorageError> {
+        let all = self.get_bytes(bucket, key).await?;
+        let size = all.len() as u64;
+        let (start, end) = range.bounds(size);
+        let bytes = all.get(start as usize..end as usize).map(<[u8]>::to_vec).unwrap_or_default();
+        Ok(RangeRead { bytes, object_size: size })
+    }
+
+    /// The "folders" directly below a prefix, e.g. `tables/orders/` under
+    /// `tables/`. The default derives them from a full listing; S3 asks for
+    /// common prefixes instead.
+    async fn list_dirs(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut dirs: Vec<String> = self
+            .list(bucket, prefix)
+            .await?
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let rest = key.strip_prefix(prefix)?;
+                rest.find('/').map(|i| format!("{prefix}{}", &rest[..=i]))
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        Ok(dirs)
+    }
+}
+
+/// A GetObject body that broke off mid-stream: worth a retry.
+fn body_error(bucket: &str, key: &str, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Request {
+        operation: "GetObject",
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message: e.to_string(),
+        retryable: true,
+    }
+}
+
+/// Which bytes of an object to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// The last n bytes (all of a shorter object).
+    Suffix(u64),
+    /// Bytes start..end.
+    Span { start: u64, end: u64 },
+}
+
+impl ByteRange {
+    /// The range clamped to an object of `size` bytes, as (start, end).
+    pub fn bounds(self, size: u64) -> (u64, u64) {
+        match self {
+            ByteRange::Suffix(n) => (size.saturating_sub(n), size),
+            ByteRange::Span { start, end } => (start.min(size), end.min(size).max(start.min(size))),
+        }
+    }
+
+    fn header(self) -> String {
+        match self {
+            ByteRange::Suffix(n) => format!("bytes=-{n}"),
+            ByteRange::Span { start, end } => format!("bytes={start}-{}", end.saturating_sub(1)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RangeRead {
+    pub bytes: Vec<u8>,
+    pub object_size: u64,
 }
 
 /// The S3 implementation.
@@ -120,17 +179,8 @@ fn classify<E>(operation: &'static str, bucket: &str, key: &str, err: SdkError<E
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let status = match &err {
-        SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
-        SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
-        _ => None,
-    };
+    let (status, message) = crate::aws::status_and_message(&err);
     let code = err.code().map(str::to_owned);
-    let message = match (&code, err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
-        _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-    };
     let (bucket, key) = (bucket.to_owned(), key.to_owned());
     match (code.as_deref(), status) {
         (Some("NoSuchKey" | "NotFound" | "NoSuchBucket" | "NoSuchVersion"), _) | (_, Some(404)) => {
@@ -225,6 +275,35 @@ impl ObjectStore for S3Store {
         }
         Ok(out)
     }
+
+    async fn get_range(&self, bucket: &str, key: &str, range: ByteRange) -> Result<RangeRead, StorageError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(range.header())
+            .send()
+            .await
+            .map_err(|e| classify("GetObject", bucket, key, e))?;
+        // "bytes 10-99/100": the total follows the slash.
+        let total = out.content_range().and_then(|r| r.rsplit_once('/')).and_then(|(_, t)| t.parse::<u64>().ok());
+        let length = out.content_length().and_then(|l| u64::try_from(l).ok());
+        let bytes = out.body.collect().await.map_err(|e| body_error(bucket, key, e))?;
+        let bytes = bytes.to_vec();
+        Ok(RangeRead { object_size: total.or(length).unwrap_or(bytes.len() as u64), bytes })
+    }
+
+    async fn list_dirs(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut out = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(bucket).prefix(prefix).delimiter("/").into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListObjectsV2", bucket, prefix, e))?;
+            out.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+        }
+        Ok(out)
+    }
 }
 
 /// Builds an S3 client from the shared AWS config. Path-style addressing is
@@ -237,3 +316,18 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
 }
 
 pub mod memory;
+
+#[cfg(test)]
+mod tests {
+    use super::ByteRange;
+
+    #[test]
+    fn byte_ranges_clamp_to_the_object_and_render_as_http_ranges() {
+        assert_eq!(ByteRange::Suffix(8).bounds(100), (92, 100));
+        assert_eq!(ByteRange::Suffix(64).bounds(10), (0, 10), "a suffix longer than the object is all of it");
+        assert_eq!(ByteRange::Span { start: 10, end: 20 }.bounds(15), (10, 15));
+        assert_eq!(ByteRange::Span { start: 30, end: 40 }.bounds(15), (15, 15));
+        assert_eq!(ByteRange::Suffix(8).header(), "bytes=-8");
+        assert_eq!(ByteRange::Span { start: 10, end: 20 }.header(), "bytes=10-19", "HTTP ranges are inclusive");
+    }
+}

@@ -44,7 +44,7 @@ functions = {
     max_concurrency = 20
   }
   register_partitions = {
-    batch_size              = 100
+    batch_size              = 500 # one table's parts in one batch: one GetTable, one BatchCreatePartition per 100
     batching_window_seconds = 10
   }
   load_warehouse = {

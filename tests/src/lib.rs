@@ -4,10 +4,14 @@
 //!
 //! Tests share the stack's queues, so they take turns through [`Harness::lock`].
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow_array::RecordBatch;
+use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
+use landfall::catalog::{Catalog, CatalogError, ErrorKind, GlueCatalog, PartitionDef, TableDef};
 use landfall::config::Config;
 use landfall::layout;
 use landfall::manifest::Manifest;
@@ -26,6 +30,9 @@ pub struct Harness {
     /// The functions' own object-store adapter, for reading the curated bucket.
     pub store: S3Store,
     pub sqs: aws_sdk_sqs::Client,
+    pub glue: aws_sdk_glue::Client,
+    /// The Glue catalog register-partitions uses here, observed.
+    pub catalog: Arc<ObservedCatalog>,
     pub functions: local::Functions,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
@@ -49,23 +56,30 @@ impl Harness {
     pub async fn start_with(config: Option<Config>) -> Harness {
         let turn = TURN.lock().await;
         let stack = LocalStack::discover().unwrap_or_else(|e| panic!("{e}"));
-        let functions = match config {
+        let mut functions = match config {
             None => local::functions(&stack).await,
             Some(c) => local::functions_with(&stack, c).await,
         }
         .unwrap_or_else(|e| panic!("{e}"));
         let sdk = functions.sdk.clone();
         let s3 = s3_client(&sdk);
+        let glue = aws_sdk_glue::Client::new(&sdk);
+        let catalog = Arc::new(ObservedCatalog::new(GlueCatalog::new(glue.clone(), &stack.glue_database)));
+        functions.register_partitions =
+            local::register_partitions(&stack, &sdk, catalog.clone(), functions.metrics.clone());
         let harness = Harness {
             store: S3Store::new(s3.clone()),
             s3,
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            glue,
+            catalog,
             stack,
             functions,
             _turn: turn,
         };
         // Leftovers of a test that failed midway must not leak into this one.
         harness.drain().await;
+        harness.catalog.forget();
         harness
     }
 
@@ -237,6 +251,179 @@ impl Harness {
             // The ledger does not exist before the first load on a new stack.
             let _ = client.batch_execute(&forget).await;
         }
+    }
+}
+
+impl Harness {
+    /// Puts an object into the curated bucket, as parse-file does.
+    pub async fn put_curated(&self, key: &str, body: Vec<u8>) {
+        self.store
+            .put_bytes(&self.stack.curated_bucket, key, body, "application/vnd.apache.parquet")
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e}"));
+    }
+
+    /// Forgets a table: its Glue table (and so its partitions) and its
+    /// curated objects, so a test starts from nothing however often it runs.
+    pub async fn reset_table(&self, table: &str) {
+        let _ = self.glue.delete_table().database_name(&self.stack.glue_database).name(table).send().await;
+        for key in self.curated_keys(&format!("{}{table}/", layout::TABLES_PREFIX)).await {
+            self.s3
+                .delete_object()
+                .bucket(&self.stack.curated_bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("delete {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        }
+    }
+
+    /// Drops what waits in a function's queue (notifications a test wants unseen).
+    pub async fn purge(&self, function: &str) {
+        let queue = self.stack.queue(function).unwrap_or_else(|e| panic!("{e}"));
+        self.sqs
+            .purge_queue()
+            .queue_url(&queue.url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("purge: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+    }
+
+    pub async fn glue_table(&self, table: &str) -> Option<aws_sdk_glue::types::Table> {
+        let out = self.glue.get_table().database_name(&self.stack.glue_database).name(table).send().await.ok()?;
+        out.table().cloned()
+    }
+
+    /// A table's partitions: dt -> its columns as "name type".
+    pub async fn glue_partitions(&self, table: &str) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        let mut pages = self
+            .glue
+            .get_partitions()
+            .database_name(&self.stack.glue_database)
+            .table_name(table)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .unwrap_or_else(|e| panic!("partitions of {table}: {}", aws_sdk_glue::error::DisplayErrorContext(e)));
+            for p in page.partitions() {
+                let cols = p.storage_descriptor().map(|sd| columns(sd.columns())).unwrap_or_default();
+                out.insert(p.values().first().cloned().unwrap_or_default(), cols);
+            }
+        }
+        out
+    }
+}
+
+/// Glue columns as "name type".
+pub fn columns(cols: &[aws_sdk_glue::types::Column]) -> Vec<String> {
+    cols.iter().map(|c| format!("{} {}", c.name(), c.r#type().unwrap_or("?"))).collect()
+}
+
+/// One catalog call as register-partitions made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub operation: &'static str,
+    pub table: String,
+    /// Partitions in a batch call.
+    pub entries: usize,
+}
+
+/// The real Glue catalog with every call recorded, and one fault moto cannot
+/// produce: a per-entry error inside an otherwise successful
+/// BatchCreatePartition (moto reports only AlreadyExists per entry). The
+/// chosen partition is left out of the call to Glue and reported back as an
+/// InternalServiceException entry, exactly as Glue reports one.
+pub struct ObservedCatalog {
+    inner: GlueCatalog,
+    calls: Mutex<Vec<Call>>,
+    /// (table, dt) -> how many more calls fail that entry.
+    faults: Mutex<BTreeMap<(String, String), usize>>,
+}
+
+impl ObservedCatalog {
+    pub fn new(inner: GlueCatalog) -> Self {
+        Self { inner, calls: Mutex::default(), faults: Mutex::default() }
+    }
+
+    /// The next `times` BatchCreatePartition calls carrying this partition fail its entry.
+    pub fn fail_entry(&self, table: &str, dt: &str, times: usize) {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner()).insert((table.into(), dt.into()), times);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The calls of one operation on one table.
+    pub fn calls_to(&self, operation: &str, table: &str) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.operation == operation && c.table == table).collect()
+    }
+
+    pub fn forget(&self) {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn record(&self, operation: &'static str, table: &str, entries: usize) {
+        let call = Call { operation, table: table.to_owned(), entries };
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call);
+    }
+
+    fn take_fault(&self, table: &str, dt: &str) -> bool {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        match faults.get_mut(&(table.to_owned(), dt.to_owned())) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[async_trait]
+impl Catalog for ObservedCatalog {
+    async fn get_table(&self, table: &str) -> Result<Option<TableDef>, CatalogError> {
+        self.record("GetTable", table, 0);
+        self.inner.get_table(table).await
+    }
+
+    async fn create_table(&self, table: &TableDef) -> Result<(), CatalogError> {
+        self.record("CreateTable", &table.name, 0);
+        self.inner.create_table(table).await
+    }
+
+    async fn update_table(&self, table: &TableDef) -> Result<(), CatalogError> {
+        self.record("UpdateTable", &table.name, 0);
+        self.inner.update_table(table).await
+    }
+
+    async fn batch_get_partitions(&self, table: &str, dts: &[String]) -> Result<Vec<String>, CatalogError> {
+        self.record("BatchGetPartition", table, dts.len());
+        self.inner.batch_get_partitions(table, dts).await
+    }
+
+    async fn batch_create_partitions(
+        &self,
+        table: &TableDef,
+        partitions: &[PartitionDef],
+    ) -> Result<Vec<CatalogError>, CatalogError> {
+        self.record("BatchCreatePartition", &table.name, partitions.len());
+        let (failing, passing): (Vec<&PartitionDef>, Vec<&PartitionDef>) =
+            partitions.iter().partition(|p| self.take_fault(&table.name, &p.dt));
+        let passing: Vec<PartitionDef> = passing.into_iter().cloned().collect();
+        let mut errors =
+            if passing.is_empty() { Vec::new() } else { self.inner.batch_create_partitions(table, &passing).await? };
+        errors.extend(failing.into_iter().map(|p| CatalogError {
+            operation: "BatchCreatePartition",
+            database: self.inner.database().to_owned(),
+            table: table.name.clone(),
+            partition: Some(p.dt.clone()),
+            kind: ErrorKind::Server,
+            message: "InternalServiceException: injected by the test's ObservedCatalog".into(),
+        }));
+        Ok(errors)
     }
 }
 

@@ -1,0 +1,69 @@
+//! A part's columns from its Parquet footer, read with ranged GETs: the
+//! whole file is never downloaded.
+
+use landfall::catalog::{Column, FOOTER_TAIL_LEN, FooterError, columns_from_metadata, footer_metadata_len};
+use landfall::storage::{ByteRange, ObjectStore, StorageError};
+
+/// The first read takes this much of the file's end: the footer of a
+/// typical part (tens of columns, a few row groups) is a few KiB, so one GET
+/// usually holds it all; a longer footer costs a second, exact GET.
+pub const TAIL_GUESS: u64 = 64 << 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("s3://{bucket}/{key}: {source}")]
+    Footer { bucket: String, key: String, source: FooterError },
+}
+
+impl ReadError {
+    /// Transient storage faults and access denied fail the message; a
+    /// missing object or a file that is not Parquet never gets better.
+    pub fn fails_message(&self) -> bool {
+        match self {
+            ReadError::Storage(StorageError::AccessDenied { .. }) => true,
+            ReadError::Storage(e) => e.retryable(),
+            ReadError::Footer { .. } => false,
+        }
+    }
+
+    /// Low-cardinality label for `parts_unreadable{reason}`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ReadError::Storage(StorageError::NotFound { .. }) => "missing",
+            ReadError::Storage(_) => "storage",
+            ReadError::Footer { source: FooterError::UnsupportedType { .. }, .. } => "unsupported_type",
+            ReadError::Footer { .. } => "not_parquet",
+        }
+    }
+}
+
+pub async fn read_columns(store: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<Column>, ReadError> {
+    let footer = |source| ReadError::Footer { bucket: bucket.to_owned(), key: key.to_owned(), source };
+    let tail = store.get_range(bucket, key, ByteRange::Suffix(TAIL_GUESS)).await?;
+    let metadata_len = footer_metadata_len(&tail.bytes).map_err(footer)?;
+    let needed = metadata_len as u64 + FOOTER_TAIL_LEN as u64;
+    if needed > tail.object_size {
+        return Err(footer(FooterError::NotParquet(format!(
+            "the footer claims {needed} bytes of a {}-byte object",
+            tail.object_size
+        ))));
+    }
+    let have = tail.bytes.len();
+    let metadata = match have.checked_sub(needed as usize) {
+        Some(start) => tail.bytes.get(start..have - FOOTER_TAIL_LEN).map(<[u8]>::to_vec).unwrap_or_default(),
+        None => {
+            let end = tail.object_size - FOOTER_TAIL_LEN as u64;
+            let range = ByteRange::Span { start: tail.object_size - needed, end };
+            store.get_range(bucket, key, range).await?.bytes
+        }
+    };
+    if metadata.len() != metadata_len {
+        return Err(footer(FooterError::BadMetadata(format!(
+            "read {} of {metadata_len} metadata bytes",
+            metadata.len()
+        ))));
+    }
+    columns_from_metadata(&metadata).map_err(footer)
+}

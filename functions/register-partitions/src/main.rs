@@ -1,0 +1,36 @@
+//! Lambda wiring for register-partitions: settings and clients are built
+//! once per cold start; the handler lives in lib.rs.
+
+use std::sync::Arc;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use landfall::catalog::GlueCatalog;
+use landfall::env;
+use landfall::storage::{S3Store, s3_client};
+use landfall::telemetry::{self, Metrics};
+use register_partitions::{RegisterPartitions, Settings};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_tracing();
+    let curated_bucket = env::required("LANDFALL_CURATED_BUCKET")?;
+    let database = env::required("LANDFALL_GLUE_DATABASE")?;
+
+    let sdk = aws_config::load_from_env().await;
+    let store = Arc::new(S3Store::new(s3_client(&sdk)));
+    let catalog = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &database));
+    tracing::info!(%curated_bucket, %database, "register-partitions configured");
+
+    let handler =
+        RegisterPartitions::new(store, catalog, Settings { curated_bucket, database }, Metrics::new("landfall"));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move {
+            let result = handler.handle(event.payload).await;
+            handler.metrics().flush_emf(&mut std::io::stdout().lock());
+            result
+        }
+    }))
+    .await
+}
