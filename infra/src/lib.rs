@@ -6,6 +6,25 @@ pub mod pump;
 pub mod stack;
 
 pub use pump::{Pump, PumpReport, SqsHandler};
+
+/// Clickstream data for the benchmarks, from `../shared/bench/gen_clickstream.py`.
+pub fn generate_clickstream(path: &std::path::Path, format: &str, rows: u64) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let script = stack::repo_root().join("../shared/bench/gen_clickstream.py");
+    eprintln!("generating {} ({rows} rows)...", path.display());
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--rows", &rows.to_string(), "--format", format])
+        .stdout(std::fs::File::create(path)?)
+        .status()?;
+    if !status.success() {
+        let _ = std::fs::remove_file(path);
+        return Err(std::io::Error::other(format!("{} failed", script.display())));
+    }
+    Ok(())
+}
 pub use stack::{LocalStack, QueueBinding, StackError};
 
 pub mod local {

@@ -267,6 +267,16 @@ impl Config {
     }
 }
 
+/// Loads the config named by `LANDFALL_CONFIG` at cold start; a missing
+/// variable or an invalid file stops the function with the reason.
+pub async fn from_env(store: &dyn crate::storage::ObjectStore) -> Result<(String, Config), crate::env::EnvError> {
+    let location = crate::env::required("LANDFALL_CONFIG")?;
+    let config = load(&location, store)
+        .await
+        .map_err(|e| crate::env::EnvError::Invalid { name: "LANDFALL_CONFIG", message: e.to_string() })?;
+    Ok((location, config))
+}
+
 /// Loads the config from a local path or an `s3://bucket/key` URL.
 pub async fn load(location: &str, store: &dyn crate::storage::ObjectStore) -> Result<Config, ConfigError> {
     match crate::layout::parse_s3_url(location) {

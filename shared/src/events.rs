@@ -31,6 +31,21 @@ pub struct ObjectCreated {
 }
 
 impl ObjectCreated {
+    /// A plain `ObjectCreated:Put` of a key, with nothing else known (local
+    /// tools and tests; events from S3 carry more).
+    pub fn put(bucket: &str, key: &str) -> Self {
+        ObjectCreated {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: None,
+            etag: None,
+            size: None,
+            sequencer: None,
+            event_time: None,
+            event_name: "ObjectCreated:Put".into(),
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
@@ -505,11 +520,11 @@ pub mod fixtures {
     }
 
     /// An SQS batch of these bodies, message ids `m0`, `m1`, ...
-    pub fn sqs_event(bodies: &[&str]) -> SqsEvent {
+    pub fn sqs_event<S: AsRef<str>>(bodies: &[S]) -> SqsEvent {
         let records: Vec<_> = bodies
             .iter()
             .enumerate()
-            .map(|(i, b)| json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": b, "eventSource": "aws:sqs",
+            .map(|(i, b)| json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": b.as_ref(), "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}))
             .collect();
         serde_json::from_value(json!({ "Records": records })).unwrap_or_default()

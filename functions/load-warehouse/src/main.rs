@@ -4,42 +4,30 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{LambdaEvent, service_fn};
-use landfall::env::{self, EnvError};
+use landfall::env;
 use landfall::secrets::SecretsManager;
 use landfall::storage::{S3Store, s3_client};
 use landfall::telemetry::{self, Metrics};
 use landfall::warehouse::connection::{PostgresTarget, SECRET_ENV, URL_ENV, connection_settings};
 use landfall::warehouse::postgres::{LoaderSettings, PostgresWarehouse};
 use load_warehouse::LoadWarehouse;
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_tracing();
     let curated_bucket = env::required("LANDFALL_CURATED_BUCKET")?;
-    let config_location = env::required("LANDFALL_CONFIG")?;
     let work_dir = env::optional("LANDFALL_WORK_DIR").unwrap_or_else(|| std::env::temp_dir().display().to_string());
 
     let sdk = aws_config::load_from_env().await;
     let store = Arc::new(S3Store::new(s3_client(&sdk)));
-    let config = landfall::config::load(&config_location, store.as_ref())
-        .await
-        .map_err(|e| EnvError::Invalid { name: "LANDFALL_CONFIG", message: e.to_string() })?;
+    let (location, config) = landfall::config::from_env(store.as_ref()).await?;
     let (url, secret) = connection_settings(&config.warehouse, env::optional(URL_ENV), env::optional(SECRET_ENV))?;
     let target = PostgresTarget::resolve(&url, secret.as_deref(), &SecretsManager::new(&sdk)).await?;
-    tracing::info!(config = %config_location, warehouse = %target.display, schema = %config.warehouse.schema, "configuration loaded");
+    tracing::info!(config = %location, warehouse = %target.display, schema = %config.warehouse.schema, "configuration loaded");
 
-    let warehouse =
-        PostgresWarehouse::new(target, store.clone(), LoaderSettings { curated_bucket, work_dir: work_dir.into() });
-    let handler = LoadWarehouse::new(store, Arc::new(config), Arc::new(warehouse), Metrics::new("landfall"));
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let handler = handler.clone();
-        async move {
-            let result = handler.handle(event.payload).await;
-            handler.metrics().flush_emf(&mut std::io::stdout().lock());
-            result
-        }
-    }))
-    .await
+    let settings = LoaderSettings { curated_bucket, work_dir: work_dir.into() };
+    let warehouse = PostgresWarehouse::new(target, store.clone(), settings);
+    let metrics = Metrics::new("landfall");
+    let handler = LoadWarehouse::new(store, Arc::new(config), Arc::new(warehouse), metrics.clone());
+    telemetry::serve(metrics, |payload| handler.handle(payload)).await
 }

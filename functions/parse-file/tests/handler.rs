@@ -24,16 +24,7 @@ fn handler(store: Arc<MemoryStore>) -> (ParseFile, tempfile::TempDir) {
 }
 
 fn object(key: &str) -> ObjectCreated {
-    ObjectCreated {
-        bucket: "landing".into(),
-        key: key.into(),
-        version_id: None,
-        etag: None,
-        size: None,
-        sequencer: None,
-        event_time: None,
-        event_name: "ObjectCreated:Put".into(),
-    }
+    ObjectCreated::put("landing", key)
 }
 
 #[tokio::test]

@@ -3,13 +3,11 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use landfall::catalog::GlueCatalog;
 use landfall::env;
 use landfall::storage::{S3Store, s3_client};
 use landfall::telemetry::{self, Metrics};
 use register_partitions::{RegisterPartitions, Settings};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -22,15 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let catalog = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &database));
     tracing::info!(%curated_bucket, %database, "register-partitions configured");
 
-    let handler =
-        RegisterPartitions::new(store, catalog, Settings { curated_bucket, database }, Metrics::new("landfall"));
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let handler = handler.clone();
-        async move {
-            let result = handler.handle(event.payload).await;
-            handler.metrics().flush_emf(&mut std::io::stdout().lock());
-            result
-        }
-    }))
-    .await
+    let metrics = Metrics::new("landfall");
+    let handler = RegisterPartitions::new(store, catalog, Settings { curated_bucket, database }, metrics.clone());
+    telemetry::serve(metrics, |payload| handler.handle(payload)).await
 }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use landfall::catalog::{Catalog, CatalogError, Column, ErrorKind, HiveType, PartitionDef, TableDef};
+use landfall::events::fixtures::{failed_ids, sqs_event};
 use landfall::storage::{ByteRange, ObjectBody, ObjectMeta, ObjectStore, RangeRead, StorageError, Version};
 use landfall::telemetry::Metrics;
 use register_partitions::repair::{RepairRequest, Tables};
@@ -235,20 +235,6 @@ fn notification(key: &str) -> String {
     json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2026-11-01T10:00:00Z",
         "s3": {"bucket": {"name": BUCKET}, "object": {"key": key.replace('=', "%3D"), "size": 100}}}]})
     .to_string()
-}
-
-fn sqs_event(bodies: &[String]) -> SqsEvent {
-    let records: Vec<_> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": b, "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}))
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
 
 struct Setup {

@@ -104,24 +104,9 @@ fn baseline(format: &str, input: &Path) -> Result<u64, Box<dyn std::error::Error
 
 fn generate(dir: &Path, format: &str, mb: u64) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let path = dir.join(format!("clickstream-{mb}mb.{}", if format == "csv" { "csv" } else { "jsonl" }));
-    if path.exists() {
-        return Ok(path);
-    }
     // Bytes per row of the generator's output, measured on its default seed.
     let bytes_per_row = if format == "csv" { 307 } else { 569 };
-    let rows = mb * 1_000_000 / bytes_per_row;
-    let script = landfall_infra::stack::repo_root().join("../shared/bench/gen_clickstream.py");
-    eprintln!("generating {} ({rows} rows)...", path.display());
-    let out = std::fs::File::create(&path)?;
-    let status = Command::new("python3")
-        .arg(&script)
-        .args(["--rows", &rows.to_string(), "--format", format])
-        .stdout(out)
-        .status()?;
-    if !status.success() {
-        let _ = std::fs::remove_file(&path);
-        return Err(format!("{} failed", script.display()).into());
-    }
+    landfall_infra::generate_clickstream(&path, format, mb * 1_000_000 / bytes_per_row)?;
     Ok(path)
 }
 

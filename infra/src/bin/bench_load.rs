@@ -100,20 +100,7 @@ impl ObjectStore for DirStore {
 
 fn generate(dir: &Path, format: &str, rows: u64) -> BenchResult<PathBuf> {
     let path = dir.join(format!("e2e-{rows}.{}", if format == "csv" { "csv" } else { "jsonl" }));
-    if path.exists() {
-        return Ok(path);
-    }
-    let script = landfall_infra::stack::repo_root().join("../shared/bench/gen_clickstream.py");
-    let out = std::fs::File::create(&path)?;
-    let status = Command::new("python3")
-        .arg(&script)
-        .args(["--rows", &rows.to_string(), "--format", format])
-        .stdout(out)
-        .status()?;
-    if !status.success() {
-        let _ = std::fs::remove_file(&path);
-        return Err(format!("{} failed", script.display()).into());
-    }
+    landfall_infra::generate_clickstream(&path, format, rows)?;
     Ok(path)
 }
 
@@ -155,16 +142,7 @@ impl Bench {
     /// File in the landing "bucket" -> committed rows; (parse s, load s, rows).
     async fn landfall(&self, input: &Path, key: &str) -> BenchResult<(f64, f64, u64)> {
         self.store.put_file("landing", key, input, "").await?;
-        let object = ObjectCreated {
-            bucket: "landing".into(),
-            key: key.into(),
-            version_id: None,
-            etag: None,
-            size: None,
-            sequencer: None,
-            event_time: None,
-            event_name: "ObjectCreated:Put".into(),
-        };
+        let object = ObjectCreated::put("landing", key);
         let started = Instant::now();
         let manifest_key = match self.parse.process(&object).await? {
             Outcome::Written { manifest_key, .. } => manifest_key,
