@@ -127,6 +127,23 @@ impl Metrics {
     }
 }
 
+/// The Lambda runtime loop for a handler of JSON payloads, flushing the
+/// metrics as EMF after every invocation (what each function's main.rs runs).
+pub async fn serve<F, Fut>(metrics: Metrics, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Value) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, lambda_runtime::Error>>,
+{
+    let handler = &handler;
+    let metrics = &metrics;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
+        let result = handler(event.payload).await;
+        metrics.flush_emf(&mut std::io::stdout().lock());
+        result
+    }))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,21 +172,4 @@ mod tests {
         assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Namespace"], "landfall");
         assert!(m.drain_emf(0).is_empty());
     }
-}
-
-/// The Lambda runtime loop for a handler of JSON payloads, flushing the
-/// metrics as EMF after every invocation (what each function's main.rs runs).
-pub async fn serve<F, Fut>(metrics: Metrics, handler: F) -> Result<(), lambda_runtime::Error>
-where
-    F: Fn(Value) -> Fut,
-    Fut: std::future::Future<Output = Result<Value, lambda_runtime::Error>>,
-{
-    let handler = &handler;
-    let metrics = &metrics;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
-        let result = handler(event.payload).await;
-        metrics.flush_emf(&mut std::io::stdout().lock());
-        result
-    }))
-    .await
 }
