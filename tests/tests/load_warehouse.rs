@@ -153,6 +153,19 @@ async fn merge_without_order_by_keeps_the_last_row_of_the_last_file_and_rejects_
 }
 
 #[tokio::test]
+async fn a_merge_of_files_already_loaded_changes_nothing() {
+    let h = Harness::start_e2e().await;
+    h.reset_tables(&["wh_merge_last"]).await;
+    let m = h.ingest("e2e/merge-last/again.csv", "wh_merge_last", "id,name\n1,a\n2,b\n").await;
+    let key = landfall::layout::manifest_key("wh_merge_last", &m.file_id);
+    h.send_to_queue("load-warehouse", &notification(&h.stack.curated_bucket, &key)).await;
+    let report = h.drain().await;
+    assert_eq!(report.functions["load-warehouse"].failures, 0);
+    assert_eq!(h.column("SELECT name FROM public.wh_merge_last ORDER BY id").await, vec!["a", "b"]);
+    assert!(!dead_letter_mentions(&h, "wh_merge_last").await);
+}
+
+#[tokio::test]
 async fn replace_partition_replaces_only_the_partitions_in_the_batch() {
     let h = Harness::start_e2e().await;
     h.reset_tables(&["wh_replace"]).await;

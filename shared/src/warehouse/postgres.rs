@@ -277,11 +277,30 @@ impl PostgresWarehouse {
             report.changes.push(change.describe(d));
         }
         let columns = existing_columns(txn, t).await?;
-        let data: Vec<String> = accepted_needs
-            .iter()
-            .filter(|n| columns.iter().any(|c| c.name == n.name))
-            .map(|n| n.name.clone())
-            .collect();
+        let in_table = |name: &str| columns.iter().any(|c| c.name == name);
+        let mut data: Vec<String> =
+            accepted_needs.iter().filter(|n| in_table(&n.name)).map(|n| n.name.clone()).collect();
+        if load.rules.disposition == WriteDisposition::Merge {
+            // The merge reads its key and ordering columns from staging even
+            // when a file lacks them (its rows then have null keys: rejected).
+            for c in load.rules.primary_key.iter().chain(load.rules.order_by.as_ref()) {
+                if in_table(c) && !data.contains(c) {
+                    data.push(c.clone());
+                }
+            }
+            let missing: Vec<&str> =
+                load.rules.primary_key.iter().map(String::as_str).filter(|k| !in_table(k)).collect();
+            if !missing.is_empty() {
+                for &i in &fresh {
+                    if load.files[i].manifest.status != FileStatus::Failed && states[i].refused.is_none() {
+                        states[i].refused = Some(format!(
+                            "the merge key column(s) {} are in neither the file nor the table",
+                            missing.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
 
         let staged = load.rules.disposition != WriteDisposition::Append;
         let types: Vec<SqlType> = data
@@ -322,7 +341,12 @@ impl PostgresWarehouse {
 
         let mut row_reasons: BTreeMap<(String, u32), (Option<String>, String)> = BTreeMap::new();
         let mut attempts = 0u32;
+        // Nothing new (every file already loaded, failed or refused): no COPY, no disposition.
+        let nothing_to_copy = parts.is_empty();
         let copied = loop {
+            if nothing_to_copy {
+                break Copied { rows_per_file: BTreeMap::new(), skipped: Vec::new() };
+            }
             attempts += 1;
             exec(txn, t, "SAVEPOINT landfall_copy").await?;
             let active: Vec<PartJob> = parts.iter().filter(|p| states[p.file].refused.is_none()).cloned().collect();
@@ -360,10 +384,13 @@ impl PostgresWarehouse {
                 }
             }
         };
-        exec(txn, t, "RELEASE SAVEPOINT landfall_copy").await?;
+        if !nothing_to_copy {
+            exec(txn, t, "RELEASE SAVEPOINT landfall_copy").await?;
+        }
         report.attempts = attempts;
 
         match load.rules.disposition {
+            _ if nothing_to_copy => {}
             WriteDisposition::Append => {}
             WriteDisposition::ReplacePartition => {
                 for s in d.replace_partitions(t, STAGING, &data) {
