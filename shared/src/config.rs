@@ -611,16 +611,30 @@ feeds:
     #[test]
     fn sources_are_validated_with_their_line() {
         let feeds = "feeds:\n  mc:\n    prefix: api/mc/\nsources:\n";
-        let ok = format!("{feeds}  mailchimp:\n    feed: mc\n    base_url: https://x/3.0\n    paginator: {{ type: offset, offset_param: offset, limit_param: count, limit: 10, total_path: total_items }}\n");
+        let ok = format!(
+            "{feeds}  mailchimp:\n    feed: mc\n    base_url: https://x/3.0\n    paginator: {{ type: offset, offset_param: offset, limit_param: count, limit: 10, total_path: total_items }}\n"
+        );
         let cfg = Config::from_yaml(&ok, "x").unwrap();
-        assert_eq!(cfg.source("mailchimp").unwrap().line, 5);
+        assert_eq!(cfg.source("mailchimp").unwrap().line, 6, "the first line of the source's definition");
         for (src, needle) in [
-            ("  s:\n    feed: nope\n    base_url: https://x\n", "landfall.yaml:5: source \"s\": feed \"nope\" is not a configured feed"),
+            (
+                "  s:\n    feed: nope\n    base_url: https://x\n",
+                "landfall.yaml:6: source \"s\": feed \"nope\" is not a configured feed",
+            ),
             ("  s:\n    feed: mc\n    base_url: https://x\n    paginator: { type: telepathy }\n", "landfall.yaml:8"),
-            ("  s:\n    feed: mc\n    base_url: https://x\n    query: { since: \"{yesterday}\" }\n", "{yesterday} is not a template variable"),
+            (
+                "  s:\n    feed: mc\n    base_url: https://x\n    query: { since: \"{yesterday}\" }\n",
+                "{yesterday} is not a template variable",
+            ),
             ("  s:\n    feed: mc\n    base_url: https://x\n    auth: { type: bearer }\n", "token_secret"),
-            ("  s:\n    feed: mc\n    base_url: https://x\n    headers: { Authorization: Bearer abc }\n", "must not set Authorization"),
-            ("  s:\n    feed: mc\n    base_url: https://x\n    auth: { type: api_key, secret: k }\n", "exactly one of header"),
+            (
+                "  s:\n    feed: mc\n    base_url: https://x\n    headers: { Authorization: Bearer abc }\n",
+                "must not set Authorization",
+            ),
+            (
+                "  s:\n    feed: mc\n    base_url: https://x\n    auth: { type: api_key, secret: k }\n",
+                "exactly one of header",
+            ),
         ] {
             let e = err(&format!("{feeds}{src}"));
             assert!(e.contains(needle), "{src}: {e}");
