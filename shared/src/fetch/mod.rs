@@ -18,7 +18,9 @@ pub fn redact_query(url: &str, secret_params: &[&str]) -> String {
     let parts: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if secret_params.iter().any(|s| percent_encoding::percent_decode_str(k).decode_utf8_lossy() == *s) => {
+            Some((k, _))
+                if secret_params.iter().any(|s| percent_encoding::percent_decode_str(k).decode_utf8_lossy() == *s) =>
+            {
                 format!("{k}=***")
             }
             _ => pair.to_owned(),

@@ -124,7 +124,8 @@ impl Paginator {
     pub fn first(&self) -> (PageRequest, PageState) {
         match self {
             Paginator::Offset { offset_param, limit_param, limit, location, .. } => {
-                let params = vec![(offset_param.clone(), Value::from(0u64)), (limit_param.clone(), Value::from(*limit))];
+                let params =
+                    vec![(offset_param.clone(), Value::from(0u64)), (limit_param.clone(), Value::from(*limit))];
                 (request(*location, params), PageState { offset: 0, page: 0 })
             }
             Paginator::PageNumber { param, first, size_param, size, location, .. } => {
@@ -194,10 +195,9 @@ impl Paginator {
 
 fn request(location: ParamLocation, params: Vec<(String, Value)>) -> PageRequest {
     match location {
-        ParamLocation::Query => PageRequest {
-            query: params.into_iter().map(|(k, v)| (k, scalar_text(&v))).collect(),
-            ..Default::default()
-        },
+        ParamLocation::Query => {
+            PageRequest { query: params.into_iter().map(|(k, v)| (k, scalar_text(&v))).collect(), ..Default::default() }
+        }
         ParamLocation::Body => PageRequest { body: params, ..Default::default() },
     }
 }
@@ -307,7 +307,10 @@ mod tests {
         assert_eq!(next_link(r#"<https://api/x?page=1>; rel="prev""#), None);
         let body = json!([]);
         let page = PageView { body: &body, link: Some(h), records: 1 };
-        assert_eq!(Paginator::LinkHeader.next(&PageState::default(), &page).unwrap().0.url.unwrap(), "https://api/x?page=3");
+        assert_eq!(
+            Paginator::LinkHeader.next(&PageState::default(), &page).unwrap().0.url.unwrap(),
+            "https://api/x?page=3"
+        );
     }
 
     #[test]

@@ -41,7 +41,8 @@ impl Jitter {
     }
 
     pub fn from_clock() -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(1);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(1);
         Jitter::seeded(nanos as u64 ^ u64::from(std::process::id()) << 32)
     }
 
