@@ -27,8 +27,11 @@ pub enum Fault {
 pub struct MemoryStore {
     objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
     faults: Mutex<BTreeMap<String, Fault>>,
-    metadata: Mutex<BTreeMap<(String, String), Vec<(&'static str, String)>>>,
+    metadata: Mutex<BTreeMap<(String, String), Metadata>>,
 }
+
+/// User metadata as [`PutOptions`] carries it.
+type Metadata = Vec<(&'static str, String)>;
 
 impl MemoryStore {
     pub fn insert(&self, bucket: &str, key: &str, body: &[u8]) {
@@ -50,7 +53,7 @@ impl MemoryStore {
     }
 
     /// The user metadata of the last [`ObjectStore::put_with`] of an object.
-    pub fn metadata(&self, bucket: &str, key: &str) -> Vec<(&'static str, String)> {
+    pub fn metadata(&self, bucket: &str, key: &str) -> Metadata {
         let Ok(m) = self.metadata.lock() else { return vec![] };
         m.get(&(bucket.into(), key.into())).cloned().unwrap_or_default()
     }
