@@ -34,6 +34,7 @@ pub mod local {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use fetch_api::{FetchApi, HttpClient};
     use landfall::catalog::{Catalog, GlueCatalog};
     use landfall::config::Config;
     use landfall::secrets::SecretsManager;
@@ -58,6 +59,8 @@ pub mod local {
         Pump(#[from] crate::pump::PumpError),
         #[error(transparent)]
         Warehouse(#[from] WarehouseError),
+        #[error("HTTP client: {0}")]
+        Http(String),
     }
 
     pub struct Functions {
@@ -66,6 +69,8 @@ pub mod local {
         pub parse_file: ParseFile,
         pub register_partitions: RegisterPartitions,
         pub load_warehouse: LoadWarehouse,
+        /// Not behind a queue: `landfall fetch` and the tests fire its schedule payload by hand.
+        pub fetch_api: FetchApi,
         /// The warehouse driver itself, for tests that load outside SQS.
         pub warehouse: PostgresWarehouse,
         pub metrics: Metrics,
@@ -106,8 +111,22 @@ pub mod local {
             LoaderSettings { curated_bucket: stack.curated_bucket.clone(), work_dir },
         );
         let load_warehouse =
-            LoadWarehouse::new(store, Arc::clone(&config), Arc::new(warehouse.clone()), metrics.clone());
-        Ok(Functions { sdk, parse_file, register_partitions, load_warehouse, warehouse, metrics, config })
+            LoadWarehouse::new(store.clone(), Arc::clone(&config), Arc::new(warehouse.clone()), metrics.clone());
+        let http =
+            HttpClient::new(fetch_api::http_client().map_err(|e| LocalError::Http(e.to_string()))?, metrics.clone());
+        let fetch_api = FetchApi::new(
+            Arc::clone(&config),
+            store.clone(),
+            Arc::new(SecretsManager::new(&sdk)),
+            http,
+            metrics.clone(),
+            fetch_api::Settings {
+                landing_bucket: stack.landing_bucket.clone(),
+                curated_bucket: stack.curated_bucket.clone(),
+                time_budget: Duration::from_secs(840),
+            },
+        );
+        Ok(Functions { sdk, parse_file, register_partitions, load_warehouse, fetch_api, warehouse, metrics, config })
     }
 
     /// register-partitions on a given catalog: Glue in the stack, or a
@@ -149,6 +168,17 @@ pub mod local {
             pump = pump.route(name, stack.queue(name)?.clone(), handler);
         }
         Ok(pump)
+    }
+
+    /// Points a source's requests at another scheme://host:port (a local server), keeping its path.
+    pub fn point_source_at(config: &mut Config, source: &str, base: &str) -> Result<(), LocalError> {
+        let missing = || crate::StackError::Missing { path: config.origin.clone(), key: format!("sources.{source}") };
+        let origin_len = |url: &str| url.find("://").map(|s| url[s + 3..].find('/').map_or(url.len(), |p| s + 3 + p));
+        let index = config.sources.iter().position(|s| s.name == source).ok_or_else(missing)?;
+        let url = &config.sources[index].url;
+        let end = origin_len(url).ok_or_else(missing)?;
+        config.sources[index].url = format!("{}{}", base.trim_end_matches('/'), &url[end..]);
+        Ok(())
     }
 
     /// Pumps every queue until it is empty.

@@ -8,6 +8,8 @@
 //!                                   register the partitions the catalog lacks (all tables by default)
 //!   landfall load MANIFEST_KEY...   load manifests by hand (a replay; the ledger makes repeats no-ops)
 //!   landfall validate-config [PATH] check a config file (default config/landfall.yaml)
+//!   landfall fetch SOURCE [--start T] [--end T] [--base-url URL]
+//!                                   fire a source's schedule by hand (fetch-api), then pump
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,7 @@ use landfall_infra::{LocalStack, local, stack::repo_root};
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn usage() -> &'static str {
-    "usage: landfall demo | pump [--timeout SECONDS] | drop FILE [KEY] | summary | repair [TABLE...] [--from YYYY-MM-DD --to YYYY-MM-DD | --days N] | load MANIFEST_KEY... | validate-config [PATH]"
+    "usage: landfall demo | pump [--timeout SECONDS] | drop FILE [KEY] | summary | repair [TABLE...] [--from YYYY-MM-DD --to YYYY-MM-DD | --days N] | load MANIFEST_KEY... | validate-config [PATH] | fetch SOURCE [--start T] [--end T] [--base-url URL]"
 }
 
 #[tokio::main]
@@ -40,6 +42,7 @@ async fn main() -> ExitCode {
         Some("repair") => repair(&args[1..]).await,
         Some("load") => load(&args[1..]).await,
         Some("validate-config") => validate_config(args.get(1).map(PathBuf::from)),
+        Some("fetch") => fetch(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{}", usage());
             Ok(())
@@ -58,7 +61,7 @@ async fn main() -> ExitCode {
 fn validate_config(path: Option<PathBuf>) -> CliResult {
     let path = path.unwrap_or_else(|| repo_root().join("config/landfall.yaml"));
     let config = Config::from_path(&path)?;
-    println!("{}: valid, {} feed(s)", path.display(), config.feeds.len());
+    println!("{}: valid, {} feed(s), {} source(s)", path.display(), config.feeds.len(), config.sources.len());
     for f in &config.feeds {
         println!(
             "  {:<20} prefix {:<24} -> table {:<20} {:?}{}",
@@ -136,6 +139,91 @@ fn sample_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The schedule's payload fired by hand: `{"source", "start"?, "end"?}`.
+async fn fetch(args: &[String]) -> CliResult {
+    let Some((source, mut rest)) = args.split_first() else { return Err(usage().into()) };
+    let mut payload = serde_json::json!({ "source": source });
+    let mut base_url = None;
+    while let [flag, value, tail @ ..] = rest {
+        match flag.as_str() {
+            "--start" => payload["start"] = value.clone().into(),
+            "--end" => payload["end"] = value.clone().into(),
+            "--base-url" => base_url = Some(value.clone()),
+            _ => return Err(usage().into()),
+        }
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(usage().into());
+    }
+    let stack = LocalStack::discover()?;
+    let functions = fetch_functions(&stack, source, base_url.as_deref()).await?;
+    fetch_and_pump(&stack, &functions, payload).await
+}
+
+/// The handlers, with one source's base URL pointed elsewhere if asked (a local server).
+async fn fetch_functions(
+    stack: &LocalStack,
+    source: &str,
+    base_url: Option<&str>,
+) -> Result<local::Functions, Box<dyn std::error::Error>> {
+    let store = S3Store::new(s3_client(&stack.sdk_config().await));
+    let mut config = landfall::config::load(&stack.config_url, &store).await?;
+    if let Some(base) = base_url {
+        local::point_source_at(&mut config, source, base)?;
+    }
+    Ok(local::functions_with(stack, config).await?)
+}
+
+async fn fetch_and_pump(stack: &LocalStack, functions: &local::Functions, payload: serde_json::Value) -> CliResult {
+    let result = functions.fetch_api.handle(payload).await.map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    let report = local::drain(stack, functions, Duration::from_secs(180)).await?;
+    for (f, r) in &report.functions {
+        println!("  {f}: {} invocation(s), {} message(s), {} failed", r.invocations, r.messages, r.failures);
+    }
+    Ok(())
+}
+
+/// Serves `dir` over HTTP on a free loopback port (python3's http.server),
+/// for the demo's API source. The caller stops it.
+fn serve_directory(dir: &Path) -> Result<(std::process::Child, String), Box<dyn std::error::Error>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = std::process::Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("python3 -m http.server did not listen on 127.0.0.1:{port}").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
+/// The demo's API source: `demo_leads` from the stack's config, fetched
+/// from a local server replaying events/api/demo/.
+async fn demo_fetch(stack: &LocalStack) -> Result<local::Functions, Box<dyn std::error::Error>> {
+    let (mut server, base) = serve_directory(&repo_root().join("events/api/demo"))?;
+    println!("== fetching source demo_leads from {base} (python3 -m http.server, pid {})", server.id());
+    let fetched = async {
+        let functions = fetch_functions(stack, "demo_leads", Some(&base)).await?;
+        let result =
+            functions.fetch_api.handle(serde_json::json!({"source": "demo_leads"})).await.map_err(|e| e.to_string())?;
+        println!("  {result}");
+        Ok::<_, Box<dyn std::error::Error>>(functions)
+    }
+    .await;
+    // Stop the server we started (by its handle, so its PID), whatever happened.
+    let _ = server.kill();
+    let _ = server.wait();
+    fetched
+}
+
 async fn demo() -> CliResult {
     let stack = LocalStack::discover()?;
     let s3 = s3_client(&stack.sdk_config().await);
@@ -146,8 +234,8 @@ async fn demo() -> CliResult {
         upload(&s3, &stack.landing_bucket, &key, &path).await?;
         println!("  {key}");
     }
+    let functions = demo_fetch(&stack).await?;
     println!("== pumping the queues into the handlers");
-    let functions = local::functions(&stack).await?;
     let report = local::drain(&stack, &functions, Duration::from_secs(180)).await?;
     for (f, r) in &report.functions {
         println!("  {f}: {} invocation(s), {} message(s), {} failed", r.invocations, r.messages, r.failures);

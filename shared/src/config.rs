@@ -19,6 +19,8 @@ pub enum ConfigError {
     Invalid { origin: String, message: String },
     #[error("{origin}:{line}: feed {feed:?}: {message}")]
     Feed { origin: String, line: u64, feed: String, message: String },
+    #[error("{origin}:{line}: source {name:?}: {message}")]
+    Source { origin: String, line: u64, name: String, message: String },
     #[error("reading {origin}: {message}")]
     Read { origin: String, message: String, retryable: bool },
 }
@@ -50,6 +52,8 @@ struct RawConfig {
     feeds: BTreeMap<String, Spanned<RawFeed>>,
     #[serde(default)]
     warehouse: Option<Spanned<RawWarehouse>>,
+    #[serde(default)]
+    sources: BTreeMap<String, Spanned<crate::fetch::source::RawSource>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +211,8 @@ pub struct Config {
     pub version: u32,
     pub feeds: Vec<Feed>,
     pub warehouse: WarehouseConfig,
+    /// Third-party APIs fetch-api pulls into feeds.
+    pub sources: Vec<crate::fetch::Source>,
     /// Where the config came from (path or URL), for messages.
     pub origin: String,
 }
@@ -243,7 +249,15 @@ impl Config {
             None => WarehouseConfig::default(),
             Some(w) => validate_warehouse(w.value, w.referenced.line(), origin)?,
         };
-        Ok(Config { version: raw.version, feeds, warehouse, origin: origin.to_owned() })
+        let feed_names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
+        let mut sources = Vec::with_capacity(raw.sources.len());
+        for (name, spanned) in raw.sources {
+            let line = spanned.referenced.line();
+            let bad = |message| ConfigError::Source { origin: origin.to_owned(), line, name: name.clone(), message };
+            let source = crate::fetch::source::validate(&name, spanned.value, &feed_names).map_err(bad)?;
+            sources.push(crate::fetch::Source { line, ..source });
+        }
+        Ok(Config { version: raw.version, feeds, warehouse, sources, origin: origin.to_owned() })
     }
 
     /// Reads a config from a local path.
@@ -264,6 +278,10 @@ impl Config {
 
     pub fn feed(&self, name: &str) -> Option<&Feed> {
         self.feeds.iter().find(|f| f.name == name)
+    }
+
+    pub fn source(&self, name: &str) -> Option<&crate::fetch::Source> {
+        self.sources.iter().find(|s| s.name == name)
     }
 }
 
@@ -587,6 +605,39 @@ feeds:
         ] {
             let e = err(yaml);
             assert!(e.contains(needle), "{yaml}: {e}");
+        }
+    }
+
+    #[test]
+    fn sources_are_validated_with_their_line() {
+        let feeds = "feeds:\n  mc:\n    prefix: api/mc/\nsources:\n";
+        let ok = format!(
+            "{feeds}  mailchimp:\n    feed: mc\n    base_url: https://x/3.0\n    paginator: {{ type: offset, offset_param: offset, limit_param: count, limit: 10, total_path: total_items }}\n"
+        );
+        let cfg = Config::from_yaml(&ok, "x").unwrap();
+        assert_eq!(cfg.source("mailchimp").unwrap().line, 6, "the first line of the source's definition");
+        for (src, needle) in [
+            (
+                "  s:\n    feed: nope\n    base_url: https://x\n",
+                "landfall.yaml:6: source \"s\": feed \"nope\" is not a configured feed",
+            ),
+            ("  s:\n    feed: mc\n    base_url: https://x\n    paginator: { type: telepathy }\n", "landfall.yaml:8"),
+            (
+                "  s:\n    feed: mc\n    base_url: https://x\n    query: { since: \"{yesterday}\" }\n",
+                "{yesterday} is not a template variable",
+            ),
+            ("  s:\n    feed: mc\n    base_url: https://x\n    auth: { type: bearer }\n", "token_secret"),
+            (
+                "  s:\n    feed: mc\n    base_url: https://x\n    headers: { Authorization: Bearer abc }\n",
+                "must not set Authorization",
+            ),
+            (
+                "  s:\n    feed: mc\n    base_url: https://x\n    auth: { type: api_key, secret: k }\n",
+                "exactly one of header",
+            ),
+        ] {
+            let e = err(&format!("{feeds}{src}"));
+            assert!(e.contains(needle), "{src}: {e}");
         }
     }
 

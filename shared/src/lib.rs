@@ -8,6 +8,7 @@ pub mod config;
 pub mod convert;
 pub mod env;
 pub mod events;
+pub mod fetch;
 pub mod formats;
 pub mod layout;
 pub mod manifest;

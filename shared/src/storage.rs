@@ -62,12 +62,47 @@ pub struct Version<'a> {
     pub if_match: Option<&'a str>,
 }
 
+/// When a conditional PUT may replace an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Only if the object still has this ETag.
+    IfMatch(String),
+    /// Only if no object has the key yet.
+    IfNoneMatch,
+}
+
+/// Content type, user metadata and an optional precondition of a PUT.
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions<'a> {
+    pub content_type: &'a str,
+    pub metadata: Vec<(&'static str, String)>,
+    pub precondition: Option<Precondition>,
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     async fn get(&self, bucket: &str, key: &str, version: Version<'_>) -> Result<ObjectBody, StorageError>;
     async fn put_bytes(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError>;
     /// Uploads a local file, streamed from disk.
     async fn put_file(&self, bucket: &str, key: &str, path: &Path, content_type: &str) -> Result<(), StorageError>;
+    /// A PUT with metadata and an optional precondition; a failed
+    /// precondition is [`StorageError::PreconditionFailed`]. Returns the new ETag.
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        options: PutOptions<'_>,
+    ) -> Result<Option<String>, StorageError> {
+        let _ = (body, options);
+        Err(StorageError::Request {
+            operation: "PutObject",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: "this store has no conditional writes".into(),
+            retryable: false,
+        })
+    }
     /// Keys under a prefix (all pages).
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StorageError>;
 
@@ -244,6 +279,34 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| classify("PutObject", bucket, key, e))?;
         Ok(())
+    }
+
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        options: PutOptions<'_>,
+    ) -> Result<Option<String>, StorageError> {
+        let (if_match, if_none_match) = match options.precondition {
+            Some(Precondition::IfMatch(etag)) => (Some(format!("\"{}\"", etag.trim_matches('"'))), None),
+            Some(Precondition::IfNoneMatch) => (None, Some("*".to_owned())),
+            None => (None, None),
+        };
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(options.content_type)
+            .set_metadata(Some(options.metadata.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .set_if_match(if_match)
+            .set_if_none_match(if_none_match)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| classify("PutObject", bucket, key, e))?;
+        Ok(out.e_tag().map(|e| e.trim_matches('"').to_owned()))
     }
 
     async fn put_file(&self, bucket: &str, key: &str, path: &Path, content_type: &str) -> Result<(), StorageError> {

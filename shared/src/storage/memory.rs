@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
 
-use super::{ObjectBody, ObjectMeta, ObjectStore, StorageError, Version};
+use super::{ObjectBody, ObjectMeta, ObjectStore, Precondition, PutOptions, StorageError, Version};
 use crate::record::SourceReadError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +27,11 @@ pub enum Fault {
 pub struct MemoryStore {
     objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
     faults: Mutex<BTreeMap<String, Fault>>,
+    metadata: Mutex<BTreeMap<(String, String), Metadata>>,
 }
+
+/// User metadata as [`PutOptions`] carries it.
+type Metadata = Vec<(&'static str, String)>;
 
 impl MemoryStore {
     pub fn insert(&self, bucket: &str, key: &str, body: &[u8]) {
@@ -48,9 +52,21 @@ impl MemoryStore {
         objects.keys().filter(|(b, k)| b == bucket && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect()
     }
 
+    /// The user metadata of the last [`ObjectStore::put_with`] of an object.
+    pub fn metadata(&self, bucket: &str, key: &str) -> Metadata {
+        let Ok(m) = self.metadata.lock() else { return vec![] };
+        m.get(&(bucket.into(), key.into())).cloned().unwrap_or_default()
+    }
+
     pub fn read(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         self.objects.lock().ok()?.get(&(bucket.into(), key.into())).cloned()
     }
+}
+
+/// A content hash, as S3's ETag of a single-part upload is (MD5 there; FNV-1a here).
+fn etag_of(data: &[u8]) -> String {
+    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
 }
 
 struct CutReader {
@@ -101,7 +117,7 @@ impl ObjectStore for MemoryStore {
             _ => {}
         }
         let data = self.read(bucket, key).ok_or(StorageError::NotFound { bucket: bucket.into(), key: key.into() })?;
-        let meta = ObjectMeta { size: data.len() as u64, etag: Some(format!("etag-{}", data.len())), version_id: None };
+        let meta = ObjectMeta { size: data.len() as u64, etag: Some(etag_of(&data)), version_id: None };
         let limit = match fault {
             Some(Fault::CutAfter(n)) => n,
             _ => usize::MAX,
@@ -114,6 +130,41 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        options: PutOptions<'_>,
+    ) -> Result<Option<String>, StorageError> {
+        let Ok(mut objects) = self.objects.lock() else {
+            return Err(StorageError::Request {
+                operation: "PutObject",
+                bucket: bucket.into(),
+                key: key.into(),
+                message: "store poisoned".into(),
+                retryable: false,
+            });
+        };
+        // Check and write under one lock, as S3 decides a conditional PUT atomically.
+        let id = (bucket.to_owned(), key.to_owned());
+        let current = objects.get(&id).map(|d| etag_of(d));
+        let allowed = match &options.precondition {
+            None => true,
+            Some(Precondition::IfNoneMatch) => current.is_none(),
+            Some(Precondition::IfMatch(etag)) => current.as_deref() == Some(etag.trim_matches('"')),
+        };
+        if !allowed {
+            return Err(StorageError::PreconditionFailed { bucket: bucket.into(), key: key.into() });
+        }
+        let etag = etag_of(&body);
+        if let Ok(mut m) = self.metadata.lock() {
+            m.insert(id.clone(), options.metadata);
+        }
+        objects.insert(id, body);
+        Ok(Some(etag))
+    }
+
     async fn put_file(&self, bucket: &str, key: &str, path: &Path, _ct: &str) -> Result<(), StorageError> {
         let body =
             std::fs::read(path).map_err(|source| StorageError::Local { path: path.display().to_string(), source })?;
@@ -123,5 +174,27 @@ impl ObjectStore for MemoryStore {
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
         Ok(self.keys(bucket, prefix).into_iter().map(|k| (k, 0)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(precondition: Option<Precondition>) -> PutOptions<'static> {
+        PutOptions { content_type: "application/json", metadata: vec![], precondition }
+    }
+
+    #[tokio::test]
+    async fn conditional_puts_create_once_and_replace_only_the_version_read() {
+        let store = MemoryStore::default();
+        let first = store.put_with("b", "k", b"v1".to_vec(), opts(Some(Precondition::IfNoneMatch))).await.unwrap();
+        let again = store.put_with("b", "k", b"v0".to_vec(), opts(Some(Precondition::IfNoneMatch))).await;
+        assert!(matches!(again, Err(StorageError::PreconditionFailed { .. })));
+        let etag = first.unwrap();
+        store.put_with("b", "k", b"v2".to_vec(), opts(Some(Precondition::IfMatch(etag.clone())))).await.unwrap();
+        let stale = store.put_with("b", "k", b"v3".to_vec(), opts(Some(Precondition::IfMatch(etag)))).await;
+        assert!(matches!(stale, Err(StorageError::PreconditionFailed { .. })));
+        assert_eq!(store.read("b", "k").unwrap(), b"v2");
     }
 }

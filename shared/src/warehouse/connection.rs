@@ -142,17 +142,21 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
 /// rustls with the platform's roots (Lambda's Amazon Linux trust store) and
 /// the aws-lc-rs provider the AWS SDK already links.
 fn tls_connector() -> Result<MakeRustlsConnect, WarehouseError> {
+    let config = rustls_client_config().map_err(|e| WarehouseError::Config { message: format!("TLS setup: {e}") })?;
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// The TLS client settings every outbound connection uses (the warehouse, fetch-api's HTTP).
+pub fn rustls_client_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| WarehouseError::Config { message: format!("TLS setup: {e}") })?
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
+        .with_no_client_auth())
 }
 
 #[cfg(test)]
