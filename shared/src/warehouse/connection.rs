@@ -172,6 +172,36 @@ mod tests {
         assert!(e.to_string().contains(URL_ENV), "{e}");
     }
 
+    struct NoSecrets;
+
+    #[async_trait::async_trait]
+    impl Secrets for NoSecrets {
+        async fn secret_string(&self, name: &str) -> Result<String, SecretError> {
+            Err(SecretError::NotFound { name: name.into() })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retryable_and_names_the_server_without_its_password() {
+        // Port 1 on loopback: nothing listens there, the kernel refuses at once.
+        let target =
+            PostgresTarget::resolve("postgres://loader:secret@127.0.0.1:1/dw?connect_timeout=5", None, &NoSecrets)
+                .await
+                .unwrap();
+        let e = target.connect().await.unwrap_err();
+        assert!(e.retryable(), "{e}");
+        assert!(e.to_string().contains("postgres://loader:***@127.0.0.1:1/dw"), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_secret_is_refused_before_any_connection() {
+        let e =
+            PostgresTarget::resolve("postgres://loader@127.0.0.1:1/dw", Some("prod/dw"), &NoSecrets).await.unwrap_err();
+        assert!(!e.retryable());
+        assert_eq!(e.to_string(), "reading secret prod/dw: it does not exist");
+    }
+
     #[test]
     fn a_json_secret_gives_password_and_user_and_a_plain_one_the_password() {
         let mut c: tokio_postgres::Config = "postgres://loader@db/dw".parse().unwrap();
