@@ -40,6 +40,9 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mock" }
   }
+  mock_resource "aws_redshiftserverless_workgroup" {
+    defaults = { arn = "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-lft" }
+  }
   mock_resource "aws_lambda_event_source_mapping" {
     defaults = { uuid = "00000000-0000-0000-0000-000000000000" }
   }
@@ -438,6 +441,25 @@ run "redshift_copy_role_reads_only_the_lake" {
   assert {
     condition     = output.redshift_workgroup == null
     error_message = "no Redshift Serverless workgroup unless asked for"
+  }
+}
+
+run "a_created_serverless_workgroup_gets_the_copy_role_and_the_loader_its_data_api" {
+  command = plan
+
+  variables {
+    redshift = { serverless = { create = true } }
+  }
+
+  assert {
+    condition     = output.redshift_workgroup == "lft"
+    error_message = "serverless.create makes a workgroup named after the prefix"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
+      st.Sid == "DataApiRun" && st.Resource == ["arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-lft"]
+    ])
+    error_message = "the loader may run Data API statements on the created workgroup"
   }
 }
 
