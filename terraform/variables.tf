@@ -58,7 +58,7 @@ variable "kms_enabled" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing customer-managed KMS key for the buckets. Null (with kms_enabled) creates one."
+  description = "ARN of an existing customer-managed KMS key for the buckets, log groups, Lambda environments, schedules and the alarm topic. Its policy must let logs.<region>.amazonaws.com (log groups /aws/lambda/<name_prefix>-*) and cloudwatch.amazonaws.com use it, as the created key's does. Null (with kms_enabled) creates one."
   default     = null
 }
 

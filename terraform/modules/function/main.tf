@@ -101,15 +101,11 @@ resource "aws_lambda_function" "this" {
     mode = "PassThrough"
   }
 
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.this.name
-  }
-
   tags = var.tags
 
-  # The role's policy must allow the queue and logs before the mapping polls.
-  depends_on = [aws_iam_role_policy.this]
+  # The role's policy must allow the queue and logs before the mapping polls; the
+  # log group (retention, key) must exist before Lambda creates a bare one.
+  depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
