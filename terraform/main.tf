@@ -3,6 +3,10 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
   config_file = coalesce(var.config_file, "${path.module}/../config/landfall.yaml")
   config_key  = "_config/landfall.yaml"
 
@@ -38,9 +42,44 @@ locals {
 resource "aws_kms_key" "data" {
   count = local.create_kms_key ? 1 : 0
 
-  description             = "${var.name_prefix}: landing and curated buckets"
+  description             = "${var.name_prefix}: landing and curated buckets, logs, alarms"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_key_deletion_window_days
+
+  # IAM policies grant the functions and the COPY role their use of the key (the
+  # account statement delegates to IAM); the services below encrypt on their own
+  # behalf and need the key policy itself: CloudWatch Logs for the functions' log
+  # groups, CloudWatch to publish alarms to the encrypted SNS topic.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersThroughIAM"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "LogsEncryptFunctionLogGroups"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${local.region}.amazonaws.com" }
+        Action    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*" }
+        }
+      },
+      {
+        Sid       = "CloudWatchPublishesAlarms"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ]
+  })
 }
 
 resource "aws_kms_alias" "data" {
@@ -170,19 +209,3 @@ module "glue" {
   location_uri  = "s3://${module.curated_bucket.id}/tables/"
 }
 
-# ---------------------------------------------------------------- functions
-# The Lambda functions, their IAM roles and the SQS event source mappings
-# (ReportBatchItemFailures, batch_size, batching window, maximum concurrency from
-# var.functions) come in a later change as module "functions", gated by
-# local.functions_enabled:
-#
-#   module "functions" {
-#     source   = "./modules/functions"
-#     for_each = local.functions_enabled ? local.function_names : {}
-#     ...
-#     queue_arn = module.queue[each.key].arn
-#   }
-#
-# register-partitions also gets its daily repair there: an EventBridge schedule
-# (e.g. cron(15 3 * * ? *)) invoking it with the input
-# {"repair": {"tables": "all", "days": 3}} (README: register-partitions).

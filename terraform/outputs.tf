@@ -42,3 +42,40 @@ output "queues" {
     }
   }
 }
+
+output "functions" {
+  description = "Per deployed function (\"parse-file\", ...): its name, ARN, role and log group. Empty when create_functions is false."
+  value = {
+    for k, f in module.function : local.deployed_functions[k] => {
+      function_name  = f.function_name
+      arn            = f.arn
+      role_arn       = f.role_arn
+      log_group_name = f.log_group_name
+    }
+  }
+}
+
+output "schedules" {
+  description = "EventBridge Scheduler schedules by name (fetch-<source> and repair-partitions) with expression and target."
+  value       = try(module.schedules[0].schedules, {})
+}
+
+output "redshift_copy_role_arn" {
+  description = "IAM role for Redshift COPY (IAM_ROLE): reads the curated bucket's COPY prefixes and decrypts with its key. Attach it to the cluster or Serverless namespace."
+  value       = module.redshift.copy_role_arn
+}
+
+output "redshift_workgroup" {
+  description = "Name of the Redshift Serverless workgroup created here (null when none)."
+  value       = module.redshift.workgroup_name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of every alarm (null without monitoring)."
+  value       = try(module.alarms[0].topic_arn, null)
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard with files processed, rows loaded and rows rejected per feed and table (null without monitoring)."
+  value       = try(module.alarms[0].dashboard_name, null)
+}

@@ -58,7 +58,7 @@ variable "kms_enabled" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing customer-managed KMS key for the buckets. Null (with kms_enabled) creates one."
+  description = "ARN of an existing customer-managed KMS key for the buckets, log groups, Lambda environments, schedules and the alarm topic. Its policy must let logs.<region>.amazonaws.com (log groups /aws/lambda/<name_prefix>-*) and cloudwatch.amazonaws.com use it, as the created key's does. Null (with kms_enabled) creates one."
   default     = null
 }
 
@@ -107,6 +107,8 @@ variable "functions" {
       batching_window_seconds = optional(number, 0)
       max_concurrency         = optional(number, 20)
       max_receive_count       = optional(number, 5)
+      reserved_concurrency    = optional(number)
+      max_message_age_seconds = optional(number, 3600)
     }), {})
     register_partitions = optional(object({
       timeout_seconds         = optional(number, 60)
@@ -115,6 +117,18 @@ variable "functions" {
       batching_window_seconds = optional(number, 10)
       max_concurrency         = optional(number, 2)
       max_receive_count       = optional(number, 5)
+      reserved_concurrency    = optional(number)
+      max_message_age_seconds = optional(number, 3600)
+    }), {})
+    fetch_api = optional(object({
+      timeout_seconds         = optional(number, 300)
+      memory_mb               = optional(number, 256)
+      batch_size              = optional(number, 1)
+      batching_window_seconds = optional(number, 0)
+      max_concurrency         = optional(number, 2)
+      max_receive_count       = optional(number, 5)
+      reserved_concurrency    = optional(number)
+      max_message_age_seconds = optional(number, 3600)
     }), {})
     load_warehouse = optional(object({
       timeout_seconds         = optional(number, 600)
@@ -123,6 +137,8 @@ variable "functions" {
       batching_window_seconds = optional(number, 60)
       max_concurrency         = optional(number, 2)
       max_receive_count       = optional(number, 5)
+      reserved_concurrency    = optional(number)
+      max_message_age_seconds = optional(number, 3600)
     }), {})
   })
   description = <<-EOT
@@ -130,7 +146,9 @@ variable "functions" {
     timeout_seconds (Lambda, 1-900), memory_mb (128-10240), batch_size (SQS event source mapping, 1-10000;
     above 10 needs batching_window_seconds >= 1), batching_window_seconds (0-300), max_concurrency
     (event source mapping maximum concurrency, 2-1000), max_receive_count (receives before a message moves
-    to the dead-letter queue).
+    to the dead-letter queue), reserved_concurrency (null: none reserved), max_message_age_seconds (alarm when
+    the queue's oldest message is older). fetch_api has no queue (its schedules invoke it); only its timeout,
+    memory and reserved_concurrency apply.
   EOT
   default     = {}
 
@@ -167,8 +185,88 @@ variable "message_retention_seconds" {
 
 variable "create_functions" {
   type        = bool
-  description = "Create the Lambda functions and their SQS event source mappings. False for the local stack, where a pump delivers the messages to the handlers instead."
+  description = "Create the Lambda functions, their SQS event source mappings and schedules. False for the local stack, where a pump delivers the messages to the handlers instead."
   default     = true
+}
+
+variable "lambda_zip_dir" {
+  type        = string
+  description = "Directory of the built deployment packages, laid out as cargo lambda writes them: <dir>/<function>/bootstrap.zip. Null means the repo's target/lambda (`cargo lambda build --release --arm64 --output-format zip`)."
+  default     = null
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the functions' CloudWatch log groups, in days (a CloudWatch Logs retention value)."
+  default     = 365
+}
+
+variable "create_monitoring" {
+  type        = bool
+  description = "Create the SNS alarm topic, the alarms and the dashboard. False for the local stack."
+  default     = true
+}
+
+variable "alarm_emails" {
+  type        = list(string)
+  description = "Email addresses subscribed to the alarm topic."
+  default     = []
+}
+
+variable "repair_schedule" {
+  type = object({
+    schedule_expression = optional(string, "cron(15 3 * * ? *)")
+    timezone            = optional(string, "UTC")
+    days                = optional(number, 3)
+  })
+  description = "The daily partition repair: when register-partitions runs it and how many days back it looks."
+  default     = {}
+}
+
+variable "schedule_retry" {
+  type = object({
+    maximum_retry_attempts    = optional(number, 3)
+    maximum_event_age_seconds = optional(number, 3600)
+  })
+  description = "Retry policy of every schedule before the invocation goes to the schedules' dead-letter queue."
+  default     = {}
+}
+
+variable "warehouse" {
+  type = object({
+    url             = optional(string)
+    password_secret = optional(string)
+  })
+  description = "load-warehouse's connection, overriding the config's warehouse: section: a URL without a password, and the Secrets Manager secret (name or ARN) holding it. The loader's role may read only this secret."
+  default     = {}
+}
+
+variable "fetch_api_secrets" {
+  type        = list(string)
+  description = "Secrets Manager secrets (names or ARNs) the sources' auth names; fetch-api's role may read only these."
+  default     = []
+}
+
+variable "redshift" {
+  type = object({
+    data_api_target_arn = optional(string)
+    copy_prefixes       = optional(list(string), ["tables/", "_copy/"])
+    serverless = optional(object({
+      create              = optional(bool, false)
+      database_name       = optional(string, "analytics")
+      admin_username      = optional(string, "admin")
+      base_capacity_rpus  = optional(number, 8)
+      subnet_ids          = optional(list(string), [])
+      security_group_ids  = optional(list(string), [])
+      publicly_accessible = optional(bool, false)
+    }), {})
+  })
+  description = <<-EOT
+    Redshift: data_api_target_arn is the cluster (arn:...:redshift:...:cluster:NAME) or Serverless workgroup ARN the loader
+    may run Data API statements on (null: none; a created workgroup is used when serverless.create). copy_prefixes are the
+    curated prefixes the COPY role reads. serverless.create makes a namespace and workgroup with the COPY role attached.
+  EOT
+  default     = {}
 }
 
 variable "tags" {

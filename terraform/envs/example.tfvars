@@ -58,6 +58,39 @@ functions = {
 
 create_functions = true
 
+# Built by `cargo lambda build --release --arm64 --output-format zip` (the default
+# is the repo's target/lambda); <dir>/<function>/bootstrap.zip.
+# lambda_zip_dir = "/builds/landfall/target/lambda"
+
+log_retention_days = 365
+
+# Alarms (dead-letter queues, errors, throttles, oldest message) go to this topic.
+alarm_emails = ["data-platform-oncall@example.com"]
+
+# Daily catalog repair: every table, the last 3 days.
+repair_schedule = {
+  schedule_expression = "cron(15 3 * * ? *)"
+  days                = 3
+}
+
+# load-warehouse's connection (overrides the config's warehouse: section). The
+# password lives in Secrets Manager; the loader may read only this secret.
+warehouse = {
+  url             = "postgres://loader@warehouse.internal:5432/analytics?sslmode=require"
+  password_secret = "landfall-prod/warehouse"
+}
+
+# Secrets named by the config's sources (fetch-api may read only these).
+# fetch_api_secrets = ["landfall-prod/weather-api"]
+
+# Redshift: the COPY role is always created (output redshift_copy_role_arn).
+# Let the loader use the Data API on a cluster or workgroup, or create a
+# Serverless namespace and workgroup here.
+# redshift = {
+#   data_api_target_arn = "arn:aws:redshift:eu-west-1:123456789012:cluster:analytics"
+#   serverless          = { create = true, base_capacity_rpus = 8 }
+# }
+
 tags = {
   Environment = "prod"
   Owner       = "data-platform"

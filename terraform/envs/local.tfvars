@@ -7,6 +7,9 @@ aws_region  = "us-east-1"
 # moto cannot run Lambda without Docker; a local pump feeds the handlers instead.
 create_functions = false
 
+# Alarms, SNS and the dashboard watch deployed functions; none run locally.
+create_monitoring = false
+
 # Throwaway buckets; `terraform destroy` may empty them.
 force_destroy_buckets = true
 

@@ -32,3 +32,13 @@ output "dlq_arn" {
   description = "ARN of the dead-letter queue."
   value       = aws_sqs_queue.dlq.arn
 }
+
+output "dlq_name" {
+  description = "Name of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.name
+}
+
+output "redrive_policy" {
+  description = "The work queue's redrive policy (JSON: deadLetterTargetArn, maxReceiveCount)."
+  value       = aws_sqs_queue.this.redrive_policy
+}

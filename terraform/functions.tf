@@ -1,0 +1,256 @@
+# ---------------------------------------------------------------- functions
+# One Lambda per function with its role, log group and trigger. Every role names
+# exactly what its function touches: its buckets and prefixes, its queue, the data
+# key, the Glue database, its secrets and its Data API statements.
+
+locals {
+  config = yamldecode(file(local.config_file))
+
+  # Sources (fetch-api): a map name => {schedule, ...} or a list of {name, schedule, ...};
+  # none while the config has no sources: section.
+  raw_sources = try(local.config.sources, null)
+  source_list = (
+    local.raw_sources == null ? [] :
+    can(keys(local.raw_sources)) ? [for k, v in local.raw_sources : merge({ name = k }, v)] :
+    local.raw_sources
+  )
+  source_schedules = {
+    for s in local.source_list : "fetch-${s.name}" => {
+      schedule_expression = s.schedule
+      timezone            = try(s.schedule_timezone, "UTC")
+      payload             = jsonencode({ source = s.name })
+    } if try(s.schedule, null) != null
+  }
+
+  # Where data lands and where fetch-api writes it: the feeds' prefixes.
+  feed_prefixes = distinct([for f in values(try(local.config.feeds, {})) : f.prefix])
+
+  lambda_zip_dir = coalesce(var.lambda_zip_dir, "${path.module}/../target/lambda")
+  config_url     = "s3://${local.curated_bucket_name}/${local.config_key}"
+
+  landing_arn = module.landing_bucket.arn
+  curated_arn = module.curated_bucket.arn
+
+  # fetch-api exists once the config has a source with a schedule.
+  deployed_functions = merge(
+    local.function_names,
+    length(local.source_schedules) > 0 ? { fetch_api = "fetch-api" } : {},
+  )
+
+  secret_arn = { for s in compact(concat([var.warehouse.password_secret], var.fetch_api_secrets)) : s => (
+    startswith(s, "arn:") ? s : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${s}-??????"
+  ) }
+
+  # The Data API target: given, or the workgroup created here.
+  data_api_target_arn = coalesce(var.redshift.data_api_target_arn, module.redshift.workgroup_arn, "none")
+  data_api_enabled    = local.data_api_target_arn != "none"
+  data_api_serverless = strcontains(local.data_api_target_arn, ":workgroup/")
+
+  s3_read  = ["s3:GetObject", "s3:GetObjectVersion"]
+  s3_write = ["s3:PutObject", "s3:AbortMultipartUpload"]
+
+  list_statement = {
+    for k, spec in {
+      parse_file          = { bucket = local.landing_arn, prefixes = local.feed_prefixes }
+      register_partitions = { bucket = local.curated_arn, prefixes = ["tables/"] }
+      load_warehouse      = { bucket = local.curated_arn, prefixes = ["tables/", "_manifests/"] }
+      fetch_api           = { bucket = local.curated_arn, prefixes = ["_state/"] }
+      } : k => {
+      # Listing lets a missing object read as NotFound rather than AccessDenied.
+      Sid       = "ListOwnPrefixes"
+      Action    = ["s3:ListBucket"]
+      Resource  = [spec.bucket]
+      Condition = { StringLike = { "s3:prefix" = [for p in spec.prefixes : "${p}*"] } }
+    }
+  }
+
+  read_config = {
+    Sid      = "ReadConfig"
+    Action   = ["s3:GetObject"]
+    Resource = ["${local.curated_arn}/${local.config_key}"]
+  }
+
+  function_statements = {
+    parse_file = [
+      local.read_config,
+      local.list_statement.parse_file,
+      { Sid = "ReadLandedFiles", Action = local.s3_read, Resource = [for p in local.feed_prefixes : "${local.landing_arn}/${p}*"] },
+      { Sid = "WriteLake", Action = local.s3_write, Resource = [for p in ["tables/", "_manifests/", "_rejects/"] : "${local.curated_arn}/${p}*"] },
+    ]
+    register_partitions = [
+      local.list_statement.register_partitions,
+      { Sid = "ReadParts", Action = local.s3_read, Resource = ["${local.curated_arn}/tables/*"] },
+      {
+        Sid = "CatalogDatabase"
+        Action = [
+          "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+          "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition", "glue:BatchCreatePartition",
+        ]
+        Resource = [
+          "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
+          module.glue.arn,
+          "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${module.glue.name}/*",
+        ]
+      },
+    ]
+    load_warehouse = concat(
+      [
+        local.read_config,
+        local.list_statement.load_warehouse,
+        { Sid = "ReadPartsAndManifests", Action = local.s3_read, Resource = ["${local.curated_arn}/tables/*", "${local.curated_arn}/_manifests/*"] },
+        { Sid = "WriteRejectsAndCopyManifests", Action = local.s3_write, Resource = ["${local.curated_arn}/_rejects/*", "${local.curated_arn}/_copy/*"] },
+      ],
+      var.warehouse.password_secret != null ? [
+        { Sid = "WarehousePassword", Action = ["secretsmanager:GetSecretValue"], Resource = [local.secret_arn[var.warehouse.password_secret]] },
+      ] : [],
+      [for s in [
+        { Sid = "DataApiRun", Action = ["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"], Resource = [local.data_api_target_arn] },
+        {
+          # These take no resource: the condition limits them to the statements this role ran.
+          Sid       = "DataApiOwnStatements"
+          Action    = ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult", "redshift-data:CancelStatement"]
+          Resource  = ["*"]
+          Condition = { StringEquals = { "redshift-data:statement-owner-iam-userid" = ["$${aws:userid}"] } }
+        },
+        local.data_api_serverless ? {
+          Sid      = "DataApiCredentials"
+          Action   = ["redshift-serverless:GetCredentials"]
+          Resource = [local.data_api_target_arn]
+          } : {
+          Sid      = "DataApiCredentials"
+          Action   = ["redshift:GetClusterCredentialsWithIAM"]
+          Resource = ["arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbname:${element(split(":", local.data_api_target_arn), 6)}/*"]
+        },
+      ] : s if local.data_api_enabled],
+    )
+    fetch_api = concat(
+      [
+        local.read_config,
+        local.list_statement.fetch_api,
+        { Sid = "WriteLanding", Action = local.s3_write, Resource = [for p in local.feed_prefixes : "${local.landing_arn}/${p}*"] },
+        { Sid = "Cursors", Action = concat(local.s3_read, ["s3:PutObject"]), Resource = ["${local.curated_arn}/_state/*"] },
+      ],
+      length(var.fetch_api_secrets) > 0 ? [
+        { Sid = "SourceSecrets", Action = ["secretsmanager:GetSecretValue"], Resource = [for s in var.fetch_api_secrets : local.secret_arn[s]] },
+      ] : [],
+    )
+  }
+
+  function_environment = {
+    parse_file = {
+      LANDFALL_CURATED_BUCKET = local.curated_bucket_name
+      LANDFALL_CONFIG         = local.config_url
+      LANDFALL_WORK_DIR       = "/tmp"
+    }
+    register_partitions = {
+      LANDFALL_CURATED_BUCKET = local.curated_bucket_name
+      LANDFALL_GLUE_DATABASE  = module.glue.name
+    }
+    load_warehouse = merge(
+      {
+        LANDFALL_CURATED_BUCKET = local.curated_bucket_name
+        LANDFALL_CONFIG         = local.config_url
+        LANDFALL_WORK_DIR       = "/tmp"
+      },
+      var.warehouse.url != null ? { LANDFALL_WAREHOUSE_URL = var.warehouse.url } : {},
+      var.warehouse.password_secret != null ? { LANDFALL_WAREHOUSE_PASSWORD_SECRET = var.warehouse.password_secret } : {},
+    )
+    fetch_api = {
+      LANDFALL_CONFIG         = local.config_url
+      LANDFALL_LANDING_BUCKET = local.landing_bucket_name
+      LANDFALL_CURATED_BUCKET = local.curated_bucket_name
+    }
+  }
+}
+
+# Failed asynchronous work: schedules Scheduler could not deliver, and scheduled
+# invocations that failed after Lambda's own retries.
+resource "aws_sqs_queue" "async_failures" {
+  count = local.functions_enabled ? 1 : 0
+
+  name                      = "${var.name_prefix}-async-failures-dlq"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions_enabled ? local.deployed_functions : {}
+
+  name                  = "${var.name_prefix}-${each.value}"
+  description           = "landfall ${each.value}"
+  zip_file              = "${local.lambda_zip_dir}/${each.value}/bootstrap.zip"
+  environment           = local.function_environment[each.key]
+  memory_mb             = var.functions[each.key].memory_mb
+  timeout_seconds       = var.functions[each.key].timeout_seconds
+  reserved_concurrency  = var.functions[each.key].reserved_concurrency
+  log_retention_days    = var.log_retention_days
+  kms_key_arn           = local.kms_key_arn
+  async_dead_letter_arn = aws_sqs_queue.async_failures[0].arn
+  policy_statements     = local.function_statements[each.key]
+
+  queue = contains(keys(module.queue), each.key) ? {
+    arn                     = module.queue[each.key].arn
+    batch_size              = var.functions[each.key].batch_size
+    batching_window_seconds = var.functions[each.key].batching_window_seconds
+    max_concurrency         = var.functions[each.key].max_concurrency
+  } : null
+}
+
+# ---------------------------------------------------------------- schedules
+
+module "schedules" {
+  source = "./modules/schedules"
+  count  = local.functions_enabled ? 1 : 0
+
+  name_prefix = var.name_prefix
+  schedules = merge(
+    {
+      for k, s in local.source_schedules : k => merge(s, { target_arn = module.function["fetch_api"].arn })
+    },
+    {
+      repair-partitions = {
+        schedule_expression = var.repair_schedule.schedule_expression
+        timezone            = var.repair_schedule.timezone
+        target_arn          = module.function["register_partitions"].arn
+        payload             = jsonencode({ repair = { tables = "all", days = var.repair_schedule.days } })
+      }
+    },
+  )
+  dead_letter_arn           = aws_sqs_queue.async_failures[0].arn
+  maximum_retry_attempts    = var.schedule_retry.maximum_retry_attempts
+  maximum_event_age_seconds = var.schedule_retry.maximum_event_age_seconds
+  kms_key_arn               = local.kms_key_arn
+}
+
+# ---------------------------------------------------------------- Redshift
+
+module "redshift" {
+  source = "./modules/redshift"
+
+  name_prefix        = var.name_prefix
+  curated_bucket_arn = module.curated_bucket.arn
+  copy_prefixes      = var.redshift.copy_prefixes
+  kms_key_arn        = local.kms_key_arn
+  serverless         = var.redshift.serverless
+}
+
+# ---------------------------------------------------------------- alarms
+
+module "alarms" {
+  source = "./modules/alarms"
+  count  = var.create_monitoring ? 1 : 0
+
+  name_prefix         = var.name_prefix
+  kms_key_arn         = local.kms_key_arn
+  email_subscriptions = var.alarm_emails
+  functions           = [for f in module.function : f.function_name]
+  queues = {
+    for k, q in module.queue : k => {
+      queue_name         = q.name
+      max_age_seconds    = var.functions[k].max_message_age_seconds
+      dead_letter_queues = [q.dlq_name]
+    }
+  }
+  dead_letter_queues = [for q in aws_sqs_queue.async_failures : q.name]
+}

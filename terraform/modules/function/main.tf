@@ -1,0 +1,123 @@
+# One Lambda function (provided.al2023, arm64) with its role, log group and, when
+# it has a queue, the SQS event source mapping that triggers it.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/${var.name}"
+
+  # What every function needs: write its own log group, take messages from its own
+  # queue, park failed asynchronous invocations, use the data key.
+  own_statements = concat(
+    [{
+      Sid      = "OwnLogGroup"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = ["${local.log_group_arn}:*"]
+    }],
+    var.queue != null ? [{
+      Sid      = "OwnQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      Resource = [var.queue.arn]
+    }] : [],
+    [{
+      Sid      = "AsyncDeadLetter"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [var.async_dead_letter_arn]
+    }],
+    var.kms_key_arn != null ? [{
+      Sid      = "DataKey"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = [var.kms_key_arn]
+    }] : [],
+  )
+
+  # jsonencode would write "Condition": null, which IAM refuses.
+  statements = [
+    for s in concat(local.own_statements, var.policy_statements) : { for k, v in s : k => v if v != null }
+  ]
+}
+
+resource "aws_iam_role" "this" {
+  name        = var.name
+  description = "Execution role of the ${var.name} Lambda function"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "${var.name}-access"
+  role   = aws_iam_role.this.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.statements })
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:No VPC resource is reached: S3, SQS, Glue, Secrets Manager and the Redshift Data API are regional AWS endpoints over TLS; a VPC would only add NAT cost.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile and signed artifacts from CI; the zips are built by cargo lambda and pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_115:Concurrency is capped per trigger by the event source mapping's maximum concurrency; reserved concurrency is opt-in (functions.<name>.reserved_concurrency) because it takes from the account's pool.
+  function_name    = var.name
+  description      = var.description
+  role             = aws_iam_role.this.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = var.zip_file
+  source_code_hash = filebase64sha256(var.zip_file)
+  memory_size      = var.memory_mb
+  timeout          = var.timeout_seconds
+  kms_key_arn      = var.kms_key_arn
+
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  environment {
+    variables = var.environment
+  }
+
+  dead_letter_config {
+    target_arn = var.async_dead_letter_arn
+  }
+
+  tracing_config {
+    mode = "PassThrough"
+  }
+
+  tags = var.tags
+
+  # The role's policy must allow the queue and logs before the mapping polls; the
+  # log group (retention, key) must exist before Lambda creates a bare one.
+  depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  count = var.queue != null ? 1 : 0
+
+  event_source_arn                   = var.queue.arn
+  function_name                      = aws_lambda_function.this.arn
+  batch_size                         = var.queue.batch_size
+  maximum_batching_window_in_seconds = var.queue.batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.queue.max_concurrency
+  }
+}

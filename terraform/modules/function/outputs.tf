@@ -1,0 +1,55 @@
+output "function_name" {
+  description = "Name of the Lambda function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "arn" {
+  description = "ARN of the Lambda function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the function's execution role."
+  value       = aws_iam_role.this.arn
+}
+
+output "role_name" {
+  description = "Name of the function's execution role."
+  value       = aws_iam_role.this.name
+}
+
+output "policy" {
+  description = "The role's access policy document (JSON)."
+  value       = aws_iam_role_policy.this.policy
+}
+
+output "log_group_name" {
+  description = "The function's CloudWatch log group."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "event_source_mapping" {
+  description = "The SQS event source mapping (null for a function without a queue)."
+  value = var.queue == null ? null : {
+    uuid                               = aws_lambda_event_source_mapping.this[0].uuid
+    event_source_arn                   = aws_lambda_event_source_mapping.this[0].event_source_arn
+    function_response_types            = aws_lambda_event_source_mapping.this[0].function_response_types
+    batch_size                         = aws_lambda_event_source_mapping.this[0].batch_size
+    maximum_batching_window_in_seconds = aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds
+    maximum_concurrency                = aws_lambda_event_source_mapping.this[0].scaling_config[0].maximum_concurrency
+  }
+}
+
+output "settings" {
+  description = "The function's deployed settings: runtime, architectures, package, memory, timeout, environment, asynchronous dead-letter target, log retention."
+  value = {
+    runtime               = aws_lambda_function.this.runtime
+    architectures         = aws_lambda_function.this.architectures
+    filename              = aws_lambda_function.this.filename
+    memory_size           = aws_lambda_function.this.memory_size
+    timeout               = aws_lambda_function.this.timeout
+    environment           = aws_lambda_function.this.environment[0].variables
+    dead_letter_target    = aws_lambda_function.this.dead_letter_config[0].target_arn
+    log_retention_in_days = aws_cloudwatch_log_group.this.retention_in_days
+  }
+}

@@ -1,0 +1,82 @@
+variable "name" {
+  type        = string
+  description = "Function name (also its role's and log group's name), e.g. \"landfall-prod-parse-file\"."
+}
+
+variable "description" {
+  type        = string
+  description = "What the function does."
+  default     = ""
+}
+
+variable "zip_file" {
+  type        = string
+  description = "Path of the deployment package: the bootstrap.zip that `cargo lambda build --release --arm64 --output-format zip` writes to target/lambda/<function>/."
+}
+
+variable "environment" {
+  type        = map(string)
+  description = "Environment variables (the functions read them once, at cold start)."
+  default     = {}
+}
+
+variable "memory_mb" {
+  type        = number
+  description = "Memory in MB (128-10240); CPU scales with it."
+}
+
+variable "timeout_seconds" {
+  type        = number
+  description = "Function timeout in seconds (1-900). The feeding queue's visibility timeout must be at least 6 times this."
+}
+
+variable "reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions; null leaves the function on the account's unreserved pool (the event source mapping's maximum concurrency still caps SQS-driven runs)."
+  default     = null
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the function's CloudWatch log group."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Customer-managed KMS key for the log group and the environment variables, and which the role may use (the buckets' key). Null uses AWS-owned keys."
+  default     = null
+}
+
+variable "queue" {
+  type = object({
+    arn                     = string
+    batch_size              = number
+    batching_window_seconds = number
+    max_concurrency         = number
+  })
+  description = "The SQS queue that triggers the function, with the event source mapping's settings. Null for a function that is only invoked (schedules)."
+  default     = null
+}
+
+variable "async_dead_letter_arn" {
+  type        = string
+  description = "SQS queue receiving asynchronous invocations (schedules) that failed after Lambda's retries; the role may send only to it."
+}
+
+variable "policy_statements" {
+  type = list(object({
+    Sid       = string
+    Effect    = optional(string, "Allow")
+    Action    = list(string)
+    Resource  = list(string)
+    Condition = optional(map(map(list(string))))
+  }))
+  description = "IAM statements for what the function touches beyond its own logs, queue and key: its buckets and prefixes, Glue database, secrets, Data API. Name resources exactly; no wildcards beyond a prefix."
+  default     = []
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for the function, role and log group."
+  default     = {}
+}

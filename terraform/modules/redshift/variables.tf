@@ -1,0 +1,40 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of the COPY role and of the Serverless namespace and workgroup."
+}
+
+variable "curated_bucket_arn" {
+  type        = string
+  description = "ARN of the curated bucket COPY reads from."
+}
+
+variable "copy_prefixes" {
+  type        = list(string)
+  description = "Key prefixes in the curated bucket that COPY may read (the Parquet parts and COPY manifests)."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "KMS key of the curated bucket (COPY decrypts with it) and of a created namespace. Null when the bucket uses SSE-S3."
+  default     = null
+}
+
+variable "serverless" {
+  type = object({
+    create              = optional(bool, false)
+    database_name       = optional(string, "analytics")
+    admin_username      = optional(string, "admin")
+    base_capacity_rpus  = optional(number, 8)
+    subnet_ids          = optional(list(string), [])
+    security_group_ids  = optional(list(string), [])
+    publicly_accessible = optional(bool, false)
+  })
+  description = "Optional Redshift Serverless namespace and workgroup using the COPY role (admin password managed by Redshift in Secrets Manager). Off by default; empty subnet_ids use the default VPC."
+  default     = {}
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags."
+  default     = {}
+}

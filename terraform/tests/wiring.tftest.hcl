@@ -1,0 +1,483 @@
+# The production wiring, planned against a mocked AWS provider: every function's
+# trigger and dead-letter path, the notification filters, the queue timeouts and
+# what each role may touch. Run by infra/test (terraform test in a staged copy).
+
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/test"
+      user_id    = "AIDATEST"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+      key_id = "11111111-2222-3333-4444-555555555555"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:t-alarms" }
+  }
+  mock_resource "aws_scheduler_schedule_group" {
+    defaults = { arn = "arn:aws:scheduler:us-east-1:123456789012:schedule-group/t" }
+  }
+  mock_resource "aws_scheduler_schedule" {
+    defaults = { arn = "arn:aws:scheduler:us-east-1:123456789012:schedule/t/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_redshiftserverless_workgroup" {
+    defaults = { arn = "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-lft" }
+  }
+  mock_resource "aws_lambda_event_source_mapping" {
+    defaults = { uuid = "00000000-0000-0000-0000-000000000000" }
+  }
+}
+
+# ARNs and names the mocks give the buckets, queues and functions, one each, so a
+# policy that names another function's queue or the wrong bucket is caught.
+override_resource {
+  override_during = plan
+  target          = module.landing_bucket.aws_s3_bucket.this
+  values          = { id = "lft-landing", arn = "arn:aws:s3:::lft-landing" }
+}
+override_resource {
+  override_during = plan
+  target          = module.curated_bucket.aws_s3_bucket.this
+  values          = { id = "lft-curated", arn = "arn:aws:s3:::lft-curated" }
+}
+override_resource {
+  override_during = plan
+  target          = module.glue.aws_glue_catalog_database.this
+  values          = { arn = "arn:aws:glue:us-east-1:123456789012:database/lft" }
+}
+override_resource {
+  override_during = plan
+  target          = module.queue["parse_file"].aws_sqs_queue.this
+  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-parse-file", url = "https://sqs.us-east-1.amazonaws.com/123456789012/lft-parse-file" }
+}
+override_resource {
+  override_during = plan
+  target          = module.queue["parse_file"].aws_sqs_queue.dlq
+  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-parse-file-dlq", url = "https://sqs.us-east-1.amazonaws.com/123456789012/lft-parse-file-dlq" }
+}
+override_resource {
+  override_during = plan
+  target          = module.queue["register_partitions"].aws_sqs_queue.this
+  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-register-partitions", url = "https://sqs.us-east-1.amazonaws.com/123456789012/lft-register-partitions" }
+}
+override_resource {
+  override_during = plan
+  target          = module.queue["register_partitions"].aws_sqs_queue.dlq
+  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-register-partitions-dlq", url = "https://sqs.us-east-1.amazonaws.com/123456789012/lft-register-partitions-dlq" }
+}
+override_resource {
+  override_during = plan
+  target          = module.queue["load_warehouse"].aws_sqs_queue.this
+  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-load-warehouse", url = "https://sqs.us-east-1.amazonaws.com/123456789012/lft-load-warehouse" }
+}
+override_resource {
+  override_during = plan
+  target          = module.queue["load_warehouse"].aws_sqs_queue.dlq
+  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-load-warehouse-dlq", url = "https://sqs.us-east-1.amazonaws.com/123456789012/lft-load-warehouse-dlq" }
+}
+override_resource {
+  override_during = plan
+  target          = module.function["parse_file"].aws_lambda_function.this
+  values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lft-parse-file" }
+}
+override_resource {
+  override_during = plan
+  target          = module.function["register_partitions"].aws_lambda_function.this
+  values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lft-register-partitions" }
+}
+override_resource {
+  override_during = plan
+  target          = module.function["load_warehouse"].aws_lambda_function.this
+  values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lft-load-warehouse" }
+}
+override_resource {
+  override_during = plan
+  target          = module.function["fetch_api"].aws_lambda_function.this
+  values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lft-fetch-api" }
+}
+override_resource {
+  override_during = plan
+  target          = aws_sqs_queue.async_failures
+  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq" }
+}
+
+variables {
+  name_prefix    = "lft"
+  lambda_zip_dir = "tests/fixtures/lambda"
+  # config_file: infra/test passes the repo's config/landfall.yaml with -var.
+}
+
+run "every_queue_triggers_its_function_with_partial_batch_responses" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse"] :
+      module.function[k].event_source_mapping.event_source_arn == module.queue[k].arn
+    ])
+    error_message = "each function's event source mapping must read its own queue"
+  }
+  assert {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse"] :
+      module.function[k].event_source_mapping.function_response_types == toset(["ReportBatchItemFailures"])
+    ])
+    error_message = "every event source mapping must report batch item failures"
+  }
+  assert {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse"] :
+      module.function[k].event_source_mapping.batch_size == var.functions[k].batch_size &&
+      module.function[k].event_source_mapping.maximum_batching_window_in_seconds == var.functions[k].batching_window_seconds &&
+      module.function[k].event_source_mapping.maximum_concurrency == var.functions[k].max_concurrency
+    ])
+    error_message = "batch size, batching window and maximum concurrency come from var.functions"
+  }
+}
+
+run "every_work_queue_dead_letters_after_max_receive_count" {
+  command = plan
+
+  variables {
+    functions = { load_warehouse = { max_receive_count = 7 } }
+  }
+
+  assert {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse"] :
+      jsondecode(module.queue[k].redrive_policy).deadLetterTargetArn == module.queue[k].dlq_arn &&
+      jsondecode(module.queue[k].redrive_policy).maxReceiveCount == var.functions[k].max_receive_count
+    ])
+    error_message = "every work queue must redrive to its own dead-letter queue after max_receive_count receives"
+  }
+  assert {
+    condition     = jsondecode(module.queue["load_warehouse"].redrive_policy).maxReceiveCount == 7
+    error_message = "max_receive_count must follow var.functions"
+  }
+}
+
+run "visibility_timeout_is_six_times_the_function_timeout" {
+  command = plan
+
+  variables {
+    functions = { parse_file = { timeout_seconds = 120 }, load_warehouse = { timeout_seconds = 900 } }
+  }
+
+  assert {
+    condition     = output.queues["parse-file"].visibility_timeout_seconds == 720 && output.queues["load-warehouse"].visibility_timeout_seconds == 5400
+    error_message = "queue visibility timeout must be 6 x the function timeout"
+  }
+  assert {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse"] :
+      module.queue[k].visibility_timeout_seconds >= 6 * module.function[k].settings.timeout
+    ])
+    error_message = "no queue may redeliver a message while its function can still be working on it"
+  }
+}
+
+run "functions_run_the_cargo_lambda_zip_on_al2023_arm64" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k, n in { parse_file = "parse-file", register_partitions = "register-partitions", load_warehouse = "load-warehouse" } :
+      module.function[k].settings.runtime == "provided.al2023" &&
+      module.function[k].settings.architectures == tolist(["arm64"]) &&
+      module.function[k].settings.filename == "tests/fixtures/lambda/${n}/bootstrap.zip"
+    ])
+    error_message = "each function runs target/lambda/<name>/bootstrap.zip on provided.al2023, arm64"
+  }
+  assert {
+    condition     = alltrue([for f in module.function : f.settings.log_retention_in_days == 365])
+    error_message = "each function has a log group with the configured retention"
+  }
+  assert {
+    condition     = alltrue([for f in module.function : f.settings.dead_letter_target == "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"])
+    error_message = "failed asynchronous invocations must land in the async-failures dead-letter queue"
+  }
+}
+
+run "functions_read_the_config_object_named_in_their_environment" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in ["parse_file", "load_warehouse"] :
+      module.function[k].settings.environment["LANDFALL_CONFIG"] == "s3://lft-curated/_config/landfall.yaml"
+    ])
+    error_message = "LANDFALL_CONFIG must name the uploaded config object (no version: a new upload is read at the next cold start)"
+  }
+  assert {
+    condition     = module.function["register_partitions"].settings.environment == tomap({ LANDFALL_CURATED_BUCKET = "lft-curated", LANDFALL_GLUE_DATABASE = "lft" })
+    error_message = "register-partitions needs the curated bucket and the Glue database"
+  }
+  assert {
+    condition     = aws_s3_object.config.key == "_config/landfall.yaml" && aws_s3_object.config.bucket == "lft-curated"
+    error_message = "the config is uploaded to the curated bucket under _config/"
+  }
+}
+
+run "curated_notifications_do_not_overlap" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for a in aws_s3_bucket_notification.curated.queue : [
+        for b in aws_s3_bucket_notification.curated.queue : a.id == b.id || !(
+          (startswith(a.filter_prefix, b.filter_prefix) || startswith(b.filter_prefix, a.filter_prefix)) &&
+          (endswith(a.filter_suffix, b.filter_suffix) || endswith(b.filter_suffix, a.filter_suffix))
+        )
+      ]
+    ]))
+    error_message = "two curated notifications match the same keys: S3 refuses overlapping filters"
+  }
+  assert {
+    condition = (
+      one([for q in aws_s3_bucket_notification.curated.queue : q.queue_arn if q.id == "register-partitions"]) == module.queue["register_partitions"].arn &&
+      one([for q in aws_s3_bucket_notification.curated.queue : q.queue_arn if q.id == "load-warehouse"]) == module.queue["load_warehouse"].arn &&
+      one(aws_s3_bucket_notification.landing.queue).queue_arn == module.queue["parse_file"].arn
+    )
+    error_message = "each bucket notifies the queue of the function that handles its objects"
+  }
+}
+
+run "buckets_are_private_and_tls_only" {
+  command = plan
+
+  assert {
+    condition = alltrue([for b in [module.landing_bucket, module.curated_bucket] :
+      alltrue(values(b.public_access_block))
+    ])
+    error_message = "both buckets must block every kind of public access"
+  }
+  assert {
+    condition = alltrue([for b in [module.landing_bucket, module.curated_bucket] :
+      anytrue([for st in jsondecode(b.policy).Statement :
+        st.Effect == "Deny" && st.Principal == "*" && st.Action == "s3:*" &&
+        st.Condition.Bool["aws:SecureTransport"] == "false"
+      ])
+    ])
+    error_message = "both buckets must deny requests without TLS"
+  }
+  assert {
+    condition     = module.landing_bucket.sse_algorithm == "aws:kms" && module.curated_bucket.sse_algorithm == "aws:kms"
+    error_message = "both buckets are encrypted with the customer-managed key"
+  }
+}
+
+# Each role's resources, as exact ARNs or "prefix*" patterns: a policy naming
+# anything else (another function's queue, the other bucket, a wildcard) fails.
+run "every_function_policy_names_only_its_own_resources" {
+  command = plan
+
+  variables {
+    config_file       = "tests/fixtures/with-sources.yaml"
+    warehouse         = { url = "postgres://loader@db.internal:5432/analytics", password_secret = "lft/warehouse" }
+    fetch_api_secrets = ["lft/weather-api"]
+    redshift = {
+      data_api_target_arn = "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-wg"
+    }
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for k, allowed in {
+        parse_file = [
+          "arn:aws:s3:::lft-landing", "arn:aws:s3:::lft-landing/orders/*", "arn:aws:s3:::lft-landing/api/weather/*",
+          "arn:aws:s3:::lft-curated/_config/landfall.yaml",
+          "arn:aws:s3:::lft-curated/tables/*", "arn:aws:s3:::lft-curated/_manifests/*", "arn:aws:s3:::lft-curated/_rejects/*",
+          "arn:aws:sqs:us-east-1:123456789012:lft-parse-file",
+          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/lft-parse-file:*",
+        ]
+        register_partitions = [
+          "arn:aws:s3:::lft-curated", "arn:aws:s3:::lft-curated/tables/*",
+          "arn:aws:glue:us-east-1:123456789012:catalog", "arn:aws:glue:us-east-1:123456789012:database/lft",
+          "arn:aws:glue:us-east-1:123456789012:table/lft/*",
+          "arn:aws:sqs:us-east-1:123456789012:lft-register-partitions",
+          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/lft-register-partitions:*",
+        ]
+        load_warehouse = [
+          "arn:aws:s3:::lft-curated", "arn:aws:s3:::lft-curated/_config/landfall.yaml",
+          "arn:aws:s3:::lft-curated/tables/*", "arn:aws:s3:::lft-curated/_manifests/*",
+          "arn:aws:s3:::lft-curated/_rejects/*", "arn:aws:s3:::lft-curated/_copy/*",
+          "arn:aws:secretsmanager:us-east-1:123456789012:secret:lft/warehouse-??????",
+          "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-wg",
+          "arn:aws:sqs:us-east-1:123456789012:lft-load-warehouse",
+          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/lft-load-warehouse:*",
+        ]
+        fetch_api = [
+          "arn:aws:s3:::lft-curated", "arn:aws:s3:::lft-curated/_config/landfall.yaml", "arn:aws:s3:::lft-curated/_state/*",
+          "arn:aws:s3:::lft-landing/orders/*", "arn:aws:s3:::lft-landing/api/weather/*",
+          "arn:aws:secretsmanager:us-east-1:123456789012:secret:lft/weather-api-??????",
+          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/lft-fetch-api:*",
+        ]
+        } : [
+        for st in jsondecode(module.function[k].policy).Statement : [
+          for r in st.Resource : contains(concat(allowed, [
+            "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq",
+            "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+          ]), r) || (r == "*" && st.Sid == "DataApiOwnStatements")
+        ]
+      ]
+    ]))
+    error_message = "a function's policy names a resource that is not its own"
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
+      st.Condition.StringEquals["redshift-data:statement-owner-iam-userid"] == ["$${aws:userid}"] if contains(st.Resource, "*")
+    ])
+    error_message = "the only wildcard resource is the Data API statements the role itself ran"
+  }
+  assert {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse", "fetch_api"] :
+      alltrue([for st in jsondecode(module.function[k].policy).Statement : st.Effect == "Allow" && !anytrue([for a in st.Action : endswith(a, ":*")])])
+    ])
+    error_message = "no policy grants a whole service"
+  }
+}
+
+run "schedules_one_per_source_and_the_daily_repair" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/with-sources.yaml"
+  }
+
+  assert {
+    condition     = keys(module.schedules[0].schedules) == ["fetch-exchange_rates", "fetch-weather", "repair-partitions"]
+    error_message = "one schedule per source in the config, plus the partition repair"
+  }
+  assert {
+    condition = (
+      module.schedules[0].schedules["fetch-weather"].schedule_expression == "rate(1 hour)" &&
+      jsondecode(module.schedules[0].schedules["fetch-weather"].input) == { source = "weather" } &&
+      module.schedules[0].schedules["fetch-weather"].target_arn == module.function["fetch_api"].arn
+    )
+    error_message = "a source's schedule invokes fetch-api with {\"source\": NAME} at the configured schedule"
+  }
+  assert {
+    condition = (
+      module.schedules[0].schedules["repair-partitions"].target_arn == module.function["register_partitions"].arn &&
+      jsondecode(module.schedules[0].schedules["repair-partitions"].input) == { repair = { tables = "all", days = 3 } }
+    )
+    error_message = "the daily repair invokes register-partitions for every table, the last 3 days"
+  }
+  assert {
+    condition = alltrue([for s in values(module.schedules[0].schedules) :
+      s.dead_letter_arn == aws_sqs_queue.async_failures[0].arn && s.retry_policy.maximum_retry_attempts == 3
+    ])
+    error_message = "every schedule retries and then dead-letters"
+  }
+  assert {
+    condition     = module.function["fetch_api"].event_source_mapping == null
+    error_message = "fetch-api is invoked by its schedules only"
+  }
+  assert {
+    condition = jsondecode(module.schedules[0].policy).Statement == [
+      { Sid = "InvokeTargets", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [module.function["fetch_api"].arn, module.function["register_partitions"].arn] },
+      { Sid = "DeadLetter", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [aws_sqs_queue.async_failures[0].arn] },
+      { Sid = "PayloadKey", Effect = "Allow", Action = ["kms:Decrypt"], Resource = [local.kms_key_arn] },
+    ]
+    error_message = "Scheduler may invoke only the schedules' targets and send only to their dead-letter queue"
+  }
+}
+
+run "without_sources_there_is_no_fetch_api" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(module.function), "fetch_api") && keys(module.schedules[0].schedules) == ["repair-partitions"]
+    error_message = "a config without sources deploys no fetch-api and only the repair schedule"
+  }
+}
+
+run "alarms_watch_every_dead_letter_queue_function_and_queue" {
+  command = plan
+
+  assert {
+    condition = toset(module.alarms[0].alarm_names.dlq_not_empty) == toset([
+      "lft-parse-file-dlq-not-empty", "lft-register-partitions-dlq-not-empty", "lft-load-warehouse-dlq-not-empty",
+      "lft-async-failures-dlq-not-empty",
+    ])
+    error_message = "every dead-letter queue must alarm when it holds a message"
+  }
+  assert {
+    condition = (
+      toset(module.alarms[0].alarm_names.errors) == toset([for f in module.function : "${f.function_name}-errors"]) &&
+      toset(module.alarms[0].alarm_names.throttles) == toset([for f in module.function : "${f.function_name}-throttles"]) &&
+      length(module.alarms[0].alarm_names.errors) == 3
+    )
+    error_message = "every function must alarm on errors and on throttles"
+  }
+  assert {
+    condition     = toset(module.alarms[0].alarm_names.oldest_message) == toset([for q in module.queue : "${q.name}-oldest-message"])
+    error_message = "every work queue must alarm on the age of its oldest message"
+  }
+}
+
+run "redshift_copy_role_reads_only_the_lake" {
+  command = plan
+
+  assert {
+    condition = jsondecode(module.redshift.copy_role_policy).Statement[0].Resource == [
+      "arn:aws:s3:::lft-curated/tables/*", "arn:aws:s3:::lft-curated/_copy/*",
+    ]
+    error_message = "COPY reads the curated bucket's parts and COPY manifests only"
+  }
+  assert {
+    condition     = output.redshift_workgroup == null
+    error_message = "no Redshift Serverless workgroup unless asked for"
+  }
+}
+
+run "a_created_serverless_workgroup_gets_the_copy_role_and_the_loader_its_data_api" {
+  command = plan
+
+  variables {
+    redshift = { serverless = { create = true } }
+  }
+
+  assert {
+    condition     = output.redshift_workgroup == "lft"
+    error_message = "serverless.create makes a workgroup named after the prefix"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
+      st.Sid == "DataApiRun" && st.Resource == ["arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-lft"]
+    ])
+    error_message = "the loader may run Data API statements on the created workgroup"
+  }
+}
+
+# The local stack applies the root module to moto with these switches.
+run "local_stack_creates_no_functions_schedules_or_alarms" {
+  command = plan
+
+  variables {
+    create_functions  = false
+    create_monitoring = false
+  }
+
+  assert {
+    condition     = length(module.function) == 0 && length(module.schedules) == 0 && length(module.alarms) == 0
+    error_message = "with create_functions and create_monitoring false nothing needs Lambda, Scheduler or CloudWatch"
+  }
+  assert {
+    condition     = keys(output.queues) == ["load-warehouse", "parse-file", "register-partitions"]
+    error_message = "the queues output keeps the shape the local pump reads"
+  }
+}
