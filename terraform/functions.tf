@@ -6,14 +6,10 @@
 locals {
   config = yamldecode(file(local.config_file))
 
-  # Sources (fetch-api): a map name => {schedule, ...} or a list of {name, schedule, ...};
-  # none while the config has no sources: section.
-  raw_sources = try(local.config.sources, null)
-  source_list = (
-    local.raw_sources == null ? [] :
-    can(keys(local.raw_sources)) ? [for k, v in local.raw_sources : merge({ name = k }, v)] :
-    local.raw_sources
-  )
+  # Sources (fetch-api): the config's map name => {feed, schedule, ...}; none while
+  # the config has no sources: section. try() rather than a conditional: an
+  # empty and a non-empty list of sources have no common type for one.
+  source_list = try([for k, v in local.config.sources : merge({ name = k }, v)], [])
   source_schedules = {
     for s in local.source_list : "fetch-${s.name}" => {
       schedule_expression = s.schedule

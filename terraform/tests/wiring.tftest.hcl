@@ -399,6 +399,10 @@ run "schedules_one_per_source_and_the_daily_repair" {
 run "without_sources_there_is_no_fetch_api" {
   command = plan
 
+  variables {
+    config_file = "tests/fixtures/without-sources.yaml"
+  }
+
   assert {
     condition     = !contains(keys(module.function), "fetch_api") && keys(module.schedules[0].schedules) == ["repair-partitions"]
     error_message = "a config without sources deploys no fetch-api and only the repair schedule"
@@ -407,6 +411,10 @@ run "without_sources_there_is_no_fetch_api" {
 
 run "alarms_watch_every_dead_letter_queue_function_and_queue" {
   command = plan
+
+  variables {
+    config_file = "tests/fixtures/without-sources.yaml"
+  }
 
   assert {
     condition = toset(module.alarms[0].alarm_names.dlq_not_empty) == toset([
