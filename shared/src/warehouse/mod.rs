@@ -148,17 +148,23 @@ fn load_id(target: &TableName, files: &[LoadFile]) -> String {
 fn union_needs(files: &[LoadFile]) -> Vec<ColumnNeed> {
     let mut needs: Vec<ColumnNeed> = Vec::new();
     for file in files.iter().filter(|f| f.manifest.status != FileStatus::Failed) {
-        for need in file.needs() {
-            match needs.iter_mut().find(|n| n.name == need.name) {
-                Some(n) => {
-                    n.logical = sql::join_logical(n.logical, need.logical);
-                    n.max_bytes = n.max_bytes.max(need.max_bytes);
-                }
-                None => needs.push(need),
-            }
-        }
+        add_needs(&mut needs, file.needs());
     }
     needs
+}
+
+/// Adds columns to a union: a known column takes the wider type and the
+/// longer value, a new one is appended (order of first appearance).
+pub fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
+    for need in needs {
+        match union.iter_mut().find(|n| n.name == need.name) {
+            Some(n) => {
+                n.logical = sql::join_logical(n.logical, need.logical);
+                n.max_bytes = n.max_bytes.max(need.max_bytes);
+            }
+            None => union.push(need),
+        }
+    }
 }
 
 /// What the ledger says of a file.

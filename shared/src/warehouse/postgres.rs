@@ -255,15 +255,7 @@ impl PostgresWarehouse {
                     Some(format!("schema_contract freeze forbids changing the table: {}", forbidden.join("; ")));
                 continue;
             }
-            for need in file.needs() {
-                match accepted_needs.iter_mut().find(|n| n.name == need.name) {
-                    Some(n) => {
-                        n.logical = sql::join_logical(n.logical, need.logical);
-                        n.max_bytes = n.max_bytes.max(need.max_bytes);
-                    }
-                    None => accepted_needs.push(need),
-                }
-            }
+            super::add_needs(&mut accepted_needs, file.needs());
         }
         let mut changes = sql::changes(d, &existing, &accepted_needs);
         if contract == SchemaContract::DiscardColumns {
