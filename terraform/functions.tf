@@ -41,6 +41,9 @@ locals {
   data_api_target_arn = coalesce(var.redshift.data_api_target_arn, module.redshift.workgroup_arn, "none")
   data_api_enabled    = local.data_api_target_arn != "none"
   data_api_serverless = strcontains(local.data_api_target_arn, ":workgroup/")
+  # The redshift driver's credentials, as the config file names them.
+  redshift_secret_arn = try(local.config.warehouse.secret_arn, null)
+  redshift_db_user    = try(local.config.warehouse.db_user, null)
 
   s3_read  = ["s3:GetObject", "s3:GetObjectVersion"]
   s3_write = ["s3:PutObject", "s3:AbortMultipartUpload"]
@@ -108,6 +111,13 @@ locals {
           Resource  = ["*"]
           Condition = { StringEquals = { "redshift-data:statement-owner-iam-userid" = ["$${aws:userid}"] } }
         },
+        {
+          # ListStatements takes no resource; the loader lists only its role's statements (RoleLevel), to find
+          # a load's statement still running after a timed-out invocation instead of starting a duplicate.
+          Sid      = "DataApiListStatements"
+          Action   = ["redshift-data:ListStatements"]
+          Resource = ["*"]
+        },
         local.data_api_serverless ? {
           Sid      = "DataApiCredentials"
           Action   = ["redshift-serverless:GetCredentials"]
@@ -118,6 +128,21 @@ locals {
           Resource = ["arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbname:${element(split(":", local.data_api_target_arn), 6)}/*"]
         },
       ] : s if local.data_api_enabled],
+      # driver: redshift with secret_arn: the Data API reads the database credentials as the caller.
+      local.redshift_secret_arn != null ? [
+        { Sid = "RedshiftCredentialsSecret", Action = ["secretsmanager:GetSecretValue"], Resource = [local.redshift_secret_arn] },
+      ] : [],
+      # driver: redshift with db_user on a provisioned cluster: temporary credentials for that user.
+      local.redshift_db_user != null && local.data_api_enabled && !local.data_api_serverless ? [
+        {
+          Sid    = "RedshiftDbUserCredentials"
+          Action = ["redshift:GetClusterCredentials"]
+          Resource = [
+            "arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbuser:${element(split(":", local.data_api_target_arn), 6)}/${local.redshift_db_user}",
+            "arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbname:${element(split(":", local.data_api_target_arn), 6)}/*",
+          ]
+        },
+      ] : [],
     )
     fetch_api = concat(
       [
@@ -147,6 +172,8 @@ locals {
         LANDFALL_CURATED_BUCKET = local.curated_bucket_name
         LANDFALL_CONFIG         = local.config_url
         LANDFALL_WORK_DIR       = "/tmp"
+        # The Redshift driver stops waiting on a statement before the function times out.
+        LANDFALL_STATEMENT_DEADLINE_SECONDS = tostring(max(30, var.functions.load_warehouse.timeout_seconds - 30))
       },
       var.warehouse.url != null ? { LANDFALL_WAREHOUSE_URL = var.warehouse.url } : {},
       var.warehouse.password_secret != null ? { LANDFALL_WAREHOUSE_PASSWORD_SECRET = var.warehouse.password_secret } : {},

@@ -8,6 +8,7 @@
 //! definitions. [`Catalog`] is the narrow set of catalog operations the
 //! functions need; [`GlueCatalog`] implements it with aws-sdk-glue.
 
+pub mod footer;
 mod glue;
 
 use std::collections::BTreeMap;

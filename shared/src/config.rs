@@ -66,6 +66,18 @@ struct RawWarehouse {
     password_secret: Option<String>,
     #[serde(default)]
     schema: Option<String>,
+    #[serde(default)]
+    workgroup: Option<String>,
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    secret_arn: Option<String>,
+    #[serde(default)]
+    db_user: Option<String>,
+    #[serde(default)]
+    copy_role_arn: Option<String>,
 }
 
 /// Which warehouse load-warehouse writes to.
@@ -74,6 +86,39 @@ struct RawWarehouse {
 pub enum WarehouseDriver {
     #[default]
     Postgres,
+    /// Amazon Redshift through the Data API (Serverless workgroup or provisioned cluster).
+    Redshift,
+}
+
+/// Where the Redshift Data API runs statements: a Serverless workgroup or a
+/// provisioned cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedshiftEndpoint {
+    Workgroup(String),
+    Cluster(String),
+}
+
+/// The `warehouse:` settings of the redshift driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedshiftConfig {
+    pub endpoint: RedshiftEndpoint,
+    pub database: String,
+    /// Secrets Manager ARN of the database credentials (the Data API reads it).
+    pub secret_arn: Option<String>,
+    /// Database user for temporary credentials (clusters; a workgroup maps the IAM role).
+    pub db_user: Option<String>,
+    /// The IAM role Redshift assumes to COPY the curated Parquet.
+    pub copy_role_arn: String,
+}
+
+impl RedshiftConfig {
+    /// For logs: where, never how.
+    pub fn display(&self) -> String {
+        match &self.endpoint {
+            RedshiftEndpoint::Workgroup(w) => format!("redshift-serverless:{w}/{}", self.database),
+            RedshiftEndpoint::Cluster(c) => format!("redshift:{c}/{}", self.database),
+        }
+    }
 }
 
 /// The `warehouse:` section. The connection URL and secret name may also
@@ -88,11 +133,19 @@ pub struct WarehouseConfig {
     pub password_secret: Option<String>,
     /// Schema of the feed tables (normalised); the ledger lives in `landfall`.
     pub schema: String,
+    /// Set when `driver: redshift`.
+    pub redshift: Option<RedshiftConfig>,
 }
 
 impl Default for WarehouseConfig {
     fn default() -> Self {
-        WarehouseConfig { driver: WarehouseDriver::Postgres, url: None, password_secret: None, schema: "public".into() }
+        WarehouseConfig {
+            driver: WarehouseDriver::Postgres,
+            url: None,
+            password_secret: None,
+            schema: "public".into(),
+            redshift: None,
+        }
     }
 }
 
@@ -128,6 +181,12 @@ struct RawFeed {
     schema_contract: SchemaContract,
     #[serde(default)]
     parquet: RawParquet,
+    /// Redshift's distribution key (a column of the feed); others ignore it.
+    #[serde(default)]
+    distkey: Option<String>,
+    /// Redshift's compound sort key; `dt` when unset.
+    #[serde(default)]
+    sortkey: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +258,9 @@ pub struct Feed {
     pub partition_column: Option<String>,
     pub order_by: Option<String>,
     pub write_disposition: WriteDisposition,
+    /// Redshift table hints (normalised names); empty sort key means `dt`.
+    pub distkey: Option<String>,
+    pub sortkey: Vec<String>,
     pub parquet_codec: ParquetCodec,
     pub zstd_level: i32,
     pub row_group_rows: usize,
@@ -403,6 +465,8 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         raw.primary_key.iter().map(|c| check_known("primary_key column", c)).collect::<Result<Vec<_>, _>>()?;
     let partition_column = raw.partition_column.as_deref().map(|c| check_known("partition_column", c)).transpose()?;
     let order_by = raw.order_by.as_deref().map(|c| check_known("order_by", c)).transpose()?;
+    let distkey = raw.distkey.as_deref().map(|c| check_known("distkey", c)).transpose()?;
+    let sortkey = raw.sortkey.iter().map(|c| check_known("sortkey column", c)).collect::<Result<Vec<_>, _>>()?;
     if raw.write_disposition == WriteDisposition::Merge && primary_key.is_empty() {
         return Err(bad("write_disposition merge needs a primary_key".into()));
     }
@@ -434,6 +498,8 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         partition_column,
         order_by,
         write_disposition: raw.write_disposition,
+        distkey,
+        sortkey,
         parquet_codec: raw.parquet.compression.unwrap_or_default(),
         zstd_level: raw.parquet.zstd_level.unwrap_or(1),
         row_group_rows: raw.parquet.row_group_rows.unwrap_or(122_880),
@@ -460,7 +526,56 @@ fn validate_warehouse(raw: RawWarehouse, line: u64, origin: &str) -> Result<Ware
     if schema == crate::warehouse::sql::LEDGER_SCHEMA {
         return Err(bad(format!("warehouse.schema {schema:?} is reserved for the load ledger")));
     }
-    Ok(WarehouseConfig { driver: raw.driver, url: raw.url, password_secret: raw.password_secret, schema })
+    let redshift_fields = [
+        ("workgroup", raw.workgroup.is_some()),
+        ("cluster", raw.cluster.is_some()),
+        ("database", raw.database.is_some()),
+        ("secret_arn", raw.secret_arn.is_some()),
+        ("db_user", raw.db_user.is_some()),
+        ("copy_role_arn", raw.copy_role_arn.is_some()),
+    ];
+    let redshift = match raw.driver {
+        WarehouseDriver::Postgres => {
+            if let Some((field, _)) = redshift_fields.iter().find(|(_, set)| *set) {
+                return Err(bad(format!("warehouse.{field} belongs to driver: redshift, not postgres")));
+            }
+            None
+        }
+        WarehouseDriver::Redshift => {
+            for (field, set) in [("url", raw.url.is_some()), ("password_secret", raw.password_secret.is_some())] {
+                if set {
+                    return Err(bad(format!(
+                        "warehouse.{field} belongs to driver: postgres; Redshift takes secret_arn or db_user"
+                    )));
+                }
+            }
+            let endpoint = match (raw.workgroup, raw.cluster) {
+                (Some(w), None) => RedshiftEndpoint::Workgroup(w),
+                (None, Some(c)) => RedshiftEndpoint::Cluster(c),
+                _ => {
+                    return Err(bad(
+                        "driver: redshift needs exactly one of warehouse.workgroup (Serverless) or warehouse.cluster"
+                            .into(),
+                    ));
+                }
+            };
+            let database = raw.database.ok_or_else(|| bad("driver: redshift needs warehouse.database".into()))?;
+            let copy_role_arn = raw.copy_role_arn.ok_or_else(|| {
+                bad("driver: redshift needs warehouse.copy_role_arn, the role Redshift assumes to COPY the lake".into())
+            })?;
+            if !copy_role_arn.starts_with("arn:") {
+                return Err(bad(format!("warehouse.copy_role_arn must be an IAM role ARN (got {copy_role_arn:?})")));
+            }
+            if raw.secret_arn.is_some() && raw.db_user.is_some() {
+                return Err(bad("warehouse.secret_arn and warehouse.db_user are alternatives; set one".into()));
+            }
+            if matches!(endpoint, RedshiftEndpoint::Cluster(_)) && raw.secret_arn.is_none() && raw.db_user.is_none() {
+                return Err(bad("a provisioned cluster needs warehouse.secret_arn or warehouse.db_user".into()));
+            }
+            Some(RedshiftConfig { endpoint, database, secret_arn: raw.secret_arn, db_user: raw.db_user, copy_role_arn })
+        }
+    };
+    Ok(WarehouseConfig { driver: raw.driver, url: raw.url, password_secret: raw.password_secret, schema, redshift })
 }
 
 /// A URL with any password replaced, for messages.
@@ -542,6 +657,39 @@ feeds:
         assert!(e.contains("must not carry a password"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
         assert_eq!(redact_url("postgres://u:hunter2@db/dw"), "postgres://u:***@db/dw");
+    }
+
+    #[test]
+    fn driver_redshift_names_a_workgroup_database_and_copy_role() {
+        let yaml = "feeds: {}\nwarehouse:\n  driver: redshift\n  workgroup: analytics\n  database: dev\n  copy_role_arn: arn:aws:iam::123456789012:role/copy\n";
+        let cfg = Config::from_yaml(yaml, "x").unwrap();
+        assert_eq!(cfg.warehouse.driver, WarehouseDriver::Redshift);
+        let rs = cfg.warehouse.redshift.unwrap();
+        assert_eq!(rs.endpoint, RedshiftEndpoint::Workgroup("analytics".into()));
+        assert_eq!(rs.database, "dev");
+        assert_eq!(rs.secret_arn, None);
+    }
+
+    #[test]
+    fn driver_redshift_settings_are_checked() {
+        let base = "warehouse:\n  driver: redshift\n  database: dev\n  copy_role_arn: arn:aws:iam::1:role/c\n";
+        assert!(err(base).contains("exactly one of warehouse.workgroup"));
+        assert!(err(&format!("{base}  workgroup: w\n  cluster: c\n")).contains("exactly one"));
+        assert!(err(&format!("{base}  cluster: c\n")).contains("needs warehouse.secret_arn or warehouse.db_user"));
+        assert!(
+            err(&format!("{base}  workgroup: w\n  url: postgres://a@b/c\n")).contains("belongs to driver: postgres")
+        );
+        let no_role = "warehouse:\n  driver: redshift\n  workgroup: w\n  database: dev\n";
+        assert!(err(no_role).contains("copy_role_arn"));
+        assert!(err("warehouse:\n  driver: postgres\n  workgroup: w\n").contains("belongs to driver: redshift"));
+    }
+
+    #[test]
+    fn redshift_table_hints_name_feed_columns() {
+        let yaml = "feeds:\n  clicks:\n    prefix: c/\n    distkey: User Id\n    sortkey: [dt, Event Time]\n";
+        let feed = &Config::from_yaml(yaml, "x").unwrap().feeds[0];
+        assert_eq!(feed.distkey.as_deref(), Some("user_id"));
+        assert_eq!(feed.sortkey, vec!["dt".to_owned(), "event_time".to_owned()]);
     }
 
     fn err(yaml: &str) -> String {

@@ -330,7 +330,7 @@ run "every_function_policy_names_only_its_own_resources" {
           for r in st.Resource : contains(concat(allowed, [
             "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq",
             "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
-          ]), r) || (r == "*" && st.Sid == "DataApiOwnStatements")
+          ]), r) || (r == "*" && contains(["DataApiOwnStatements", "DataApiListStatements"], st.Sid))
         ]
       ]
     ]))
@@ -338,7 +338,7 @@ run "every_function_policy_names_only_its_own_resources" {
   }
   assert {
     condition = alltrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
-      st.Condition.StringEquals["redshift-data:statement-owner-iam-userid"] == ["$${aws:userid}"] if contains(st.Resource, "*")
+      st.Condition.StringEquals["redshift-data:statement-owner-iam-userid"] == ["$${aws:userid}"] if contains(st.Resource, "*") && st.Sid != "DataApiListStatements"
     ])
     error_message = "the only wildcard resource is the Data API statements the role itself ran"
   }
@@ -487,5 +487,31 @@ run "local_stack_creates_no_functions_schedules_or_alarms" {
   assert {
     condition     = keys(output.queues) == ["load-warehouse", "parse-file", "register-partitions"]
     error_message = "the queues output keeps the shape the local pump reads"
+  }
+}
+
+run "the_redshift_driver_may_read_its_credentials_secret_and_list_its_statements" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/redshift.yaml"
+    redshift    = { data_api_target_arn = "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-analytics" }
+  }
+
+  assert {
+    condition = anytrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
+      st.Sid == "RedshiftCredentialsSecret" && st.Resource == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:dw-loader-AbCdEf"]
+    ])
+    error_message = "the Data API reads the config's secret_arn as the loader, so the loader may read it"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
+      st.Sid == "DataApiListStatements" && st.Action == ["redshift-data:ListStatements"]
+    ])
+    error_message = "the loader lists its own statements to find a load still running"
+  }
+  assert {
+    condition     = tonumber(module.function["load_warehouse"].settings.environment.LANDFALL_STATEMENT_DEADLINE_SECONDS) < module.function["load_warehouse"].settings.timeout
+    error_message = "the statement deadline is under the function's timeout"
   }
 }

@@ -10,7 +10,7 @@
 //! that needed that partition. A repair request (a daily schedule) lists the
 //! curated prefixes and registers every partition the catalog lacks.
 
-pub mod footer;
+pub use landfall::catalog::footer;
 pub mod repair;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,7 +11,9 @@
 pub mod connection;
 pub mod copy;
 pub mod postgres;
+pub mod redshift;
 pub mod sql;
+pub mod staged;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -21,7 +23,11 @@ use sha2::{Digest, Sha256};
 use crate::config::{Feed, WriteDisposition};
 use crate::manifest::{FileStatus, Manifest};
 use crate::schema::SchemaContract;
-use crate::storage::StorageError;
+use sql::{Change, ExistingColumn};
+use std::path::Path;
+
+use crate::rejects::{Reject, RejectWriter};
+use crate::storage::{ObjectStore, StorageError};
 pub use sql::{ColumnNeed, Dialect, SqlType, TableName};
 
 /// How a feed's files are applied; defaults (append, evolve) for a manifest
@@ -32,6 +38,10 @@ pub struct FeedRules {
     pub primary_key: Vec<String>,
     pub order_by: Option<String>,
     pub contract: SchemaContract,
+    /// Redshift's distribution key; the other drivers ignore it.
+    pub distkey: Option<String>,
+    /// Redshift's compound sort key (`dt` when empty).
+    pub sortkey: Vec<String>,
 }
 
 impl From<&Feed> for FeedRules {
@@ -41,6 +51,8 @@ impl From<&Feed> for FeedRules {
             primary_key: feed.primary_key.clone(),
             order_by: feed.order_by.clone(),
             contract: feed.contract,
+            distkey: feed.distkey.clone(),
+            sortkey: feed.sortkey.clone(),
         }
     }
 }
@@ -167,6 +179,120 @@ pub fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
     }
 }
 
+/// What a load does with its files, decided from the table as it is and
+/// the files the ledger holds. Both drivers follow it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadDecision {
+    /// Indices (into `TableLoad::files`) of files the ledger does not hold, in batch order.
+    pub fresh: Vec<usize>,
+    /// Ids of files the ledger already holds (duplicate deliveries, retries after a commit).
+    pub already_loaded: Vec<String>,
+    /// Per file of the load: why it is refused, if it is.
+    pub refused: Vec<Option<String>>,
+    /// What the table needs, in order.
+    pub changes: Vec<Change>,
+    /// The data columns the load carries, with their types once the changes are made.
+    pub columns: Vec<(String, SqlType)>,
+}
+
+impl LoadDecision {
+    /// Files whose rows are copied: fresh, readable, not refused.
+    pub fn copied(&self, load: &TableLoad) -> Vec<usize> {
+        self.fresh
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.refused.get(i).is_some_and(Option::is_none)
+                    && load.files.get(i).is_some_and(|f| f.manifest.status != FileStatus::Failed)
+            })
+            .collect()
+    }
+
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+/// Decides a load: leaves out the files the ledger holds, applies the feed's
+/// schema contract file by file (`freeze` refuses a file that would change a
+/// column's type or add one; `discard_columns` loads files without their new
+/// columns), and lists the changes the accepted files need.
+pub fn decide(
+    dialect: Dialect,
+    load: &TableLoad,
+    existing: &[ExistingColumn],
+    already: &HashSet<String>,
+) -> LoadDecision {
+    let mut decision = LoadDecision { refused: vec![None; load.files.len()], ..LoadDecision::default() };
+    for (i, file) in load.files.iter().enumerate() {
+        let id = &file.manifest.file_id;
+        if already.contains(id) {
+            decision.already_loaded.push(id.clone());
+        } else {
+            decision.fresh.push(i);
+        }
+    }
+    let contract = load.rules.contract;
+    let mut accepted: Vec<ColumnNeed> = Vec::new();
+    for &i in &decision.fresh {
+        let file = &load.files[i];
+        if file.manifest.status == FileStatus::Failed {
+            continue;
+        }
+        let forbidden: Vec<String> = sql::changes(dialect, existing, &file.needs())
+            .iter()
+            .filter(|c| contract == SchemaContract::Freeze && c.is_type_change())
+            .map(|c| c.describe(dialect))
+            .collect();
+        if forbidden.is_empty() {
+            add_needs(&mut accepted, file.needs());
+        } else {
+            decision.refused[i] =
+                Some(format!("schema_contract freeze forbids changing the table: {}", forbidden.join("; ")));
+        }
+    }
+    let mut changes = sql::changes(dialect, existing, &accepted);
+    if contract == SchemaContract::DiscardColumns {
+        changes.retain(|c| !matches!(c, Change::Add { .. }));
+    }
+    let type_after = |name: &str| -> Option<SqlType> {
+        let changed = changes.iter().find_map(|c| match c {
+            Change::Add { column, sql_type } if column == name => Some(sql_type.clone()),
+            Change::Widen { column, to, .. } if column == name => Some(to.clone()),
+            _ => None,
+        });
+        changed.or_else(|| existing.iter().find(|c| c.name == name).map(|c| c.sql_type.clone()))
+    };
+    let mut columns: Vec<(String, SqlType)> =
+        accepted.iter().filter_map(|n| type_after(&n.name).map(|t| (n.name.clone(), t))).collect();
+    if load.rules.disposition == WriteDisposition::Merge {
+        // The merge reads its key and ordering columns from staging even
+        // when a file lacks them (its rows then have null keys: rejected).
+        for c in load.rules.primary_key.iter().chain(load.rules.order_by.as_ref()) {
+            if !columns.iter().any(|(n, _)| n == c)
+                && let Some(t) = type_after(c)
+            {
+                columns.push((c.clone(), t));
+            }
+        }
+        let missing: Vec<&str> =
+            load.rules.primary_key.iter().map(String::as_str).filter(|k| type_after(k).is_none()).collect();
+        if !missing.is_empty() {
+            for &i in &decision.fresh {
+                if load.files[i].manifest.status != FileStatus::Failed && decision.refused[i].is_none() {
+                    decision.refused[i] = Some(format!(
+                        "the merge key column(s) {} are in neither the file nor the table",
+                        missing.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    decision.changes = changes;
+    decision.columns = columns;
+    decision
+}
+
 /// What the ledger says of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerStatus {
@@ -255,6 +381,55 @@ impl WarehouseError {
             WarehouseError::Scratch { .. } => true,
         }
     }
+}
+
+/// Writes a load's rejects: the rows set aside at load and a file record for
+/// each refused file, to `_rejects/<feed>/load-<load-id>.jsonl.gz`. `None`
+/// when there are none.
+pub async fn write_load_rejects(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    work_dir: &Path,
+    load: &TableLoad,
+    mut rejects: Vec<Reject>,
+    refused: &[(usize, String)],
+) -> Result<Option<String>, WarehouseError> {
+    for (i, reason) in refused {
+        if let Some(file) = load.files.get(*i) {
+            let m = &file.manifest;
+            rejects.push(Reject::file_error(&m.source.url, &m.feed, None, format!("not loaded: {reason}")));
+        }
+    }
+    if rejects.is_empty() {
+        return Ok(None);
+    }
+    let key = crate::layout::load_rejects_key(&load.feed, &load.load_id);
+    write_rejects(store, bucket, work_dir, &load.target, &key, &rejects).await?;
+    Ok(Some(key))
+}
+
+/// Writes rejects as one gzipped JSON Lines object.
+pub async fn write_rejects(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    work_dir: &Path,
+    table: &TableName,
+    key: &str,
+    rejects: &[Reject],
+) -> Result<(), WarehouseError> {
+    let scratch = |source| WarehouseError::Scratch { table: table.plain(), source };
+    let dir = tempfile::Builder::new().prefix("load-rejects-").tempdir_in(work_dir).map_err(scratch)?;
+    let mut writer = RejectWriter::new(dir.path());
+    for r in rejects {
+        writer.push(r).map_err(scratch)?;
+    }
+    if let Some(path) = writer.finish().map_err(scratch)? {
+        store
+            .put_file(bucket, key, &path, "application/gzip")
+            .await
+            .map_err(|e| WarehouseError::Rejects { table: table.plain(), source: Box::new(e) })?;
+    }
+    Ok(())
 }
 
 /// A warehouse driver: applies one table's load in one transaction.

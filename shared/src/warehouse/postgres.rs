@@ -40,13 +40,11 @@ use tracing::{info, warn};
 
 use super::connection::{PostgresTarget, error_text};
 use super::copy::{CopyColumns, LineMap, PartContext, PartEncoder, SkippedRow, position_of};
-use super::sql::{self, Change, Dialect, ExistingColumn, LedgerEntry, MergeKey, SqlType, TableName};
+use super::sql::{self, Dialect, ExistingColumn, LedgerEntry, MergeKey, SqlType, TableName};
 use super::{FileResult, LedgerStatus, LoadReport, TableLoad, Warehouse, WarehouseError};
 use crate::config::WriteDisposition;
-use crate::layout;
 use crate::manifest::FileStatus;
-use crate::rejects::{Reject, RejectKind, RejectWriter};
-use crate::schema::SchemaContract;
+use crate::rejects::{Reject, RejectKind};
 use crate::storage::ObjectStore;
 
 /// Rows set aside one by one before a data error sets aside the whole file.
@@ -218,87 +216,28 @@ impl PostgresWarehouse {
         let q = d.select_loaded(t, &ids);
         let already: HashSet<String> =
             txn.query(&q, &[]).await.map_err(|e| sql_error(t, &q, &e))?.iter().map(|r| r.get(0)).collect();
-        let mut report = LoadReport { load_id: load.load_id.clone(), table: t.plain(), ..LoadReport::default() };
-        let mut states: Vec<FileState> = vec![FileState::default(); load.files.len()];
-        let fresh: Vec<usize> = (0..load.files.len())
-            .filter(|&i| {
-                let id = &load.files[i].manifest.file_id;
-                let dup = already.contains(id);
-                if dup {
-                    report.already_loaded.push(id.clone());
-                }
-                !dup
-            })
-            .collect();
-
-        // The schema contract, file by file: a file that would need a change
-        // its feed forbids is refused; the others shape the table.
         let existing = existing_columns(txn, t).await?;
-        let contract = load.rules.contract;
-        let mut accepted_needs: Vec<sql::ColumnNeed> = Vec::new();
-        for &i in &fresh {
-            let file = &load.files[i];
-            if file.manifest.status == FileStatus::Failed {
-                continue;
-            }
-            let file_changes = sql::changes(d, &existing, &file.needs());
-            let forbidden: Vec<String> = file_changes
-                .iter()
-                .filter(|c| match contract {
-                    SchemaContract::Freeze => c.is_type_change(),
-                    SchemaContract::Evolve | SchemaContract::DiscardColumns => false,
-                })
-                .map(|c| c.describe(d))
-                .collect();
-            if !forbidden.is_empty() {
-                states[i].refused =
-                    Some(format!("schema_contract freeze forbids changing the table: {}", forbidden.join("; ")));
-                continue;
-            }
-            super::add_needs(&mut accepted_needs, file.needs());
-        }
-        let mut changes = sql::changes(d, &existing, &accepted_needs);
-        if contract == SchemaContract::DiscardColumns {
-            changes.retain(|c| !matches!(c, Change::Add { .. }));
-        }
-        for change in &changes {
+        let decision = super::decide(d, load, &existing, &already);
+        let mut report = LoadReport {
+            load_id: load.load_id.clone(),
+            table: t.plain(),
+            already_loaded: decision.already_loaded.clone(),
+            ..LoadReport::default()
+        };
+        let fresh = decision.fresh.clone();
+        let mut states: Vec<FileState> =
+            decision.refused.iter().map(|r| FileState { refused: r.clone(), ..FileState::default() }).collect();
+        for change in &decision.changes {
             for statement in d.apply_change(t, change) {
                 exec(txn, t, &statement).await?;
             }
             info!(table = %t.plain(), change = %change.describe(d), "table evolved");
             report.changes.push(change.describe(d));
         }
-        let columns = existing_columns(txn, t).await?;
-        let in_table = |name: &str| columns.iter().any(|c| c.name == name);
-        let mut data: Vec<String> =
-            accepted_needs.iter().filter(|n| in_table(&n.name)).map(|n| n.name.clone()).collect();
-        if load.rules.disposition == WriteDisposition::Merge {
-            // The merge reads its key and ordering columns from staging even
-            // when a file lacks them (its rows then have null keys: rejected).
-            for c in load.rules.primary_key.iter().chain(load.rules.order_by.as_ref()) {
-                if in_table(c) && !data.contains(c) {
-                    data.push(c.clone());
-                }
-            }
-            let missing: Vec<&str> =
-                load.rules.primary_key.iter().map(String::as_str).filter(|k| !in_table(k)).collect();
-            if !missing.is_empty() {
-                for &i in &fresh {
-                    if load.files[i].manifest.status != FileStatus::Failed && states[i].refused.is_none() {
-                        states[i].refused = Some(format!(
-                            "the merge key column(s) {} are in neither the file nor the table",
-                            missing.join(", ")
-                        ));
-                    }
-                }
-            }
-        }
+        let data = decision.column_names();
 
         let staged = load.rules.disposition != WriteDisposition::Append;
-        let types: Vec<SqlType> = data
-            .iter()
-            .map(|n| columns.iter().find(|c| &c.name == n).map_or(SqlType::Text, |c| c.sql_type.clone()))
-            .collect();
+        let types: Vec<SqlType> = decision.columns.iter().map(|(_, t)| t.clone()).collect();
         let copy_columns = CopyColumns::new(data.clone(), types.clone(), staged);
         let statement = if staged {
             let typed: Vec<(String, SqlType)> = data.iter().cloned().zip(types).collect();
@@ -419,20 +358,20 @@ impl PostgresWarehouse {
                 raw: Some(row.raw.clone()),
             });
         }
-        for (i, state) in states.iter().enumerate() {
-            if let Some(reason) = &state.refused {
-                let m = &load.files[i].manifest;
-                rejects.push(Reject::file_error(&m.source.url, &m.feed, None, format!("not loaded: {reason}")));
-            }
-        }
         for (file, rows) in &copied.rows_per_file {
             states[*file].rows = *rows;
         }
-        if !rejects.is_empty() {
-            let key = layout::load_rejects_key(&load.feed, &load.load_id);
-            self.write_rejects(t, &key, &rejects).await?;
-            report.rejects_key = Some(key);
-        }
+        let refused: Vec<(usize, String)> =
+            states.iter().enumerate().filter_map(|(i, st)| st.refused.clone().map(|r| (i, r))).collect();
+        report.rejects_key = super::write_load_rejects(
+            self.store.as_ref(),
+            &self.settings.curated_bucket,
+            &self.settings.work_dir,
+            load,
+            rejects,
+            &refused,
+        )
+        .await?;
 
         let mut entries = Vec::new();
         for &i in &fresh {
@@ -482,26 +421,6 @@ impl PostgresWarehouse {
             exec(txn, t, &s).await?;
         }
         Ok(report)
-    }
-
-    async fn write_rejects(&self, table: &TableName, key: &str, rejects: &[Reject]) -> Result<(), WarehouseError> {
-        let scratch = tempfile::Builder::new()
-            .prefix("load-rejects-")
-            .tempdir_in(&self.settings.work_dir)
-            .map_err(|source| WarehouseError::Scratch { table: table.plain(), source })?;
-        let mut writer = RejectWriter::new(scratch.path());
-        for r in rejects {
-            writer.push(r).map_err(|source| WarehouseError::Scratch { table: table.plain(), source })?;
-        }
-        if let Some(path) =
-            writer.finish().map_err(|source| WarehouseError::Scratch { table: table.plain(), source })?
-        {
-            self.store
-                .put_file(&self.settings.curated_bucket, key, &path, "application/gzip")
-                .await
-                .map_err(|e| WarehouseError::Rejects { table: table.plain(), source: Box::new(e) })?;
-        }
-        Ok(())
     }
 
     /// One COPY attempt: parts are downloaded one ahead of the encoder, the

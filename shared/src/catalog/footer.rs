@@ -1,8 +1,8 @@
 //! A part's columns from its Parquet footer, read with ranged GETs: the
 //! whole file is never downloaded.
 
-use landfall::catalog::{Column, FOOTER_TAIL_LEN, FooterError, columns_from_metadata, footer_metadata_len};
-use landfall::storage::{ByteRange, ObjectStore, StorageError};
+use super::{Column, FOOTER_TAIL_LEN, FooterError, columns_from_metadata, footer_metadata_len};
+use crate::storage::{ByteRange, ObjectStore, StorageError};
 
 /// The first read takes this much of the file's end: the footer of a
 /// typical part (tens of columns, a few row groups) is a few KiB, so one GET

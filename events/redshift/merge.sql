@@ -1,0 +1,27 @@
+LOCK "analytics"."orders";
+
+DELETE FROM "landfall_staging" USING "landfall_files" f, "landfall"."load_ledger" l WHERE "landfall_staging"."_landfall_file" = f.url AND l.table_name = 'analytics.orders' AND l.file_id = f.file_id;
+
+DELETE FROM "landfall_files" USING "landfall"."load_ledger" l WHERE l.table_name = 'analytics.orders' AND l.file_id = "landfall_files".file_id;
+
+INSERT INTO "landfall"."load_rejects" (table_name, load_id, file_url, line, column_name, reason, rejected_at) SELECT 'analytics.orders', '0123456789abcdef0123', "_landfall_file", "_landfall_row", NULL, 'the merge key (order_id) is null', CAST('2026-11-22T10:00:00.000000Z' AS timestamptz) FROM "landfall_staging" WHERE "order_id" IS NULL;
+
+DELETE FROM "landfall_staging" WHERE "order_id" IS NULL;
+
+DROP TABLE IF EXISTS "landfall_staging_latest";
+
+CREATE TEMP TABLE "landfall_staging_latest" AS SELECT "order_id", "amount", "note", "attrs", "ordered_at", "dt", "_landfall_file", "_landfall_row", "_landfall_loaded_at" FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY "order_id" ORDER BY "ordered_at" DESC NULLS LAST, "_landfall_seq" DESC, "_landfall_row" DESC) AS "_landfall_rank" FROM "landfall_staging") ranked WHERE "_landfall_rank" = 1;
+
+DELETE FROM "analytics"."orders" USING "landfall_staging_latest" s WHERE "analytics"."orders"."order_id" = s."order_id" AND ("analytics"."orders"."ordered_at" IS NULL OR (s."ordered_at" IS NOT NULL AND s."ordered_at" >= "analytics"."orders"."ordered_at"));
+
+INSERT INTO "analytics"."orders" ("order_id", "amount", "note", "attrs", "ordered_at", "dt", "_landfall_file", "_landfall_row", "_landfall_loaded_at") SELECT "order_id", "amount", "note", "attrs", "ordered_at", "dt", "_landfall_file", "_landfall_row", "_landfall_loaded_at" FROM "landfall_staging_latest" s WHERE NOT EXISTS (SELECT 1 FROM "analytics"."orders" t WHERE t."order_id" = s."order_id");
+
+DROP TABLE "landfall_staging_latest";
+
+INSERT INTO "landfall"."load_ledger" (table_name, file_id, feed, source_url, etag, manifest_key, status, rows_loaded, rows_rejected, load_id, loaded_at, detail)
+SELECT 'analytics.orders', f.file_id, f.feed, f.url, f.etag, f.manifest_key, f.status, COALESCE(c.n, 0), f.rows_rejected + COALESCE(r.n, 0), '0123456789abcdef0123', CAST('2026-11-22T10:00:00.000000Z' AS timestamptz), f.detail
+FROM "landfall_files" f
+LEFT JOIN (SELECT "_landfall_file" AS url, COUNT(*) AS n FROM "landfall_staging" GROUP BY "_landfall_file") c ON c.url = f.url
+LEFT JOIN (SELECT file_url AS url, COUNT(*) AS n FROM "landfall"."load_rejects" WHERE table_name = 'analytics.orders' AND load_id = '0123456789abcdef0123' GROUP BY file_url) r ON r.url = f.url
+WHERE NOT EXISTS (SELECT 1 FROM "landfall"."load_ledger" l WHERE l.table_name = 'analytics.orders' AND l.file_id = f.file_id);
+
