@@ -116,7 +116,9 @@ module "curated_bucket" {
   deny_insecure_transport               = var.require_tls
   abort_incomplete_multipart_after_days = var.curated_lifecycle.abort_incomplete_multipart_after_days
   noncurrent_version_expiration_days    = var.curated_lifecycle.noncurrent_version_expiration_days
-  tags                                  = { Zone = "curated" }
+  # The Redshift driver's COPY manifests are needed only while their load runs.
+  expire_prefixes = { "_copy/" = 7 }
+  tags            = { Zone = "curated" }
 }
 
 # ---------------------------------------------------------------- queues

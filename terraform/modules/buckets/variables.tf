@@ -42,6 +42,12 @@ variable "noncurrent_version_expiration_days" {
   default     = null
 }
 
+variable "expire_prefixes" {
+  type        = map(number)
+  description = "Prefixes whose objects expire after the given days (scratch objects, e.g. { \"_copy/\" = 7 }). Empty for none."
+  default     = {}
+}
+
 variable "tags" {
   type        = map(string)
   description = "Extra tags for the bucket."
