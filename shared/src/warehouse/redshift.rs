@@ -1735,6 +1735,12 @@ mod tests {
         let inserts = all.iter().filter(|s| s.starts_with("INSERT INTO \"landfall_files\"")).count();
         assert!(inserts >= 2, "the files were inserted in {inserts} statements");
         assert_eq!(submitted.iter().filter(|(n, _)| n.ends_with("-apply")).count(), 1, "still one apply transaction");
+        let largest = all.iter().map(|s| s.len()).max().unwrap_or(0);
+        eprintln!(
+            "400 files: {total} bytes of SQL in {} statements over {} calls; {inserts} landfall_files inserts; largest statement {largest} bytes",
+            all.len(),
+            submitted.len()
+        );
     }
 
     #[test]
