@@ -307,6 +307,16 @@ pub enum LedgerStatus {
 }
 
 impl LedgerStatus {
+    /// A file's status from whether the loader refused it and how parse-file read it.
+    pub fn of(refused: bool, parsed: FileStatus) -> LedgerStatus {
+        match (refused, parsed) {
+            (true, _) => LedgerStatus::Refused,
+            (false, FileStatus::Failed) => LedgerStatus::Failed,
+            (false, FileStatus::Partial) => LedgerStatus::Partial,
+            (false, FileStatus::Parsed) => LedgerStatus::Loaded,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LedgerStatus::Loaded => "loaded",

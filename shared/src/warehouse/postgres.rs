@@ -378,12 +378,7 @@ impl PostgresWarehouse {
             let file = &load.files[i];
             let m = &file.manifest;
             let state = &states[i];
-            let status = match (&state.refused, m.status) {
-                (Some(_), _) => LedgerStatus::Refused,
-                (None, FileStatus::Failed) => LedgerStatus::Failed,
-                (None, FileStatus::Partial) => LedgerStatus::Partial,
-                (None, FileStatus::Parsed) => LedgerStatus::Loaded,
-            };
+            let status = LedgerStatus::of(state.refused.is_some(), m.status);
             let rows_loaded = if state.refused.is_some() { 0 } else { state.rows };
             let rows_rejected = m.rejected_rows + state.rejected_at_load;
             let reason = state.refused.clone().or_else(|| m.error.clone());

@@ -46,7 +46,6 @@ use crate::catalog::footer::{ReadError, read_columns};
 use crate::config::{RedshiftConfig, RedshiftEndpoint};
 use crate::fetch::retry::{Jitter, backoff};
 use crate::layout;
-use crate::manifest::FileStatus;
 use crate::rejects::{Reject, RejectKind};
 use crate::storage::ObjectStore;
 
@@ -945,15 +944,6 @@ pub fn svv_type(data_type: &str, length: &str, precision: &str, scale: &str) -> 
     }
 }
 
-fn ledger_status(refused: bool, status: FileStatus) -> LedgerStatus {
-    match (refused, status) {
-        (true, _) => LedgerStatus::Refused,
-        (false, FileStatus::Failed) => LedgerStatus::Failed,
-        (false, FileStatus::Partial) => LedgerStatus::Partial,
-        (false, FileStatus::Parsed) => LedgerStatus::Loaded,
-    }
-}
-
 #[async_trait]
 impl Warehouse for RedshiftWarehouse {
     fn dialect(&self) -> Dialect {
@@ -1067,7 +1057,7 @@ fn file_rows(load: &TableLoad, decision: &LoadDecision, changes: &[String], load
             let file = load.files.get(i)?;
             let m = &file.manifest;
             let refused = decision.refused.get(i).cloned().flatten();
-            let status = ledger_status(refused.is_some(), m.status);
+            let status = LedgerStatus::of(refused.is_some(), m.status);
             let reason = refused.or_else(|| m.error.clone());
             let detail = json!({
                 "changes": changes,
@@ -1108,7 +1098,7 @@ mod tests {
 
     use super::*;
     use crate::config::WriteDisposition;
-    use crate::manifest::{MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
+    use crate::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
     use crate::schema::{ColumnSchema, LogicalType};
     use crate::storage::memory::MemoryStore;
     use crate::warehouse::{FeedRules, plan_loads};
