@@ -98,14 +98,9 @@ async fn a_file_loads_into_redshift_exactly_once_and_a_correction_merges() {
     let api = SdkDataApi::from_sdk(&sdk, live.target.clone());
     let _ = query(&api, "DROP TABLE IF EXISTS landfall_it.it_orders").await;
     let _ = query(&api, "DELETE FROM landfall.load_ledger WHERE table_name = 'landfall_it.it_orders'").await;
-    let settings = RedshiftSettings {
-        curated_bucket: live.bucket.clone(),
-        copy_role_arn: live.target.copy_role_arn.clone(),
-        provisioned: matches!(live.target.endpoint, RedshiftEndpoint::Cluster(_)),
-        work_dir: work,
-        polling: Polling::default(),
-    };
-    let warehouse = RedshiftWarehouse::new(Arc::new(api.clone()), store.clone(), settings);
+    let settings =
+        RedshiftSettings { curated_bucket: live.bucket.clone(), work_dir: work, polling: Polling::default() };
+    let warehouse = RedshiftWarehouse::new(Arc::new(api.clone()), store.clone(), &live.target, settings);
     let load = LoadWarehouse::new(store.clone(), config, Arc::new(warehouse), metrics);
 
     let mut manifests = Vec::new();

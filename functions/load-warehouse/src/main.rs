@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use landfall::config::{RedshiftEndpoint, WarehouseDriver};
+use landfall::config::WarehouseDriver;
 use landfall::env;
 use landfall::secrets::SecretsManager;
 use landfall::storage::{S3Store, s3_client};
@@ -40,17 +40,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (location, config) = landfall::config::from_env(store.as_ref()).await?;
     let warehouse: Arc<dyn Warehouse> = match (&config.warehouse.driver, &config.warehouse.redshift) {
         (WarehouseDriver::Redshift, Some(redshift)) => {
-            let target = redshift.clone();
-            tracing::info!(config = %location, warehouse = %target.display(), schema = %config.warehouse.schema, "configuration loaded");
-            let settings = RedshiftSettings {
-                curated_bucket,
-                copy_role_arn: target.copy_role_arn.clone(),
-                provisioned: matches!(target.endpoint, RedshiftEndpoint::Cluster(_)),
-                work_dir: work_dir.into(),
-                polling: polling()?,
-            };
-            let api = SdkDataApi::from_sdk(&sdk, target);
-            Arc::new(RedshiftWarehouse::new(Arc::new(api), store.clone(), settings))
+            tracing::info!(config = %location, warehouse = %redshift.display(), schema = %config.warehouse.schema, "configuration loaded");
+            let settings = RedshiftSettings { curated_bucket, work_dir: work_dir.into(), polling: polling()? };
+            let api = SdkDataApi::from_sdk(&sdk, redshift.clone());
+            Arc::new(RedshiftWarehouse::new(Arc::new(api), store.clone(), redshift, settings))
         }
         _ => {
             let (url, secret) =

@@ -29,7 +29,7 @@
 //! FINISHED, FAILED or ABORTED. Credentials never appear in SQL: the COPY
 //! names an IAM role, the Data API call a secret ARN or database user.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -372,9 +372,6 @@ impl Default for Polling {
 #[derive(Debug, Clone)]
 pub struct RedshiftSettings {
     pub curated_bucket: String,
-    pub copy_role_arn: String,
-    /// `true` for provisioned clusters, whose COPY errors are also in `stl_load_errors`.
-    pub provisioned: bool,
     /// Scratch space for the rejects file.
     pub work_dir: std::path::PathBuf,
     pub polling: Polling,
@@ -384,6 +381,10 @@ pub struct RedshiftWarehouse {
     api: Arc<dyn DataApi>,
     store: Arc<dyn ObjectStore>,
     settings: RedshiftSettings,
+    /// The role COPY names.
+    copy_role_arn: String,
+    /// A provisioned cluster also logs COPY errors in `stl_load_errors`.
+    provisioned: bool,
 }
 
 /// A failed statement, as the driver sees it.
@@ -403,13 +404,14 @@ enum StageFailure {
     Fatal(WarehouseError),
 }
 
-/// The copied files' parts, grouped for COPY.
-struct Grouped {
-    groups: Vec<RawGroup>,
-    /// (file, why) for files with a part that is missing or not Parquet.
-    unreadable: Vec<(usize, String)>,
-    /// (part URL, file) for blaming a COPY error on its file.
-    part_files: Vec<(String, usize)>,
+/// A part of a copied file and its columns as COPY reads them.
+#[derive(Debug, Clone)]
+struct PartLayout {
+    file: usize,
+    url: String,
+    dt: String,
+    bytes: u64,
+    columns: Vec<(String, SqlType)>,
 }
 
 /// A load error row from `sys_load_error_detail` / `stl_load_errors`.
@@ -446,7 +448,6 @@ pub fn retryable_statement_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
         "serializable isolation violation",
-        "1023",
         "deadlock",
         "concurrent transaction",
         "already exists",
@@ -477,8 +478,19 @@ pub fn is_load_error(message: &str) -> bool {
 }
 
 impl RedshiftWarehouse {
-    pub fn new(api: Arc<dyn DataApi>, store: Arc<dyn ObjectStore>, settings: RedshiftSettings) -> Self {
-        RedshiftWarehouse { api, store, settings }
+    pub fn new(
+        api: Arc<dyn DataApi>,
+        store: Arc<dyn ObjectStore>,
+        redshift: &RedshiftConfig,
+        settings: RedshiftSettings,
+    ) -> Self {
+        RedshiftWarehouse {
+            api,
+            store,
+            settings,
+            copy_role_arn: redshift.copy_role_arn.clone(),
+            provisioned: matches!(redshift.endpoint, RedshiftEndpoint::Cluster(_)),
+        }
     }
 
     fn name(load: &TableLoad, step: &str) -> String {
@@ -542,8 +554,8 @@ impl RedshiftWarehouse {
                     retryable: true,
                 });
             }
-            // Full jitter below a doubling ceiling, but never below the first wait.
-            tokio::time::sleep(wait.max(p.first_wait.mul_f64(0.5 + jitter.next_unit() / 2.0))).await;
+            // Between half and all of a doubling wait, so parallel loaders spread out.
+            tokio::time::sleep(wait.mul_f64(0.5 + jitter.next_unit() / 2.0)).await;
             wait = (wait * 2).min(p.max_wait);
         }
     }
@@ -570,9 +582,9 @@ impl RedshiftWarehouse {
         sql: String,
         name: &str,
     ) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+        // One statement runs through ExecuteStatement: its result has the statement's own id.
         let d = self.run(table, vec![sql], name, Session::None).await?;
-        let id = d.subs.first().map(|_| format!("{}:1", d.id)).unwrap_or(d.id);
-        self.api.rows(&id).await.map_err(|e| api_fault(table, "GetStatementResult", e))
+        self.api.rows(&d.id).await.map_err(|e| api_fault(table, "GetStatementResult", e))
     }
 
     async fn existing_columns(&self, load: &TableLoad) -> Result<(Vec<ExistingColumn>, bool), WarehouseError> {
@@ -617,12 +629,9 @@ impl RedshiftWarehouse {
         Ok(())
     }
 
-    /// file_id -> the load id that recorded it.
-    async fn ledger_entries(&self, load: &TableLoad) -> Result<BTreeMap<String, String>, WarehouseError> {
-        let d = Dialect::Redshift;
-        let ids = load.file_ids();
-        let sql =
-            d.select_loaded(&load.target, &ids).replacen("SELECT file_id FROM", "SELECT file_id, load_id FROM", 1);
+    /// The batch's files the ledger holds: file id -> the load id that recorded it.
+    async fn recorded(&self, load: &TableLoad) -> Result<HashMap<String, String>, WarehouseError> {
+        let sql = Dialect::Redshift.select_ledger(&load.target, &load.file_ids(), "file_id, load_id");
         let rows = self.query(&load.target, sql, &Self::name(load, "ledger")).await?;
         Ok(rows.into_iter().filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?))).collect())
     }
@@ -640,10 +649,16 @@ impl RedshiftWarehouse {
         Ok(changes)
     }
 
-    /// The raw groups of the copied files' parts, their manifests written.
-    async fn groups(&self, load: &TableLoad, copied: &[usize]) -> Result<Grouped, WarehouseError> {
+    /// Reads the footers of the files' parts (one ranged GET each, a few at
+    /// a time). Returns the parts, and the files with a part that is missing
+    /// or not Parquet, with the reason.
+    async fn read_layouts(
+        &self,
+        load: &TableLoad,
+        files: &[usize],
+    ) -> Result<(Vec<PartLayout>, Vec<(usize, String)>), WarehouseError> {
         let bucket = &self.settings.curated_bucket;
-        let jobs: Vec<(usize, String, String, u64)> = copied
+        let jobs: Vec<(usize, String, String, u64)> = files
             .iter()
             .flat_map(|&i| load.files[i].manifest.parts.iter().map(move |p| (i, p.key.clone(), p.dt.clone(), p.bytes)))
             .collect();
@@ -659,33 +674,46 @@ impl RedshiftWarehouse {
         .buffered(FOOTER_CONCURRENCY)
         .collect()
         .await;
+        let mut parts = Vec::new();
         let mut unreadable: Vec<(usize, String)> = Vec::new();
-        // (the group, its parts' URLs and lengths)
-        let mut by_layout: Vec<(RawGroup, Vec<(String, u64)>)> = Vec::new();
-        let mut part_files: Vec<(String, usize)> = Vec::new();
-        for (i, key, dt, bytes, cols) in results {
-            let cols = match cols {
-                Ok(c) => c,
+        for (file, key, dt, bytes, cols) in results {
+            match cols {
+                Ok(cols) => parts.push(PartLayout {
+                    file,
+                    url: layout::s3_url(bucket, &key),
+                    dt,
+                    bytes,
+                    columns: cols.iter().map(|c| (c.name.clone(), staged::raw_type(&c.data_type))).collect(),
+                }),
                 Err(e) if e.fails_message() => {
                     let ReadError::Storage(source) = e else {
                         return Err(WarehouseError::Encode { table: load.target.plain(), key, message: e.to_string() });
                     };
                     return Err(WarehouseError::Part { table: load.target.plain(), key, source: Box::new(source) });
                 }
-                Err(e) => {
-                    unreadable.push((i, format!("part {key} cannot be read: {e}")));
-                    continue;
+                Err(e) if !unreadable.iter().any(|(f, _)| *f == file) => {
+                    unreadable.push((file, format!("part {key} cannot be read: {e}")))
                 }
-            };
-            let layout: Vec<(String, SqlType)> =
-                cols.iter().map(|c| (c.name.clone(), staged::raw_type(&c.data_type))).collect();
-            let url = layout::s3_url(bucket, &key);
-            part_files.push((url.clone(), i));
-            match by_layout.iter_mut().find(|(g, _)| g.columns == layout && g.dt == dt) {
-                Some((_, parts)) => parts.push((url, bytes)),
-                None => {
-                    by_layout.push((RawGroup { columns: layout, dt, manifest_url: String::new() }, vec![(url, bytes)]))
-                }
+                Err(_) => {}
+            }
+        }
+        Ok((parts, unreadable))
+    }
+
+    /// Groups the parts by column layout and `dt` and writes one COPY
+    /// manifest per group.
+    async fn write_groups(&self, load: &TableLoad, parts: &[&PartLayout]) -> Result<Vec<RawGroup>, WarehouseError> {
+        let bucket = &self.settings.curated_bucket;
+        // (the group, its parts' URLs and lengths)
+        let mut by_layout: Vec<(RawGroup, Vec<(String, u64)>)> = Vec::new();
+        for p in parts {
+            let entry = (p.url.clone(), p.bytes);
+            match by_layout.iter_mut().find(|(g, _)| g.columns == p.columns && g.dt == p.dt) {
+                Some((_, entries)) => entries.push(entry),
+                None => by_layout.push((
+                    RawGroup { columns: p.columns.clone(), dt: p.dt.clone(), manifest_url: String::new() },
+                    vec![entry],
+                )),
             }
         }
         let mut groups = Vec::new();
@@ -702,7 +730,7 @@ impl RedshiftWarehouse {
             group.manifest_url = layout::s3_url(bucket, &key);
             groups.push(group);
         }
-        Ok(Grouped { groups, unreadable, part_files })
+        Ok(groups)
     }
 
     /// The COPY's load errors, from the system tables.
@@ -711,7 +739,7 @@ impl RedshiftWarehouse {
             "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(column_type), TRIM(error_message) \
              FROM sys_load_error_detail WHERE query_id = {query_id} ORDER BY start_time LIMIT 20"
         )];
-        if self.settings.provisioned {
+        if self.provisioned {
             sqls.push(format!(
                 "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(type), TRIM(err_reason) \
                  FROM stl_load_errors WHERE query = {query_id} ORDER BY starttime LIMIT 20"
@@ -746,7 +774,7 @@ impl RedshiftWarehouse {
         &self,
         load: &TableLoad,
         staged: &StagedLoad<'_>,
-        part_files: &[(String, usize)],
+        parts: &[&PartLayout],
     ) -> Result<String, StageFailure> {
         let t = &load.target;
         let d = Dialect::Redshift;
@@ -769,23 +797,7 @@ impl RedshiftWarehouse {
                         Some(q) => self.load_errors(t, load, q).await,
                         None => Vec::new(),
                     };
-                    let blamed = details
-                        .iter()
-                        .find_map(|e| {
-                            part_files
-                                .iter()
-                                .find(|(url, _)| {
-                                    e.file.contains(url.trim_start_matches("s3://"))
-                                        || url.contains(e.file.trim_start_matches("s3://"))
-                                })
-                                .map(|(_, i)| (*i, e.describe()))
-                        })
-                        .or_else(|| {
-                            part_files
-                                .iter()
-                                .find(|(url, _)| f.message.contains(url.rsplit('/').next().unwrap_or(url)))
-                                .map(|(_, i)| (*i, f.message.clone()))
-                        });
+                    let blamed = blame(&details, &f.message, parts);
                     return Err(match blamed {
                         Some((file, reason)) => {
                             warn!(table = %t.plain(), file = %load.files[file].manifest.source.url, %reason, "COPY refused a file's data; setting it aside");
@@ -859,12 +871,8 @@ impl RedshiftWarehouse {
     ) -> Result<LoadReport, WarehouseError> {
         let t = &load.target;
         let d = Dialect::Redshift;
-        let ids = load.file_ids();
-        let sql = d.select_loaded(t, &ids).replacen(
-            "SELECT file_id FROM",
-            "SELECT file_id, load_id, status, rows_loaded, rows_rejected, manifest_key FROM",
-            1,
-        );
+        let sql =
+            d.select_ledger(t, &load.file_ids(), "file_id, load_id, status, rows_loaded, rows_rejected, manifest_key");
         let rows = self.query(t, sql, &Self::name(load, "report")).await?;
         let mut report =
             LoadReport { load_id: load.load_id.clone(), table: t.plain(), changes, attempts, ..LoadReport::default() };
@@ -907,6 +915,23 @@ impl RedshiftWarehouse {
         }
         Ok(report)
     }
+}
+
+/// The file a COPY failure is about: the part a load error names, else a
+/// part whose name the error message carries.
+fn blame(details: &[LoadErrorDetail], message: &str, parts: &[&PartLayout]) -> Option<(usize, String)> {
+    let same = |named: &str, url: &str| {
+        let named = named.trim().trim_start_matches("s3://");
+        !named.is_empty() && (named.contains(url.trim_start_matches("s3://")) || url.contains(named))
+    };
+    details.iter().find_map(|e| parts.iter().find(|p| same(&e.file, &p.url)).map(|p| (p.file, e.describe()))).or_else(
+        || {
+            parts
+                .iter()
+                .find(|p| p.url.rsplit('/').next().is_some_and(|name| message.contains(name)))
+                .map(|p| (p.file, message.to_owned()))
+        },
+    )
 }
 
 fn api_fault(table: &TableName, operation: &str, e: ApiError) -> WarehouseError {
@@ -963,48 +988,45 @@ impl Warehouse for RedshiftWarehouse {
 
         // 2. The table and the ledger as they are.
         let (mut existing, ledger_exists) = self.existing_columns(load).await?;
-        let initial = super::decide(d, load, &existing, &HashSet::new());
         if existing.is_empty() || !ledger_exists {
-            self.prepare(load, &initial.columns).await?;
+            let columns = super::decide(d, load, &existing, &HashSet::new()).columns;
+            self.prepare(load, &columns).await?;
             existing = self.existing_columns(load).await?.0;
         }
-        let recorded = self.ledger_entries(load).await?;
+        let recorded = self.recorded(load).await?;
         let already: HashSet<String> = recorded.keys().cloned().collect();
-        let decision = super::decide(d, load, &existing, &already);
+        let mut decision = super::decide(d, load, &existing, &already);
         if decision.fresh.is_empty() {
-            // Every file is recorded: report what this load id recorded, if
-            // anything (an earlier attempt that committed), and its rejects.
+            if recorded.values().all(|id| *id != load.load_id) {
+                // A duplicate delivery: every file is another load's.
+                return Ok(LoadReport {
+                    load_id: load.load_id.clone(),
+                    table: t.plain(),
+                    already_loaded: decision.already_loaded,
+                    ..LoadReport::default()
+                });
+            }
+            // An earlier attempt of this load committed: report it and write its rejects.
             return self.report(load, Vec::new(), &[], 0).await;
         }
 
         // 3. Evolve.
         let changes = self.evolve(load, &decision).await?;
 
-        // 4–5. Stage, setting aside files COPY cannot read.
-        let mut refused: Vec<(usize, String)> =
-            decision.refused.iter().enumerate().filter_map(|(i, r)| r.clone().map(|r| (i, r))).collect();
+        // 4–5. Stage, setting aside files whose parts cannot be read or copied.
+        let (parts, unreadable) = self.read_layouts(load, &decision.copied(load)).await?;
+        for (i, reason) in unreadable {
+            warn!(table = %t.plain(), file = %load.files[i].manifest.source.url, %reason, "file set aside");
+            decision.refused[i] = Some(reason);
+        }
         let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let mut attempts = 0u32;
-        let session = loop {
-            attempts += 1;
-            let mut refused_now = decision.clone();
-            for (i, r) in &refused {
-                if let Some(slot) = refused_now.refused.get_mut(*i) {
-                    *slot = Some(r.clone());
-                }
-            }
-            let copied = refused_now.copied(load);
-            let Grouped { groups, unreadable, part_files } = self.groups(load, &copied).await?;
-            if !unreadable.is_empty() {
-                for (i, reason) in unreadable {
-                    if !refused.iter().any(|(f, _)| *f == i) {
-                        warn!(table = %t.plain(), file = %load.files[i].manifest.source.url, %reason, "file set aside");
-                        refused.push((i, reason));
-                    }
-                }
-                continue;
-            }
-            let rows = file_rows(load, &refused_now, &changes, &layout::load_rejects_key(&load.feed, &load.load_id));
+        let load_rejects = layout::load_rejects_key(&load.feed, &load.load_id);
+        let mut copy_refusals = 0usize;
+        let (session, apply) = loop {
+            let copied = decision.copied(load);
+            let active: Vec<&PartLayout> = parts.iter().filter(|p| copied.contains(&p.file)).collect();
+            let groups = self.write_groups(load, &active).await?;
+            let rows = file_rows(load, &decision, &changes, &load_rejects);
             let staged = StagedLoad {
                 target: t,
                 load_id: &load.load_id,
@@ -1013,13 +1035,14 @@ impl Warehouse for RedshiftWarehouse {
                 files: &rows,
                 groups: &groups,
                 rules: &load.rules,
-                copy_role_arn: &self.settings.copy_role_arn,
+                copy_role_arn: &self.copy_role_arn,
             };
-            match self.stage(load, &staged, &part_files).await {
+            match self.stage(load, &staged, &active).await {
                 Ok(session) => break (session, staged.apply_statements(d)),
                 Err(StageFailure::Fatal(e)) => return Err(e),
                 Err(StageFailure::File { file, reason }) => {
-                    if refused.len() >= MAX_FILE_REFUSALS {
+                    copy_refusals += 1;
+                    if copy_refusals > MAX_FILE_REFUSALS {
                         return Err(WarehouseError::Sql {
                             table: t.plain(),
                             statement: "COPY".into(),
@@ -1028,11 +1051,10 @@ impl Warehouse for RedshiftWarehouse {
                             retryable: false,
                         });
                     }
-                    refused.push((file, reason));
+                    decision.refused[file] = Some(reason);
                 }
             }
         };
-        let (session, apply) = session;
 
         // 6. Apply: one transaction.
         let name = Self::name(load, "apply");
@@ -1044,6 +1066,9 @@ impl Warehouse for RedshiftWarehouse {
         info!(table = %t.plain(), load_id = %load.load_id, files = decision.fresh.len(), "committed");
 
         // 7. Report.
+        let refused: Vec<(usize, String)> =
+            decision.refused.iter().enumerate().filter_map(|(i, r)| r.clone().map(|r| (i, r))).collect();
+        let attempts = u32::try_from(copy_refusals + 1).unwrap_or(u32::MAX);
         self.report(load, changes, &refused, attempts).await
     }
 }
@@ -1449,11 +1474,9 @@ mod tests {
             db_user: None,
             copy_role_arn: ROLE.into(),
         };
-        let api = SdkDataApi::new(aws_sdk_redshiftdata::Client::from_conf(conf), target);
+        let api = SdkDataApi::new(aws_sdk_redshiftdata::Client::from_conf(conf), target.clone());
         let settings = RedshiftSettings {
             curated_bucket: CURATED.into(),
-            copy_role_arn: ROLE.into(),
-            provisioned: false,
             work_dir: std::env::temp_dir(),
             polling: Polling {
                 first_wait: Duration::from_millis(2),
@@ -1463,7 +1486,7 @@ mod tests {
                 session_keep_alive_secs: 300,
             },
         };
-        RedshiftWarehouse::new(Arc::new(api), store, settings)
+        RedshiftWarehouse::new(Arc::new(api), store, &target, settings)
     }
 
     async fn setup(files: usize, rules: FeedRules) -> (MockServer, Arc<Fake>, Arc<MemoryStore>, TableLoad) {

@@ -600,13 +600,18 @@ impl Dialect {
 
     /// The ids among `file_ids` the ledger holds for this table.
     pub fn select_loaded(self, target: &TableName, file_ids: &[&str]) -> String {
+        self.select_ledger(target, file_ids, "file_id")
+    }
+
+    /// `columns` of the ledger rows of these files of this table.
+    pub fn select_ledger(self, target: &TableName, file_ids: &[&str], columns: &str) -> String {
         let ids = if file_ids.is_empty() {
             "NULL".to_owned()
         } else {
             file_ids.iter().map(|id| self.literal(id)).collect::<Vec<_>>().join(", ")
         };
         format!(
-            "SELECT file_id FROM {} WHERE table_name = {} AND file_id IN ({ids})",
+            "SELECT {columns} FROM {} WHERE table_name = {} AND file_id IN ({ids})",
             TableName::ledger(),
             self.literal(&target.plain())
         )

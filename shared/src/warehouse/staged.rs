@@ -25,9 +25,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::sql::{
-    Dialect, LEDGER_SCHEMA, MergeKey, SEQ_COLUMN, SqlType, TableName, lineage_columns, lineage_names, quote_ident,
-};
+use super::sql::{Dialect, LEDGER_SCHEMA, MergeKey, SEQ_COLUMN, SqlType, TableName, lineage_names, quote_ident};
 use super::{FeedRules, LedgerStatus};
 use crate::catalog::HiveType;
 use crate::config::WriteDisposition;
@@ -179,10 +177,6 @@ fn null_key_condition(key: &[String]) -> String {
 }
 
 impl StagedLoad<'_> {
-    fn literal(&self, d: Dialect, v: &str) -> String {
-        d.literal(v)
-    }
-
     fn loaded_at_sql(&self, d: Dialect) -> String {
         d.timestamptz_literal(self.loaded_at)
     }
@@ -202,15 +196,15 @@ impl StagedLoad<'_> {
         for f in self.files {
             let row = format!(
                 "({}, {}, {}, {}, {}, {}, {}, {}, {})",
-                self.literal(d, &f.file_id),
-                self.literal(d, &f.url),
+                d.literal(&f.file_id),
+                d.literal(&f.url),
                 f.seq,
-                self.literal(d, &f.feed),
-                f.etag.as_deref().map_or_else(|| "NULL".to_owned(), |e| self.literal(d, e)),
-                self.literal(d, &f.manifest_key),
-                self.literal(d, f.status.as_str()),
+                d.literal(&f.feed),
+                f.etag.as_deref().map_or_else(|| "NULL".to_owned(), |e| d.literal(e)),
+                d.literal(&f.manifest_key),
+                d.literal(f.status.as_str()),
                 f.parse_rejected,
-                self.literal(d, &f.detail),
+                d.literal(&f.detail),
             );
             if !current.is_empty() && current.len() + row.len() + 2 > FILES_CHUNK_BYTES {
                 out.push(std::mem::take(&mut current));
@@ -352,16 +346,6 @@ fn convert(d: Dialect, expr: &str, from: &SqlType, to: &SqlType) -> String {
         (Dialect::Redshift, SqlType::Json) => format!("JSON_PARSE({expr})"),
         _ => format!("CAST({expr} AS {})", d.type_sql(to)),
     }
-}
-
-/// The staging table's columns: the data columns then lineage and order.
-pub fn staging_columns(columns: &[(String, SqlType)]) -> Vec<String> {
-    columns
-        .iter()
-        .map(|(n, _)| n.clone())
-        .chain(lineage_columns().iter().map(|(n, _)| (*n).to_owned()))
-        .chain([SEQ_COLUMN.to_owned()])
-        .collect()
 }
 
 /// Statements cut into BatchExecuteStatement calls: at most

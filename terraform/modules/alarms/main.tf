@@ -22,76 +22,50 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
-resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  for_each = toset(local.dlq_names)
-
-  alarm_name          = "${each.value}-not-empty"
-  alarm_description   = "Messages in ${each.value}: they failed every retry. Inspect, fix, then redrive them."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-  tags                = var.tags
+# Every alarm, by name: the four kinds differ only in metric, dimension,
+# statistic, periods and threshold.
+locals {
+  alarms = merge(
+    { for q in local.dlq_names : "${q}-not-empty" => {
+      kind        = "dlq_not_empty"
+      description = "Messages in ${q}: they failed every retry. Inspect, fix, then redrive them."
+      namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", dimensions = { QueueName = q }
+      statistic   = "Maximum", evaluation_periods = 1, threshold = 0
+    } },
+    { for q in values(var.queues) : "${q.queue_name}-oldest-message" => {
+      kind        = "oldest_message"
+      description = "The oldest message on ${q.queue_name} waits longer than ${q.max_age_seconds}s: the function is failing, throttled or too slow."
+      namespace   = "AWS/SQS", metric = "ApproximateAgeOfOldestMessage", dimensions = { QueueName = q.queue_name }
+      statistic   = "Maximum", evaluation_periods = 2, threshold = q.max_age_seconds
+    } },
+    { for f in var.functions : "${f}-errors" => {
+      kind        = "errors"
+      description = "${f} failed invocations (a crash, a timeout, or a batch it could not answer)."
+      namespace   = "AWS/Lambda", metric = "Errors", dimensions = { FunctionName = f }
+      statistic   = "Sum", evaluation_periods = 1, threshold = 0
+    } },
+    { for f in var.functions : "${f}-throttles" => {
+      kind        = "throttles"
+      description = "${f} was throttled: raise its concurrency or the account's limit."
+      namespace   = "AWS/Lambda", metric = "Throttles", dimensions = { FunctionName = f }
+      statistic   = "Sum", evaluation_periods = 1, threshold = 0
+    } },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "oldest_message" {
-  for_each = var.queues
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
 
-  alarm_name          = "${each.value.queue_name}-oldest-message"
-  alarm_description   = "The oldest message on ${each.value.queue_name} waits longer than ${each.value.max_age_seconds}s: the function is failing, throttled or too slow."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = each.value.queue_name }
-  statistic           = "Maximum"
+  alarm_name          = each.key
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = 300
-  evaluation_periods  = 2
+  evaluation_periods  = each.value.evaluation_periods
   comparison_operator = "GreaterThanThreshold"
-  threshold           = each.value.max_age_seconds
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each = toset(var.functions)
-
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "${each.value} failed invocations (a crash, a timeout, or a batch it could not answer)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each = toset(var.functions)
-
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "${each.value} was throttled: raise its concurrency or the account's limit."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions

@@ -6,10 +6,8 @@ output "topic_arn" {
 output "alarm_names" {
   description = "Every alarm's name, by kind."
   value = {
-    dlq_not_empty  = [for a in aws_cloudwatch_metric_alarm.dlq_not_empty : a.alarm_name]
-    oldest_message = [for a in aws_cloudwatch_metric_alarm.oldest_message : a.alarm_name]
-    errors         = [for a in aws_cloudwatch_metric_alarm.errors : a.alarm_name]
-    throttles      = [for a in aws_cloudwatch_metric_alarm.throttles : a.alarm_name]
+    for kind in ["dlq_not_empty", "oldest_message", "errors", "throttles"] :
+    kind => [for name, a in aws_cloudwatch_metric_alarm.this : a.alarm_name if local.alarms[name].kind == kind]
   }
 }
 
