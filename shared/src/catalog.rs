@@ -20,9 +20,9 @@ use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
 pub use glue::GlueCatalog;
 
+use crate::lineage::PARTITION_KEY;
 use crate::schema::parquet::META_TYPE;
 use crate::schema::types::{LogicalType, MAX_DECIMAL_PRECISION, join};
-use crate::schema::writer::PARTITION_KEY;
 
 /// Parquet's footer: metadata length (4 bytes, little endian) and "PAR1".
 pub const FOOTER_TAIL_LEN: usize = 8;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod fetch;
 pub mod formats;
 pub mod layout;
+pub mod lineage;
 pub mod manifest;
 pub mod record;
 pub mod rejects;

@@ -19,7 +19,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use crate::record::SinkError;
 
 use super::types::LogicalType;
-use super::writer::{ColumnSchema, FILE_COLUMN, ROW_COLUMN};
+use super::writer::ColumnSchema;
+use crate::lineage::{FILE_COLUMN, ROW_COLUMN};
 
 /// Field metadata keys the loader and the catalog registrar read back.
 pub const META_SOURCE_NAME: &str = "landfall.source_name";

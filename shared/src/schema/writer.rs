@@ -21,13 +21,7 @@ use super::values::{
     parse_timestamp,
 };
 
-pub const FILE_COLUMN: &str = "_landfall_file";
-pub const ROW_COLUMN: &str = "_landfall_row";
-pub const LOADED_AT_COLUMN: &str = "_landfall_loaded_at";
-/// The Hive partition key.
-pub const PARTITION_KEY: &str = "dt";
-/// Names a source column can never take.
-pub const RESERVED_NAMES: [&str; 4] = [FILE_COLUMN, ROW_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY];
+pub use crate::lineage::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, RESERVED_NAMES, ROW_COLUMN};
 
 /// Redshift's 1600-column table limit, leaving room for the lineage and
 /// partition columns.

@@ -7,8 +7,8 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::lineage::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
 use crate::schema::LogicalType;
-use crate::schema::writer::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
 
 /// Schema of the load ledger.
 pub const LEDGER_SCHEMA: &str = "landfall";

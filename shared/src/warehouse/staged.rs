@@ -29,7 +29,7 @@ use super::sql::{Dialect, LEDGER_SCHEMA, MergeKey, SEQ_COLUMN, SqlType, TableNam
 use super::{FeedRules, LedgerStatus};
 use crate::catalog::HiveType;
 use crate::config::WriteDisposition;
-use crate::schema::writer::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
+use crate::lineage::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
 
 pub const STAGING: &str = "landfall_staging";
 pub const FILES: &str = "landfall_files";
