@@ -208,6 +208,7 @@ module "function" {
   timeout_seconds       = var.functions[each.key].timeout_seconds
   reserved_concurrency  = var.functions[each.key].reserved_concurrency
   log_retention_days    = var.log_retention_days
+  log_level             = var.log_level
   kms_key_arn           = local.kms_key_arn
   async_dead_letter_arn = aws_sqs_queue.async_failures[0].arn
   policy_statements     = local.function_statements[each.key]

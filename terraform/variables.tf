@@ -201,6 +201,12 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "log_level" {
+  type        = string
+  description = "Application log level of every function (TRACE, DEBUG, INFO, WARN, ERROR, FATAL), applied through Lambda's logging config."
+  default     = "INFO"
+}
+
 variable "create_monitoring" {
   type        = bool
   description = "Create the SNS alarm topic, the alarms and the dashboard. False for the local stack."

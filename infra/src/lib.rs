@@ -40,9 +40,8 @@ pub mod local {
     use landfall::secrets::SecretsManager;
     use landfall::storage::{S3Store, s3_client};
     use landfall::telemetry::Metrics;
-    use landfall::warehouse::WarehouseError;
-    use landfall::warehouse::connection::{PostgresTarget, SECRET_ENV, URL_ENV, connection_settings};
-    use landfall::warehouse::postgres::{LoaderSettings, PostgresWarehouse};
+    use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV};
+    use landfall::warehouse::{self, DriverSettings, Warehouse, WarehouseError};
     use load_warehouse::LoadWarehouse;
     use parse_file::{ParseFile, Settings};
     use register_partitions::RegisterPartitions;
@@ -71,8 +70,8 @@ pub mod local {
         pub load_warehouse: LoadWarehouse,
         /// Not behind a queue: `landfall fetch` and the tests fire its schedule payload by hand.
         pub fetch_api: FetchApi,
-        /// The warehouse driver itself, for tests that load outside SQS.
-        pub warehouse: PostgresWarehouse,
+        /// The configured warehouse driver itself, for tests that load outside SQS.
+        pub warehouse: Arc<dyn Warehouse>,
         pub metrics: Metrics,
         pub config: Arc<Config>,
     }
@@ -100,18 +99,18 @@ pub mod local {
         );
         let glue = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &stack.glue_database));
         let register_partitions = register_partitions(stack, &sdk, glue, metrics.clone());
-        // As in Lambda: the environment wins over the config file; locally the
-        // stack's PostgreSQL is the default.
-        let env_url = std::env::var(URL_ENV).ok().or_else(|| Some(stack.database_url.clone()));
-        let (url, secret) = connection_settings(&config.warehouse, env_url, std::env::var(SECRET_ENV).ok())?;
-        let target = PostgresTarget::resolve(&url, secret.as_deref(), &SecretsManager::new(&sdk)).await?;
-        let warehouse = PostgresWarehouse::new(
-            target,
-            store.clone(),
-            LoaderSettings { curated_bucket: stack.curated_bucket.clone(), work_dir },
-        );
+        // As in Lambda: the configured driver, the environment winning over
+        // the config file; locally the stack's PostgreSQL is the default URL.
+        let settings = DriverSettings {
+            curated_bucket: stack.curated_bucket.clone(),
+            work_dir,
+            url: std::env::var(URL_ENV).ok().or_else(|| Some(stack.database_url.clone())),
+            password_secret: std::env::var(SECRET_ENV).ok(),
+            statement_deadline: None,
+        };
+        let warehouse = warehouse::from_config(&config.warehouse, &sdk, store.clone(), settings).await?;
         let load_warehouse =
-            LoadWarehouse::new(store.clone(), Arc::clone(&config), Arc::new(warehouse.clone()), metrics.clone());
+            LoadWarehouse::new(store.clone(), Arc::clone(&config), Arc::clone(&warehouse), metrics.clone());
         let http =
             HttpClient::new(fetch_api::http_client().map_err(|e| LocalError::Http(e.to_string()))?, metrics.clone());
         let fetch_api = FetchApi::new(

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use landfall::config::Config;
+use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::Manifest;
 use landfall::rejects::read_rejects;
@@ -176,7 +177,7 @@ async fn fetch_functions(
 }
 
 async fn fetch_and_pump(stack: &LocalStack, functions: &local::Functions, payload: serde_json::Value) -> CliResult {
-    let result = functions.fetch_api.handle(payload).await.map_err(|e| e.to_string())?;
+    let result = functions.fetch_api.handle(payload, Deadline::never()).await.map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&result)?);
     let report = local::drain(stack, functions, Duration::from_secs(180)).await?;
     for (f, r) in &report.functions {
@@ -212,8 +213,11 @@ async fn demo_fetch(stack: &LocalStack) -> Result<local::Functions, Box<dyn std:
     println!("== fetching source demo_leads from {base} (python3 -m http.server, pid {})", server.id());
     let fetched = async {
         let functions = fetch_functions(stack, "demo_leads", Some(&base)).await?;
-        let result =
-            functions.fetch_api.handle(serde_json::json!({"source": "demo_leads"})).await.map_err(|e| e.to_string())?;
+        let result = functions
+            .fetch_api
+            .handle(serde_json::json!({"source": "demo_leads"}), Deadline::never())
+            .await
+            .map_err(|e| e.to_string())?;
         println!("  {result}");
         Ok::<_, Box<dyn std::error::Error>>(functions)
     }
@@ -257,7 +261,7 @@ async fn load(keys: &[String]) -> CliResult {
     let stack = LocalStack::discover()?;
     let functions = local::functions(&stack).await?;
     let keys: Vec<(String, String)> = keys.iter().map(|k| (stack.curated_bucket.clone(), k.clone())).collect();
-    let outcome = functions.load_warehouse.load_manifests(&keys).await;
+    let outcome = functions.load_warehouse.load_manifests(&keys, Deadline::never()).await;
     for report in outcome.reports() {
         println!(
             "{}: load {}, {} file(s) loaded, {} already loaded, {} row(s), {} rejected at load, changes {:?}",
@@ -387,7 +391,7 @@ async fn repair(args: &[String]) -> CliResult {
     let functions = local::functions(&stack).await?;
     let payload = serde_json::json!({ "repair": request });
     println!("== repair {payload}");
-    let report = functions.register_partitions.handle(payload).await.map_err(|e| e.to_string())?;
+    let report = functions.register_partitions.handle(payload, Deadline::never()).await.map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     catalog_summary(&stack).await
 }

@@ -19,6 +19,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
 
 use crate::stack::QueueBinding;
+use landfall::lambda::Deadline;
 
 #[async_trait]
 pub trait SqsHandler: Send + Sync {
@@ -28,21 +29,21 @@ pub trait SqsHandler: Send + Sync {
 #[async_trait]
 impl SqsHandler for parse_file::ParseFile {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        self.handle_sqs(event).await
+        self.handle_sqs(event, Deadline::never()).await
     }
 }
 
 #[async_trait]
 impl SqsHandler for register_partitions::RegisterPartitions {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        self.handle_sqs(event).await
+        self.handle_sqs(event, Deadline::never()).await
     }
 }
 
 #[async_trait]
 impl SqsHandler for load_warehouse::LoadWarehouse {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        self.handle_sqs(event).await
+        self.handle_sqs(event, Deadline::never()).await
     }
 }
 

@@ -3,20 +3,25 @@
 //! AWS adapter is a narrow trait next to its SDK implementation.
 
 pub mod aws;
+pub mod batch;
 pub mod catalog;
 pub mod config;
 pub mod convert;
+pub mod disposition;
 pub mod env;
 pub mod events;
 pub mod fetch;
 pub mod formats;
+pub mod lambda;
 pub mod layout;
 pub mod lineage;
 pub mod manifest;
 pub mod record;
 pub mod rejects;
+pub mod retry;
 pub mod schema;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 pub mod warehouse;

@@ -8,13 +8,15 @@
 //!
 //! Needs the local stack: `infra/stack up` (the README's test command does it).
 
+use landfall::disposition::Disposition;
+use landfall::lambda::Deadline;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use landfall::rejects::{RejectKind, read_rejects};
 use landfall::secrets::SecretsManager;
 use landfall::warehouse::Dialect;
-use landfall::warehouse::connection::PostgresTarget;
+use landfall::warehouse::postgres::PostgresTarget;
 use landfall_tests::{Harness, warehouse};
 
 /// An S3 notification for one curated object, as S3 would send it.
@@ -285,8 +287,11 @@ async fn two_loads_of_one_table_racing_leave_each_file_once() {
     // Three loaders at once on a table that does not exist yet: both files,
     // the second file alone, the first alone.
     let lw = &h.functions.load_warehouse;
-    let (a, b, c) =
-        tokio::join!(lw.load_manifests(&keys), lw.load_manifests(&keys[1..]), lw.load_manifests(&keys[..1]));
+    let (a, b, c) = tokio::join!(
+        lw.load_manifests(&keys, Deadline::never()),
+        lw.load_manifests(&keys[1..], Deadline::never()),
+        lw.load_manifests(&keys[..1], Deadline::never())
+    );
     for outcome in [&a, &b, &c] {
         assert_eq!(outcome.first_error(), None);
     }
@@ -355,7 +360,11 @@ async fn a_loader_killed_between_copy_and_commit_leaves_nothing_and_the_retry_lo
     // The manifest's event is still queued: the retry loads it, once.
     h.drain().await;
     assert_eq!(h.scalar("SELECT count(*) FROM public.wh_crash").await, "3");
-    let outcome = h.functions.load_warehouse.load_manifests(&[(h.stack.curated_bucket.clone(), manifest_key)]).await;
+    let outcome = h
+        .functions
+        .load_warehouse
+        .load_manifests(&[(h.stack.curated_bucket.clone(), manifest_key)], Deadline::never())
+        .await;
     assert_eq!(outcome.reports().map(|r| r.already_loaded.len()).sum::<usize>(), 1);
     assert_eq!(h.scalar("SELECT count(*) FROM public.wh_crash").await, "3");
 }
@@ -404,7 +413,7 @@ async fn five_hundred_small_files_load_in_one_transaction() {
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
     let started = Instant::now();
-    let response = h.functions.load_warehouse.handle_sqs(event).await;
+    let response = h.functions.load_warehouse.handle_sqs(event, Deadline::never()).await;
     let elapsed = started.elapsed();
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     eprintln!("500 files, one batch: loaded in {elapsed:?}");
@@ -446,7 +455,7 @@ async fn the_warehouse_password_comes_from_secrets_manager_by_name() {
 
     let missing =
         PostgresTarget::resolve(&h.stack.database_url, Some("landfall/e2e/absent"), &secrets).await.unwrap_err();
-    assert!(!missing.retryable());
+    assert_eq!(missing.disposition(), Disposition::DeadLetter);
     assert!(missing.to_string().contains("landfall/e2e/absent: it does not exist"), "{missing}");
     let _ = sm.delete_secret().secret_id(&name).force_delete_without_recovery(true).send().await;
 }

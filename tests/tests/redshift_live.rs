@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use landfall::config::{Config, RedshiftConfig, RedshiftEndpoint};
 use landfall::events::ObjectCreated;
+use landfall::lambda::Deadline;
 use landfall::storage::{ObjectStore, S3Store, s3_client};
 use landfall::telemetry::Metrics;
 use landfall::warehouse::redshift::{DataApi, Polling, RedshiftSettings, RedshiftWarehouse, SdkDataApi, Session};
@@ -116,10 +117,10 @@ async fn a_file_loads_into_redshift_exactly_once_and_a_correction_merges() {
         }
     }
     for round in 0..2 {
-        let outcome = load.load_manifests(&manifests[..1]).await;
+        let outcome = load.load_manifests(&manifests[..1], Deadline::never()).await;
         assert!(outcome.first_error().is_none(), "round {round}: {:?}", outcome.first_error());
     }
-    let outcome = load.load_manifests(&manifests[1..]).await;
+    let outcome = load.load_manifests(&manifests[1..], Deadline::never()).await;
     assert!(outcome.first_error().is_none(), "{:?}", outcome.first_error());
 
     let rows =

@@ -8,23 +8,24 @@
 //! Needs the local stack: `infra/stack up` (the README's test command does it).
 
 use landfall::config::WriteDisposition;
+use landfall::warehouse::LedgerRow;
+use landfall::warehouse::redshift::plan::{RawGroup, StagedLoad};
 use landfall::warehouse::sql::{Dialect, SqlType, TableName};
-use landfall::warehouse::staged::{FileRow, RawGroup, StagedLoad};
 use landfall::warehouse::{FeedRules, LedgerStatus};
 use landfall_infra::LocalStack;
 
 const LOADED_AT: &str = "2026-11-22T10:00:00Z";
 
-fn file(n: u32, parse_rejected: u64) -> FileRow {
-    FileRow {
+fn file(n: u32, parse_rejected: u64) -> LedgerRow {
+    LedgerRow {
         file_id: format!("staged-file-{n}"),
-        url: format!("s3://landing/staged/{n}.csv"),
+        source_url: format!("s3://landing/staged/{n}.csv"),
         seq: n,
         feed: "staged".into(),
         etag: Some(format!("e{n}")),
         manifest_key: format!("_manifests/staged/{n}.json"),
         status: LedgerStatus::Loaded,
-        parse_rejected,
+        rows_rejected_at_parse: parse_rejected,
         detail: "{}".into(),
     }
 }
@@ -109,7 +110,7 @@ impl Db {
             let statements = staged.group_statements(d, i, group);
             let (create, rest) = statements.split_first().unwrap();
             self.exec(create).await;
-            let url = &staged.files[i].url;
+            let url = &staged.files[i].source_url;
             for (row, (id, amount, attrs)) in raw_rows[i].iter().enumerate() {
                 let id = id.map_or("NULL".to_owned(), |v| v.to_string());
                 self.exec(&format!(
@@ -135,7 +136,7 @@ fn staged<'a>(
     target: &'a TableName,
     load_id: &'a str,
     columns: &'a [(String, SqlType)],
-    files: &'a [FileRow],
+    files: &'a [LedgerRow],
     groups: &'a [RawGroup],
     rules: &'a FeedRules,
 ) -> StagedLoad<'a> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use landfall::fetch::retry::{Jitter, backoff, retry_after, retryable_status};
+use landfall::fetch::retry::{Jitter, request_backoff, retry_after, retryable_status};
 use landfall::fetch::{Auth, Method, Source, redact_query};
 use landfall::secrets::Secrets;
 use landfall::telemetry::Metrics;
@@ -23,7 +23,7 @@ const QUOTE: usize = 200;
 /// The reqwest client every source shares: rustls with the workspace's
 /// aws-lc-rs provider and the platform's roots.
 pub fn http_client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
-    let tls = landfall::warehouse::connection::rustls_client_config()?;
+    let tls = landfall::tls::rustls_client_config()?;
     Ok(reqwest::Client::builder().use_preconfigured_tls(tls).user_agent("landfall-fetch-api").build()?)
 }
 
@@ -151,7 +151,7 @@ impl Session<'_> {
             };
             let Some(reason) = failure.retry.filter(|_| attempt < limits.retries) else { return Err(failure.error) };
             let wait = failure.wait.unwrap_or_else(|| {
-                backoff(Duration::from_millis(limits.backoff_base_ms), attempt, self.jitter.next_unit())
+                request_backoff(Duration::from_millis(limits.backoff_base_ms)).retry_wait(attempt, &mut self.jitter)
             });
             self.http.metrics.incr("requests_retried", &[("source", &source.name), ("reason", reason)]);
             warn!(page, attempt, reason, wait_ms = wait.as_millis() as u64, error = %failure.error, "retrying");

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use landfall::config::Config;
+use landfall::disposition::Disposition;
 use landfall::fetch::paginate::{PageView, select_records};
 use landfall::fetch::source::{TemplateError, render};
 use landfall::fetch::state::{advance, start_from};
 use landfall::fetch::{PageRequest, Source, SourceState, redact_query, state_key};
+use landfall::lambda::Deadline;
 use landfall::secrets::{SecretError, Secrets};
 use landfall::storage::{ObjectStore, Precondition, PutOptions, StorageError};
 use landfall::telemetry::Metrics;
@@ -52,17 +54,26 @@ pub enum FetchError {
 
 impl FetchError {
     /// Worth running again: throttling, server faults and network trouble
-    /// that outlasted the retries, and transient storage errors.
-    pub fn retryable(&self) -> bool {
+    /// that outlasted the retries, and transient storage errors. A run lost
+    /// to a faster one has nothing left to do; the rest needs an operator.
+    pub fn disposition(&self) -> Disposition {
         match self {
-            FetchError::Http { retryable, .. } => *retryable,
-            FetchError::Transport { .. } => true,
-            FetchError::Secret { error, .. } => error.retryable(),
-            FetchError::Storage { error, .. } => error.retryable(),
-            _ => false,
+            FetchError::Http { retryable, .. } => Disposition::of_fault(*retryable),
+            FetchError::Transport { .. } => Disposition::Retry,
+            FetchError::Secret { error, .. } => Disposition::of_fault(error.retryable()),
+            FetchError::Storage { error, .. } => Disposition::of_fault(error.retryable()),
+            FetchError::Conflict { .. } => Disposition::Done,
+            FetchError::Payload { .. }
+            | FetchError::UnknownSource { .. }
+            | FetchError::Config { .. }
+            | FetchError::Malformed { .. } => Disposition::DeadLetter,
         }
     }
 }
+
+/// A run stops at a page boundary this long before the invocation's
+/// deadline, leaving time to write its last page and commit the cursor.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 /// The schedule's payload: a source and, for backfills, a time window.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -122,10 +133,14 @@ impl FetchApi {
 
     /// The Lambda entry point: a failed run fails the invocation (so
     /// EventBridge's async retries and the alarms see it).
-    pub async fn handle(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
         let payload: Payload =
             serde_json::from_value(payload).map_err(|e| FetchError::Payload { message: e.to_string() })?;
-        let report = self.run(&payload).await?;
+        let budget = match deadline.remaining() {
+            Some(left) => self.settings.time_budget.min(left.saturating_sub(DEADLINE_MARGIN)),
+            None => self.settings.time_budget,
+        };
+        let report = self.run_for(&payload, budget).await?;
         Ok(json!({
             "source": report.source,
             "run_id": report.run_id,
@@ -138,14 +153,20 @@ impl FetchApi {
         }))
     }
 
+    /// One run within the configured time budget.
     pub async fn run(&self, payload: &Payload) -> Result<RunReport, FetchError> {
+        self.run_for(payload, self.settings.time_budget).await
+    }
+
+    /// One run that stops at a page boundary once `budget` is spent.
+    pub async fn run_for(&self, payload: &Payload, budget: Duration) -> Result<RunReport, FetchError> {
         let source = self
             .config
             .source(&payload.source)
             .ok_or_else(|| FetchError::UnknownSource { name: payload.source.clone() })?;
         let run_id = new_run_id();
         let span = info_span!("fetch", source = %source.name, run_id = %run_id);
-        let outcome = self.run_source(source, payload, &run_id).instrument(span.clone()).await;
+        let outcome = self.run_source(source, payload, &run_id, budget).instrument(span.clone()).await;
         let label = match &outcome {
             Ok(r) if r.complete => "complete",
             Ok(_) => "partial",
@@ -157,12 +178,18 @@ impl FetchApi {
             Ok(r) => {
                 info!(pages = r.pages, records = r.records, complete = r.complete, stopped = ?r.stopped, "run finished")
             }
-            Err(e) => warn!(error = %e, retryable = e.retryable(), "run failed"),
+            Err(e) => warn!(error = %e, disposition = e.disposition().label(), "run failed"),
         });
         outcome
     }
 
-    async fn run_source(&self, source: &Source, payload: &Payload, run_id: &str) -> Result<RunReport, FetchError> {
+    async fn run_source(
+        &self,
+        source: &Source,
+        payload: &Payload,
+        run_id: &str,
+        budget: Duration,
+    ) -> Result<RunReport, FetchError> {
         let started = Instant::now();
         let name = &source.name;
         let storage = |error| FetchError::Storage { name: name.clone(), error };
@@ -248,7 +275,7 @@ impl FetchApi {
                 break;
             }
             // Stop while one more page (as slow as the slowest so far) still fits.
-            if started.elapsed() + slowest > self.settings.time_budget {
+            if started.elapsed() + slowest > budget {
                 (report.complete, report.stopped) = (false, Some("time budget"));
                 break;
             }
@@ -325,7 +352,7 @@ impl FetchApi {
 /// A run id that sorts by time: `20261122T072500Z-1a2b3c4d`.
 fn new_run_id() -> String {
     let now = chrono::Utc::now();
-    let mut jitter = landfall::fetch::retry::Jitter::from_clock();
+    let mut jitter = landfall::retry::Jitter::from_clock();
     let suffix = (jitter.next_unit() * f64::from(u32::MAX)) as u32;
     format!("{}-{suffix:08x}", now.format("%Y%m%dT%H%M%SZ"))
 }

@@ -5,17 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fetch_api::{FetchApi, HttpClient, Settings, http_client};
-use landfall::env;
 use landfall::secrets::SecretsManager;
-use landfall::storage::{S3Store, s3_client};
-use landfall::telemetry::{self, Metrics};
+use landfall::{env, lambda, telemetry::Metrics};
 
 /// Lambda's longest timeout less a minute to commit: runs stop at a page boundary before it.
 const DEFAULT_TIME_BUDGET_SECONDS: u64 = 840;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init_tracing();
+    lambda::init_tracing();
     let landing_bucket = env::required("LANDFALL_LANDING_BUCKET")?;
     let curated_bucket = env::required("LANDFALL_CURATED_BUCKET")?;
     let time_budget = match env::optional("LANDFALL_FETCH_TIME_BUDGET_SECONDS") {
@@ -26,15 +24,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         })?,
     };
 
-    let sdk = aws_config::load_from_env().await;
-    let store = Arc::new(S3Store::new(s3_client(&sdk)));
-    let (location, config) = landfall::config::from_env(store.as_ref()).await?;
-    tracing::info!(config = %location, sources = config.sources.len(), "configuration loaded");
+    let sdk = lambda::sdk_config().await;
+    let store = lambda::s3_store(&sdk);
+    let config = lambda::config(store.as_ref()).await?;
 
     let metrics = Metrics::new("landfall");
     let http = HttpClient::new(http_client()?, metrics.clone());
     let settings = Settings { landing_bucket, curated_bucket, time_budget: Duration::from_secs(time_budget) };
     let secrets = Arc::new(SecretsManager::new(&sdk));
-    let handler = FetchApi::new(Arc::new(config), store, secrets, http, metrics.clone(), settings);
-    telemetry::serve(metrics, |payload| handler.handle(payload)).await
+    let handler = FetchApi::new(config, store, secrets, http, metrics.clone(), settings);
+    lambda::serve("fetch-api", metrics, |payload, deadline| handler.handle(payload, deadline)).await
 }

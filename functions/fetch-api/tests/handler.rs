@@ -2,6 +2,8 @@
 //! with an in-memory object store: it can decide conditional writes
 //! atomically and record metadata, and lets two runs overlap on purpose.
 
+use landfall::disposition::Disposition;
+use landfall::lambda::Deadline;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -373,7 +375,7 @@ async fn a_server_that_keeps_failing_fails_the_run_retryably_and_commits_nothing
     let rig = Rig::new(|s| config_with(SINGLE, s)).await;
     Mock::given(path("/things")).respond_with(ResponseTemplate::new(503)).mount(&rig.server).await;
     let e = rig.run("things").await.unwrap_err();
-    assert!(matches!(e, FetchError::Http { status: 503, .. }) && e.retryable(), "{e}");
+    assert!(matches!(e, FetchError::Http { status: 503, .. }) && e.disposition() == Disposition::Retry, "{e}");
     assert_eq!(rig.requests().await, 5, "the first attempt and the default 4 retries");
     assert!(rig.state("things").is_none());
     assert_eq!(rig.metrics.get("runs_completed", &[("outcome", "failed")]), 1);
@@ -398,7 +400,7 @@ async fn a_malformed_json_page_fails_the_run_cleanly_and_commits_no_cursor() {
         .mount(&rig.server)
         .await;
     let e = rig.run("things").await.unwrap_err();
-    assert!(matches!(e, FetchError::Malformed { page: 2, .. }) && !e.retryable(), "{e}");
+    assert!(matches!(e, FetchError::Malformed { page: 2, .. }) && e.disposition() != Disposition::Retry, "{e}");
     assert!(e.to_string().contains("/things?p=2"), "{e}");
     assert!(rig.state("things").is_none(), "the cursor did not move, so the next run repeats page 1");
 }
@@ -497,7 +499,7 @@ async fn a_missing_secret_stops_the_run_before_any_request() {
 async fn an_unknown_source_or_payload_is_refused() {
     let rig = Rig::new(|s| config_with(SINGLE, s)).await;
     assert!(matches!(rig.run("nope").await, Err(FetchError::UnknownSource { .. })));
-    let e = rig.handler.handle(json!({"sauce": "things"})).await.unwrap_err();
+    let e = rig.handler.handle(json!({"sauce": "things"}), Deadline::never()).await.unwrap_err();
     assert!(e.to_string().contains("invalid payload"), "{e}");
     assert_eq!(rig.requests().await, 0);
 }
@@ -507,7 +509,7 @@ async fn a_run_out_of_time_stops_at_a_page_boundary_commits_and_says_so() {
     let src = "  things:\n    feed: api\n    base_url: BASE\n    records: items\n    paginator: { type: page_number, param: p }\n    cursor: { field: id }\n";
     let rig = Rig::with_budget(|s| config_with(src, s), Duration::ZERO).await;
     Mock::given(wiremock::matchers::any()).respond_with(ok(json!({"items": [{"id": 7}]}))).mount(&rig.server).await;
-    let out = rig.handler.handle(json!({"source": "things"})).await.unwrap();
+    let out = rig.handler.handle(json!({"source": "things"}), Deadline::never()).await.unwrap();
     assert_eq!((out["pages"].as_u64(), out["complete"].as_bool()), (Some(1), Some(false)));
     assert_eq!(out["stopped"], "time budget");
     let state = rig.state("things").unwrap();

@@ -10,11 +10,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::StreamExt;
+use landfall::batch::{self, Failures};
 use landfall::config::Config;
+use landfall::disposition::Disposition;
 use landfall::events::{self, Invocation, ObjectCreated};
+use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::Manifest;
 use landfall::storage::{ObjectStore, StorageError};
@@ -25,6 +29,10 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 /// Manifests fetched at once (small objects; S3 latency dominates).
 const FETCH_CONCURRENCY: usize = 16;
+/// A table's load is not started with less than this left of the
+/// invocation; its messages are failed for a retry instead of being cut off
+/// mid-load (which would fail every message of the batch, loaded or not).
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -34,17 +42,20 @@ pub enum LoadError {
     Manifest { bucket: String, key: String, message: String },
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    #[error("{table}: not started, {left:?} before the invocation's deadline; its messages will be delivered again")]
+    Deferred { table: String, left: Duration },
 }
 
 impl LoadError {
     /// Every failure fails its messages: transient ones succeed on a retry;
     /// the others (a corrupt manifest, SQL the warehouse refuses) must reach
     /// the DLQ for an operator rather than be dropped.
-    pub fn retryable(&self) -> bool {
+    pub fn disposition(&self) -> Disposition {
         match self {
-            LoadError::Storage(e) => e.retryable(),
-            LoadError::Manifest { .. } => false,
-            LoadError::Warehouse(e) => e.retryable(),
+            LoadError::Storage(e) => Disposition::of_fault(e.retryable()),
+            LoadError::Manifest { .. } => Disposition::DeadLetter,
+            LoadError::Warehouse(e) => e.disposition(),
+            LoadError::Deferred { .. } => Disposition::Retry,
         }
     }
 }
@@ -117,9 +128,9 @@ impl LoadWarehouse {
 
     /// The Lambda entry point: SQS batches get an `SqsBatchResponse`; a
     /// direct S3 or EventBridge event fails as a whole if any table failed.
-    pub async fn handle(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
         match events::classify(payload) {
-            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event).await)?),
+            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event, deadline).await)?),
             Ok(Invocation::Direct(notice)) => {
                 let keys: Vec<(String, String)> = notice
                     .objects
@@ -127,7 +138,7 @@ impl LoadWarehouse {
                     .filter(|o| self.is_manifest(o))
                     .map(|o| (o.bucket.clone(), o.key.clone()))
                     .collect();
-                let outcome = self.load_manifests(&keys).await;
+                let outcome = self.load_manifests(&keys, deadline).await;
                 match outcome.first_error() {
                     Some(e) => Err(e.into()),
                     None => Ok(json!({ "loads": outcome.reports().map(summary).collect::<Vec<_>>() })),
@@ -152,17 +163,15 @@ impl LoadWarehouse {
 
     /// One SQS batch: manifests grouped by table, one transaction per table;
     /// a failed table fails only the messages that carried its manifests.
-    pub async fn handle_sqs(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        let mut failed: BTreeSet<String> = BTreeSet::new();
+    pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
+        let messages = match batch::identified(&event) {
+            Ok(m) => m,
+            Err(all_failed) => return all_failed,
+        };
+        let mut failures = Failures::default();
         // Manifest (bucket, key) -> the messages that carried it.
         let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        for message in &event.records {
-            let Some(message_id) = events::message_id(message) else {
-                error!("SQS message without a messageId; failing the whole batch");
-                response.set_failures(event.records.iter().filter_map(|m| m.message_id.clone()));
-                return response;
-            };
+        for (message_id, message) in messages {
             let _span = info_span!("message", message_id).entered();
             match events::parse_body(message.body.as_deref().unwrap_or("")) {
                 Ok(notice) => {
@@ -180,34 +189,37 @@ impl LoadWarehouse {
                 Err(e) => {
                     self.metrics.incr("events_invalid", &[("reason", "body")]);
                     error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
-                    failed.insert(message_id.to_owned());
+                    failures.fail(message_id, Disposition::DeadLetter);
                 }
             }
         }
 
         let keys: Vec<(String, String)> = wanted.keys().cloned().collect();
-        let outcome = self.load_manifests(&keys).await;
+        let outcome = self.load_manifests(&keys, deadline).await;
         let messages_of = |key: &str| -> Vec<String> {
             wanted.iter().filter(|((_, k), _)| k == key).flat_map(|(_, ids)| ids.iter().cloned()).collect()
         };
-        for (key, _) in &outcome.unreadable {
-            failed.extend(messages_of(key));
-        }
-        for load in outcome.loads.iter().filter(|l| l.result.is_err()) {
-            for key in &load.manifest_keys {
-                failed.extend(messages_of(key));
+        for (key, e) in &outcome.unreadable {
+            for id in messages_of(key) {
+                failures.fail(&id, e.disposition());
             }
         }
-        for id in failed {
-            self.metrics.incr("messages_failed", &[]);
-            response.add_failure(id);
+        for load in &outcome.loads {
+            let Err(e) = &load.result else { continue };
+            for key in &load.manifest_keys {
+                for id in messages_of(key) {
+                    failures.fail(&id, e.disposition());
+                }
+            }
         }
-        response
+        failures.into_response(&self.metrics)
     }
 
     /// Fetches the manifests, plans one load per table and runs them. Used
     /// by the SQS path, direct invocations and the operator CLI (replays).
-    pub async fn load_manifests(&self, keys: &[(String, String)]) -> BatchOutcome {
+    /// A table whose load would start within [`DEADLINE_MARGIN`] of the
+    /// deadline is not started.
+    pub async fn load_manifests(&self, keys: &[(String, String)], deadline: Deadline) -> BatchOutcome {
         let mut outcome = BatchOutcome::default();
         let fetched: Vec<((String, String), Result<Manifest, LoadError>)> =
             futures_util::stream::iter(keys.iter().cloned())
@@ -228,8 +240,8 @@ impl LoadWarehouse {
                     outcome.missing.push(key);
                 }
                 Err(e) => {
-                    self.metrics
-                        .incr("manifests_unreadable", &[("retryable", if e.retryable() { "true" } else { "false" })]);
+                    let retryable = if e.disposition() == Disposition::Retry { "true" } else { "false" };
+                    self.metrics.incr("manifests_unreadable", &[("retryable", retryable)]);
                     error!(%bucket, %key, error = %e, "manifest could not be read");
                     outcome.unreadable.push((key, e));
                 }
@@ -244,7 +256,16 @@ impl LoadWarehouse {
         for load in loads {
             let span =
                 info_span!("load", table = %load.target.plain(), load_id = %load.load_id, files = load.files.len());
-            let result = self.run(&load).instrument(span).await;
+            let result = if deadline.within(DEADLINE_MARGIN) {
+                let left = deadline.remaining().unwrap_or_default();
+                self.metrics.incr("loads_deferred", &[("table", load.target.table.as_str())]);
+                span.in_scope(|| {
+                    warn!(left_ms = left.as_millis() as u64, "too close to the deadline to start the load")
+                });
+                Err(LoadError::Deferred { table: load.target.plain(), left })
+            } else {
+                self.run(&load).instrument(span).await
+            };
             outcome.loads.push(TableOutcome {
                 table: load.target.plain(),
                 manifest_keys: load.files.iter().map(|f| f.manifest_key.clone()).collect(),
@@ -265,8 +286,14 @@ impl LoadWarehouse {
 
     async fn run(&self, load: &TableLoad) -> Result<LoadReport, LoadError> {
         let table = load.target.table.as_str();
-        let started = std::time::Instant::now();
-        match self.warehouse.load(load).await {
+        let started = Instant::now();
+        let result = self.warehouse.load(load).await;
+        let outcome = match &result {
+            Ok(_) => "committed",
+            Err(e) => e.disposition().label(),
+        };
+        self.metrics.observe("load_duration", &[("table", table), ("outcome", outcome)], started.elapsed());
+        match result {
             Ok(report) => {
                 for f in &report.files {
                     self.metrics.incr("files_loaded", &[("table", table), ("status", f.status.as_str())]);
@@ -293,9 +320,10 @@ impl LoadWarehouse {
                 Ok(report)
             }
             Err(e) => {
-                let outcome = if e.retryable() { "retry" } else { "failed" };
+                let retry = e.disposition() == Disposition::Retry;
+                let outcome = if retry { "retry" } else { "failed" };
                 self.metrics.incr("loads_completed", &[("table", table), ("outcome", outcome)]);
-                if e.retryable() {
+                if retry {
                     warn!(error = %e, "load failed; its messages will be retried");
                 } else {
                     error!(error = %e, "load failed permanently; its messages go to the DLQ after their retries");

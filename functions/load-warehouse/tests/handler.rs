@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use landfall::config::Config;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
+use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, SourceObject};
 use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::telemetry::Metrics;
@@ -25,6 +26,10 @@ struct RecordingWarehouse {
 impl Warehouse for RecordingWarehouse {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn describe(&self) -> String {
+        "a recording stand-in".into()
     }
 
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
@@ -92,7 +97,7 @@ async fn manifests_of_one_table_in_a_batch_are_loaded_together() {
     let a = put_manifest(&store, "orders", "f1");
     let b = put_manifest(&store, "orders", "f2");
     let c = put_manifest(&store, "clicks", "f3");
-    let response = handler(store, wh.clone()).handle_sqs(sqs_event(&[&a, &b, &c])).await;
+    let response = handler(store, wh.clone()).handle_sqs(sqs_event(&[&a, &b, &c]), Deadline::never()).await;
     assert!(failed_ids(&response).is_empty());
     let mut loads = wh.loads.lock().unwrap().clone();
     loads.sort();
@@ -107,7 +112,7 @@ async fn a_failed_table_fails_only_the_messages_that_carried_its_manifests() {
     let bad = put_manifest(&store, "broken", "f2");
     let ok2 = put_manifest(&store, "orders", "f3");
     let h = handler(store, wh);
-    let response = h.handle_sqs(sqs_event(&[&ok1, &bad, &ok2])).await;
+    let response = h.handle_sqs(sqs_event(&[&ok1, &bad, &ok2]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m1"]);
     assert_eq!(h.metrics().get("loads_completed", &[("table", "broken"), ("outcome", "retry")]), 1);
 }
@@ -117,7 +122,7 @@ async fn the_same_manifest_in_two_messages_is_loaded_once_and_both_succeed() {
     let store = Arc::new(MemoryStore::default());
     let wh = Arc::new(RecordingWarehouse::default());
     let a = put_manifest(&store, "orders", "f1");
-    let response = handler(store, wh.clone()).handle_sqs(sqs_event(&[&a, &a])).await;
+    let response = handler(store, wh.clone()).handle_sqs(sqs_event(&[&a, &a]), Deadline::never()).await;
     assert!(failed_ids(&response).is_empty());
     assert_eq!(wh.loads.lock().unwrap().clone(), vec![("orders".into(), vec!["f1".into()])]);
 }
@@ -128,7 +133,7 @@ async fn a_key_that_is_not_a_manifest_is_skipped_and_its_message_succeeds() {
     let wh = Arc::new(RecordingWarehouse::default());
     let part = s3_notification("curated", "tables/orders/dt=2026-11-01/f1-0.parquet");
     let h = handler(store, wh.clone());
-    let response = h.handle_sqs(sqs_event(&[&part])).await;
+    let response = h.handle_sqs(sqs_event(&[&part]), Deadline::never()).await;
     assert!(failed_ids(&response).is_empty());
     assert!(wh.loads.lock().unwrap().is_empty());
     assert_eq!(h.metrics().get("events_skipped", &[("reason", "not_a_manifest")]), 1);
@@ -140,7 +145,7 @@ async fn a_manifest_deleted_before_loading_succeeds_with_nothing_to_load() {
     let wh = Arc::new(RecordingWarehouse::default());
     let gone = s3_notification("curated", "_manifests/orders/gone.json");
     let h = handler(store, wh.clone());
-    let response = h.handle_sqs(sqs_event(&[&gone])).await;
+    let response = h.handle_sqs(sqs_event(&[&gone]), Deadline::never()).await;
     assert!(failed_ids(&response).is_empty());
     assert_eq!(h.metrics().get("manifests_missing", &[]), 1);
     assert!(wh.loads.lock().unwrap().is_empty());
@@ -153,7 +158,7 @@ async fn a_corrupt_manifest_fails_its_message_so_it_reaches_the_dlq() {
     store.insert("curated", "_manifests/orders/bad.json", b"{\"not\": \"a manifest\"}");
     let bad = s3_notification("curated", "_manifests/orders/bad.json");
     let good = put_manifest(&store, "orders", "f1");
-    let response = handler(store, wh.clone()).handle_sqs(sqs_event(&[&good, &bad])).await;
+    let response = handler(store, wh.clone()).handle_sqs(sqs_event(&[&good, &bad]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m1"]);
     assert_eq!(wh.loads.lock().unwrap().len(), 1, "the good manifest still loads");
 }
@@ -165,7 +170,7 @@ async fn a_throttled_manifest_read_fails_its_message_for_a_retry() {
     let slow = put_manifest(&store, "orders", "slow");
     store.fault("_manifests/orders/slow.json", Fault::Throttle);
     let h = handler(store, wh);
-    let response = h.handle_sqs(sqs_event(&[&slow])).await;
+    let response = h.handle_sqs(sqs_event(&[&slow]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
     assert_eq!(h.metrics().get("manifests_unreadable", &[("retryable", "true")]), 1);
 }
@@ -175,7 +180,7 @@ async fn a_body_that_is_not_a_notification_fails_only_itself() {
     let store = Arc::new(MemoryStore::default());
     let wh = Arc::new(RecordingWarehouse::default());
     let good = put_manifest(&store, "orders", "f1");
-    let response = handler(store, wh).handle_sqs(sqs_event(&["not json", &good])).await;
+    let response = handler(store, wh).handle_sqs(sqs_event(&["not json", &good]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
 }
 
@@ -186,8 +191,22 @@ async fn a_direct_invocation_errors_when_a_table_fails_so_lambda_retries() {
     let bad = put_manifest(&store, "broken", "f2");
     let ok = put_manifest(&store, "orders", "f1");
     let h = handler(store, wh);
-    let err = h.handle(serde_json::from_str(&bad).unwrap()).await.unwrap_err();
+    let err = h.handle(serde_json::from_str(&bad).unwrap(), Deadline::never()).await.unwrap_err();
     assert!(err.to_string().contains("deadlock detected"), "{err}");
-    let done = h.handle(serde_json::from_str(&ok).unwrap()).await.unwrap();
+    let done = h.handle(serde_json::from_str(&ok).unwrap(), Deadline::never()).await.unwrap();
     assert_eq!(done["loads"][0]["table"], "public.orders");
+}
+
+#[tokio::test]
+async fn a_load_that_would_start_near_the_deadline_is_not_started_and_its_messages_come_back() {
+    let store = Arc::new(MemoryStore::default());
+    let wh = Arc::new(RecordingWarehouse::default());
+    let a = put_manifest(&store, "orders", "f1");
+    let h = handler(store, wh.clone());
+    let soon = Deadline::after(load_warehouse::DEADLINE_MARGIN / 2);
+    let response = h.handle_sqs(sqs_event(&[&a]), soon).await;
+    assert_eq!(failed_ids(&response), vec!["m0"]);
+    assert!(wh.loads.lock().unwrap().is_empty(), "nothing was started");
+    assert_eq!(h.metrics().get("loads_deferred", &[("table", "orders")]), 1);
+    assert_eq!(h.metrics().get("messages_failed", &[("disposition", "retry")]), 1);
 }

@@ -9,12 +9,16 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{NaiveDate, Utc};
+use landfall::batch::{self, Failures};
 use landfall::config::{Config, Feed};
 use landfall::convert::{ConvertError, ConvertRequest, convert};
+use landfall::disposition::Disposition;
 use landfall::events::{self, Invocation, Notice, ObjectCreated};
+use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
 use landfall::record::SinkError;
@@ -23,6 +27,11 @@ use landfall::storage::{ObjectStore, StorageError, Version};
 use landfall::telemetry::Metrics;
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
+
+/// A message is not started with less than this left of the invocation:
+/// a large file takes about this long to parse, and a message left
+/// untouched is simply delivered again.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 /// Settings read once from the environment at cold start.
 #[derive(Debug, Clone)]
@@ -47,16 +56,17 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// Whether the message should be failed (and so retried, then parked in
-    /// the DLQ). True for transient faults, and for access denied, which
-    /// needs an operator and must not be recorded as done.
-    pub fn fails_message(&self) -> bool {
+    /// Transient faults are retried; access denied needs an operator and
+    /// must not be recorded as done; the rest is recorded (rejects, an error
+    /// record) and the message succeeds.
+    pub fn disposition(&self) -> Disposition {
+        let transient = |t: bool| if t { Disposition::Retry } else { Disposition::Done };
         match self {
-            ParseError::Storage(StorageError::AccessDenied { .. }) => true,
-            ParseError::Storage(e) => e.retryable(),
-            ParseError::Convert { source, .. } => source.retryable(),
-            ParseError::Scratch { .. } | ParseError::Task { .. } => true,
-            ParseError::EncodeRejects(_) => false,
+            ParseError::Storage(StorageError::AccessDenied { .. }) => Disposition::DeadLetter,
+            ParseError::Storage(e) => transient(e.retryable()),
+            ParseError::Convert { source, .. } => transient(source.retryable()),
+            ParseError::Scratch { .. } | ParseError::Task { .. } => Disposition::Retry,
+            ParseError::EncodeRejects(_) => Disposition::Done,
         }
     }
 }
@@ -101,16 +111,16 @@ impl ParseFile {
     /// The Lambda entry point: an SQS batch gets an `SqsBatchResponse`; a
     /// direct S3 or EventBridge invocation fails as a whole if any object
     /// needs a retry (Lambda's async retries then apply).
-    pub async fn handle(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
         match events::classify(payload) {
-            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event).await)?),
+            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event, deadline).await)?),
             Ok(Invocation::Direct(notice)) => {
                 let results = self.handle_notice(&notice).await;
                 let mut summary = Vec::new();
                 for r in results {
                     match r {
                         Ok(o) => summary.push(json!(o.label())),
-                        Err(e) if e.fails_message() => return Err(Box::new(e)),
+                        Err(e) if e.disposition().fails_message() => return Err(Box::new(e)),
                         Err(e) => summary.push(json!(e.to_string())),
                     }
                 }
@@ -124,38 +134,43 @@ impl ParseFile {
         }
     }
 
-    /// One SQS batch: each message succeeds or fails on its own.
-    pub async fn handle_sqs(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for message in &event.records {
-            let Some(message_id) = events::message_id(message) else {
-                // Cannot be reported individually: fail every message rather
-                // than risk deleting one that was not processed.
-                error!("SQS message without a messageId; failing the whole batch");
-                let ids = event.records.iter().filter_map(|m| m.message_id.clone());
-                response.set_failures(ids);
-                return response;
-            };
+    /// One SQS batch: each message succeeds or fails on its own; near the
+    /// deadline, the messages not yet started are failed for a retry.
+    pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
+        let messages = match batch::identified(&event) {
+            Ok(m) => m,
+            Err(all_failed) => return all_failed,
+        };
+        let mut failures = Failures::default();
+        for (message_id, message) in messages {
             let span = info_span!("message", message_id);
-            let failed = async {
+            if deadline.within(DEADLINE_MARGIN) {
+                self.metrics.incr("messages_deferred", &[("reason", "deadline")]);
+                span.in_scope(|| warn!("too close to the deadline to start; the message will be delivered again"));
+                failures.fail(message_id, Disposition::Retry);
+                continue;
+            }
+            let disposition = async {
                 let notice = match events::parse_body(message.body.as_deref().unwrap_or("")) {
                     Ok(n) => n,
                     Err(e) => {
                         self.metrics.incr("events_invalid", &[("reason", "body")]);
                         error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
-                        return true;
+                        return Disposition::DeadLetter;
                     }
                 };
-                self.handle_notice(&notice).await.iter().any(|r| matches!(r, Err(e) if e.fails_message()))
+                self.handle_notice(&notice)
+                    .await
+                    .iter()
+                    .filter_map(|r| r.as_ref().err().map(ParseError::disposition))
+                    .min()
+                    .unwrap_or(Disposition::Done)
             }
             .instrument(span)
             .await;
-            if failed {
-                self.metrics.incr("messages_failed", &[]);
-                response.add_failure(message_id);
-            }
+            failures.fail(message_id, disposition);
         }
-        response
+        failures.into_response(&self.metrics)
     }
 
     async fn handle_notice(&self, notice: &Notice) -> Vec<Result<Outcome, ParseError>> {
@@ -167,11 +182,17 @@ impl ParseFile {
         for object in &notice.objects {
             let span =
                 info_span!("object", bucket = %object.bucket, key = %object.key, file_id = tracing::field::Empty);
+            let started = Instant::now();
             let result = self.process(object).instrument(span.clone()).await;
             let _enter = span.enter();
+            let outcome = match &result {
+                Ok(o) => o.label(),
+                Err(e) => e.disposition().label(),
+            };
+            self.metrics.observe("parse_duration", &[("outcome", outcome)], started.elapsed());
             match &result {
                 Ok(outcome) => info!(outcome = outcome.label(), detail = ?outcome, "object processed"),
-                Err(e) if e.fails_message() => {
+                Err(e) if e.disposition().fails_message() => {
                     self.metrics.incr("files_processed", &[("feed", "_any"), ("outcome", "retry")]);
                     warn!(error = %e, "object failed; the message will be retried");
                 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use landfall::config::Config;
 use landfall::events::ObjectCreated;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
+use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, Manifest};
 use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::telemetry::Metrics;
@@ -35,7 +36,7 @@ async fn one_bad_message_fails_only_itself() {
     let (h, _dir) = handler(Arc::clone(&store));
     let a = s3_notification("landing", "clicks/a.csv");
     let b = s3_notification("landing", "clicks/b.csv");
-    let response = h.handle_sqs(sqs_event(&[&a, "garbage", &b])).await;
+    let response = h.handle_sqs(sqs_event(&[&a, "garbage", &b]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m1"]);
     assert_eq!(store.keys("curated", "_manifests/clicks/").len(), 2);
 }
@@ -48,10 +49,10 @@ async fn throttling_fails_the_message_for_a_retry_and_leaves_no_manifest() {
     store.fault("clicks/slow.csv", Fault::Throttle);
     let (h, _dir) = handler(Arc::clone(&store));
     let response = h
-        .handle_sqs(sqs_event(&[
-            &s3_notification("landing", "clicks/slow.csv"),
-            &s3_notification("landing", "clicks/ok.csv"),
-        ]))
+        .handle_sqs(
+            sqs_event(&[&s3_notification("landing", "clicks/slow.csv"), &s3_notification("landing", "clicks/ok.csv")]),
+            Deadline::never(),
+        )
         .await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
     assert_eq!(store.keys("curated", "_manifests/").len(), 1);
@@ -68,7 +69,7 @@ async fn a_stream_cut_mid_file_is_retried_not_recorded_as_bad_data() {
     store.fault("clicks/big.csv", Fault::CutAfter(300_000));
     let (h, _dir) = handler(Arc::clone(&store));
     let err = h.process(&object("clicks/big.csv")).await.unwrap_err();
-    assert!(err.fails_message(), "{err}");
+    assert!(err.disposition().fails_message(), "{err}");
     assert!(store.keys("curated", "_manifests/").is_empty(), "no manifest for an incomplete read");
     assert!(store.keys("curated", "_rejects/").is_empty(), "a transport fault is not bad data");
 }
@@ -79,7 +80,7 @@ async fn access_denied_fails_the_message_so_an_operator_sees_it() {
     store.insert("landing", "clicks/x.csv", CSV);
     store.fault("clicks/x.csv", Fault::Denied);
     let (h, _dir) = handler(store);
-    let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/x.csv")])).await;
+    let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/x.csv")]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
 }
 
@@ -116,7 +117,7 @@ async fn a_direct_s3_invocation_is_processed_and_answered() {
     store.insert("landing", "clicks/a.csv", CSV);
     let (h, _dir) = handler(store);
     let payload: serde_json::Value = serde_json::from_str(&s3_notification("landing", "clicks/a.csv")).unwrap();
-    let out = h.handle(payload).await.unwrap();
+    let out = h.handle(payload, Deadline::never()).await.unwrap();
     assert_eq!(out["outcomes"][0], "parsed");
 }
 
@@ -127,7 +128,7 @@ async fn a_direct_invocation_with_a_transient_fault_errors_so_lambda_retries() {
     store.fault("clicks/a.csv", Fault::Throttle);
     let (h, _dir) = handler(store);
     let payload: serde_json::Value = serde_json::from_str(&s3_notification("landing", "clicks/a.csv")).unwrap();
-    assert!(h.handle(payload).await.is_err());
+    assert!(h.handle(payload, Deadline::never()).await.is_err());
 }
 
 #[tokio::test]
@@ -140,6 +141,18 @@ async fn any_sqs_body_is_answered_without_panicking() {
     bodies.push(base.replace("\"landing\"", "1"));
     bodies.push(base.replace("clicks/a.csv", "%ZZ"));
     let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
-    let response = h.handle_sqs(sqs_event(&refs)).await;
+    let response = h.handle_sqs(sqs_event(&refs), Deadline::never()).await;
     assert!(response.batch_item_failures.len() <= refs.len());
+}
+
+#[tokio::test]
+async fn messages_not_started_before_the_deadline_margin_come_back_untouched() {
+    let store = Arc::new(MemoryStore::default());
+    store.insert("landing", "clicks/a.csv", CSV);
+    let (h, _dir) = handler(Arc::clone(&store));
+    let soon = landfall::lambda::Deadline::after(parse_file::DEADLINE_MARGIN / 2);
+    let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/a.csv")]), soon).await;
+    assert_eq!(failed_ids(&response), vec!["m0"]);
+    assert!(store.keys("curated", "_manifests/").is_empty(), "the file was not parsed");
+    assert_eq!(h.metrics().get("messages_deferred", &[("reason", "deadline")]), 1);
 }

@@ -17,11 +17,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use landfall::batch::{self, Failures};
 use landfall::catalog::{
     Catalog, CatalogError, Column, ErrorKind, MAX_PARTITIONS_PER_CREATE, MAX_PARTITIONS_PER_GET, Merge, TableDef,
     merge_columns, partition_columns, table_location, valid_table_name,
 };
+use landfall::disposition::Disposition;
 use landfall::events::{self, EventError, Invocation, Notice};
+use landfall::lambda::Deadline;
 use landfall::layout::{self, TABLES_PREFIX};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
@@ -35,6 +38,15 @@ use crate::repair::{RepairRequest, RequestError, Tables};
 const CONCURRENT_FOOTER_READS: usize = 16;
 /// Attempts at creating or evolving a table when another writer got there first.
 const TABLE_ATTEMPTS: usize = 3;
+/// A table is not started with less than this left of the invocation.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Message (index in the batch) -> what its failure means.
+type Failed = BTreeMap<usize, Disposition>;
+
+fn fail(failed: &mut Failed, message: usize, disposition: Disposition) {
+    failed.entry(message).or_insert(disposition);
+}
 
 /// Settings read once from the environment at cold start.
 #[derive(Debug, Clone)]
@@ -105,7 +117,7 @@ impl RegisterPartitions {
     /// The Lambda entry point: a repair request (direct or a scheduled
     /// event) gets its report; an SQS batch an `SqsBatchResponse`; a direct
     /// S3 or EventBridge notification fails as a whole if any part failed.
-    pub async fn handle(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
         if let Some(request) = repair::from_payload(&payload, chrono::Utc::now()) {
             let request = request.inspect_err(|e| {
                 self.metrics.incr("events_invalid", &[("reason", "repair_request")]);
@@ -114,9 +126,9 @@ impl RegisterPartitions {
             return Ok(self.repair(&request).await?);
         }
         match events::classify(payload) {
-            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event).await)?),
+            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event, deadline).await)?),
             Ok(Invocation::Direct(notice)) => {
-                let failed = self.register_notices(&[("direct", Ok(notice))]).await;
+                let failed = self.register_notices(&[("direct", Ok(notice))], deadline).await;
                 if failed.is_empty() {
                     Ok(json!({"failed": 0}))
                 } else {
@@ -132,37 +144,27 @@ impl RegisterPartitions {
     }
 
     /// One SQS batch: a message fails only for its own parts.
-    pub async fn handle_sqs(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        let mut ids = Vec::with_capacity(event.records.len());
-        for message in &event.records {
-            let Some(id) = events::message_id(message) else {
-                error!("SQS message without a messageId; failing the whole batch");
-                response.set_failures(event.records.iter().filter_map(|m| m.message_id.clone()));
-                return response;
-            };
-            ids.push(id);
-        }
-        let notices: Vec<(&str, Result<Notice, EventError>)> = ids
-            .iter()
-            .zip(&event.records)
-            .map(|(id, m)| (*id, events::parse_body(m.body.as_deref().unwrap_or(""))))
-            .collect();
-        let failed = self.register_notices(&notices).await;
-        for i in failed {
-            if let Some(id) = ids.get(i) {
-                self.metrics.incr("messages_failed", &[]);
-                warn!(message_id = id, "message failed; SQS will deliver it again");
-                response.add_failure(*id);
+    pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
+        let messages = match batch::identified(&event) {
+            Ok(m) => m,
+            Err(all_failed) => return all_failed,
+        };
+        let notices: Vec<(&str, Result<Notice, EventError>)> =
+            messages.iter().map(|(id, m)| (*id, events::parse_body(m.body.as_deref().unwrap_or("")))).collect();
+        let mut failures = Failures::default();
+        for (i, disposition) in self.register_notices(&notices, deadline).await {
+            if let Some((id, _)) = messages.get(i) {
+                warn!(message_id = id, disposition = disposition.label(), "message failed; SQS will deliver it again");
+                failures.fail(id, disposition);
             }
         }
-        response
+        failures.into_response(&self.metrics)
     }
 
-    /// Registers the parts the notices name; returns the indices of the
-    /// notices that must be retried.
-    async fn register_notices(&self, notices: &[(&str, Result<Notice, EventError>)]) -> BTreeSet<usize> {
-        let mut failed = BTreeSet::new();
+    /// Registers the parts the notices name; returns the notices that must
+    /// come back, with why.
+    async fn register_notices(&self, notices: &[(&str, Result<Notice, EventError>)], deadline: Deadline) -> Failed {
+        let mut failed = Failed::new();
         let mut wanted = Vec::new();
         for (i, (message_id, notice)) in notices.iter().enumerate() {
             let _message = info_span!("message", message_id).entered();
@@ -171,7 +173,7 @@ impl RegisterPartitions {
                 Err(e) => {
                     self.metrics.incr("events_invalid", &[("reason", "body")]);
                     error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
-                    failed.insert(i);
+                    fail(&mut failed, i, Disposition::DeadLetter);
                     continue;
                 }
             };
@@ -203,7 +205,9 @@ impl RegisterPartitions {
         }
 
         let (parts, unread) = self.read_footers(wanted).await;
-        failed.extend(unread);
+        for (message, disposition) in unread {
+            fail(&mut failed, message, disposition);
+        }
 
         let mut by_table: BTreeMap<String, Vec<(usize, Part)>> = BTreeMap::new();
         for (message, table, part) in parts {
@@ -212,11 +216,23 @@ impl RegisterPartitions {
         for (table, parts) in by_table {
             let only_parts: Vec<Part> = parts.iter().map(|(_, p)| p.clone()).collect();
             let span = info_span!("table", table = %table, parts = only_parts.len());
-            match self.register_table(&table, &only_parts).instrument(span).await {
+            if deadline.within(DEADLINE_MARGIN) {
+                self.metrics.incr("tables_deferred", &[("reason", "deadline")]);
+                span.in_scope(|| warn!("too close to the deadline to start; its messages will be delivered again"));
+                for (m, _) in &parts {
+                    fail(&mut failed, *m, Disposition::Retry);
+                }
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let result = self.register_table(&table, &only_parts).instrument(span).await;
+            let outcome = if result.as_ref().is_ok_and(|r| r.failed.is_empty()) { "ok" } else { "failed" };
+            self.metrics.observe("register_duration", &[("outcome", outcome)], started.elapsed());
+            match result {
                 Ok(report) => {
                     for (message, part) in &parts {
-                        if report.failed.contains_key(&part.dt) {
-                            failed.insert(*message);
+                        if let Some(e) = report.failed.get(&part.dt) {
+                            fail(&mut failed, *message, Disposition::of_fault(e.retryable()));
                         }
                     }
                 }
@@ -224,7 +240,9 @@ impl RegisterPartitions {
                     // The table itself could not be ensured: every message that
                     // needed it waits for a retry (or, if it keeps failing, the DLQ).
                     error!(table = %table, error = %e, "table not ensured; failing its messages");
-                    failed.extend(parts.iter().map(|(m, _)| *m));
+                    for (m, _) in &parts {
+                        fail(&mut failed, *m, Disposition::of_fault(e.retryable()));
+                    }
                 }
             }
         }
@@ -238,9 +256,9 @@ impl RegisterPartitions {
 
     /// Reads the footers, a few at a time. Returns the parts read (with the
     /// message and table that asked for them) and the messages to retry.
-    async fn read_footers(&self, wanted: Vec<Wanted>) -> (Vec<(usize, String, Part)>, BTreeSet<usize>) {
+    async fn read_footers(&self, wanted: Vec<Wanted>) -> (Vec<(usize, String, Part)>, Failed) {
         let mut parts = Vec::with_capacity(wanted.len());
-        let mut failed = BTreeSet::new();
+        let mut failed = Failed::new();
         let everyone: BTreeSet<usize> = wanted.iter().map(|w| w.message).collect();
         let mut pending = wanted.into_iter();
         let mut tasks = tokio::task::JoinSet::new();
@@ -264,7 +282,9 @@ impl RegisterPartitions {
                 Err(e) => {
                     // A panicked read cannot be tied to its message: retry them all.
                     error!(error = %e, "a footer read task failed");
-                    failed.extend(everyone.iter().copied());
+                    for m in &everyone {
+                        fail(&mut failed, *m, Disposition::Retry);
+                    }
                     continue;
                 }
             };
@@ -279,10 +299,11 @@ impl RegisterPartitions {
         (parts, failed)
     }
 
-    fn unreadable(&self, w: &Wanted, e: &ReadError, failed: &mut BTreeSet<usize>) {
-        if e.fails_message() {
+    fn unreadable(&self, w: &Wanted, e: &ReadError, failed: &mut Failed) {
+        let disposition = e.disposition();
+        if disposition.fails_message() {
             warn!(key = %w.key, error = %e, "footer not read; the message will be retried");
-            failed.insert(w.message);
+            fail(failed, w.message, disposition);
         } else {
             // Retrying cannot make this part readable; it is counted and
             // logged, and the message succeeds rather than poisoning the queue.

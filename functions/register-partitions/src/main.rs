@@ -4,23 +4,21 @@
 use std::sync::Arc;
 
 use landfall::catalog::GlueCatalog;
-use landfall::env;
-use landfall::storage::{S3Store, s3_client};
-use landfall::telemetry::{self, Metrics};
+use landfall::{env, lambda, telemetry::Metrics};
 use register_partitions::{RegisterPartitions, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init_tracing();
+    lambda::init_tracing();
     let curated_bucket = env::required("LANDFALL_CURATED_BUCKET")?;
     let database = env::required("LANDFALL_GLUE_DATABASE")?;
 
-    let sdk = aws_config::load_from_env().await;
-    let store = Arc::new(S3Store::new(s3_client(&sdk)));
+    let sdk = lambda::sdk_config().await;
+    let store = lambda::s3_store(&sdk);
     let catalog = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &database));
     tracing::info!(%curated_bucket, %database, "register-partitions configured");
 
     let metrics = Metrics::new("landfall");
     let handler = RegisterPartitions::new(store, catalog, Settings { curated_bucket, database }, metrics.clone());
-    telemetry::serve(metrics, |payload| handler.handle(payload)).await
+    lambda::serve("register-partitions", metrics, |payload, deadline| handler.handle(payload, deadline)).await
 }

@@ -13,6 +13,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
 use landfall::catalog::{Catalog, CatalogError, Column, ErrorKind, HiveType, PartitionDef, TableDef};
 use landfall::events::fixtures::{failed_ids, sqs_event};
+use landfall::lambda::Deadline;
 use landfall::storage::{ByteRange, ObjectBody, ObjectMeta, ObjectStore, RangeRead, StorageError, Version};
 use landfall::telemetry::Metrics;
 use register_partitions::repair::{RepairRequest, Tables};
@@ -260,7 +261,7 @@ impl Setup {
     }
 
     async fn batch(&self, bodies: &[String]) -> Vec<String> {
-        failed_ids(&self.handler.handle_sqs(sqs_event(bodies)).await)
+        failed_ids(&self.handler.handle_sqs(sqs_event(bodies), Deadline::never()).await)
     }
 }
 
@@ -523,7 +524,7 @@ async fn the_fixture_notification_registers_its_part() {
     s.store.put("tables/orders/dt=2026-11-01/6f1c2d3e4f5a69788796a5b4c3d2e1f0-0.parquet", parquet(orders_v1()));
     let settings = Settings { curated_bucket: "landfall-local-curated".into(), database: "db".into() };
     let h = RegisterPartitions::new(s.store.clone(), s.catalog.clone(), settings, Metrics::new("test"));
-    assert_eq!(h.handle(payload).await.unwrap(), json!({"failed": 0}));
+    assert_eq!(h.handle(payload, Deadline::never()).await.unwrap(), json!({"failed": 0}));
     assert_eq!(s.catalog.dts("orders"), ["2026-11-01"]);
 }
 
@@ -565,7 +566,7 @@ async fn repair_by_scheduled_event_covers_only_its_tables_and_days() {
     s.part("orders", "2026-11-01", 0, orders_v1());
     s.part("orders", "2026-12-01", 0, orders_v1());
     s.part("clicks", "2026-11-01", 0, orders_v1());
-    let report = s.handler.handle(fixture("repair-schedule.json")).await.unwrap();
+    let report = s.handler.handle(fixture("repair-schedule.json"), Deadline::never()).await.unwrap();
     assert_eq!(report["repair"]["tables"]["orders"]["registered"], 1);
     assert_eq!(s.catalog.dts("orders"), ["2026-11-01"]);
     assert!(s.catalog.tables.lock().unwrap().get("clicks").is_none());
@@ -577,8 +578,10 @@ async fn a_repair_with_a_failed_partition_reports_it_as_an_error() {
     s.part("orders", "2026-11-01", 0, orders_v1());
     s.part("orders", "2026-11-02", 0, orders_v1());
     s.catalog.entry_faults.lock().unwrap().insert(("orders".into(), "2026-11-02".into()), ErrorKind::InvalidInput);
-    let err =
-        s.handler.handle(json!({"repair": {"tables": ["orders"], "from": "2026-11-01", "to": "2026-11-02"}})).await;
+    let err = s
+        .handler
+        .handle(json!({"repair": {"tables": ["orders"], "from": "2026-11-01", "to": "2026-11-02"}}), Deadline::never())
+        .await;
     let err = err.unwrap_err().to_string();
     assert!(err.contains("1 partition(s)") && err.contains("dt=2026-11-02"), "{err}");
     assert_eq!(s.catalog.dts("orders"), ["2026-11-01"], "the rest is registered all the same");
@@ -587,6 +590,6 @@ async fn a_repair_with_a_failed_partition_reports_it_as_an_error() {
 #[tokio::test]
 async fn a_malformed_repair_request_is_refused() {
     let s = setup();
-    assert!(s.handler.handle(json!({"repair": {"tables": "some"}})).await.is_err());
+    assert!(s.handler.handle(json!({"repair": {"tables": "some"}}), Deadline::never()).await.is_err());
     assert_eq!(s.handler.metrics().get("events_invalid", &[("reason", "repair_request")]), 1);
 }

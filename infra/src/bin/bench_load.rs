@@ -20,9 +20,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use landfall::config::Config;
 use landfall::events::ObjectCreated;
+use landfall::lambda::Deadline;
 use landfall::storage::{ObjectBody, ObjectMeta, ObjectStore, StorageError, Version};
 use landfall::telemetry::Metrics;
-use landfall::warehouse::connection::PostgresTarget;
+use landfall::warehouse::postgres::PostgresTarget;
 use landfall::warehouse::postgres::{LoaderSettings, PostgresWarehouse};
 use landfall::warehouse::{Dialect, TableName};
 use landfall_infra::LocalStack;
@@ -150,7 +151,7 @@ impl Bench {
         };
         let parsed = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let outcome = self.load.load_manifests(&[("curated".into(), manifest_key)]).await;
+        let outcome = self.load.load_manifests(&[("curated".into(), manifest_key)], Deadline::never()).await;
         if let Some(e) = outcome.first_error() {
             return Err(e.into());
         }

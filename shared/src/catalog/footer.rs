@@ -2,6 +2,7 @@
 //! whole file is never downloaded.
 
 use super::{Column, FOOTER_TAIL_LEN, FooterError, columns_from_metadata, footer_metadata_len};
+use crate::disposition::Disposition;
 use crate::storage::{ByteRange, ObjectStore, StorageError};
 
 /// The first read takes this much of the file's end: the footer of a
@@ -18,13 +19,14 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    /// Transient storage faults and access denied fail the message; a
-    /// missing object or a file that is not Parquet never gets better.
-    pub fn fails_message(&self) -> bool {
+    /// Transient storage faults are retried and access denied goes to the
+    /// DLQ for an operator; a missing object or a file that is not Parquet
+    /// never gets better, and is counted and logged where it is met.
+    pub fn disposition(&self) -> Disposition {
         match self {
-            ReadError::Storage(StorageError::AccessDenied { .. }) => true,
-            ReadError::Storage(e) => e.retryable(),
-            ReadError::Footer { .. } => false,
+            ReadError::Storage(StorageError::AccessDenied { .. }) => Disposition::DeadLetter,
+            ReadError::Storage(e) if e.retryable() => Disposition::Retry,
+            ReadError::Storage(_) | ReadError::Footer { .. } => Disposition::Done,
         }
     }
 

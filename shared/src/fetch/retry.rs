@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub use crate::retry::{Backoff, Jitter};
+
 /// The longest wait between two attempts, whatever the server asks.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -12,11 +14,9 @@ pub fn retryable_status(status: u16) -> bool {
     status == 429 || status == 408 || status >= 500
 }
 
-/// The wait before attempt `attempt + 1` (attempt counts from 0), given a
-/// uniform random `jitter` in [0, 1): a random point below base * 2^attempt.
-pub fn backoff(base: Duration, attempt: u32, jitter: f64) -> Duration {
-    let ceiling = base.saturating_mul(1u32 << attempt.min(16)).min(BACKOFF_CAP);
-    ceiling.mul_f64(jitter.clamp(0.0, 1.0))
+/// fetch-api's backoff between attempts of one request (a source sets the base).
+pub fn request_backoff(base: Duration) -> Backoff {
+    Backoff::new(base, BACKOFF_CAP)
 }
 
 /// A Retry-After header: delay seconds or an HTTP date (RFC 9110), capped at [`MAX_WAIT`].
@@ -30,51 +30,9 @@ pub fn retry_after(header: &str, now: chrono::DateTime<chrono::Utc>) -> Option<D
     Some(wait.min(MAX_WAIT))
 }
 
-/// A small xorshift generator for jitter: unpredictable enough to spread
-/// retries, with no dependency for it.
-#[derive(Debug, Clone)]
-pub struct Jitter(u64);
-
-impl Jitter {
-    pub fn seeded(seed: u64) -> Self {
-        Jitter(seed | 1)
-    }
-
-    pub fn from_clock() -> Self {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(1);
-        Jitter::seeded(nanos as u64 ^ u64::from(std::process::id()) << 32)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_its_ceiling_and_stays_under_the_cap() {
-        let base = Duration::from_millis(100);
-        assert_eq!(backoff(base, 0, 0.999_999).as_millis(), 99);
-        assert_eq!(backoff(base, 3, 0.5), Duration::from_millis(400));
-        assert_eq!(backoff(base, 30, 1.0), BACKOFF_CAP);
-        assert_eq!(backoff(base, 2, 0.0), Duration::ZERO);
-    }
-
-    #[test]
-    fn jitter_spreads_over_the_unit_interval() {
-        let mut j = Jitter::seeded(42);
-        let draws: Vec<f64> = (0..1000).map(|_| j.next_unit()).collect();
-        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
-        assert!(draws.iter().any(|d| *d < 0.1) && draws.iter().any(|d| *d > 0.9));
-    }
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates_and_is_capped() {

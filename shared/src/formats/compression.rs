@@ -110,7 +110,7 @@ mod tests {
         }
         let (res, _) = read_with(&data, "x.csv.gz", &ReadOptions::default());
         let err = res.unwrap_err();
-        assert!(!err.is_retryable());
+        assert_eq!(err.disposition(), crate::disposition::Disposition::Done);
         let msg = err.to_string();
         assert!(msg.starts_with("gzip stream is corrupt at decompressed byte"), "{msg}");
     }

@@ -140,11 +140,14 @@ pub enum FormatError {
 }
 
 impl FormatError {
-    pub fn is_retryable(&self) -> bool {
+    /// A read that broke off is retried; a file that cannot be read is
+    /// recorded as failed and done with.
+    pub fn disposition(&self) -> crate::disposition::Disposition {
+        use crate::disposition::Disposition;
         match self {
-            FormatError::Source(_) => true,
-            FormatError::Sink(e) => e.retryable,
-            FormatError::Unreadable { .. } => false,
+            FormatError::Source(_) => Disposition::Retry,
+            FormatError::Sink(e) if e.retryable => Disposition::Retry,
+            FormatError::Sink(_) | FormatError::Unreadable { .. } => Disposition::Done,
         }
     }
 
@@ -503,7 +506,7 @@ mod tests {
         let mut sink = Collect { fail_record_at: Some(1), ..Default::default() };
         let err = read(&b"a\n1\n2\n3\n"[..], "x.csv", &ReadOptions::default(), &mut sink).unwrap_err();
         assert!(matches!(err, FormatError::Sink(_)));
-        assert!(!err.is_retryable());
+        assert_eq!(err.disposition(), crate::disposition::Disposition::Done);
         assert_eq!(sink.records.len(), 1);
 
         let mut sink = Collect { fail_record_at: Some(1), ..Default::default() };
@@ -535,7 +538,7 @@ mod tests {
             }
         }
         let err = read(&b"a\n1\n"[..], "x.csv", &ReadOptions::default(), &mut Failing).unwrap_err();
-        assert!(err.is_retryable());
+        assert_eq!(err.disposition(), crate::disposition::Disposition::Retry);
         assert_eq!(err.to_string(), "upload failed");
     }
 

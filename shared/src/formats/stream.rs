@@ -221,7 +221,7 @@ mod tests {
         let mut sink = Collect::default();
         let err = read(Flaky { data, tagged: true }, name, &ReadOptions::default(), &mut sink).unwrap_err();
         assert!(matches!(err, FormatError::Source(_)), "{name}: {err:?}");
-        assert!(err.is_retryable());
+        assert_eq!(err.disposition(), crate::disposition::Disposition::Retry);
         assert!(err.to_string().contains("connection reset by peer"), "{err}");
     }
 
@@ -266,6 +266,6 @@ mod tests {
         let mut sink = Collect::default();
         let err = read(Flaky { data: &csv, tagged: false }, "x.csv", &ReadOptions::default(), &mut sink).unwrap_err();
         assert!(matches!(err, FormatError::Unreadable { .. }), "{err:?}");
-        assert!(!err.is_retryable());
+        assert_eq!(err.disposition(), crate::disposition::Disposition::Done);
     }
 }

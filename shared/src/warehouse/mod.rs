@@ -4,30 +4,38 @@
 //! (pure); a [`Warehouse`] driver applies a load in one transaction: lock the
 //! target, leave out files the ledger already holds, evolve the table, copy
 //! the rows, apply the feed's write disposition, record every file in
-//! `landfall.load_ledger`, commit. [`sql`] builds the SQL for both dialects;
-//! [`copy`] encodes Parquet rows for PostgreSQL's COPY; [`postgres`] is the
-//! PostgreSQL driver.
+//! `landfall.load_ledger`, commit. [`decide`] is the one decision both
+//! drivers follow; [`sql`] builds the SQL for both dialects and [`ledger`]
+//! the ledger's; [`postgres`] (tokio-postgres, COPY FROM STDIN) and
+//! [`redshift`] (the Data API, a staged plan) are the drivers, and
+//! [`from_config`] builds the configured one.
 
-pub mod connection;
-pub mod copy;
+pub mod decision;
+pub mod error;
+pub mod ledger;
+pub mod load_rejects;
 pub mod postgres;
 pub mod redshift;
 pub mod sql;
-pub mod staged;
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Feed, WriteDisposition};
+use crate::config::{Feed, WarehouseConfig, WarehouseDriver, WriteDisposition};
 use crate::manifest::{FileStatus, Manifest};
 use crate::schema::SchemaContract;
-use sql::{Change, ExistingColumn};
-use std::path::Path;
+use crate::secrets::SecretsManager;
+use crate::storage::ObjectStore;
 
-use crate::rejects::{Reject, RejectWriter};
-use crate::storage::{ObjectStore, StorageError};
+pub use decision::{LoadDecision, decide};
+pub use error::WarehouseError;
+pub use ledger::{Counted, FileResult, LedgerRow, LedgerStatus, LoadReport};
+pub use load_rejects::{write_load_rejects, write_rejects};
 pub use sql::{ColumnNeed, Dialect, SqlType, TableName};
 
 /// How a feed's files are applied; defaults (append, evolve) for a manifest
@@ -179,274 +187,66 @@ pub fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
     }
 }
 
-/// What a load does with its files, decided from the table as it is and
-/// the files the ledger holds. Both drivers follow it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadDecision {
-    /// Indices (into `TableLoad::files`) of files the ledger does not hold, in batch order.
-    pub fresh: Vec<usize>,
-    /// Ids of files the ledger already holds (duplicate deliveries, retries after a commit).
-    pub already_loaded: Vec<String>,
-    /// Per file of the load: why it is refused, if it is.
-    pub refused: Vec<Option<String>>,
-    /// What the table needs, in order.
-    pub changes: Vec<Change>,
-    /// The data columns the load carries, with their types once the changes are made.
-    pub columns: Vec<(String, SqlType)>,
-}
-
-impl LoadDecision {
-    /// Files whose rows are copied: fresh, readable, not refused.
-    pub fn copied(&self, load: &TableLoad) -> Vec<usize> {
-        self.fresh
-            .iter()
-            .copied()
-            .filter(|&i| {
-                self.refused.get(i).is_some_and(Option::is_none)
-                    && load.files.get(i).is_some_and(|f| f.manifest.status != FileStatus::Failed)
-            })
-            .collect()
-    }
-
-    pub fn column_names(&self) -> Vec<String> {
-        self.columns.iter().map(|(n, _)| n.clone()).collect()
-    }
-}
-
-/// Decides a load: leaves out the files the ledger holds, applies the feed's
-/// schema contract file by file (`freeze` refuses a file that would change a
-/// column's type or add one; `discard_columns` loads files without their new
-/// columns), and lists the changes the accepted files need.
-pub fn decide(
-    dialect: Dialect,
-    load: &TableLoad,
-    existing: &[ExistingColumn],
-    already: &HashSet<String>,
-) -> LoadDecision {
-    let mut decision = LoadDecision { refused: vec![None; load.files.len()], ..LoadDecision::default() };
-    for (i, file) in load.files.iter().enumerate() {
-        let id = &file.manifest.file_id;
-        if already.contains(id) {
-            decision.already_loaded.push(id.clone());
-        } else {
-            decision.fresh.push(i);
-        }
-    }
-    let contract = load.rules.contract;
-    let mut accepted: Vec<ColumnNeed> = Vec::new();
-    for &i in &decision.fresh {
-        let file = &load.files[i];
-        if file.manifest.status == FileStatus::Failed {
-            continue;
-        }
-        let forbidden: Vec<String> = sql::changes(dialect, existing, &file.needs())
-            .iter()
-            .filter(|c| contract == SchemaContract::Freeze && c.is_type_change())
-            .map(|c| c.describe(dialect))
-            .collect();
-        if forbidden.is_empty() {
-            add_needs(&mut accepted, file.needs());
-        } else {
-            decision.refused[i] =
-                Some(format!("schema_contract freeze forbids changing the table: {}", forbidden.join("; ")));
-        }
-    }
-    let mut changes = sql::changes(dialect, existing, &accepted);
-    if contract == SchemaContract::DiscardColumns {
-        changes.retain(|c| !matches!(c, Change::Add { .. }));
-    }
-    let type_after = |name: &str| -> Option<SqlType> {
-        let changed = changes.iter().find_map(|c| match c {
-            Change::Add { column, sql_type } if column == name => Some(sql_type.clone()),
-            Change::Widen { column, to, .. } if column == name => Some(to.clone()),
-            _ => None,
-        });
-        changed.or_else(|| existing.iter().find(|c| c.name == name).map(|c| c.sql_type.clone()))
-    };
-    let mut columns: Vec<(String, SqlType)> =
-        accepted.iter().filter_map(|n| type_after(&n.name).map(|t| (n.name.clone(), t))).collect();
-    if load.rules.disposition == WriteDisposition::Merge {
-        // The merge reads its key and ordering columns from staging even
-        // when a file lacks them (its rows then have null keys: rejected).
-        for c in load.rules.primary_key.iter().chain(load.rules.order_by.as_ref()) {
-            if !columns.iter().any(|(n, _)| n == c)
-                && let Some(t) = type_after(c)
-            {
-                columns.push((c.clone(), t));
-            }
-        }
-        let missing: Vec<&str> =
-            load.rules.primary_key.iter().map(String::as_str).filter(|k| type_after(k).is_none()).collect();
-        if !missing.is_empty() {
-            for &i in &decision.fresh {
-                if load.files[i].manifest.status != FileStatus::Failed && decision.refused[i].is_none() {
-                    decision.refused[i] = Some(format!(
-                        "the merge key column(s) {} are in neither the file nor the table",
-                        missing.join(", ")
-                    ));
-                }
-            }
-        }
-    }
-    decision.changes = changes;
-    decision.columns = columns;
-    decision
-}
-
-/// What the ledger says of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LedgerStatus {
-    /// Every row the manifest lists was loaded (less rows rejected at load).
-    Loaded,
-    /// The file was only partly readable; what was read is loaded.
-    Partial,
-    /// parse-file could not read it at all; nothing to load.
-    Failed,
-    /// The loader refused it (schema contract, or too many data errors).
-    Refused,
-}
-
-impl LedgerStatus {
-    /// A file's status from whether the loader refused it and how parse-file read it.
-    pub fn of(refused: bool, parsed: FileStatus) -> LedgerStatus {
-        match (refused, parsed) {
-            (true, _) => LedgerStatus::Refused,
-            (false, FileStatus::Failed) => LedgerStatus::Failed,
-            (false, FileStatus::Partial) => LedgerStatus::Partial,
-            (false, FileStatus::Parsed) => LedgerStatus::Loaded,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LedgerStatus::Loaded => "loaded",
-            LedgerStatus::Partial => "partial",
-            LedgerStatus::Failed => "failed",
-            LedgerStatus::Refused => "refused",
-        }
-    }
-}
-
-/// One file's outcome in a load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileResult {
-    pub file_id: String,
-    pub manifest_key: String,
-    pub status: LedgerStatus,
-    pub rows_loaded: u64,
-    /// Rejected by parse-file plus rejected at load.
-    pub rows_rejected: u64,
-    pub reason: Option<String>,
-}
-
-/// What a committed load did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadReport {
-    pub load_id: String,
-    pub table: String,
-    /// Files recorded by this load.
-    pub files: Vec<FileResult>,
-    /// Files the ledger already held (duplicate deliveries, retries after a commit).
-    pub already_loaded: Vec<String>,
-    /// Columns added and widened, as the ledger says them.
-    pub changes: Vec<String>,
-    pub rows_loaded: u64,
-    pub rows_rejected_at_load: u64,
-    /// Where rows rejected at load (and refused files) are described.
-    pub rejects_key: Option<String>,
-    /// COPY attempts (more than one when rows had to be set aside).
-    pub attempts: u32,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum WarehouseError {
-    #[error("warehouse configuration: {message}")]
-    Config { message: String },
-    #[error("reading secret {name}: {message}")]
-    Secret { name: String, message: String, retryable: bool },
-    #[error("connecting to the warehouse: {message}")]
-    Connect { message: String, retryable: bool },
-    #[error("{table}: {statement}: {message}")]
-    Sql { table: String, statement: String, code: Option<String>, message: String, retryable: bool },
-    #[error("{table}: reading {key}: {source}")]
-    Part { table: String, key: String, source: Box<StorageError> },
-    #[error("{table}: writing the load rejects: {source}")]
-    Rejects { table: String, source: Box<StorageError> },
-    #[error("{table}: part {key} cannot be loaded: {message}")]
-    Encode { table: String, key: String, message: String },
-    #[error("{table}: scratch space: {source}")]
-    Scratch { table: String, source: std::io::Error },
-}
-
-impl WarehouseError {
-    /// Whether retrying the same batch later can succeed: connection
-    /// faults, serialization failures, deadlocks, throttling.
-    pub fn retryable(&self) -> bool {
-        match self {
-            WarehouseError::Config { .. } | WarehouseError::Encode { .. } => false,
-            WarehouseError::Secret { retryable, .. }
-            | WarehouseError::Connect { retryable, .. }
-            | WarehouseError::Sql { retryable, .. } => *retryable,
-            WarehouseError::Part { source, .. } | WarehouseError::Rejects { source, .. } => source.retryable(),
-            WarehouseError::Scratch { .. } => true,
-        }
-    }
-}
-
-/// Writes a load's rejects: the rows set aside at load and a file record for
-/// each refused file, to `_rejects/<feed>/load-<load-id>.jsonl.gz`. `None`
-/// when there are none.
-pub async fn write_load_rejects(
-    store: &dyn ObjectStore,
-    bucket: &str,
-    work_dir: &Path,
-    load: &TableLoad,
-    mut rejects: Vec<Reject>,
-    refused: &[(usize, String)],
-) -> Result<Option<String>, WarehouseError> {
-    for (i, reason) in refused {
-        if let Some(file) = load.files.get(*i) {
-            let m = &file.manifest;
-            rejects.push(Reject::file_error(&m.source.url, &m.feed, None, format!("not loaded: {reason}")));
-        }
-    }
-    if rejects.is_empty() {
-        return Ok(None);
-    }
-    let key = crate::layout::load_rejects_key(&load.feed, &load.load_id);
-    write_rejects(store, bucket, work_dir, &load.target, &key, &rejects).await?;
-    Ok(Some(key))
-}
-
-/// Writes rejects as one gzipped JSON Lines object.
-pub async fn write_rejects(
-    store: &dyn ObjectStore,
-    bucket: &str,
-    work_dir: &Path,
-    table: &TableName,
-    key: &str,
-    rejects: &[Reject],
-) -> Result<(), WarehouseError> {
-    let scratch = |source| WarehouseError::Scratch { table: table.plain(), source };
-    let dir = tempfile::Builder::new().prefix("load-rejects-").tempdir_in(work_dir).map_err(scratch)?;
-    let mut writer = RejectWriter::new(dir.path());
-    for r in rejects {
-        writer.push(r).map_err(scratch)?;
-    }
-    if let Some(path) = writer.finish().map_err(scratch)? {
-        store
-            .put_file(bucket, key, &path, "application/gzip")
-            .await
-            .map_err(|e| WarehouseError::Rejects { table: table.plain(), source: Box::new(e) })?;
-    }
-    Ok(())
-}
-
 /// A warehouse driver: applies one table's load in one transaction.
 #[async_trait]
 pub trait Warehouse: Send + Sync {
     fn dialect(&self) -> Dialect;
+    /// Where it loads, for logs (never a password).
+    fn describe(&self) -> String;
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError>;
+}
+
+/// What a driver needs besides the config's `warehouse:` section, read from
+/// the function's environment once at cold start.
+#[derive(Debug, Clone)]
+pub struct DriverSettings {
+    /// Where the parts are read from and the load rejects written to.
+    pub curated_bucket: String,
+    /// Scratch space (`/tmp` in Lambda).
+    pub work_dir: PathBuf,
+    /// PostgreSQL: a URL that wins over `warehouse.url` (`LANDFALL_WAREHOUSE_URL`).
+    pub url: Option<String>,
+    /// PostgreSQL: a secret that wins over `warehouse.password_secret`.
+    pub password_secret: Option<String>,
+    /// Redshift: how long to wait on one statement (under the function's timeout).
+    pub statement_deadline: Option<Duration>,
+}
+
+/// The configured driver: `postgres` (the URL checked and its password
+/// fetched from Secrets Manager now, so a bad setting fails the cold start)
+/// or `redshift` (a Data API client from the SDK configuration).
+pub async fn from_config(
+    warehouse: &WarehouseConfig,
+    sdk: &aws_config::SdkConfig,
+    store: Arc<dyn ObjectStore>,
+    settings: DriverSettings,
+) -> Result<Arc<dyn Warehouse>, WarehouseError> {
+    match (&warehouse.driver, &warehouse.redshift) {
+        (WarehouseDriver::Redshift, Some(config)) => {
+            let mut polling = redshift::Polling::default();
+            if let Some(deadline) = settings.statement_deadline {
+                polling.deadline = deadline;
+            }
+            let api = redshift::SdkDataApi::from_sdk(sdk, config.clone());
+            let settings = redshift::RedshiftSettings {
+                curated_bucket: settings.curated_bucket,
+                work_dir: settings.work_dir,
+                polling,
+            };
+            Ok(Arc::new(redshift::RedshiftWarehouse::new(Arc::new(api), store, config, settings)))
+        }
+        (WarehouseDriver::Redshift, None) => Err(WarehouseError::Config {
+            message: "driver: redshift without its settings (workgroup or cluster, database, copy_role_arn)".into(),
+        }),
+        (WarehouseDriver::Postgres, _) => {
+            let (url, secret) =
+                postgres::connection::connection_settings(warehouse, settings.url, settings.password_secret)?;
+            let target = postgres::PostgresTarget::resolve(&url, secret.as_deref(), &SecretsManager::new(sdk)).await?;
+            let settings =
+                postgres::LoaderSettings { curated_bucket: settings.curated_bucket, work_dir: settings.work_dir };
+            Ok(Arc::new(postgres::PostgresWarehouse::new(target, store, settings)))
+        }
+    }
 }
 
 #[cfg(test)]

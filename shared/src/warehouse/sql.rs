@@ -10,9 +10,8 @@ use std::fmt::{self, Write as _};
 use crate::lineage::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
 use crate::schema::LogicalType;
 
-/// Schema of the load ledger.
-pub const LEDGER_SCHEMA: &str = "landfall";
-pub const LEDGER_TABLE: &str = "load_ledger";
+/// The session table a batch's rows are staged in before the disposition.
+pub const STAGING: &str = "landfall_staging";
 /// The staging column that orders the batch's files for merge ("the last file wins").
 pub const SEQ_COLUMN: &str = "_landfall_seq";
 /// Varchar sizes are in bytes on Redshift and at most this.
@@ -38,10 +37,6 @@ pub struct TableName {
 impl TableName {
     pub fn new(schema: impl Into<String>, table: impl Into<String>) -> Self {
         TableName { schema: schema.into(), table: table.into() }
-    }
-
-    pub fn ledger() -> Self {
-        TableName::new(LEDGER_SCHEMA, LEDGER_TABLE)
     }
 
     /// `schema.table` unquoted, as the ledger and logs name it.
@@ -321,21 +316,6 @@ pub struct MergeKey<'a> {
     pub order_by: Option<&'a str>,
 }
 
-/// A file's row in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerEntry {
-    pub file_id: String,
-    pub feed: String,
-    pub source_url: String,
-    pub etag: Option<String>,
-    pub manifest_key: String,
-    pub status: String,
-    pub rows_loaded: u64,
-    pub rows_rejected: u64,
-    /// JSON: columns added and widened, the reason a file was refused.
-    pub detail: String,
-}
-
 impl Dialect {
     pub fn type_sql(self, t: &SqlType) -> String {
         match (self, t) {
@@ -378,7 +358,7 @@ impl Dialect {
         out
     }
 
-    fn opt_literal(self, value: Option<&str>) -> String {
+    pub(crate) fn opt_literal(self, value: Option<&str>) -> String {
         value.map_or_else(|| "NULL".to_owned(), |v| self.literal(v))
     }
 
@@ -389,23 +369,6 @@ impl Dialect {
 
     pub fn create_schema(self, schema: &str) -> String {
         format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema))
-    }
-
-    /// The ledger: one row per (table, file) ever loaded, refused or failed.
-    pub fn create_ledger(self) -> String {
-        let pk = match self {
-            Dialect::Postgres => ",\n  PRIMARY KEY (table_name, file_id)",
-            // Redshift does not enforce keys; the loader's NOT EXISTS does.
-            Dialect::Redshift => "",
-        };
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} (\n  table_name varchar(512) NOT NULL,\n  file_id varchar(64) NOT NULL,\n  \
-             feed varchar(256) NOT NULL,\n  source_url varchar(2048) NOT NULL,\n  etag varchar(256),\n  \
-             manifest_key varchar(1024) NOT NULL,\n  status varchar(32) NOT NULL,\n  rows_loaded bigint NOT NULL,\n  \
-             rows_rejected bigint NOT NULL,\n  load_id varchar(64) NOT NULL,\n  loaded_at timestamptz NOT NULL,\n  \
-             detail varchar({MAX_VARCHAR}){pk}\n)",
-            TableName::ledger()
-        )
     }
 
     /// The target with the batch's columns, then the lineage columns.
@@ -473,29 +436,6 @@ impl Dialect {
         }
     }
 
-    /// Removes staging rows of files the ledger already holds (the design's
-    /// filter for drivers that COPY before taking the lock).
-    pub fn delete_loaded_from_staging(
-        self,
-        staging: &str,
-        target: &TableName,
-        file_urls: &[(String, String)],
-    ) -> String {
-        let pairs = file_urls
-            .iter()
-            .map(|(id, url)| format!("({}, {})", self.literal(id), self.literal(url)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let stg = quote_ident(staging);
-        format!(
-            "DELETE FROM {stg} USING (SELECT * FROM (VALUES {pairs}) AS f(file_id, url)) b, {ledger} l \
-             WHERE {stg}.{file} = b.url AND l.file_id = b.file_id AND l.table_name = {table}",
-            ledger = TableName::ledger(),
-            file = quote_ident(FILE_COLUMN),
-            table = self.literal(&target.plain()),
-        )
-    }
-
     /// Append: every staged row.
     pub fn insert_from_staging(self, target: &TableName, staging: &str, columns: &[String]) -> String {
         let cols = insert_columns(columns);
@@ -554,67 +494,6 @@ impl Dialect {
             insert,
             format!("DROP TABLE {latest}"),
         ]
-    }
-
-    /// Records the batch's files; a file already recorded for this table is
-    /// left as it is (a duplicate delivery racing this load).
-    pub fn insert_ledger(
-        self,
-        target: &TableName,
-        load_id: &str,
-        loaded_at_rfc3339: &str,
-        entries: &[LedgerEntry],
-    ) -> Option<String> {
-        if entries.is_empty() {
-            return None;
-        }
-        let table = self.literal(&target.plain());
-        let at = self.timestamptz_literal(loaded_at_rfc3339);
-        let load_id = self.literal(load_id);
-        let rows = entries
-            .iter()
-            .map(|e| {
-                format!(
-                    "SELECT {table} AS table_name, {} AS file_id, {} AS feed, {} AS source_url, {} AS etag, {} AS manifest_key, \
-                     {} AS status, {} AS rows_loaded, {} AS rows_rejected, {load_id} AS load_id, {at} AS loaded_at, {} AS detail",
-                    self.literal(&e.file_id),
-                    self.literal(&e.feed),
-                    self.literal(&e.source_url),
-                    self.opt_literal(e.etag.as_deref()),
-                    self.literal(&e.manifest_key),
-                    self.literal(&e.status),
-                    e.rows_loaded,
-                    e.rows_rejected,
-                    self.literal(&e.detail),
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n  UNION ALL ");
-        let ledger = TableName::ledger();
-        Some(format!(
-            "INSERT INTO {ledger} (table_name, file_id, feed, source_url, etag, manifest_key, status, rows_loaded, \
-             rows_rejected, load_id, loaded_at, detail)\nSELECT * FROM (\n  {rows}\n) n\nWHERE NOT EXISTS \
-             (SELECT 1 FROM {ledger} l WHERE l.table_name = n.table_name AND l.file_id = n.file_id)"
-        ))
-    }
-
-    /// The ids among `file_ids` the ledger holds for this table.
-    pub fn select_loaded(self, target: &TableName, file_ids: &[&str]) -> String {
-        self.select_ledger(target, file_ids, "file_id")
-    }
-
-    /// `columns` of the ledger rows of these files of this table.
-    pub fn select_ledger(self, target: &TableName, file_ids: &[&str], columns: &str) -> String {
-        let ids = if file_ids.is_empty() {
-            "NULL".to_owned()
-        } else {
-            file_ids.iter().map(|id| self.literal(id)).collect::<Vec<_>>().join(", ")
-        };
-        format!(
-            "SELECT {columns} FROM {} WHERE table_name = {} AND file_id IN ({ids})",
-            TableName::ledger(),
-            self.literal(&target.plain())
-        )
     }
 }
 
@@ -764,27 +643,5 @@ mod tests {
         assert!(sql[3].contains("WHERE NOT EXISTS"));
         let plain = Dialect::Postgres.merge(&t, "stage", &["order_id".into()], MergeKey { key: &key, order_by: None });
         assert!(!plain[3].contains("NOT EXISTS"), "without order_by the batch always wins");
-    }
-
-    #[test]
-    fn the_ledger_insert_skips_files_already_recorded() {
-        let e = LedgerEntry {
-            file_id: "abc".into(),
-            feed: "orders".into(),
-            source_url: "s3://b/o'brien.csv".into(),
-            etag: None,
-            manifest_key: "_manifests/orders/abc.json".into(),
-            status: "loaded".into(),
-            rows_loaded: 3,
-            rows_rejected: 1,
-            detail: "{}".into(),
-        };
-        let sql = Dialect::Postgres
-            .insert_ledger(&TableName::new("public", "orders"), "L1", "2026-11-22T10:00:00Z", &[e])
-            .unwrap();
-        assert!(sql.contains("'s3://b/o''brien.csv'"));
-        assert!(sql.contains("NULL AS etag"));
-        assert!(sql.contains("WHERE NOT EXISTS"));
-        assert!(Dialect::Postgres.insert_ledger(&TableName::new("a", "b"), "L", "2026-01-01T00:00:00Z", &[]).is_none());
     }
 }

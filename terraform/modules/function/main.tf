@@ -93,6 +93,16 @@ resource "aws_lambda_function" "this" {
     variables = var.environment
   }
 
+  # The runtime's tracing subscriber reads these (AWS_LAMBDA_LOG_FORMAT,
+  # AWS_LAMBDA_LOG_LEVEL): JSON lines for Logs Insights, and the level set
+  # here wins over anything baked into the binary.
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.this.name
+    application_log_level = var.log_level
+    system_log_level      = "WARN"
+  }
+
   dead_letter_config {
     target_arn = var.async_dead_letter_arn
   }

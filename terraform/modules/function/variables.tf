@@ -41,6 +41,16 @@ variable "log_retention_days" {
   description = "Retention of the function's CloudWatch log group."
 }
 
+variable "log_level" {
+  type        = string
+  description = "Application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL); the function's tracing subscriber honours it."
+  default     = "INFO"
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
 variable "kms_key_arn" {
   type        = string
   description = "Customer-managed KMS key for the log group and the environment variables, and which the role may use (the buckets' key). Null uses AWS-owned keys."

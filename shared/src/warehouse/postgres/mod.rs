@@ -33,15 +33,20 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::SinkExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
 use tracing::{info, warn};
 
-use super::connection::{PostgresTarget, error_text};
-use super::copy::{CopyColumns, LineMap, PartContext, PartEncoder, SkippedRow, position_of};
-use super::sql::{self, Dialect, ExistingColumn, LedgerEntry, MergeKey, SqlType, TableName};
-use super::{FileResult, LedgerStatus, LoadReport, TableLoad, Warehouse, WarehouseError};
+pub mod connection;
+pub mod copy;
+
+pub use connection::PostgresTarget;
+use connection::error_text;
+use copy::{CopyColumns, LineMap, PartContext, PartEncoder, SkippedRow, position_of};
+
+use super::ledger::{Counted, LEDGER_SCHEMA, LedgerRow};
+use super::sql::{self, Dialect, ExistingColumn, MergeKey, SqlType, TableName};
+use super::{FileResult, LoadReport, TableLoad, Warehouse, WarehouseError};
 use crate::config::WriteDisposition;
 use crate::manifest::FileStatus;
 use crate::rejects::{Reject, RejectKind};
@@ -53,7 +58,7 @@ pub const MAX_ROW_RETRIES: u32 = 10;
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Serialises table creation across loaders (any fixed key; this is "landfall" in ASCII).
 const DDL_LOCK_KEY: i64 = 0x6c61_6e64_6661_6c6c;
-const STAGING: &str = "landfall_staging";
+use super::sql::STAGING;
 
 /// Whether a SQLSTATE names a fault that can pass: connection loss,
 /// serialization failure, deadlock, lock timeout, shutdown, resource
@@ -115,6 +120,10 @@ impl Warehouse for PostgresWarehouse {
         Dialect::Postgres
     }
 
+    fn describe(&self) -> String {
+        self.target.display.clone()
+    }
+
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
         let mut client = self.target.connect().await?;
         prepare(&mut client, load).await?;
@@ -134,7 +143,7 @@ async fn prepare(client: &mut tokio_postgres::Client, load: &TableLoad) -> Resul
     exec(&txn, t, &lock).await?;
     // Only what is missing, so a loader without CREATE rights on existing
     // schemas still works once an administrator has created them.
-    for schema in [sql::LEDGER_SCHEMA, t.schema.as_str()] {
+    for schema in [LEDGER_SCHEMA, t.schema.as_str()] {
         let q = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
         let found = txn.query_opt(q, &[&schema]).await.map_err(|e| sql_error(t, q, &e))?;
         if found.is_none() {
@@ -294,9 +303,8 @@ impl PostgresWarehouse {
                 }
                 CopyFailure::Row { part, position, column, reason } => {
                     let Some(job) = active.get(part) else {
-                        return Err(WarehouseError::Encode {
+                        return Err(WarehouseError::Invariant {
                             table: t.plain(),
-                            key: String::new(),
                             message: format!("COPY reported a row of part {part}, which was not sent"),
                         });
                     };
@@ -373,46 +381,29 @@ impl PostgresWarehouse {
         )
         .await?;
 
-        let mut entries = Vec::new();
+        let mut rows = Vec::new();
         for &i in &fresh {
             let file = &load.files[i];
-            let m = &file.manifest;
             let state = &states[i];
-            let status = LedgerStatus::of(state.refused.is_some(), m.status);
-            let rows_loaded = if state.refused.is_some() { 0 } else { state.rows };
-            let rows_rejected = m.rejected_rows + state.rejected_at_load;
-            let reason = state.refused.clone().or_else(|| m.error.clone());
-            let detail = json!({
-                "changes": report.changes,
-                "reason": reason,
-                "rows_rejected_at_load": state.rejected_at_load,
-                "parse_status": m.status.as_str(),
-                "rejects": m.rejects_key,
-                "load_rejects": report.rejects_key,
-            });
-            entries.push(LedgerEntry {
-                file_id: m.file_id.clone(),
-                feed: m.feed.clone(),
-                source_url: m.source.url.clone(),
-                etag: m.source.etag.clone(),
-                manifest_key: file.manifest_key.clone(),
-                status: status.as_str().to_owned(),
-                rows_loaded,
-                rows_rejected,
-                detail: detail.to_string(),
-            });
-            report.rows_loaded += rows_loaded;
-            report.rows_rejected_at_load += state.rejected_at_load;
+            let refused = state.refused.as_deref();
+            let row = LedgerRow::new(file, refused, &report.changes, report.rejects_key.as_deref());
+            let counted = Counted {
+                rows_loaded: if refused.is_some() { 0 } else { state.rows },
+                rows_rejected_at_load: state.rejected_at_load,
+            };
+            report.rows_loaded += counted.rows_loaded;
+            report.rows_rejected_at_load += counted.rows_rejected_at_load;
             report.files.push(FileResult {
-                file_id: m.file_id.clone(),
-                manifest_key: file.manifest_key.clone(),
-                status,
-                rows_loaded,
-                rows_rejected,
-                reason,
+                file_id: row.file_id.clone(),
+                manifest_key: row.manifest_key.clone(),
+                status: row.status,
+                rows_loaded: counted.rows_loaded,
+                rows_rejected: row.rows_rejected_at_parse + counted.rows_rejected_at_load,
+                reason: LedgerRow::reason(file, refused),
             });
+            rows.push((row, counted));
         }
-        if let Some(s) = d.insert_ledger(t, &load.load_id, &loaded_at_rfc, &entries) {
+        if let Some(s) = d.insert_ledger(t, &load.load_id, &loaded_at_rfc, &rows) {
             exec(txn, t, &s).await?;
         }
         Ok(report)

@@ -25,38 +25,24 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::sql::{Dialect, LEDGER_SCHEMA, MergeKey, SEQ_COLUMN, SqlType, TableName, lineage_names, quote_ident};
-use super::{FeedRules, LedgerStatus};
 use crate::catalog::HiveType;
 use crate::config::WriteDisposition;
 use crate::lineage::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
+use crate::warehouse::FeedRules;
+use crate::warehouse::ledger::{LEDGER_COLUMNS, LedgerRow};
+use crate::warehouse::load_rejects::load_rejects_table;
+use crate::warehouse::sql::{
+    Dialect, MAX_VARCHAR, MergeKey, SEQ_COLUMN, STAGING, SqlType, TableName, lineage_names, quote_ident,
+};
 
-pub const STAGING: &str = "landfall_staging";
+/// The session table of the batch's files, as the ledger will record them.
 pub const FILES: &str = "landfall_files";
-/// Rows set aside at load (null merge keys), kept beside the ledger.
-pub const LOAD_REJECTS_TABLE: &str = "load_rejects";
 /// The Data API's limit on one statement's text.
 pub const MAX_STATEMENT_BYTES: usize = 100_000;
 /// The Data API's limit on statements in one BatchExecuteStatement.
 pub const MAX_BATCH_STATEMENTS: usize = 40;
 /// `landfall_files` inserts are cut at this size, well under the statement limit.
 const FILES_CHUNK_BYTES: usize = 64 * 1024;
-
-/// One file of the batch as the ledger will record it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileRow {
-    pub file_id: String,
-    /// The source URL: the `_landfall_file` value of its rows.
-    pub url: String,
-    pub seq: u32,
-    pub feed: String,
-    pub etag: Option<String>,
-    pub manifest_key: String,
-    pub status: LedgerStatus,
-    /// Rows parse-file set aside; rows set aside at load are added in SQL.
-    pub parse_rejected: u64,
-    pub detail: String,
-}
 
 /// Parts with one column layout and one `dt`: one raw table, one COPY.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,15 +63,11 @@ pub struct StagedLoad<'a> {
     pub loaded_at: &'a str,
     /// The data columns staged, with the table's types.
     pub columns: &'a [(String, SqlType)],
-    pub files: &'a [FileRow],
+    pub files: &'a [LedgerRow],
     pub groups: &'a [RawGroup],
     pub rules: &'a FeedRules,
     /// The IAM role Redshift assumes for COPY.
     pub copy_role_arn: &'a str,
-}
-
-pub fn load_rejects_table() -> TableName {
-    TableName::new(LEDGER_SCHEMA, LOAD_REJECTS_TABLE)
 }
 
 /// The type COPY reads a Parquet column as (Redshift maps Parquet types by
@@ -100,7 +82,7 @@ pub fn raw_type(t: &HiveType) -> SqlType {
         }
         HiveType::Date => SqlType::Date,
         HiveType::Timestamp => SqlType::Timestamp,
-        HiveType::String | HiveType::Other(_) => SqlType::Varchar(super::sql::MAX_VARCHAR),
+        HiveType::String | HiveType::Other(_) => SqlType::Varchar(MAX_VARCHAR),
     }
 }
 
@@ -115,16 +97,6 @@ pub fn copy_manifest(parts: &[(String, u64)]) -> String {
 }
 
 impl Dialect {
-    /// Rows set aside at load: file, line and reason, by load.
-    pub fn create_load_rejects(self) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} (\n  table_name varchar(512) NOT NULL,\n  load_id varchar(64) NOT NULL,\n  \
-             file_url varchar(2048) NOT NULL,\n  line bigint,\n  column_name varchar(256),\n  reason varchar(1024) NOT NULL,\n  \
-             rejected_at timestamptz NOT NULL\n)",
-            load_rejects_table()
-        )
-    }
-
     /// The target with the feed's Redshift keys: `DISTKEY` when the feed
     /// names one, a compound `SORTKEY` (the feed's, else `dt`). Keys that
     /// are not columns are left out.
@@ -163,7 +135,7 @@ fn files_columns() -> [(&'static str, SqlType); 9] {
         ("manifest_key", SqlType::Varchar(1024)),
         ("status", SqlType::Varchar(32)),
         ("rows_rejected", SqlType::BigInt),
-        ("detail", SqlType::Varchar(super::sql::MAX_VARCHAR)),
+        ("detail", SqlType::Varchar(MAX_VARCHAR)),
     ]
 }
 
@@ -197,13 +169,13 @@ impl StagedLoad<'_> {
             let row = format!(
                 "({}, {}, {}, {}, {}, {}, {}, {}, {})",
                 d.literal(&f.file_id),
-                d.literal(&f.url),
+                d.literal(&f.source_url),
                 f.seq,
                 d.literal(&f.feed),
-                f.etag.as_deref().map_or_else(|| "NULL".to_owned(), |e| d.literal(e)),
+                d.opt_literal(f.etag.as_deref()),
                 d.literal(&f.manifest_key),
                 d.literal(f.status.as_str()),
-                f.parse_rejected,
+                f.rows_rejected_at_parse,
                 d.literal(&f.detail),
             );
             if !current.is_empty() && current.len() + row.len() + 2 > FILES_CHUNK_BYTES {
@@ -321,8 +293,7 @@ impl StagedLoad<'_> {
             }
         }
         out.push(format!(
-            "INSERT INTO {ledger} (table_name, file_id, feed, source_url, etag, manifest_key, status, rows_loaded, \
-             rows_rejected, load_id, loaded_at, detail)\n\
+            "INSERT INTO {ledger} ({LEDGER_COLUMNS})\n\
              SELECT {table}, f.file_id, f.feed, f.url, f.etag, f.manifest_key, f.status, COALESCE(c.n, 0), \
              f.rows_rejected + COALESCE(r.n, 0), {load_id}, {at}, f.detail\n\
              FROM {files} f\n\
@@ -348,16 +319,20 @@ fn convert(d: Dialect, expr: &str, from: &SqlType, to: &SqlType) -> String {
     }
 }
 
+/// A statement the Data API would refuse for its size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a statement of {bytes} bytes exceeds the Data API's {MAX_STATEMENT_BYTES}-byte limit: {head}…")]
+pub struct StatementTooLarge {
+    pub bytes: usize,
+    pub head: String,
+}
+
 /// Statements cut into BatchExecuteStatement calls: at most
 /// [`MAX_BATCH_STATEMENTS`] each. A statement over [`MAX_STATEMENT_BYTES`]
 /// is an error, never truncated.
-pub fn batches(statements: Vec<String>) -> Result<Vec<Vec<String>>, String> {
+pub fn batches(statements: Vec<String>) -> Result<Vec<Vec<String>>, StatementTooLarge> {
     if let Some(s) = statements.iter().find(|s| s.len() > MAX_STATEMENT_BYTES) {
-        let head: String = s.chars().take(80).collect();
-        return Err(format!(
-            "a statement of {} bytes exceeds the Data API's {MAX_STATEMENT_BYTES}-byte limit: {head}…",
-            s.len()
-        ));
+        return Err(StatementTooLarge { bytes: s.len(), head: s.chars().take(80).collect() });
     }
     Ok(statements.chunks(MAX_BATCH_STATEMENTS).map(<[String]>::to_vec).collect())
 }
@@ -365,17 +340,19 @@ pub fn batches(statements: Vec<String>) -> Result<Vec<Vec<String>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::warehouse::LedgerStatus;
+    use crate::warehouse::ledger::LEDGER_SCHEMA;
 
-    fn file(i: u32) -> FileRow {
-        FileRow {
+    fn file(i: u32) -> LedgerRow {
+        LedgerRow {
             file_id: format!("{i:064x}"),
-            url: format!("s3://landing/partner/o'brien-{i}.csv"),
+            source_url: format!("s3://landing/partner/o'brien-{i}.csv"),
             seq: i,
             feed: "orders".into(),
             etag: Some(format!("\"etag-{i}\"")),
             manifest_key: format!("_manifests/orders/{i}.json"),
             status: LedgerStatus::Loaded,
-            parse_rejected: 1,
+            rows_rejected_at_parse: 1,
             detail: r#"{"changes":[],"reason":null,"parse_status":"parsed"}"#.into(),
         }
     }
@@ -391,7 +368,7 @@ mod tests {
 
     #[test]
     fn the_files_insert_is_split_to_stay_under_the_statement_limit() {
-        let files: Vec<FileRow> = (0..1000).map(file).collect();
+        let files: Vec<LedgerRow> = (0..1000).map(file).collect();
         let target = TableName::new("public", "orders");
         let rules = FeedRules::default();
         let load = StagedLoad {
@@ -420,7 +397,7 @@ mod tests {
         let b = batches((0..85).map(|i| format!("SELECT {i}")).collect()).unwrap();
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![40, 40, 5]);
         let e = batches(vec!["x".repeat(MAX_STATEMENT_BYTES + 1)]).unwrap_err();
-        assert!(e.contains("100000-byte limit"), "{e}");
+        assert!(e.to_string().contains("100000-byte limit"), "{e}");
     }
 
     #[test]
@@ -556,7 +533,7 @@ mod tests {
 
     #[test]
     fn redshift_sql_of_table_creation_and_evolution_matches_its_golden_file() {
-        use super::super::sql::Change;
+        use crate::warehouse::sql::Change;
         let d = Dialect::Redshift;
         let t = TableName::new("analytics", "orders");
         let rules = FeedRules {

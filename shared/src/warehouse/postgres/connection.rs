@@ -1,15 +1,13 @@
 //! Reaching PostgreSQL: the URL from the config or the environment, the
 //! password from Secrets Manager by name, TLS through rustls.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::WarehouseError;
-use crate::config::{WarehouseConfig, redact_url};
+use crate::config::WarehouseConfig;
 use crate::secrets::{SecretError, Secrets};
+use crate::warehouse::WarehouseError;
 
 /// Environment variables that override the config file's `warehouse:` section.
 pub const URL_ENV: &str = "LANDFALL_WAREHOUSE_URL";
@@ -30,12 +28,64 @@ impl std::fmt::Debug for PostgresTarget {
     }
 }
 
-/// The URL and secret name, the environment winning over the file.
+/// Why a warehouse URL is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("not a PostgreSQL connection string: {0}")]
+    Unparseable(String),
+    #[error("it carries a password; name a Secrets Manager secret instead (warehouse.password_secret or {SECRET_ENV})")]
+    Password,
+}
+
+/// Parses a warehouse URL, in either of libpq's forms (`postgres://...` or
+/// `host=... user=...`), and refuses one that carries a password, wherever
+/// it sits (`user:pw@`, `?password=`, `password=`): text that holds a
+/// password ends up in logs and in Terraform state.
+pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, UrlError> {
+    let config: tokio_postgres::Config =
+        url.parse().map_err(|e: tokio_postgres::Error| UrlError::Unparseable(e.to_string()))?;
+    if config.get_password().is_some() {
+        return Err(UrlError::Password);
+    }
+    Ok(config)
+}
+
+/// The connection as messages show it, rebuilt from the parsed settings so
+/// that no form of the URL can carry a password into a log.
+pub fn describe(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let user = config.get_user().unwrap_or("");
+    let secret = if config.get_password().is_some() { ":***" } else { "" };
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            }
+        })
+        .collect();
+    let at = if user.is_empty() { String::new() } else { format!("{user}{secret}@") };
+    format!("postgres://{at}{}/{}", hosts.join(","), config.get_dbname().unwrap_or(""))
+}
+
+/// The URL and secret name, the environment winning over the file. A URL
+/// from the environment is held to the same rule as the file's: no password.
 pub fn connection_settings(
     warehouse: &WarehouseConfig,
     env_url: Option<String>,
     env_secret: Option<String>,
 ) -> Result<(String, Option<String>), WarehouseError> {
+    if let Some(url) = &env_url {
+        parse_url(url).map_err(|e| WarehouseError::Config { message: format!("{URL_ENV}: {e}") })?;
+    }
     let url = env_url.or_else(|| warehouse.url.clone()).ok_or_else(|| WarehouseError::Config {
         message: format!("no warehouse URL: set warehouse.url in the config file or {URL_ENV}"),
     })?;
@@ -72,10 +122,10 @@ impl PostgresTarget {
         password_secret: Option<&str>,
         secrets: &dyn Secrets,
     ) -> Result<PostgresTarget, WarehouseError> {
-        let display = redact_url(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            WarehouseError::Config { message: format!("warehouse URL {display}: {e}") }
+            WarehouseError::Config { message: format!("the warehouse URL is not a PostgreSQL connection string: {e}") }
         })?;
+        let display = describe(&config);
         if let Some(name) = password_secret {
             let value = secrets.secret_string(name).await.map_err(|e| WarehouseError::Secret {
                 name: name.to_owned(),
@@ -99,7 +149,7 @@ impl PostgresTarget {
     pub async fn connect(&self) -> Result<tokio_postgres::Client, WarehouseError> {
         let (client, connection) =
             self.config.connect(self.tls.clone()).await.map_err(|e| WarehouseError::Connect {
-                retryable: e.as_db_error().is_none_or(|db| super::postgres::retryable_code(db.code().code())),
+                retryable: e.as_db_error().is_none_or(|db| super::retryable_code(db.code().code())),
                 message: format!("{}: {}", self.display, error_text(&e)),
             })?;
         tokio::spawn(async move {
@@ -142,26 +192,15 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
 /// rustls with the platform's roots (Lambda's Amazon Linux trust store) and
 /// the aws-lc-rs provider the AWS SDK already links.
 fn tls_connector() -> Result<MakeRustlsConnect, WarehouseError> {
-    let config = rustls_client_config().map_err(|e| WarehouseError::Config { message: format!("TLS setup: {e}") })?;
+    let config = crate::tls::rustls_client_config()
+        .map_err(|e| WarehouseError::Config { message: format!("TLS setup: {e}") })?;
     Ok(MakeRustlsConnect::new(config))
-}
-
-/// The TLS client settings every outbound connection uses (the warehouse, fetch-api's HTTP).
-pub fn rustls_client_config() -> Result<rustls::ClientConfig, rustls::Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disposition::Disposition;
 
     #[test]
     fn the_environment_wins_over_the_config_file() {
@@ -181,6 +220,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_password_anywhere_in_the_url_is_refused() {
+        for url in [
+            "postgres://loader:pw@db/dw",
+            "postgres://loader@db/dw?password=pw",
+            "host=db user=loader password=pw dbname=dw",
+        ] {
+            assert_eq!(parse_url(url).err(), Some(UrlError::Password), "{url}");
+        }
+        assert!(parse_url("host=db user=loader dbname=dw").is_ok());
+        assert!(parse_url("postgres://loader@db:5432/dw?sslmode=require").is_ok());
+    }
+
+    #[test]
+    fn a_password_in_the_environments_url_is_refused_without_echoing_it() {
+        let e =
+            connection_settings(&WarehouseConfig::default(), Some("postgres://u@db/dw?password=hunter2".into()), None)
+                .unwrap_err();
+        assert!(e.to_string().contains(URL_ENV) && e.to_string().contains("carries a password"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn the_connection_is_described_from_its_parsed_settings_never_its_text() {
+        let parsed: tokio_postgres::Config = "host=db port=6432 user=etl password=hunter2 dbname=dw".parse().unwrap();
+        assert_eq!(describe(&parsed), "postgres://etl:***@db:6432/dw");
+        let parsed: tokio_postgres::Config = "postgres://etl@db/dw?password=hunter2".parse().unwrap();
+        assert!(!describe(&parsed).contains("hunter2"));
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_retryable_and_names_the_server_without_its_password() {
         // Port 1 on loopback: nothing listens there, the kernel refuses at once.
@@ -189,7 +258,7 @@ mod tests {
                 .await
                 .unwrap();
         let e = target.connect().await.unwrap_err();
-        assert!(e.retryable(), "{e}");
+        assert_eq!(e.disposition(), Disposition::Retry, "{e}");
         assert!(e.to_string().contains("postgres://loader:***@127.0.0.1:1/dw"), "{e}");
         assert!(!e.to_string().contains("secret"), "{e}");
     }
@@ -198,7 +267,7 @@ mod tests {
     async fn a_missing_secret_is_refused_before_any_connection() {
         let e =
             PostgresTarget::resolve("postgres://loader@127.0.0.1:1/dw", Some("prod/dw"), &NoSecrets).await.unwrap_err();
-        assert!(!e.retryable());
+        assert_eq!(e.disposition(), Disposition::DeadLetter);
         assert_eq!(e.to_string(), "reading secret prod/dw: it does not exist");
     }
 
@@ -211,6 +280,6 @@ mod tests {
         apply_secret(&mut c, "s", "plain\n").unwrap();
         assert_eq!(c.get_password(), Some(&b"plain"[..]));
         let e = apply_secret(&mut c, "s", r#"{"user":"x"}"#).unwrap_err();
-        assert!(!e.retryable());
+        assert_eq!(e.disposition(), Disposition::DeadLetter);
     }
 }

@@ -16,9 +16,9 @@ use arrow_array::types::{Date32Type, Decimal128Type, Float64Type, Int64Type, Tim
 use arrow_array::{Array, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 
-use super::sql::{SEQ_COLUMN, SqlType, TableName, lineage_names, quote_ident};
 use crate::lineage::{FILE_COLUMN, ROW_COLUMN};
 use crate::record::MAX_RAW_BYTES;
+use crate::warehouse::sql::{SEQ_COLUMN, SqlType, TableName, lineage_names, quote_ident};
 
 /// The columns of one COPY stream, in order.
 #[derive(Debug, Clone)]

@@ -1,0 +1,150 @@
+//! The one Lambda wiring path every function's `main.rs` takes: tracing as
+//! Lambda's log settings say, the AWS SDK configuration with explicit
+//! retries and timeouts, and the runtime loop that hands each handler its
+//! payload and its deadline and flushes the metrics after every invocation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::env::EnvError;
+use crate::storage::{ObjectStore, S3Store, s3_client};
+use crate::telemetry::Metrics;
+
+/// Attempts per AWS call, the first included. The SDK's standard mode
+/// backs off with jitter and honours throttling; the functions add no loop
+/// of their own around SDK calls (the Data API driver, which does, builds
+/// its client with retries off).
+pub const SDK_ATTEMPTS: u32 = 3;
+/// A black-holed endpoint fails in seconds, not at the function's timeout.
+pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Tracing through lambda_runtime's subscriber, so the function's log
+/// configuration wins: `AWS_LAMBDA_LOG_LEVEL` (then `RUST_LOG`) for the
+/// level and `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines, which Terraform
+/// sets.
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// The SDK configuration every function builds once at cold start: the
+/// default credential chain and region, [`SDK_ATTEMPTS`] standard retries
+/// and a [`SDK_CONNECT_TIMEOUT`].
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS))
+        .timeout_config(TimeoutConfig::builder().connect_timeout(SDK_CONNECT_TIMEOUT).build())
+        .load()
+        .await
+}
+
+/// The S3 store every function reads and writes through.
+pub fn s3_store(sdk: &aws_config::SdkConfig) -> Arc<S3Store> {
+    Arc::new(S3Store::new(s3_client(sdk)))
+}
+
+/// The config file `LANDFALL_CONFIG` names, read once at cold start.
+pub async fn config(store: &dyn ObjectStore) -> Result<Arc<Config>, EnvError> {
+    let (location, config) = crate::config::from_env(store).await?;
+    tracing::info!(
+        config = %location,
+        feeds = config.feeds.len(),
+        sources = config.sources.len(),
+        warehouse = ?config.warehouse.driver,
+        "configuration loaded"
+    );
+    Ok(Arc::new(config))
+}
+
+/// `LANDFALL_WORK_DIR`, else the system's temp dir (`/tmp` in Lambda).
+pub fn work_dir() -> PathBuf {
+    crate::env::optional("LANDFALL_WORK_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir)
+}
+
+/// When the invocation is cut off. A handler stops taking new work a margin
+/// before it and fails what it has not touched, so SQS delivers those
+/// messages again instead of Lambda killing the batch mid-way (which fails
+/// every message in it, finished or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Option<SystemTime>);
+
+impl Deadline {
+    /// No deadline: tests, the local stack's CLI.
+    pub fn never() -> Self {
+        Deadline(None)
+    }
+
+    pub fn at(when: SystemTime) -> Self {
+        Deadline(Some(when))
+    }
+
+    /// `duration` from now.
+    pub fn after(duration: Duration) -> Self {
+        Deadline(SystemTime::now().checked_add(duration))
+    }
+
+    /// The invocation's deadline as the Runtime API sends it (milliseconds
+    /// since the epoch; 0 when absent).
+    pub fn of(context: &lambda_runtime::Context) -> Self {
+        if context.deadline == 0 { Deadline::never() } else { Deadline::at(context.deadline()) }
+    }
+
+    /// Time left, `None` without a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.0.map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    }
+
+    /// Whether less than `margin` is left: time to stop taking work.
+    pub fn within(&self, margin: Duration) -> bool {
+        self.remaining().is_some_and(|left| left < margin)
+    }
+}
+
+/// The Lambda runtime loop for a handler of JSON payloads: each invocation
+/// gets its payload and [`Deadline`]; its metrics are flushed as EMF, with
+/// the `function` dimension, after every invocation.
+pub async fn serve<F, Fut>(function: &'static str, metrics: Metrics, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Value, Deadline) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, lambda_runtime::Error>>,
+{
+    let handler = &handler;
+    let metrics = &metrics;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
+        let started = std::time::Instant::now();
+        let result = handler(event.payload, Deadline::of(&event.context)).await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics.observe("invocation_duration", &[("outcome", outcome)], started.elapsed());
+        metrics.flush_emf(function, &mut std::io::stdout().lock());
+        result
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_says_when_to_stop_taking_work() {
+        assert!(!Deadline::never().within(Duration::from_secs(3600)));
+        let soon = Deadline::after(Duration::from_secs(5));
+        assert!(soon.within(Duration::from_secs(10)));
+        assert!(!soon.within(Duration::from_secs(1)));
+        let past = Deadline::at(SystemTime::UNIX_EPOCH);
+        assert_eq!(past.remaining(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn the_runtime_apis_deadline_is_read_and_a_missing_one_is_none() {
+        let mut ctx = lambda_runtime::Context::default();
+        assert_eq!(Deadline::of(&ctx), Deadline::never());
+        ctx.deadline = 1_800_000_000_000;
+        assert_eq!(Deadline::of(&ctx), Deadline::at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)));
+    }
+}

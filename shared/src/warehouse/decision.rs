@@ -1,0 +1,124 @@
+//! What a load does with its files, decided from the table as it is and the
+//! files the ledger holds: one decision, which both drivers follow.
+
+use std::collections::HashSet;
+
+use super::sql::{self, Change, Dialect, ExistingColumn, SqlType};
+use super::{ColumnNeed, TableLoad, add_needs};
+use crate::config::WriteDisposition;
+use crate::manifest::FileStatus;
+use crate::schema::SchemaContract;
+
+/// What a load does with its files, decided from the table as it is and
+/// the files the ledger holds. Both drivers follow it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadDecision {
+    /// Indices (into `TableLoad::files`) of files the ledger does not hold, in batch order.
+    pub fresh: Vec<usize>,
+    /// Ids of files the ledger already holds (duplicate deliveries, retries after a commit).
+    pub already_loaded: Vec<String>,
+    /// Per file of the load: why it is refused, if it is.
+    pub refused: Vec<Option<String>>,
+    /// What the table needs, in order.
+    pub changes: Vec<Change>,
+    /// The data columns the load carries, with their types once the changes are made.
+    pub columns: Vec<(String, SqlType)>,
+}
+
+impl LoadDecision {
+    /// Files whose rows are copied: fresh, readable, not refused.
+    pub fn copied(&self, load: &TableLoad) -> Vec<usize> {
+        self.fresh
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.refused.get(i).is_some_and(Option::is_none)
+                    && load.files.get(i).is_some_and(|f| f.manifest.status != FileStatus::Failed)
+            })
+            .collect()
+    }
+
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+/// Decides a load: leaves out the files the ledger holds, applies the feed's
+/// schema contract file by file (`freeze` refuses a file that would change a
+/// column's type or add one; `discard_columns` loads files without their new
+/// columns), and lists the changes the accepted files need.
+pub fn decide(
+    dialect: Dialect,
+    load: &TableLoad,
+    existing: &[ExistingColumn],
+    already: &HashSet<String>,
+) -> LoadDecision {
+    let mut decision = LoadDecision { refused: vec![None; load.files.len()], ..LoadDecision::default() };
+    for (i, file) in load.files.iter().enumerate() {
+        let id = &file.manifest.file_id;
+        if already.contains(id) {
+            decision.already_loaded.push(id.clone());
+        } else {
+            decision.fresh.push(i);
+        }
+    }
+    let contract = load.rules.contract;
+    let mut accepted: Vec<ColumnNeed> = Vec::new();
+    for &i in &decision.fresh {
+        let file = &load.files[i];
+        if file.manifest.status == FileStatus::Failed {
+            continue;
+        }
+        let forbidden: Vec<String> = sql::changes(dialect, existing, &file.needs())
+            .iter()
+            .filter(|c| contract == SchemaContract::Freeze && c.is_type_change())
+            .map(|c| c.describe(dialect))
+            .collect();
+        if forbidden.is_empty() {
+            add_needs(&mut accepted, file.needs());
+        } else {
+            decision.refused[i] =
+                Some(format!("schema_contract freeze forbids changing the table: {}", forbidden.join("; ")));
+        }
+    }
+    let mut changes = sql::changes(dialect, existing, &accepted);
+    if contract == SchemaContract::DiscardColumns {
+        changes.retain(|c| !matches!(c, Change::Add { .. }));
+    }
+    let type_after = |name: &str| -> Option<SqlType> {
+        let changed = changes.iter().find_map(|c| match c {
+            Change::Add { column, sql_type } if column == name => Some(sql_type.clone()),
+            Change::Widen { column, to, .. } if column == name => Some(to.clone()),
+            _ => None,
+        });
+        changed.or_else(|| existing.iter().find(|c| c.name == name).map(|c| c.sql_type.clone()))
+    };
+    let mut columns: Vec<(String, SqlType)> =
+        accepted.iter().filter_map(|n| type_after(&n.name).map(|t| (n.name.clone(), t))).collect();
+    if load.rules.disposition == WriteDisposition::Merge {
+        // The merge reads its key and ordering columns from staging even
+        // when a file lacks them (its rows then have null keys: rejected).
+        for c in load.rules.primary_key.iter().chain(load.rules.order_by.as_ref()) {
+            if !columns.iter().any(|(n, _)| n == c)
+                && let Some(t) = type_after(c)
+            {
+                columns.push((c.clone(), t));
+            }
+        }
+        let missing: Vec<&str> =
+            load.rules.primary_key.iter().map(String::as_str).filter(|k| type_after(k).is_none()).collect();
+        if !missing.is_empty() {
+            for &i in &decision.fresh {
+                if load.files[i].manifest.status != FileStatus::Failed && decision.refused[i].is_none() {
+                    decision.refused[i] = Some(format!(
+                        "the merge key column(s) {} are in neither the file nor the table",
+                        missing.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    decision.changes = changes;
+    decision.columns = columns;
+    decision
+}

@@ -1,0 +1,307 @@
+//! The load ledger, `landfall.load_ledger`: one row per (table, file) ever
+//! loaded, refused or failed, written in the same transaction as the rows.
+//! Both drivers record a file through [`LedgerRow`] and read it back through
+//! [`LedgerStatus`]; the SQL that creates, fills and reads the ledger is
+//! here, for both dialects.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::LoadFile;
+use super::sql::{Dialect, TableName};
+use crate::manifest::FileStatus;
+
+/// Schema of the load ledger (and of `load_rejects`).
+pub const LEDGER_SCHEMA: &str = "landfall";
+pub const LEDGER_TABLE: &str = "load_ledger";
+
+impl TableName {
+    pub fn ledger() -> Self {
+        TableName::new(LEDGER_SCHEMA, LEDGER_TABLE)
+    }
+}
+
+/// What the ledger says of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerStatus {
+    /// Every row the manifest lists was loaded (less rows rejected at load).
+    Loaded,
+    /// The file was only partly readable; what was read is loaded.
+    Partial,
+    /// parse-file could not read it at all; nothing to load.
+    Failed,
+    /// The loader refused it (schema contract, or too many data errors).
+    Refused,
+}
+
+impl LedgerStatus {
+    /// A file's status from whether the loader refused it and how parse-file read it.
+    pub fn of(refused: bool, parsed: FileStatus) -> LedgerStatus {
+        match (refused, parsed) {
+            (true, _) => LedgerStatus::Refused,
+            (false, FileStatus::Failed) => LedgerStatus::Failed,
+            (false, FileStatus::Partial) => LedgerStatus::Partial,
+            (false, FileStatus::Parsed) => LedgerStatus::Loaded,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerStatus::Loaded => "loaded",
+            LedgerStatus::Partial => "partial",
+            LedgerStatus::Failed => "failed",
+            LedgerStatus::Refused => "refused",
+        }
+    }
+}
+
+/// A ledger status landfall never writes (the row was edited by hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown ledger status {0:?}")]
+pub struct UnknownLedgerStatus(pub String);
+
+impl FromStr for LedgerStatus {
+    type Err = UnknownLedgerStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "loaded" => LedgerStatus::Loaded,
+            "partial" => LedgerStatus::Partial,
+            "failed" => LedgerStatus::Failed,
+            "refused" => LedgerStatus::Refused,
+            other => return Err(UnknownLedgerStatus(other.to_owned())),
+        })
+    }
+}
+
+/// The ledger's `detail` column: why a file's row says what it says.
+#[derive(Debug, Serialize)]
+struct LedgerDetail<'a> {
+    /// Columns the load added and widened.
+    changes: &'a [String],
+    /// Why the file was refused, or why parse-file could not read it.
+    reason: Option<&'a str>,
+    rows_rejected_at_parse: u64,
+    parse_status: &'static str,
+    /// parse-file's rejects of this file.
+    rejects: Option<&'a str>,
+    /// Where this load writes the rows (and files) it set aside.
+    load_rejects: Option<&'a str>,
+}
+
+/// One file as the ledger records it. The rows it loaded and rejected at
+/// load are counted by the driver ([`Counted`]) or, in the staged plan, in
+/// SQL from the staged rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub file_id: String,
+    /// The source URL: the `_landfall_file` value of its rows.
+    pub source_url: String,
+    /// Batch order: the later file wins a merge tie.
+    pub seq: u32,
+    pub feed: String,
+    pub etag: Option<String>,
+    pub manifest_key: String,
+    pub status: LedgerStatus,
+    /// Rows parse-file set aside (the ledger's `rows_rejected` adds those set aside at load).
+    pub rows_rejected_at_parse: u64,
+    /// JSON, see [`LedgerDetail`].
+    pub detail: String,
+}
+
+impl LedgerRow {
+    /// The row of one file of a load: `refused` says why the loader refused
+    /// it, `changes` what the load did to the table, `load_rejects` where
+    /// the load's rejects go.
+    pub fn new(file: &LoadFile, refused: Option<&str>, changes: &[String], load_rejects: Option<&str>) -> LedgerRow {
+        let m = &file.manifest;
+        let reason = Self::reason(file, refused);
+        let detail = LedgerDetail {
+            changes,
+            reason: reason.as_deref(),
+            rows_rejected_at_parse: m.rejected_rows,
+            parse_status: m.status.as_str(),
+            rejects: m.rejects_key.as_deref(),
+            load_rejects,
+        };
+        LedgerRow {
+            file_id: m.file_id.clone(),
+            source_url: m.source.url.clone(),
+            seq: file.seq,
+            feed: m.feed.clone(),
+            etag: m.source.etag.clone(),
+            manifest_key: file.manifest_key.clone(),
+            status: LedgerStatus::of(refused.is_some(), m.status),
+            rows_rejected_at_parse: m.rejected_rows,
+            detail: serde_json::to_string(&detail).unwrap_or_else(|_| "{}".into()),
+        }
+    }
+
+    /// Why the file loaded nothing: the loader's refusal, else parse-file's error.
+    pub fn reason(file: &LoadFile, refused: Option<&str>) -> Option<String> {
+        refused.map(str::to_owned).or_else(|| file.manifest.error.clone())
+    }
+}
+
+/// What a driver that counts rows itself (PostgreSQL) adds to a [`LedgerRow`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub rows_loaded: u64,
+    pub rows_rejected_at_load: u64,
+}
+
+/// One file's outcome in a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileResult {
+    pub file_id: String,
+    pub manifest_key: String,
+    pub status: LedgerStatus,
+    pub rows_loaded: u64,
+    /// Rejected by parse-file plus rejected at load.
+    pub rows_rejected: u64,
+    pub reason: Option<String>,
+}
+
+/// What a committed load did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub load_id: String,
+    pub table: String,
+    /// Files recorded by this load.
+    pub files: Vec<FileResult>,
+    /// Files the ledger already held (duplicate deliveries, retries after a commit).
+    pub already_loaded: Vec<String>,
+    /// Columns added and widened, as the ledger says them.
+    pub changes: Vec<String>,
+    pub rows_loaded: u64,
+    pub rows_rejected_at_load: u64,
+    /// Where rows rejected at load (and refused files) are described.
+    pub rejects_key: Option<String>,
+    /// COPY attempts (more than one when rows had to be set aside).
+    pub attempts: u32,
+}
+
+/// The ledger's columns, in insert order.
+pub const LEDGER_COLUMNS: &str = "table_name, file_id, feed, source_url, etag, manifest_key, status, rows_loaded, \
+                                  rows_rejected, load_id, loaded_at, detail";
+
+impl Dialect {
+    /// The ledger: one row per (table, file) ever loaded, refused or failed.
+    pub fn create_ledger(self) -> String {
+        let pk = match self {
+            Dialect::Postgres => ",\n  PRIMARY KEY (table_name, file_id)",
+            // Redshift does not enforce keys; the loader's NOT EXISTS does.
+            Dialect::Redshift => "",
+        };
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\n  table_name varchar(512) NOT NULL,\n  file_id varchar(64) NOT NULL,\n  \
+             feed varchar(256) NOT NULL,\n  source_url varchar(2048) NOT NULL,\n  etag varchar(256),\n  \
+             manifest_key varchar(1024) NOT NULL,\n  status varchar(32) NOT NULL,\n  rows_loaded bigint NOT NULL,\n  \
+             rows_rejected bigint NOT NULL,\n  load_id varchar(64) NOT NULL,\n  loaded_at timestamptz NOT NULL,\n  \
+             detail varchar({}){pk}\n)",
+            TableName::ledger(),
+            super::sql::MAX_VARCHAR,
+        )
+    }
+
+    /// Records files whose rows the driver counted; a file already recorded
+    /// for this table is left as it is (a duplicate delivery racing this load).
+    pub fn insert_ledger(
+        self,
+        target: &TableName,
+        load_id: &str,
+        loaded_at_rfc3339: &str,
+        rows: &[(LedgerRow, Counted)],
+    ) -> Option<String> {
+        if rows.is_empty() {
+            return None;
+        }
+        let table = self.literal(&target.plain());
+        let at = self.timestamptz_literal(loaded_at_rfc3339);
+        let load_id = self.literal(load_id);
+        let rows = rows
+            .iter()
+            .map(|(r, c)| {
+                format!(
+                    "SELECT {table} AS table_name, {} AS file_id, {} AS feed, {} AS source_url, {} AS etag, {} AS manifest_key, \
+                     {} AS status, {} AS rows_loaded, {} AS rows_rejected, {load_id} AS load_id, {at} AS loaded_at, {} AS detail",
+                    self.literal(&r.file_id),
+                    self.literal(&r.feed),
+                    self.literal(&r.source_url),
+                    self.opt_literal(r.etag.as_deref()),
+                    self.literal(&r.manifest_key),
+                    self.literal(r.status.as_str()),
+                    c.rows_loaded,
+                    r.rows_rejected_at_parse + c.rows_rejected_at_load,
+                    self.literal(&r.detail),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n  UNION ALL ");
+        let ledger = TableName::ledger();
+        Some(format!(
+            "INSERT INTO {ledger} ({LEDGER_COLUMNS})\nSELECT * FROM (\n  {rows}\n) n\nWHERE NOT EXISTS \
+             (SELECT 1 FROM {ledger} l WHERE l.table_name = n.table_name AND l.file_id = n.file_id)"
+        ))
+    }
+
+    /// The ids among `file_ids` the ledger holds for this table.
+    pub fn select_loaded(self, target: &TableName, file_ids: &[&str]) -> String {
+        self.select_ledger(target, file_ids, "file_id")
+    }
+
+    /// `columns` of the ledger rows of these files of this table.
+    pub fn select_ledger(self, target: &TableName, file_ids: &[&str], columns: &str) -> String {
+        let ids = if file_ids.is_empty() {
+            "NULL".to_owned()
+        } else {
+            file_ids.iter().map(|id| self.literal(id)).collect::<Vec<_>>().join(", ")
+        };
+        format!(
+            "SELECT {columns} FROM {} WHERE table_name = {} AND file_id IN ({ids})",
+            TableName::ledger(),
+            self.literal(&target.plain())
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> LedgerRow {
+        LedgerRow {
+            file_id: "abc".into(),
+            source_url: "s3://b/o'brien.csv".into(),
+            seq: 0,
+            feed: "orders".into(),
+            etag: None,
+            manifest_key: "_manifests/orders/abc.json".into(),
+            status: LedgerStatus::Loaded,
+            rows_rejected_at_parse: 1,
+            detail: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn the_ledger_insert_skips_files_already_recorded() {
+        let counted = Counted { rows_loaded: 3, rows_rejected_at_load: 0 };
+        let sql = Dialect::Postgres
+            .insert_ledger(&TableName::new("public", "orders"), "L1", "2026-11-22T10:00:00Z", &[(row(), counted)])
+            .unwrap();
+        assert!(sql.contains("'s3://b/o''brien.csv'"));
+        assert!(sql.contains("NULL AS etag"));
+        assert!(sql.contains("3 AS rows_loaded, 1 AS rows_rejected"));
+        assert!(sql.contains("WHERE NOT EXISTS"));
+        assert!(Dialect::Postgres.insert_ledger(&TableName::new("a", "b"), "L", "2026-01-01T00:00:00Z", &[]).is_none());
+    }
+
+    #[test]
+    fn every_status_the_ledger_holds_reads_back_and_an_unknown_one_is_an_error() {
+        for s in [LedgerStatus::Loaded, LedgerStatus::Partial, LedgerStatus::Failed, LedgerStatus::Refused] {
+            assert_eq!(s.as_str().parse::<LedgerStatus>(), Ok(s));
+        }
+        assert_eq!("done".parse::<LedgerStatus>(), Err(UnknownLedgerStatus("done".into())));
+    }
+}
