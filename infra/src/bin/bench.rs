@@ -1,4 +1,4 @@
-//! parse-file throughput and memory benchmark (prints figures; asserts nothing).
+//! Throughput and memory benchmarks of parse-file and of the TableWriter alone (prints figures; asserts nothing).
 //!
 //!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy]
 //!
@@ -13,6 +13,15 @@
 //! Throughput is MB/s and rows/s of input; peak RSS is VmHWM of the child.
 //! The input is read once before each measurement so both start from the
 //! page cache.
+//!
+//!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- --writer [--sizes 100] [--codec zstd|snappy|none] [--repeat 1] [--loops 1]
+//!
+//! `--writer` times the `TableWriter` alone (inference, coercion, date
+//! partitions, Parquet) on the same generated CSV, held in memory already
+//! split into fields the way a reader hands them over, so neither decoding
+//! nor tokenising is in the figure. `--loops n` pushes the same rows n times
+//! through one writer, to see peak memory on a large input without holding
+//! it all; peak RSS includes the fields held in memory.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,6 +30,8 @@ use std::time::Instant;
 
 use landfall::config::Config;
 use landfall::convert::{ConvertRequest, convert};
+use landfall::record::{RecordSink, Value};
+use landfall::schema::{ParquetCompression, TableWriter, WriterOptions};
 
 const FEEDS: &str = r#"
 feeds:
@@ -136,6 +147,136 @@ fn measure(
     Ok((rows, secs, rss))
 }
 
+const WRITER_USAGE: &str = "landfall-bench --writer [--sizes 100] [--codec zstd|snappy|none] [--repeat 1] [--loops 1]";
+
+/// The generator's CSV in one text buffer, a separator after every field
+/// as a reader holds it, and every field's bounds in that buffer.
+struct Fields {
+    header: Vec<String>,
+    text: String,
+    bounds: Vec<(usize, usize)>,
+}
+
+impl Fields {
+    fn load(input: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_path(input)?;
+        let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+        let mut text = String::with_capacity(std::fs::metadata(input)?.len() as usize);
+        let mut bounds = Vec::new();
+        let mut record = csv::StringRecord::new();
+        while reader.read_record(&mut record)? {
+            for field in &record {
+                let a = text.len();
+                text.push_str(field);
+                bounds.push((a, text.len()));
+                text.push(',');
+            }
+            text.pop();
+            text.push('\n');
+        }
+        Ok(Fields { header, text, bounds })
+    }
+}
+
+/// Pushes `fields` through one `TableWriter` `loops` times and prints its figures.
+fn bench_writer(
+    fields: &Fields,
+    input: &Path,
+    scratch: &Path,
+    compression: ParquetCompression,
+    loops: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let width = fields.header.len();
+    let header: Vec<&str> = fields.header.iter().map(String::as_str).collect();
+    let rows = fields.bounds.len() / width.max(1) * loops;
+    let bytes = fields.text.len() * loops;
+    let arrival = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).ok_or("date")?;
+    let mut opts = WriterOptions::new(format!("file://{}", input.display()), arrival, scratch);
+    opts.compression = compression;
+    let start = Instant::now();
+    let mut w = TableWriter::new(opts, Box::new(|_| Ok(())), Box::new(|_| Ok(())))?;
+    w.header(&header)?;
+    let mut values: Vec<(usize, Value<'_>)> = Vec::with_capacity(width);
+    let mut line = 1;
+    for _ in 0..loops {
+        for row in fields.bounds.chunks_exact(width) {
+            values.clear();
+            // An empty field is null, as the CSV reader has it by default.
+            values.extend(
+                row.iter()
+                    .enumerate()
+                    .map(|(c, &(a, z))| (c, if a == z { Value::Null } else { Value::Text(&fields.text[a..z]) })),
+            );
+            line += 1;
+            w.record(line, &values, &String::new)?;
+        }
+    }
+    let summary = w.finish()?;
+    let secs = start.elapsed().as_secs_f64();
+    let out: u64 = summary.parts.iter().map(|p| p.bytes).sum();
+    println!(
+        "writer ({compression:?}): {rows} rows, {:.1} MB text in {secs:.2}s = {:.0} rows/s, {:.1} MB/s; parquet {:.1} MB; peak RSS {:.1} MB",
+        bytes as f64 / 1e6,
+        rows as f64 / secs,
+        bytes as f64 / 1e6 / secs,
+        out as f64 / 1e6,
+        peak_rss_mb(),
+    );
+    println!(
+        "types: {}",
+        summary.columns.iter().map(|c| format!("{}:{}", c.name, c.data_type)).collect::<Vec<_>>().join(" ")
+    );
+    if summary.rows_written != rows as u64 {
+        eprintln!("warning: {} of {rows} rows written, {} rejected", summary.rows_written, summary.rows_rejected);
+    }
+    Ok(())
+}
+
+fn writer_main(args: &[String], data: &Path) -> ExitCode {
+    let mut sizes = vec![100u64];
+    let mut compression = ParquetCompression::default();
+    let mut repeat = 1usize;
+    let mut loops = 1usize;
+    let usage = || {
+        eprintln!("usage: {WRITER_USAGE}");
+        ExitCode::FAILURE
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next().map(String::as_str)) {
+            ("--sizes", Some(v)) => sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
+            ("--codec", Some("zstd")) => compression = ParquetCompression::default(),
+            ("--codec", Some("snappy")) => compression = ParquetCompression::Snappy,
+            ("--codec", Some("none")) => compression = ParquetCompression::None,
+            ("--repeat", Some(v)) => match v.parse() {
+                Ok(n) => repeat = n,
+                Err(_) => return usage(),
+            },
+            ("--loops", Some(v)) => match v.parse() {
+                Ok(n) => loops = n,
+                Err(_) => return usage(),
+            },
+            _ => return usage(),
+        }
+    }
+    for &mb in &sizes {
+        let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+            let input = generate(data, "csv", mb)?;
+            let fields = Fields::load(&input)?;
+            for _ in 0..repeat {
+                let scratch = tempfile::tempdir_in(data)?;
+                bench_writer(&fields, &input, scratch.path(), compression, loops)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            eprintln!("error: writer {mb}MB: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--one") {
@@ -153,6 +294,14 @@ fn main() -> ExitCode {
             }
         };
     }
+    let data = landfall_infra::stack::repo_root().join("target/bench-data");
+    if let Err(e) = std::fs::create_dir_all(&data) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    if args.first().map(String::as_str) == Some("--writer") {
+        return writer_main(&args[1..], &data);
+    }
     let mut sizes = vec![100u64, 1000];
     let mut formats = vec!["csv".to_owned(), "ndjson".to_owned()];
     let mut codec = "zstd".to_owned();
@@ -165,14 +314,12 @@ fn main() -> ExitCode {
             ("--codec", Some(v)) => codec = v.clone(),
             _ => {
                 eprintln!("usage: landfall-bench [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy]");
+                eprintln!(
+                    "       landfall-bench --writer [--sizes 100] [--codec zstd|snappy|none] [--repeat 1] [--loops 1]"
+                );
                 return ExitCode::FAILURE;
             }
         }
-    }
-    let data = landfall_infra::stack::repo_root().join("target/bench-data");
-    if let Err(e) = std::fs::create_dir_all(&data) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
     }
     println!(
         "{:<7} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9} {:>6}",

@@ -1,16 +1,23 @@
 //! Typed tables from loosely typed records: column naming, type inference
 //! and widening, coercion, Hive-style date partitioning and Parquet output.
 
+mod coerce;
+mod columns;
+pub mod contract;
+mod infer;
 pub mod naming;
 pub mod parquet;
+mod parts;
+#[cfg(test)]
+mod test_support;
 pub mod types;
 pub mod values;
 pub mod writer;
 
+pub use columns::ColumnSchema;
+pub use contract::{DeclaredColumn, SchemaContract};
 pub use naming::{NameRegistry, normalize_identifier};
 pub use parquet::ParquetCompression;
+pub use parts::{FinishedPart, PartSummary};
 pub use types::{LogicalType, join};
-pub use writer::{
-    ColumnSchema, DeclaredColumn, FinishedPart, PartSummary, RejectedRow, SchemaContract, TableWriter, WriteSummary,
-    WriterOptions,
-};
+pub use writer::{RejectedRow, TableWriter, WriteSummary, WriterOptions};

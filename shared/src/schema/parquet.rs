@@ -18,8 +18,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 
 use crate::record::SinkError;
 
+use super::columns::ColumnSchema;
 use super::types::LogicalType;
-use super::writer::ColumnSchema;
 use crate::lineage::{FILE_COLUMN, ROW_COLUMN};
 
 /// Field metadata keys the loader and the catalog registrar read back.
