@@ -218,7 +218,11 @@ impl Session<'_> {
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let (link, wait) = (header("link"), header("retry-after").and_then(|h| retry_after(&h, chrono::Utc::now())));
+        let wait = header("retry-after").and_then(|h| retry_after(&h, chrono::Utc::now()));
+        // A server may send its links in several Link fields: they are one
+        // comma-separated list (RFC 9110 §5.3), and rel="next" may be in any.
+        let links: Vec<&str> = response.headers().get_all("link").iter().filter_map(|v| v.to_str().ok()).collect();
+        let link = (!links.is_empty()).then(|| links.join(", "));
         let bytes = response.bytes().await.map_err(transport)?;
         if (200..300).contains(&status) {
             debug!(page, status, bytes = bytes.len(), url = %shown, "page fetched");

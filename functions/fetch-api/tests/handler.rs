@@ -160,20 +160,20 @@ async fn the_cursor_paginator_sends_the_body_cursor_back_until_there_is_none() {
     assert_eq!(report.pages, 2);
 }
 
+const LINKED: &str =
+    "  things:\n    feed: api\n    base_url: BASE\n    path: /things\n    paginator: { type: link_header }\n";
+
+/// The first page of the `LINKED` source: one record, and these Link fields.
+async fn mount_first_page(rig: &Rig, links: &[&str]) {
+    let response = links.iter().fold(ok(json!([{"id": 1}])), |r, link| r.append_header("link", *link));
+    Mock::given(path("/things")).and(query_param_is_missing("page")).respond_with(response).mount(&rig.server).await;
+}
+
 #[tokio::test]
 async fn the_link_header_paginator_follows_rel_next() {
-    let src = "  things:\n    feed: api\n    base_url: BASE\n    path: /things\n    paginator: { type: link_header }\n";
-    let rig = Rig::new(|s| config_with(src, s)).await;
-    let next = format!(
-        "<{}/things?page=2>; rel=\"next\", <{}/things?page=9>; rel=\"last\"",
-        rig.server.uri(),
-        rig.server.uri()
-    );
-    Mock::given(path("/things"))
-        .and(query_param_is_missing("page"))
-        .respond_with(ok(json!([{"id": 1}])).insert_header("link", next.as_str()))
-        .mount(&rig.server)
-        .await;
+    let rig = Rig::new(|s| config_with(LINKED, s)).await;
+    let next = format!("<{0}/things?page=2>; rel=\"next\", <{0}/things?page=9>; rel=\"last\"", rig.server.uri());
+    mount_first_page(&rig, &[&next]).await;
     Mock::given(path("/things"))
         .and(query_param("page", "2"))
         .respond_with(ok(json!([{"id": 2}, {"id": 3}])))
@@ -181,6 +181,39 @@ async fn the_link_header_paginator_follows_rel_next() {
         .await;
     let report = rig.run("things").await.unwrap();
     assert_eq!(report.records, 3);
+    assert_eq!(report.pages, 2);
+}
+
+#[tokio::test]
+async fn the_link_header_paginator_follows_a_next_url_holding_commas() {
+    let rig = Rig::new(|s| config_with(LINKED, s)).await;
+    let next = format!(
+        "<{0}/things?fields=id,name&page=2>; rel=\"next\"; title=\"page 2, of 2\", <{0}/things?fields=id,name&page=1>; rel=\"first\"",
+        rig.server.uri()
+    );
+    mount_first_page(&rig, &[&next]).await;
+    Mock::given(path("/things"))
+        .and(query_param("fields", "id,name"))
+        .and(query_param("page", "2"))
+        .respond_with(ok(json!([{"id": 2}])))
+        .expect(1)
+        .mount(&rig.server)
+        .await;
+    let report = rig.run("things").await.unwrap();
+    assert_eq!((report.pages, report.records), (2, 2));
+}
+
+#[tokio::test]
+async fn the_link_header_paginator_finds_rel_next_in_any_of_several_link_fields() {
+    let rig = Rig::new(|s| config_with(LINKED, s)).await;
+    mount_first_page(&rig, &["</things?page=1>; rel=\"first\"", "</things?page=2>; rel=\"next\""]).await;
+    Mock::given(path("/things"))
+        .and(query_param("page", "2"))
+        .respond_with(ok(json!([{"id": 2}])))
+        .expect(1)
+        .mount(&rig.server)
+        .await;
+    let report = rig.run("things").await.unwrap();
     assert_eq!(report.pages, 2);
 }
 
