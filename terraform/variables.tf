@@ -14,12 +14,6 @@ variable "aws_region" {
   default     = "us-east-1"
 }
 
-variable "aws_endpoint_url" {
-  type        = string
-  description = "Single endpoint URL for every AWS service (the local stack: moto on loopback, e.g. http://127.0.0.1:5000). Null in production."
-  default     = null
-}
-
 variable "config_file" {
   type        = string
   description = "Path to the landfall YAML config, uploaded to s3://<curated>/_config/landfall.yaml. Null means \"$${path.module}/../config/landfall.yaml\" (the repo's config/landfall.yaml)."

@@ -1,7 +1,7 @@
 //! What every AWS adapter asks of an SDK error: is it worth retrying?
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Error codes AWS services use for throttling and their own faults.
 const TRANSIENT_CODES: [&str; 12] = [
@@ -47,7 +47,7 @@ where
     let message = match (err.code(), err.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_owned(),
-        _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
+        _ => DisplayErrorContext(err).to_string(),
     };
     (status, message)
 }

@@ -1,6 +1,6 @@
 # Values for the local stack (infra/stack up): moto on loopback + PostgreSQL.
-# infra/stack adds -var aws_endpoint_url=http://127.0.0.1:<moto port> and
-# -var config_file=<repo>/config/landfall.yaml.
+# infra/stack adds -var config_file=<repo>/config/landfall.yaml, and points the
+# provider at moto with a generated override in its staged copy.
 name_prefix = "landfall-local"
 aws_region  = "us-east-1"
 

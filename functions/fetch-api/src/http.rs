@@ -20,11 +20,57 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// Error bodies are quoted up to this many characters.
 const QUOTE: usize = 200;
 
+/// Redirects followed within one origin before the page fails.
+pub const MAX_REDIRECTS: usize = 5;
+
 /// The reqwest client every source shares: rustls with the workspace's
-/// aws-lc-rs provider and the platform's roots.
+/// aws-lc-rs provider and the platform's roots, following redirects only
+/// within the origin a request was sent to.
 pub fn http_client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
     let tls = landfall::tls::rustls_client_config()?;
-    Ok(reqwest::Client::builder().use_preconfigured_tls(tls).user_agent("landfall-fetch-api").build()?)
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .user_agent("landfall-fetch-api")
+        .redirect(same_origin_redirects())
+        // A redirect's Referer would repeat the previous URL, a query-string API key included.
+        .referer(false)
+        .build()?)
+}
+
+/// Follows at most `MAX_REDIRECTS` redirects, each within the origin (scheme,
+/// host and port) of the request's first URL, and stops at any other.
+///
+/// reqwest's default follows a redirect anywhere and drops only Authorization
+/// and Cookie on the way to another host: a source's API key header, or any
+/// configured header that carries a credential, would go wherever the
+/// Location points. Following without them is no fix, since nothing says
+/// which of a source's headers are secret, so a redirect off the origin is
+/// not followed at all. The scheme is part of the origin so that https never
+/// turns into plain http with the credentials on it. Stopping hands the 3xx
+/// back as the response, which fails the page without retries (a redirect
+/// will not go away by asking again) and names where it pointed; a
+/// redirect error would be taken for a connection fault and retried.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let followed = attempt.previous().len().saturating_sub(1);
+        let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin && followed < MAX_REDIRECTS { attempt.follow() } else { attempt.stop() }
+    })
+}
+
+/// Why a redirect came back as the response (see `same_origin_redirects`).
+fn unfollowed_redirect(sent: &reqwest::Url, last: &reqwest::Url, location: Option<&str>) -> Option<String> {
+    let next = last.join(location?).ok()?;
+    // Only the origin is named: the rest of a Location may be a signed URL.
+    Some(if next.origin() == sent.origin() {
+        format!("more than {MAX_REDIRECTS} redirects")
+    } else {
+        format!(
+            "redirected to {}: not followed, so the source's credentials stay with {}",
+            next.origin().ascii_serialization(),
+            sent.origin().ascii_serialization()
+        )
+    })
 }
 
 struct CachedToken {
@@ -218,7 +264,15 @@ impl Session<'_> {
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let (link, wait) = (header("link"), header("retry-after").and_then(|h| retry_after(&h, chrono::Utc::now())));
+        let wait = header("retry-after").and_then(|h| retry_after(&h, chrono::Utc::now()));
+        let redirect = (300..400)
+            .contains(&status)
+            .then(|| unfollowed_redirect(url, response.url(), header("location").as_deref()))
+            .flatten();
+        // A server may send its links in several Link fields: they are one
+        // comma-separated list (RFC 9110 §5.3), and rel="next" may be in any.
+        let links: Vec<&str> = response.headers().get_all("link").iter().filter_map(|v| v.to_str().ok()).collect();
+        let link = (!links.is_empty()).then(|| links.join(", "));
         let bytes = response.bytes().await.map_err(transport)?;
         if (200..300).contains(&status) {
             debug!(page, status, bytes = bytes.len(), url = %shown, "page fetched");
@@ -233,7 +287,7 @@ impl Session<'_> {
                 page,
                 url: shown,
                 status,
-                message: self.credentials.scrub(&quote(&bytes)),
+                message: self.credentials.scrub(&redirect.unwrap_or_else(|| quote(&bytes))),
                 retryable,
             },
         })

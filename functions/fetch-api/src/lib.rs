@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{Instrument, info, info_span, warn};
 
-pub use http::{Credentials, HttpClient, http_client};
+pub use http::{Credentials, HttpClient, MAX_REDIRECTS, http_client};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -403,7 +403,19 @@ impl BaseRequest {
     fn apply(&self, page: &PageRequest) -> Result<(reqwest::Url, Option<Value>), String> {
         let url = match &page.url {
             // A next link replaces the URL and its query; relative links resolve against the source's URL.
-            Some(next) => self.url.join(next).map_err(|e| format!("next page URL: {e}"))?,
+            Some(next) => {
+                let next = self.url.join(next).map_err(|e| format!("next page URL: {e}"))?;
+                // Every page's request carries the credentials: a next link is held to
+                // the source's origin for the reason redirects are (http::same_origin_redirects).
+                if next.origin() != self.url.origin() {
+                    return Err(format!(
+                        "next page URL is on {}: not followed, so the source's credentials stay with {}",
+                        next.origin().ascii_serialization(),
+                        self.url.origin().ascii_serialization()
+                    ));
+                }
+                next
+            }
             None => {
                 let mut url = self.url.clone();
                 {

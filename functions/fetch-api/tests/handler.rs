@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use fetch_api::{FetchApi, FetchError, HttpClient, Payload, RunReport, Settings, http_client};
+use fetch_api::{FetchApi, FetchError, HttpClient, MAX_REDIRECTS, Payload, RunReport, Settings, http_client};
 use landfall::config::Config;
 use landfall::fetch::{SourceState, state_key};
 use landfall::secrets::{SecretError, Secrets};
@@ -162,20 +162,20 @@ async fn the_cursor_paginator_sends_the_body_cursor_back_until_there_is_none() {
     assert_eq!(report.pages, 2);
 }
 
+const LINKED: &str =
+    "  things:\n    feed: api\n    base_url: BASE\n    path: /things\n    paginator: { type: link_header }\n";
+
+/// The first page of the `LINKED` source: one record, and these Link fields.
+async fn mount_first_page(rig: &Rig, links: &[&str]) {
+    let response = links.iter().fold(ok(json!([{"id": 1}])), |r, link| r.append_header("link", *link));
+    Mock::given(path("/things")).and(query_param_is_missing("page")).respond_with(response).mount(&rig.server).await;
+}
+
 #[tokio::test]
 async fn the_link_header_paginator_follows_rel_next() {
-    let src = "  things:\n    feed: api\n    base_url: BASE\n    path: /things\n    paginator: { type: link_header }\n";
-    let rig = Rig::new(|s| config_with(src, s)).await;
-    let next = format!(
-        "<{}/things?page=2>; rel=\"next\", <{}/things?page=9>; rel=\"last\"",
-        rig.server.uri(),
-        rig.server.uri()
-    );
-    Mock::given(path("/things"))
-        .and(query_param_is_missing("page"))
-        .respond_with(ok(json!([{"id": 1}])).insert_header("link", next.as_str()))
-        .mount(&rig.server)
-        .await;
+    let rig = Rig::new(|s| config_with(LINKED, s)).await;
+    let next = format!("<{0}/things?page=2>; rel=\"next\", <{0}/things?page=9>; rel=\"last\"", rig.server.uri());
+    mount_first_page(&rig, &[&next]).await;
     Mock::given(path("/things"))
         .and(query_param("page", "2"))
         .respond_with(ok(json!([{"id": 2}, {"id": 3}])))
@@ -183,6 +183,39 @@ async fn the_link_header_paginator_follows_rel_next() {
         .await;
     let report = rig.run("things").await.unwrap();
     assert_eq!(report.records, 3);
+    assert_eq!(report.pages, 2);
+}
+
+#[tokio::test]
+async fn the_link_header_paginator_follows_a_next_url_holding_commas() {
+    let rig = Rig::new(|s| config_with(LINKED, s)).await;
+    let next = format!(
+        "<{0}/things?fields=id,name&page=2>; rel=\"next\"; title=\"page 2, of 2\", <{0}/things?fields=id,name&page=1>; rel=\"first\"",
+        rig.server.uri()
+    );
+    mount_first_page(&rig, &[&next]).await;
+    Mock::given(path("/things"))
+        .and(query_param("fields", "id,name"))
+        .and(query_param("page", "2"))
+        .respond_with(ok(json!([{"id": 2}])))
+        .expect(1)
+        .mount(&rig.server)
+        .await;
+    let report = rig.run("things").await.unwrap();
+    assert_eq!((report.pages, report.records), (2, 2));
+}
+
+#[tokio::test]
+async fn the_link_header_paginator_finds_rel_next_in_any_of_several_link_fields() {
+    let rig = Rig::new(|s| config_with(LINKED, s)).await;
+    mount_first_page(&rig, &["</things?page=1>; rel=\"first\"", "</things?page=2>; rel=\"next\""]).await;
+    Mock::given(path("/things"))
+        .and(query_param("page", "2"))
+        .respond_with(ok(json!([{"id": 2}])))
+        .expect(1)
+        .mount(&rig.server)
+        .await;
+    let report = rig.run("things").await.unwrap();
     assert_eq!(report.pages, 2);
 }
 
@@ -296,6 +329,75 @@ async fn an_api_key_goes_in_its_header() {
         .mount(&rig.server)
         .await;
     rig.run("things").await.unwrap();
+}
+
+const KEYED: &str = "  things:\n    feed: api\n    base_url: BASE\n    path: /things\n    auth: { type: api_key, secret: api/key, header: X-Api-Key }\n    limits: { backoff_base_ms: 10 }\n";
+
+/// A second server, another origin on the same loopback address, that must never be asked anything.
+async fn elsewhere() -> MockServer {
+    let other = MockServer::start().await;
+    Mock::given(wiremock::matchers::any()).respond_with(ok(json!([{"id": 666}]))).expect(0).mount(&other).await;
+    other
+}
+
+/// `/things` on the rig's server answers with a redirect.
+async fn mount_redirect(rig: &Rig, status: u16, location: &str) {
+    let response = ResponseTemplate::new(status).insert_header("location", location);
+    Mock::given(path("/things")).respond_with(response).mount(&rig.server).await;
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed_so_the_api_key_never_reaches_it() {
+    let rig = Rig::new(|s| config_with(KEYED, s)).await;
+    let other = elsewhere().await;
+    mount_redirect(&rig, 302, &format!("{}/things?t=s1gned", other.uri())).await;
+    let e = rig.run("things").await.unwrap_err();
+    assert!(matches!(e, FetchError::Http { status: 302, retryable: false, .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains(&format!("redirected to {}: not followed", other.uri())), "{text}");
+    assert!(!text.contains("s1gned"), "only the origin of the Location is named: {text}");
+    assert_eq!(rig.requests().await, 1, "a redirect is not retried");
+    assert!(other.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_source_host_is_followed_with_the_api_key() {
+    let rig = Rig::new(|s| config_with(KEYED, s)).await;
+    mount_redirect(&rig, 301, "/v2/things").await;
+    Mock::given(path("/v2/things"))
+        .and(header("x-api-key", "key-123456"))
+        .respond_with(ok(json!([{"id": 1}])))
+        .expect(1)
+        .mount(&rig.server)
+        .await;
+    assert_eq!(rig.run("things").await.unwrap().records, 1);
+}
+
+#[tokio::test]
+async fn a_redirect_loop_within_the_host_stops_after_the_limit_and_fails_the_page() {
+    let rig = Rig::new(|s| config_with(KEYED, s)).await;
+    mount_redirect(&rig, 307, "/things").await;
+    let e = rig.run("things").await.unwrap_err();
+    assert!(matches!(e, FetchError::Http { status: 307, retryable: false, .. }), "{e}");
+    assert!(e.to_string().contains(&format!("more than {MAX_REDIRECTS} redirects")), "{e}");
+    assert_eq!(rig.requests().await, 1 + MAX_REDIRECTS);
+}
+
+#[tokio::test]
+async fn a_next_page_link_to_another_origin_is_not_followed() {
+    let src = KEYED.replace("    limits:", "    paginator: { type: link_header }\n    limits:");
+    let rig = Rig::new(|s| config_with(&src, s)).await;
+    let other = elsewhere().await;
+    let next = format!("<{}/things?page=2>; rel=\"next\"", other.uri());
+    Mock::given(path("/things"))
+        .respond_with(ok(json!([{"id": 1}])).insert_header("link", next.as_str()))
+        .mount(&rig.server)
+        .await;
+    let e = rig.run("things").await.unwrap_err();
+    assert!(matches!(e, FetchError::Config { .. }), "{e}");
+    assert!(e.to_string().contains(&format!("next page URL is on {}: not followed", other.uri())), "{e}");
+    assert!(rig.state("things").is_none(), "the run is not committed");
+    assert!(other.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]

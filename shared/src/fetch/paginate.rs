@@ -251,18 +251,109 @@ pub fn select_records<'a>(body: &'a Value, path: &str) -> Result<&'a [Value], St
     }
 }
 
-/// The `rel="next"` target of a Link header.
+/// The `rel="next"` target of a Link header (RFC 8288), as written: a
+/// relative one is resolved by the caller.
 pub fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim();
-            p.strip_prefix("rel=")
-                .is_some_and(|r| r.trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
-        });
-        is_next.then(|| target.to_owned())
-    })
+    link_values(header).into_iter().find(|link| link.has_rel("next")).map(|link| link.target.to_owned())
+}
+
+/// One link-value of a Link header: `<target>; name=value; ...`.
+#[derive(Debug, PartialEq)]
+struct LinkValue<'a> {
+    target: &'a str,
+    params: Vec<(&'a str, String)>,
+}
+
+impl LinkValue<'_> {
+    /// Whether the relation types of the first `rel` parameter include `rel`:
+    /// RFC 8288 §3.3 has parsers ignore any later `rel`.
+    fn has_rel(&self, rel: &str) -> bool {
+        self.params
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("rel"))
+            .is_some_and(|(_, types)| types.split_ascii_whitespace().any(|t| t.eq_ignore_ascii_case(rel)))
+    }
+}
+
+/// The link-values of a Link header. A comma ends a link-value only outside
+/// `<...>` and quoted strings, since URLs (`?fields=a,b`) and titles hold
+/// commas. A malformed link-value is skipped, never the links after it.
+fn link_values(header: &str) -> Vec<LinkValue<'_>> {
+    let mut links = Vec::new();
+    let mut rest = header;
+    loop {
+        rest = rest.trim_start_matches(|c| c == ',' || is_ows(c));
+        if rest.is_empty() {
+            return links;
+        }
+        let Some((target, after)) = rest.strip_prefix('<').and_then(|r| r.split_once('>')) else {
+            rest = skip_link_value(rest);
+            continue;
+        };
+        let mut params = Vec::new();
+        rest = after;
+        while let Some(param) = rest.trim_start_matches(is_ows).strip_prefix(';') {
+            let param = param.trim_start_matches(is_ows);
+            let (name, after_name) = param.split_at(param.find(|c| !is_tchar(c)).unwrap_or(param.len()));
+            let after_name = after_name.trim_start_matches(is_ows);
+            let (value, after_value) = match after_name.strip_prefix('=') {
+                Some(value) => param_value(value.trim_start_matches(is_ows)),
+                None => (String::new(), after_name),
+            };
+            if !name.is_empty() {
+                params.push((name, value));
+            }
+            rest = after_value;
+        }
+        links.push(LinkValue { target, params });
+        rest = skip_link_value(rest);
+    }
+}
+
+/// A parameter value, quoted (with `\` escapes) or bare, and the text after it.
+/// A bare value runs to the next delimiter: servers write `type=text/html`,
+/// which is no token but means what it says.
+fn param_value(text: &str) -> (String, &str) {
+    let Some(quoted) = text.strip_prefix('"') else {
+        let end = text.find(|c| c == ';' || c == ',' || is_ows(c)).unwrap_or(text.len());
+        return (text[..end].to_owned(), &text[end..]);
+    };
+    let mut value = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return (value, &quoted[i + 1..]),
+            '\\' => value.extend(chars.next().map(|(_, escaped)| escaped)),
+            c => value.push(c),
+        }
+    }
+    (value, "")
+}
+
+/// The text from the comma that ends the current link-value (or "").
+fn skip_link_value(text: &str) -> &str {
+    let (mut quoted, mut escaped, mut bracketed) = (false, false, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' if !bracketed => quoted = !quoted,
+            '<' if !quoted => bracketed = true,
+            '>' if !quoted => bracketed = false,
+            ',' if !quoted && !bracketed => return &text[i..],
+            _ => {}
+        }
+    }
+    ""
+}
+
+fn is_ows(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// RFC 9110 token characters (parameter names).
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 #[cfg(test)]
@@ -311,6 +402,43 @@ mod tests {
             Paginator::LinkHeader.next(&PageState::default(), &page).unwrap().0.url.unwrap(),
             "https://api/x?page=3"
         );
+    }
+
+    #[test]
+    fn link_header_commas_inside_a_target_do_not_split_it() {
+        let h = "<https://api/x?fields=id,name,email&page=2>; rel=\"next\", <https://api/x?fields=id,name,email&page=1>; rel=\"first\"";
+        assert_eq!(next_link(h).as_deref(), Some("https://api/x?fields=id,name,email&page=2"));
+    }
+
+    #[test]
+    fn link_header_commas_semicolons_and_escaped_quotes_inside_quoted_params_do_not_split_it() {
+        let h = r#"<https://api/x?page=1>; rel="prev"; title="back, to \"page; 1\"", <https://api/x?page=3>; title="on, and on"; rel="next""#;
+        assert_eq!(next_link(h).as_deref(), Some("https://api/x?page=3"));
+        let links = link_values(h);
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0].params, vec![("rel", "prev".into()), ("title", r#"back, to "page; 1""#.into())]);
+    }
+
+    #[test]
+    fn link_header_rel_may_be_bare_in_any_case_and_one_of_several_types() {
+        assert_eq!(next_link("<https://api/x?page=2>;rel=next").as_deref(), Some("https://api/x?page=2"));
+        assert_eq!(next_link("<https://api/x?page=2> ; REL = \"Next\"").as_deref(), Some("https://api/x?page=2"));
+        assert_eq!(next_link(r#"<https://api/x?page=2>; rel="last next""#).as_deref(), Some("https://api/x?page=2"));
+        assert_eq!(next_link(r#"<https://api/x?page=2>; rel="nextpage""#), None);
+    }
+
+    #[test]
+    fn link_header_ignores_a_rel_after_the_first() {
+        // RFC 8288 §3.3: occurrences of rel after the first are ignored.
+        assert_eq!(next_link(r#"<https://api/x?page=9>; rel="last"; rel="next""#), None);
+    }
+
+    #[test]
+    fn link_header_skips_a_malformed_link_value_and_reads_the_rest() {
+        let h = r#"https://api/x?page=1; rel="prev", <https://api/x?page=2>; rel="next""#;
+        assert_eq!(next_link(h).as_deref(), Some("https://api/x?page=2"));
+        assert_eq!(next_link("<https://api/x?page=2; rel=next"), None, "an unclosed target is no link");
+        assert_eq!(next_link(""), None);
     }
 
     #[test]
