@@ -35,6 +35,7 @@ output "queues" {
       url                        = module.queue[k].url
       arn                        = module.queue[k].arn
       dlq_url                    = module.queue[k].dlq_url
+      dlq_arn                    = module.queue[k].dlq_arn
       visibility_timeout_seconds = module.queue[k].visibility_timeout_seconds
       max_receive_count          = module.queue[k].max_receive_count
       batch_size                 = var.functions[k].batch_size

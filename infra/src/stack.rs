@@ -24,6 +24,9 @@ pub struct QueueBinding {
     pub url: String,
     pub arn: String,
     pub dlq_url: String,
+    /// Outputs written before the redrive work lack it; redrive then moves by hand.
+    #[serde(default)]
+    pub dlq_arn: String,
     pub visibility_timeout_seconds: i32,
     pub max_receive_count: i32,
     pub batch_size: i32,
@@ -76,10 +79,19 @@ fn parse_env_file(text: &str) -> BTreeMap<String, String> {
 }
 
 impl LocalStack {
-    /// Finds the stack: `$LANDFALL_STACK_DIR`, else `<repo>/.landfall`.
+    /// Finds the stack: `$LANDFALL_STACK_DIR`, else the nearest
+    /// `.landfall/stack.env` from the working directory up, so an installed
+    /// binary finds the stack of the checkout it runs in.
     pub fn discover() -> Result<LocalStack, StackError> {
-        let dir =
-            std::env::var("LANDFALL_STACK_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".landfall"));
+        let dir = match std::env::var("LANDFALL_STACK_DIR") {
+            Ok(dir) => PathBuf::from(dir),
+            Err(_) => {
+                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                cwd.ancestors().map(|d| d.join(".landfall")).find(|d| d.join("stack.env").is_file()).ok_or_else(
+                    || StackError::NotUp { path: format!("{}/.landfall/stack.env (or above)", cwd.display()) },
+                )?
+            }
+        };
         LocalStack::load(&dir)
     }
 

@@ -112,6 +112,50 @@ pub fn decode_key(raw: &str) -> Result<String, EventError> {
         .map_err(|_| EventError::BadKeyEncoding { key: raw.to_owned() })
 }
 
+/// Encodes a key as S3 writes it into an event (the inverse of
+/// [`decode_key`]): unreserved characters and `/` as they are, a space as
+/// `+`, everything else percent-encoded as UTF-8.
+pub fn encode_key(key: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    utf8_percent_encode(key, KEEP).to_string().replace("%20", "+")
+}
+
+/// An S3 event notification for these objects, as S3 would send it to a
+/// queue: what `landfall replay` sends so that a re-run goes the same way
+/// as the first delivery.
+pub fn notification(objects: &[ObjectCreated]) -> String {
+    let records: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let mut object = serde_json::json!({ "key": encode_key(&o.key) });
+            if let Some(size) = o.size {
+                object["size"] = size.into();
+            }
+            if let Some(etag) = &o.etag {
+                object["eTag"] = etag.clone().into();
+            }
+            if let Some(v) = &o.version_id {
+                object["versionId"] = v.clone().into();
+            }
+            if let Some(seq) = &o.sequencer {
+                object["sequencer"] = seq.clone().into();
+            }
+            let mut record = serde_json::json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventName": o.event_name,
+                "s3": { "s3SchemaVersion": "1.0", "bucket": { "name": o.bucket }, "object": object },
+            });
+            if let Some(t) = o.event_time {
+                record["eventTime"] = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into();
+            }
+            record
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
 // Lenient views of the notification shapes: only what landfall needs.
 
 #[derive(Deserialize)]
@@ -388,6 +432,24 @@ mod tests {
         assert_eq!(decode_key("drop/My+File%281%29.csv").unwrap(), "drop/My File(1).csv");
         assert_eq!(decode_key("caf%C3%A9%2B1.csv").unwrap(), "café+1.csv");
         assert_eq!(decode_key("dt%3D2026-11-01/a.csv").unwrap(), "dt=2026-11-01/a.csv");
+    }
+
+    #[test]
+    fn an_encoded_key_decodes_back_to_itself() {
+        for key in ["drop/My File(1).csv", "café+1.csv", "dt=2026-11-01/a b/c%d.json", "partner/ü ñ 100%.csv"] {
+            assert_eq!(decode_key(&encode_key(key)).unwrap(), key);
+        }
+        assert_eq!(encode_key("a b/c+d.csv"), "a+b/c%2Bd.csv");
+    }
+
+    #[test]
+    fn a_notification_built_here_parses_back_to_the_same_objects() {
+        let mut o = ObjectCreated::put("landing", "orders/2026 11/a+b.csv");
+        o.etag = Some("abc".into());
+        o.size = Some(42);
+        o.event_time = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").ok().map(|t| t.to_utc());
+        let notice = parse_body(&notification(std::slice::from_ref(&o))).unwrap();
+        assert_eq!(notice.objects, vec![o]);
     }
 
     #[test]

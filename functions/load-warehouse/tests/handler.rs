@@ -32,6 +32,10 @@ impl Warehouse for RecordingWarehouse {
         "a recording stand-in".into()
     }
 
+    async fn query(&self, _sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+        Ok(Vec::new())
+    }
+
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
         let ids = load.file_ids().into_iter().map(str::to_owned).collect();
         self.loads.lock().unwrap().push((load.target.table.clone(), ids));

@@ -194,6 +194,9 @@ pub trait Warehouse: Send + Sync {
     /// Where it loads, for logs (never a password).
     fn describe(&self) -> String;
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError>;
+    /// A read-only query's rows, each value as text (NULL as `None`): the
+    /// operator CLI reads the ledger through it.
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError>;
 }
 
 /// What a driver needs besides the config's `warehouse:` section, read from

@@ -124,6 +124,20 @@ impl Warehouse for PostgresWarehouse {
         self.target.display.clone()
     }
 
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+        let client = self.target.connect().await?;
+        let messages = client.simple_query(sql).await.map_err(|e| sql_error(&TableName::ledger(), sql, &e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
         let mut client = self.target.connect().await?;
         prepare(&mut client, load).await?;

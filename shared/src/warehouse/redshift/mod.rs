@@ -611,6 +611,11 @@ impl Warehouse for RedshiftWarehouse {
         format!("redshift {}", self.target)
     }
 
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+        let name = format!("landfall-query-{}", Utc::now().timestamp_micros());
+        RedshiftWarehouse::query(self, &TableName::ledger(), sql.to_owned(), &name).await
+    }
+
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
         let t = &load.target;
         let d = Dialect::Redshift;
