@@ -185,7 +185,7 @@ variable "create_functions" {
 
 variable "lambda_zip_dir" {
   type        = string
-  description = "Directory of the built deployment packages, laid out as cargo lambda writes them: <dir>/<function>/bootstrap.zip. Null means the repo's target/lambda (`cargo lambda build --release --arm64 --output-format zip`)."
+  description = "Directory of the built deployment packages, laid out as cargo lambda writes them: <dir>/<function>/bootstrap.zip. Null means the repo's target/lambda, where infra/package writes them; the plan fails naming any function whose zip is missing."
   default     = null
 }
 

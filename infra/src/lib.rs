@@ -2,28 +2,34 @@
 //! AWS clients pointed at it, and the pump that delivers SQS messages to the
 //! handlers the way the Lambda event source mapping does.
 
+pub mod clickstream;
 pub mod pump;
 pub mod stack;
 
 pub use pump::{Pump, PumpReport, SqsHandler};
 
-/// Clickstream data for the benchmarks, from `../shared/bench/gen_clickstream.py`.
+/// Clickstream data for the benchmarks ([`clickstream`], default seed and
+/// day), kept: a file already at `path` is reused. Written beside `path`
+/// and renamed into place, so an interrupted run leaves no truncated file
+/// for the next one to reuse.
 pub fn generate_clickstream(path: &std::path::Path, format: &str, rows: u64) -> std::io::Result<()> {
     if path.exists() {
         return Ok(());
     }
-    let script = stack::repo_root().join("../shared/bench/gen_clickstream.py");
+    let options = clickstream::Options::new(rows, format.parse()?);
     eprintln!("generating {} ({rows} rows)...", path.display());
-    let status = std::process::Command::new("python3")
-        .arg(&script)
-        .args(["--rows", &rows.to_string(), "--format", format])
-        .stdout(std::fs::File::create(path)?)
-        .status()?;
-    if !status.success() {
-        let _ = std::fs::remove_file(path);
-        return Err(std::io::Error::other(format!("{} failed", script.display())));
+    let partial = path.with_extension("partial");
+    let written = std::fs::File::create(&partial).and_then(|file| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        clickstream::write(&mut out, &options)
+    });
+    match written.and_then(|()| std::fs::rename(&partial, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
     }
-    Ok(())
 }
 pub use stack::{LocalStack, QueueBinding, StackError};
 

@@ -2,7 +2,7 @@
 //!
 //!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy]
 //!
-//! Generates clickstream data with ../shared/bench/gen_clickstream.py, then
+//! Generates clickstream data with landfall_infra::generate_clickstream, then
 //! for each format and size runs, each in a fresh child process so peak RSS
 //! is its own:
 //! - `landfall`: the parse-file pipeline (detect, parse, infer, partition,

@@ -116,6 +116,15 @@ resource "aws_lambda_function" "this" {
   # The role's policy must allow the queue and logs before the mapping polls; the
   # log group (retention, key) must exist before Lambda creates a bare one.
   depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
+
+  lifecycle {
+    # Checked before the arguments, so a missing zip fails the plan with how to
+    # build it rather than with filebase64sha256's "no such file".
+    precondition {
+      condition     = fileexists(var.zip_file)
+      error_message = "No deployment package at ${var.zip_file} (a path relative to the Terraform root module). Build the functions' zips with infra/package, which runs cargo lambda build --release --arm64 --output-format zip for each functions/<name> package, or set lambda_zip_dir to the directory holding <function>/bootstrap.zip."
+    }
+  }
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

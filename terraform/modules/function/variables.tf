@@ -11,7 +11,7 @@ variable "description" {
 
 variable "zip_file" {
   type        = string
-  description = "Path of the deployment package: the bootstrap.zip that `cargo lambda build --release --arm64 --output-format zip` writes to target/lambda/<function>/."
+  description = "Path of the deployment package: the bootstrap.zip that infra/package (cargo lambda build --release --arm64 --output-format zip) writes to target/lambda/<function>/. The plan fails when it is missing."
 }
 
 variable "environment" {
