@@ -12,7 +12,7 @@ use landfall::config::{Config, Feed};
 use landfall::convert::{ConvertRequest, convert};
 use landfall::lambda::Deadline;
 use landfall::layout;
-use landfall::manifest::{DetectedInput, Manifest};
+use landfall::manifest::{DetectedInput, FileStatus, Manifest};
 use landfall::rejects::{Reject, read_rejects};
 use landfall::schema::ColumnSchema;
 use landfall::storage::{ObjectStore, S3Store, s3_client};
@@ -352,13 +352,26 @@ fn render_inspection(i: &Inspection) -> String {
     out
 }
 
+/// A one-feed config for `infer`, optionally naming the file's encoding.
+fn infer_config(name: &str, encoding: Option<&str>) -> Result<Config, CliError> {
+    let encoding = encoding.map(|e| format!("    encoding: {e}\n")).unwrap_or_default();
+    Ok(Config::from_yaml(&format!("version: 1\nfeeds:\n  {name}:\n    prefix: {name}/\n{encoding}"), "infer")?)
+}
+
 pub fn infer(args: &InferArgs, json: bool) -> Result<(), CliError> {
     let stem = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "feed".into());
     let stem = stem.split('.').next().unwrap_or("feed").to_owned();
     let name = args.feed_name.clone().unwrap_or_else(|| landfall::schema::normalize_identifier(&stem));
-    let config = Config::from_yaml(&format!("version: 1\nfeeds:\n  {name}:\n    prefix: {name}/\n"), "infer")?;
+    let config = infer_config(&name, None)?;
     let feed = config.feeds.first().ok_or_else(|| CliError::failed("no feed"))?;
     let mut i = inspect(&args.file, feed, args.rows)?;
+    // Text that is not UTF-8 is, in practice, almost always Windows-1252
+    // (the legacy exports this is for); try it before giving up.
+    if i.status == FileStatus::Failed.as_str() && i.error.as_deref().is_some_and(|e| e.contains("not valid UTF-8")) {
+        let config = infer_config(&name, Some("windows-1252"))?;
+        let feed = config.feeds.first().ok_or_else(|| CliError::failed("no feed"))?;
+        i = inspect(&args.file, feed, args.rows)?;
+    }
     i.feed_block = Some(feed_block(&name, &i));
     emit(json, &i, render_inspection)
 }

@@ -70,11 +70,21 @@ pub async fn run(d: &Deployment, args: &RedriveArgs, json: bool) -> Result<(), C
     emit(json, &summary, |s| format!("moved {} dead-lettered message(s) back to {}'s queue", s.moved, s.function))
 }
 
-fn unsupported<E: std::error::Error + Send + Sync + 'static>(e: &aws_sdk_sqs::error::SdkError<E>) -> bool {
+/// Whether the endpoint does not implement the move task (an emulator):
+/// its answer is not an SQS error at all (moto sends an HTML 500 with no
+/// error code), or says so. A real refusal carries an SQS error code and is
+/// reported as it is.
+fn unsupported<E>(e: &aws_sdk_sqs::error::SdkError<E>) -> bool
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_sdk_sqs::error::ProvideErrorMetadata as _;
     let text = aws_sdk_sqs::error::DisplayErrorContext(e).to_string();
-    ["not yet implemented", "not implemented", "InvalidAction", "UnknownOperation", "Unknown action"]
+    let not_implemented = ["not yet implemented", "not implemented", "InvalidAction", "UnknownOperation"]
         .iter()
-        .any(|m| text.contains(m))
+        .any(|m| text.contains(m));
+    let no_sqs_answer = matches!(e, aws_sdk_sqs::error::SdkError::ServiceError(_)) && e.code().is_none();
+    not_implemented || no_sqs_answer
 }
 
 /// Receive, send, then delete, ten at a time, until the DLQ is empty or `max` moved.

@@ -137,7 +137,7 @@ fn render(s: &Status) -> String {
             q.dead_letters.to_string(),
         ]);
     }
-    format!("{} (target {} in {}, {})\n\n{}", feeds.render(), s.target, s.region, s.generated_at, queues.render())
+    format!("target {} in {}, {}\n\n{}\n\n{}", s.target, s.region, s.generated_at, feeds.render(), queues.render())
 }
 
 /// Per feed, from the ledger: the last load, and today's and the last 7
@@ -178,7 +178,7 @@ async fn ledger_stats(w: &dyn Warehouse, now: DateTime<Utc>) -> Result<BTreeMap<
                 feed.clone(),
                 FeedStatus {
                     feed,
-                    last_load: r.get(1).cloned().flatten(),
+                    last_load: r.get(1).cloned().flatten().map(|t| instant(&t)),
                     files_today: n(r, 2),
                     rows_today: n(r, 3),
                     files_7d: n(r, 4),
@@ -277,4 +277,30 @@ async fn oldest_age(d: &Deployment, queue_url: &str) -> Option<u64> {
     let result = out.metric_data_results().first()?;
     // Newest first (the default ScanBy is TimestampDescending).
     result.values().first().map(|v| *v as u64)
+}
+
+/// A warehouse timestamp (`2026-12-01 22:04:56.009326+00`, as either
+/// dialect prints a timestamptz) as `2026-12-01 22:04:56Z`; other text as it is.
+pub fn instant(text: &str) -> String {
+    let t = text.trim();
+    let parsed = DateTime::parse_from_str(&format!("{t}00"), "%Y-%m-%d %H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z"))
+        .or_else(|_| DateTime::parse_from_rfc3339(t));
+    match parsed {
+        Ok(p) => p.to_utc().format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        Err(_) => t.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warehouse_timestamps_read_as_utc_seconds() {
+        assert_eq!(instant("2026-12-01 22:04:56.009326+00"), "2026-12-01 22:04:56Z");
+        assert_eq!(instant("2026-12-01 23:04:56+01"), "2026-12-01 22:04:56Z");
+        assert_eq!(instant("2026-12-01T22:04:56Z"), "2026-12-01 22:04:56Z");
+        assert_eq!(instant("soon"), "soon");
+    }
 }

@@ -1,0 +1,392 @@
+//! The `landfall` binary as an operator runs it, against the local stack
+//! (`infra/stack up`; infra/test starts it): every subcommand, the `--json`
+//! shapes scripts rely on, exit codes, and the aws target pointed at moto
+//! through the same code path as real AWS, with no local stack file in reach.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use landfall_infra::{LocalStack, local};
+use serde_json::Value;
+
+/// The tests share the stack's queues: one at a time.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const SUBCOMMANDS: [&str; 16] = [
+    "status",
+    "files",
+    "file",
+    "rejects",
+    "replay",
+    "redrive",
+    "load",
+    "repair",
+    "fetch",
+    "infer",
+    "preview",
+    "validate-config",
+    "demo",
+    "pump",
+    "drop",
+    "summary",
+];
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_landfall"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("landfall runs");
+    eprintln!(
+        "$ landfall {:?}\n{}{}",
+        cmd.get_args().collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn repo() -> PathBuf {
+    landfall_infra::stack::repo_root()
+}
+
+/// A key prefix no other run used.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}cli-{nanos}/")
+}
+
+struct Stack {
+    stack: LocalStack,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Stack {
+    async fn start() -> Stack {
+        let turn = TURN.lock().await;
+        let stack = LocalStack::discover().unwrap_or_else(|e| panic!("{e}"));
+        let sdk = stack.sdk_config().await;
+        let s = Stack { s3: aws_sdk_s3::Client::new(&sdk), sqs: aws_sdk_sqs::Client::new(&sdk), stack, _turn: turn };
+        s.pump();
+        s
+    }
+
+    async fn put(&self, key: &str, body: &str) {
+        self.s3
+            .put_object()
+            .bucket(&self.stack.landing_bucket)
+            .key(key)
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+    }
+
+    fn pump(&self) {
+        let out = run(bin().args(["pump", "--timeout", "180"]));
+        assert!(out.status.success(), "the queues drain");
+    }
+
+    async fn sql(&self, q: &str) -> i64 {
+        let (client, conn) = tokio_postgres::connect(&self.stack.database_url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.query_one(q, &[]).await.unwrap_or_else(|e| panic!("{q}: {e}")).get::<_, i64>(0)
+    }
+}
+
+/// `legacy_export` in config/landfall.yaml: pipe-delimited, windows-1252, append.
+fn legacy_csv(n: usize) -> String {
+    format!("sku|name\n{n}|first\n{}|second\n", n + 100_000)
+}
+
+#[test]
+fn every_subcommand_answers_help() {
+    for sub in SUBCOMMANDS {
+        let out = run(bin().args([sub, "--help"]));
+        assert!(out.status.success(), "{sub} --help");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("Usage: landfall {sub}")), "{sub}: {text}");
+    }
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error_with_exit_code_2() {
+    let out = run(bin().args(["files", "--no-such-flag"]));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(bin().args(["replay"]));
+    assert_eq!(out.status.code(), Some(2), "replay needs --feed or --prefix");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_json_has_the_shape_scripts_read() {
+    let s = Stack::start().await;
+    let v = json_of(&run(bin().args(["status", "--json"])));
+    assert_eq!(v["target"], "local");
+    let feed = v["feeds"].as_array().and_then(|f| f.iter().find(|f| f["feed"] == "legacy_export")).expect("a feed row");
+    for key in [
+        "table",
+        "last_file",
+        "last_load",
+        "files_today",
+        "rows_today",
+        "files_7d",
+        "rows_7d",
+        "rows_rejected_7d",
+        "files_refused_7d",
+        "files_failed_7d",
+    ] {
+        assert!(feed.get(key).is_some(), "feed rows carry {key}: {feed}");
+    }
+    let queues = v["queues"].as_array().expect("queues");
+    let functions: Vec<&str> = queues.iter().filter_map(|q| q["function"].as_str()).collect();
+    assert_eq!(functions, vec!["load-warehouse", "parse-file", "register-partitions"]);
+    for q in queues {
+        for key in ["queued", "in_flight", "oldest_age_seconds", "dead_letters"] {
+            assert!(q.get(key).is_some(), "queue rows carry {key}: {q}");
+        }
+    }
+    drop(s);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_is_followed_from_landing_to_the_ledger_in_one_answer() {
+    let s = Stack::start().await;
+    let key = format!("{}products.csv", unique("legacy/"));
+    let missing = run(bin().args(["file", &key]));
+    assert_eq!(missing.status.code(), Some(3), "a file that never landed is not found");
+    s.put(&key, &legacy_csv(1)).await;
+    let pending = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(pending["state"], "pending", "not parsed before the pump");
+    s.pump();
+    let v = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(v["state"], "loaded");
+    assert_eq!(v["feed"], "legacy_export");
+    assert_eq!(v["parsed"]["rows"], 2);
+    assert_eq!(v["ledger"]["rows_loaded"], 2);
+    assert_eq!(v["ledger"]["table"], "public.legacy_export");
+    assert!(v["parts"].as_array().is_some_and(|p| !p.is_empty() && p.iter().all(|p| p["present"] == true)));
+    assert!(v["verdict"].as_str().is_some_and(|t| t.starts_with("loaded into public.legacy_export")), "{v}");
+    let listed = json_of(&run(bin().args(["files", "--feed", "legacy_export", "--since", "1h", "--json"])));
+    assert!(listed.as_array().is_some_and(|l| l.iter().any(|f| f["object"]["key"] == key.as_str())), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejects_lists_the_bad_rows_of_a_file_with_line_column_and_reason() {
+    let s = Stack::start().await;
+    let key = format!("{}orders.csv", unique("orders/"));
+    let body = "order_id,customer,amount,currency,ordered_at\n\
+                91001,Ada,10.00,EUR,2026-11-20T10:00:00Z\n\
+                91002,Bob,twelve,EUR,2026-11-20T11:00:00Z\n";
+    s.put(&key, body).await;
+    s.pump();
+    let v = json_of(&run(bin().args(["rejects", &key, "--json"])));
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["rejects"][0]["line"], 3);
+    assert_eq!(v["rejects"][0]["column"], "amount");
+    assert!(v["rejects"][0]["reason"].as_str().is_some_and(|r| r.contains("twelve")), "{v}");
+    assert!(v["rejects"][0]["raw"].as_str().is_some_and(|r| r.starts_with("91002,Bob")), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replaying_200_loaded_objects_loads_nothing_twice() {
+    let s = Stack::start().await;
+    let prefix = unique("legacy/");
+    for i in 0..200 {
+        s.put(&format!("{prefix}{i:03}.csv"), &legacy_csv(i)).await;
+    }
+    s.pump();
+    let like = format!("s3://{}/{prefix}%", s.stack.landing_bucket);
+    let rows = format!("SELECT count(*) FROM public.legacy_export WHERE _landfall_file LIKE '{like}'");
+    let ledger = format!("SELECT count(*) FROM landfall.load_ledger WHERE source_url LIKE '{like}'");
+    assert_eq!((s.sql(&rows).await, s.sql(&ledger).await), (400, 200));
+
+    let dry = json_of(&run(bin().args(["replay", "--prefix", &prefix, "--dry-run", "--json"])));
+    assert_eq!((dry["matched"].as_u64(), dry["sent"].as_u64()), (Some(200), Some(0)));
+    let v = json_of(&run(bin().args(["replay", "--prefix", &prefix, "--rate", "500", "--json"])));
+    assert_eq!(v["matched"], 200);
+    assert_eq!(v["sent"], 200);
+    assert_eq!(v["failed"], 0);
+    assert_eq!(v["already_loaded"], 200, "the output says the replay is a no-op for loaded files");
+    s.pump();
+    assert_eq!((s.sql(&rows).await, s.sql(&ledger).await), (400, 200), "0 duplicates after the replay");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redrive_returns_dead_lettered_load_messages_and_they_load() {
+    let s = Stack::start().await;
+    let key = format!("{}redrive.csv", unique("legacy/"));
+    s.put(&key, &legacy_csv(7)).await;
+    // Parse only; then park load-warehouse's message in its dead-letter queue, as retries would.
+    let functions = local::functions(&s.stack).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = local::pump_only(&s.stack, &functions, &["parse-file", "register-partitions"])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .drain(Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.drained);
+    let dead_letters = || {
+        let status = json_of(&run(bin().args(["status", "--json"])));
+        status["queues"]
+            .as_array()
+            .and_then(|q| q.iter().find(|q| q["function"] == "load-warehouse"))
+            .and_then(|q| q["dead_letters"].as_u64())
+            .expect("load-warehouse's queue row")
+    };
+    // An earlier failed run may have left some; they are redriven too.
+    let before = dead_letters();
+    let q = s.stack.queue("load-warehouse").unwrap().clone();
+    let mut parked = 0;
+    for _ in 0..10 {
+        let got = s
+            .sqs
+            .receive_message()
+            .queue_url(&q.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages() {
+            s.sqs.send_message().queue_url(&q.dlq_url).message_body(m.body().unwrap_or_default()).send().await.unwrap();
+            s.sqs
+                .delete_message()
+                .queue_url(&q.url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .unwrap();
+            parked += 1;
+        }
+        if parked > 0 && got.messages().is_empty() {
+            break;
+        }
+    }
+    assert!(parked >= 1, "the manifest's message was parked");
+    assert_eq!(dead_letters(), before + parked, "status counts the dead letters");
+
+    let v = json_of(&run(bin().args(["redrive", "load-warehouse", "--json"])));
+    assert_eq!(v["method"], "by_hand", "moto has no StartMessageMoveTask");
+    assert_eq!(v["moved"].as_u64(), Some(before + parked));
+    s.pump();
+    let file = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(file["state"], "loaded");
+    assert_eq!(file["ledger"]["rows_loaded"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aws_target_reaches_moto_through_the_default_chain_with_no_local_stack_in_reach() {
+    let s = Stack::start().await;
+    let key = format!("{}aws.csv", unique("legacy/"));
+    s.put(&key, &legacy_csv(3)).await;
+    s.pump();
+    let away = tempfile::tempdir().unwrap();
+    let outputs = away.path().join("outputs.json");
+    std::fs::copy(s.stack.dir.join("outputs.json"), &outputs).unwrap();
+    // Outside any checkout, with the stack's folder out of reach: only the
+    // outputs file, the environment's credentials and endpoint, and a URL.
+    let aws = |args: &[&str]| -> Output {
+        let mut c = bin();
+        c.current_dir(away.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", away.path())
+            .env("LANDFALL_STACK_DIR", away.path().join("no-stack-here"))
+            .env("AWS_ENDPOINT_URL", &s.stack.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("LANDFALL_WAREHOUSE_URL", &s.stack.database_url)
+            .args(["--target", "aws", "--outputs"])
+            .arg(&outputs)
+            .args(args);
+        run(&mut c)
+    };
+    let status = json_of(&aws(&["status", "--json"]));
+    assert_eq!(status["target"], "aws");
+    assert_eq!(status["region"], s.stack.region.as_str(), "the region comes from the outputs");
+    let file = json_of(&aws(&["file", &key, "--json"]));
+    assert_eq!(file["state"], "loaded");
+    let local = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(file["ledger"], local["ledger"], "both targets read the same ledger row");
+
+    // Without --target, outside a checkout and without outputs: aws, and the fix is named.
+    let mut c = bin();
+    c.current_dir(away.path()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).args(["status"]);
+    let out = run(&mut c);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--outputs"), "the error says the fix");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn load_and_repair_run_in_process_on_the_local_stack() {
+    let s = Stack::start().await;
+    let key = format!("{}load.csv", unique("legacy/"));
+    s.put(&key, &legacy_csv(11)).await;
+    s.pump();
+    let file = json_of(&run(bin().args(["file", &key, "--json"])));
+    let manifest = file["parsed"]["manifest_key"].as_str().expect("a manifest").to_owned();
+    let v = json_of(&run(bin().args(["load", &manifest, "--json"])));
+    assert_eq!(v["loads"][0]["already_loaded"], 1, "loading a loaded manifest again is a no-op");
+    assert_eq!(v["loads"][0]["rows_loaded"], 0);
+    let repaired = json_of(&run(bin().args(["repair", "legacy_export", "--days", "1", "--json"])));
+    assert!(repaired["repair"].is_object(), "{repaired}");
+}
+
+#[test]
+fn infer_prints_a_feed_block_that_the_config_accepts() {
+    let sample = repo().join("events/samples/legacy/products.csv");
+    let v = json_of(&run(bin().args(["infer"]).arg(&sample).args(["--feed-name", "products", "--json"])));
+    assert_eq!(v["input"]["format"], "csv");
+    assert_eq!(v["input"]["delimiter"], "|");
+    assert!(v["rows"].as_u64().is_some_and(|n| n > 0));
+    let block = v["feed_block"].as_str().expect("a feed block");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("landfall.yaml");
+    std::fs::write(&config, format!("version: 1\nfeeds:\n{block}")).unwrap();
+    let checked = json_of(&run(bin().arg("validate-config").arg(&config).arg("--json")));
+    assert_eq!(checked["feeds"][0]["name"], "products");
+    // The pasted block reads the sample the same way: declared, nothing rejected.
+    let again = json_of(&run(bin()
+        .arg("preview")
+        .arg(&sample)
+        .args(["--feed", "products", "--config"])
+        .arg(&config)
+        .arg("--json")));
+    assert_eq!((again["rows"].clone(), again["rejected"].clone()), (v["rows"].clone(), Value::from(0)));
+}
+
+#[test]
+fn preview_reads_a_local_file_as_a_configured_feed_without_aws() {
+    let sample = repo().join("events/samples/orders/2026-11-01/orders.csv");
+    let config = repo().join("config/landfall.yaml");
+    let mut c = bin();
+    // No AWS at all: nothing to reach, and it still answers.
+    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:1").arg("preview").arg(&sample).args(["--feed", "orders", "--config"]);
+    let v = json_of(&run(c.arg(&config).arg("--json")));
+    assert_eq!(v["rows"], 5);
+    assert_eq!(v["rejected"], 3);
+    let dts: Vec<&String> = v["partitions"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    assert_eq!(dts, vec!["2026-11-01", "2026-11-02"]);
+    assert_eq!(v["rejects"][0]["line"], 5);
+}
+
+#[test]
+fn validate_config_names_the_line_of_a_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "version: 1\nfeeds:\n  x:\n    prefix: x/\n    write_disposition: sideways\n").unwrap();
+    let out = run(bin().arg("validate-config").arg(&bad));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:", bad.display())) && err.contains('5'), "{err}");
+}
