@@ -390,3 +390,44 @@ fn validate_config_names_the_line_of_a_mistake() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:", bad.display())) && err.contains('5'), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_file_is_parsed_and_loaded_by_the_pump() {
+    let s = Stack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropped.csv");
+    std::fs::write(&path, legacy_csv(21)).unwrap();
+    let key = format!("{}dropped.csv", unique("legacy/"));
+    let out = run(bin().arg("drop").arg(&path).arg(&key));
+    assert!(out.status.success());
+    s.pump();
+    let v = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!((v["state"].as_str(), v["ledger"]["rows_loaded"].as_u64()), (Some("loaded"), Some(2)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_runs_a_source_against_a_local_server_and_its_pages_load() {
+    let s = Stack::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(repo().join("events/api/demo"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 http.server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let out = run(bin().args(["fetch", "demo_leads", "--base-url", &base, "--json"]));
+    // Stop the server this test started, by its own handle.
+    let _ = server.kill();
+    let _ = server.wait();
+    let v = json_of(&out);
+    assert!(v["run"]["pages"].as_u64().is_some_and(|p| p >= 1), "{v}");
+    assert_eq!(v["drained"], true);
+    let rows = s.sql("SELECT count(*) FROM public.demo_leads").await;
+    assert!(rows >= 1, "the fetched pages loaded: {rows} row(s)");
+}
