@@ -3,6 +3,7 @@
 //! handlers the way the Lambda event source mapping does.
 
 pub mod clickstream;
+pub mod fuzz;
 pub mod pump;
 pub mod stack;
 

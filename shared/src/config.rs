@@ -187,6 +187,9 @@ struct RawFeed {
     /// Redshift's compound sort key; `dt` when unset.
     #[serde(default)]
     sortkey: Vec<String>,
+    /// What one file may decompress to, in MiB (a compression bomb's bound).
+    #[serde(default)]
+    max_decompressed_mb: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -440,7 +443,12 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         Some(",") => true,
         Some(other) => return Err(bad(format!("csv.decimal_separator must be \".\" or \",\", got {other:?}"))),
     };
-    let read = ReadOptions { format: raw.format, compression: raw.compression, encoding, csv };
+    let max_decompressed_bytes = match raw.max_decompressed_mb {
+        Some(0) => return Err(bad("max_decompressed_mb must be at least 1".into())),
+        Some(mb) => Some(mb.saturating_mul(1 << 20)),
+        None => None,
+    };
+    let read = ReadOptions { format: raw.format, compression: raw.compression, max_decompressed_bytes, encoding, csv };
 
     let mut declared = Vec::with_capacity(raw.schema.len());
     for col in raw.schema {

@@ -148,6 +148,20 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_decompresses_past_the_bound_is_refused_as_a_bomb() {
+        // 8 MiB of one CSV line repeated compresses to a few KiB.
+        let big: Vec<u8> = b"a,b\n".iter().copied().chain(b"1,2\n".iter().copied().cycle().take(8 << 20)).collect();
+        let bomb = gzip(&big);
+        assert!(bomb.len() < 64 << 10, "{} compressed bytes", bomb.len());
+        let opts = ReadOptions { max_decompressed_bytes: Some(1 << 20), ..Default::default() };
+        let (res, _) = read_with(&bomb, "x.csv.gz", &opts);
+        let msg = res.unwrap_err().to_string();
+        assert!(msg.starts_with("decompresses to more than 1 MiB") && msg.contains("compression bomb"), "{msg}");
+        let (ok, _) = read_with(&bomb, "x.csv.gz", &ReadOptions::default());
+        assert!(ok.is_ok(), "under the default bound it reads");
+    }
+
+    #[test]
     fn empty_gzip_is_empty_file() {
         let (reason, _) = read_err(&gzip(b""), "x.csv.gz");
         assert_eq!(reason, "empty file");

@@ -73,10 +73,16 @@ impl Default for CsvOptions {
     }
 }
 
+/// What one file may decompress to unless its feed says otherwise: past it,
+/// the file is refused as a likely compression bomb.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 16 << 30;
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadOptions {
     pub format: FormatChoice,
     pub compression: CompressionChoice,
+    /// `None`: [`DEFAULT_MAX_DECOMPRESSED_BYTES`].
+    pub max_decompressed_bytes: Option<u64>,
     /// `None`: the file must be UTF-8 (a UTF-8 or UTF-16 BOM is honoured).
     pub encoding: Option<&'static encoding_rs::Encoding>,
     pub csv: CsvOptions,
@@ -265,6 +271,7 @@ pub fn read(
     stream::read_up_to(&mut tap, &mut magic, 4).map_err(|e| ctx.fail(e))?;
     let compression = compression::choose(opts.compression, &magic);
     ctx.set_compression(compression);
+    ctx.set_max_decompressed(opts.max_decompressed_bytes.unwrap_or(DEFAULT_MAX_DECOMPRESSED_BYTES));
 
     let raw = BufReader::with_capacity(BUF_SIZE, Cursor::new(magic).chain(tap));
     let mut decompressed: Box<dyn Read> =

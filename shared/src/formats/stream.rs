@@ -20,6 +20,8 @@ struct State {
     decoded_bytes: Cell<u64>,
     /// [`Counted`] fails reads past this many decoded bytes.
     limit: Cell<u64>,
+    /// [`Decompressed`] fails reads past this many decompressed bytes.
+    max_decompressed: Cell<u64>,
     limit_hit: Cell<bool>,
 }
 
@@ -31,7 +33,13 @@ impl Ctx {
     pub(crate) fn new() -> Self {
         let ctx = Ctx::default();
         ctx.0.limit.set(u64::MAX);
+        ctx.0.max_decompressed.set(u64::MAX);
         ctx
+    }
+
+    /// Bounds what one file may decompress to (a compression bomb's defence).
+    pub(crate) fn set_max_decompressed(&self, bytes: u64) {
+        self.0.max_decompressed.set(bytes);
     }
 
     pub(crate) fn set_compression(&self, c: Compression) {
@@ -70,6 +78,16 @@ impl Ctx {
         }
         let decompressed = self.0.decompressed_bytes.get();
         let raw = self.0.raw_bytes.get();
+        if let Some(limit) = err.get_ref().and_then(|e| e.downcast_ref::<DecompressionLimit>()) {
+            return FormatError::unreadable(
+                format!(
+                    "decompresses to more than {} MiB (from {raw} compressed bytes read): a compression bomb, or a file \
+                     that needs a higher max_decompressed_mb in its feed",
+                    limit.0 >> 20
+                ),
+                None,
+            );
+        }
         let reason = match self.0.compression.get() {
             Some(c @ (Compression::Gzip | Compression::Zstd)) => format!(
                 "{} stream is corrupt at decompressed byte {decompressed} (compressed input read up to byte {raw}): {err}",
@@ -128,11 +146,28 @@ impl<R> Decompressed<R> {
     }
 }
 
+/// The decompressed-size bound was passed.
+#[derive(Debug)]
+struct DecompressionLimit(u64);
+
+impl std::fmt::Display for DecompressionLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "decompressed past {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for DecompressionLimit {}
+
 impl<R: Read> Read for Decompressed<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let s = &self.ctx.0;
-        s.decompressed_bytes.set(s.decompressed_bytes.get() + n as u64);
+        let total = s.decompressed_bytes.get() + n as u64;
+        s.decompressed_bytes.set(total);
+        let max = s.max_decompressed.get();
+        if total > max {
+            return Err(io::Error::other(DecompressionLimit(max)));
+        }
         Ok(n)
     }
 }
