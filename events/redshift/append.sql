@@ -1,8 +1,10 @@
 LOCK "analytics"."orders";
 
-DELETE FROM "landfall_staging" USING "landfall_files" f, "landfall"."load_ledger" l WHERE "landfall_staging"."_landfall_file" = f.url AND l.table_name = 'analytics.orders' AND l.file_id = f.file_id;
+DELETE FROM "landfall_staging" USING "landfall_files" f, "landfall"."load_ledger" l WHERE "landfall_staging"."_landfall_file" = f.url AND l.table_name = 'analytics.orders' AND l.file_id = f.file_id AND l.status IN ('loaded', 'partial');
 
-DELETE FROM "landfall_files" USING "landfall"."load_ledger" l WHERE l.table_name = 'analytics.orders' AND l.file_id = "landfall_files".file_id;
+DELETE FROM "landfall_files" USING "landfall"."load_ledger" l WHERE l.table_name = 'analytics.orders' AND l.file_id = "landfall_files".file_id AND l.status IN ('loaded', 'partial');
+
+DELETE FROM "landfall"."load_ledger" USING "landfall_files" f WHERE "landfall"."load_ledger".table_name = 'analytics.orders' AND "landfall"."load_ledger".file_id = f.file_id;
 
 INSERT INTO "analytics"."orders" ("order_id", "amount", "note", "attrs", "ordered_at", "dt", "_landfall_file", "_landfall_row", "_landfall_loaded_at") SELECT "order_id", "amount", "note", "attrs", "ordered_at", "dt", "_landfall_file", "_landfall_row", "_landfall_loaded_at" FROM "landfall_staging";
 

@@ -1,8 +1,10 @@
 LOCK "analytics"."orders";
 
-DELETE FROM "landfall_staging" USING "landfall_files" f, "landfall"."load_ledger" l WHERE "landfall_staging"."_landfall_file" = f.url AND l.table_name = 'analytics.orders' AND l.file_id = f.file_id;
+DELETE FROM "landfall_staging" USING "landfall_files" f, "landfall"."load_ledger" l WHERE "landfall_staging"."_landfall_file" = f.url AND l.table_name = 'analytics.orders' AND l.file_id = f.file_id AND l.status IN ('loaded', 'partial');
 
-DELETE FROM "landfall_files" USING "landfall"."load_ledger" l WHERE l.table_name = 'analytics.orders' AND l.file_id = "landfall_files".file_id;
+DELETE FROM "landfall_files" USING "landfall"."load_ledger" l WHERE l.table_name = 'analytics.orders' AND l.file_id = "landfall_files".file_id AND l.status IN ('loaded', 'partial');
+
+DELETE FROM "landfall"."load_ledger" USING "landfall_files" f WHERE "landfall"."load_ledger".table_name = 'analytics.orders' AND "landfall"."load_ledger".file_id = f.file_id;
 
 INSERT INTO "landfall"."load_rejects" (table_name, load_id, file_url, line, column_name, reason, rejected_at) SELECT 'analytics.orders', '0123456789abcdef0123', "_landfall_file", "_landfall_row", NULL, 'the merge key (order_id) is null', CAST('2026-11-22T10:00:00.000000Z' AS timestamptz) FROM "landfall_staging" WHERE "order_id" IS NULL;
 

@@ -411,9 +411,10 @@ async fn an_append_stages_in_a_session_then_applies_in_one_transaction() {
     assert!(copy.contains(&format!("IAM_ROLE '{ROLE}' FORMAT AS PARQUET MANIFEST")), "{copy}");
     let apply = &submitted[3].1;
     assert_eq!(apply[0], "LOCK \"public\".\"orders\"");
-    assert!(apply[3].starts_with("INSERT INTO \"public\".\"orders\""), "{}", apply[3]);
-    assert!(apply[4].starts_with("INSERT INTO \"landfall\".\"load_ledger\""));
-    assert_eq!(apply.len(), 5);
+    assert!(apply[3].starts_with("DELETE FROM \"landfall\".\"load_ledger\""), "a refused file's row is replaced");
+    assert!(apply[4].starts_with("INSERT INTO \"public\".\"orders\""), "{}", apply[4]);
+    assert!(apply[5].starts_with("INSERT INTO \"landfall\".\"load_ledger\""));
+    assert_eq!(apply.len(), 6);
     // The apply runs in the session that holds the staged rows.
     let calls = fake.calls.lock().unwrap().clone();
     let apply_call = calls.iter().filter(|(op, _)| op.ends_with("ExecuteStatement")).nth(3).unwrap();
@@ -447,6 +448,7 @@ async fn a_merge_sets_aside_null_keys_then_deletes_and_inserts_the_latest_rows()
             "LOCK \"public\".\"orders\"",
             "DELETE FROM \"landfall_staging\"",
             "DELETE FROM \"landfall_files\"",
+            "DELETE FROM \"landfall\".\"load_ledger\"",
             "INSERT INTO \"landfall\".\"load_rejects\"",
             "DELETE FROM \"landfall_staging\"",
             "DROP TABLE IF",
@@ -457,8 +459,8 @@ async fn a_merge_sets_aside_null_keys_then_deletes_and_inserts_the_latest_rows()
             "INSERT INTO \"landfall\".\"load_ledger\"",
         ]
     );
-    assert!(apply[6].contains("ROW_NUMBER() OVER (PARTITION BY \"id\""));
-    assert!(apply[7].contains("USING \"landfall_staging_latest\" s"));
+    assert!(apply[7].contains("ROW_NUMBER() OVER (PARTITION BY \"id\""));
+    assert!(apply[8].contains("USING \"landfall_staging_latest\" s"));
 }
 
 #[tokio::test]
@@ -467,10 +469,10 @@ async fn a_replace_partition_deletes_the_batchs_partitions_before_inserting() {
     let (server, fake, store, load) = setup(1, rules).await;
     driver(&server, store).load(&load).await.unwrap();
     let apply = fake.submitted().into_iter().find(|(n, _)| n.ends_with("-apply")).unwrap().1;
-    assert!(apply[3].starts_with(
+    assert!(apply[4].starts_with(
         "DELETE FROM \"public\".\"orders\" WHERE \"dt\" IN (SELECT DISTINCT \"dt\" FROM \"landfall_staging\")"
     ));
-    assert!(apply[4].starts_with("INSERT INTO \"public\".\"orders\""));
+    assert!(apply[5].starts_with("INSERT INTO \"public\".\"orders\""));
 }
 
 #[tokio::test]

@@ -8,11 +8,12 @@
 //!
 //! Needs the local stack: `infra/stack up` (the README's test command does it).
 
-use landfall::disposition::Disposition;
-use landfall::lambda::Deadline;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use landfall::disposition::Disposition;
+use landfall::lambda::Deadline;
+use landfall::layout;
 use landfall::rejects::{RejectKind, read_rejects};
 use landfall::secrets::SecretsManager;
 use landfall::warehouse::Dialect;
@@ -238,6 +239,39 @@ async fn a_frozen_feed_refuses_a_file_that_would_change_the_table() {
     let rejects = read_rejects(&h.curated_bytes(detail["load_rejects"].as_str().unwrap()).await.unwrap()).unwrap();
     assert_eq!(rejects[0].kind, RejectKind::File);
     assert!(!dead_letter_mentions(&h, "wh_frozen").await, "a refused file is recorded, not retried");
+}
+
+#[tokio::test]
+async fn a_refused_file_loads_once_the_cause_is_fixed_and_it_is_loaded_again() {
+    let h = Harness::start_e2e().await;
+    h.reset_tables(&["wh_frozen"]).await;
+    h.ingest("e2e/frozen/1.csv", "wh_frozen", "id,code\n1,7\n").await;
+    let e2e = std::fs::read_to_string(landfall_infra::stack::repo_root().join("events/config/e2e.yaml")).unwrap();
+    let with = |yaml: String, origin: &str| landfall::config::Config::from_yaml(&yaml, origin).unwrap();
+    let strings = e2e.replace("{ name: code, type: int64 }", "{ name: code, type: string }");
+    let refusing =
+        landfall_infra::local::functions_with(&h.stack, with(strings.clone(), "code as string")).await.unwrap();
+    let etag = h.put("e2e/frozen/2.csv", "id,code\n2,X-1\n").await;
+    assert!(landfall_infra::local::drain(&h.stack, &refusing, Duration::from_secs(120)).await.unwrap().drained);
+    let l = ledger(&h, "wh_frozen").await;
+    assert_eq!(text(&l[1][1]), "refused");
+
+    // The fix: the feed may now evolve its table. Loading the file again
+    // (what a replay ends in) replaces the refusal with the load.
+    let evolving = strings.replace("schema_contract: freeze", "schema_contract: evolve");
+    let fixed = landfall_infra::local::functions_with(&h.stack, with(evolving, "evolve")).await.unwrap();
+    let manifest = layout::manifest_key("wh_frozen", &h.file_id("e2e/frozen/2.csv", &etag));
+    let keys = [(h.stack.curated_bucket.clone(), manifest)];
+    let outcome = fixed.load_warehouse.load_manifests(&keys, Deadline::never()).await;
+    assert!(outcome.first_error().is_none(), "{:?}", outcome.first_error());
+    assert_eq!(h.scalar("SELECT count(*) FROM public.wh_frozen").await, "2");
+    let l = ledger(&h, "wh_frozen").await;
+    assert_eq!(l.len(), 2, "one ledger row per file: the refusal was replaced");
+    assert_eq!((text(&l[1][1]), text(&l[1][2])), ("loaded", "1"));
+
+    let again = fixed.load_warehouse.load_manifests(&keys, Deadline::never()).await;
+    assert_eq!(again.reports().map(|r| r.already_loaded.len()).sum::<usize>(), 1, "now settled: a no-op");
+    assert_eq!(h.scalar("SELECT count(*) FROM public.wh_frozen").await, "2");
 }
 
 #[tokio::test]

@@ -46,6 +46,14 @@ impl LedgerStatus {
         }
     }
 
+    /// Whether the ledger's row settles the file: its rows are in the table
+    /// (all, or what could be read). A `failed` or `refused` row does not: the
+    /// file may come again (replayed after a fix to the feed or the table)
+    /// and then replaces that row, in the load's transaction.
+    pub fn settled(self) -> bool {
+        matches!(self, LedgerStatus::Loaded | LedgerStatus::Partial)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LedgerStatus::Loaded => "loaded",
@@ -246,9 +254,34 @@ impl Dialect {
         ))
     }
 
-    /// The ids among `file_ids` the ledger holds for this table.
+    /// The ids among `file_ids` whose rows the table holds (settled ledger rows).
     pub fn select_loaded(self, target: &TableName, file_ids: &[&str]) -> String {
-        self.select_ledger(target, file_ids, "file_id")
+        format!("{} AND {}", self.select_ledger(target, file_ids, "file_id"), self.settled_condition(""))
+    }
+
+    /// `status IN ('loaded', 'partial')`, of the ledger aliased `alias` (or unqualified).
+    pub fn settled_condition(self, alias: &str) -> String {
+        let col = if alias.is_empty() { "status".to_owned() } else { format!("{alias}.status") };
+        format!(
+            "{col} IN ({}, {})",
+            self.literal(LedgerStatus::Loaded.as_str()),
+            self.literal(LedgerStatus::Partial.as_str())
+        )
+    }
+
+    /// Removes the `failed` and `refused` rows of files this load records
+    /// again, so their new outcome replaces the old one.
+    pub fn delete_superseded(self, target: &TableName, file_ids: &[&str]) -> Option<String> {
+        if file_ids.is_empty() {
+            return None;
+        }
+        let ids = file_ids.iter().map(|id| self.literal(id)).collect::<Vec<_>>().join(", ");
+        Some(format!(
+            "DELETE FROM {} WHERE table_name = {} AND file_id IN ({ids}) AND NOT ({})",
+            TableName::ledger(),
+            self.literal(&target.plain()),
+            self.settled_condition("")
+        ))
     }
 
     /// `columns` of the ledger rows of these files of this table.
@@ -295,6 +328,15 @@ mod tests {
         assert!(sql.contains("3 AS rows_loaded, 1 AS rows_rejected"));
         assert!(sql.contains("WHERE NOT EXISTS"));
         assert!(Dialect::Postgres.insert_ledger(&TableName::new("a", "b"), "L", "2026-01-01T00:00:00Z", &[]).is_none());
+    }
+
+    #[test]
+    fn only_loaded_and_partial_rows_settle_a_file() {
+        let sql = Dialect::Postgres.select_loaded(&TableName::new("public", "orders"), &["a"]);
+        assert!(sql.ends_with("AND status IN ('loaded', 'partial')"), "{sql}");
+        let del = Dialect::Postgres.delete_superseded(&TableName::new("public", "orders"), &["a"]).unwrap();
+        assert!(del.contains("file_id IN ('a') AND NOT (status IN ('loaded', 'partial'))"), "{del}");
+        assert!(LedgerStatus::Partial.settled() && !LedgerStatus::Refused.settled() && !LedgerStatus::Failed.settled());
     }
 
     #[test]

@@ -417,6 +417,10 @@ impl PostgresWarehouse {
             });
             rows.push((row, counted));
         }
+        let recorded: Vec<&str> = rows.iter().map(|(r, _)| r.file_id.as_str()).collect();
+        if let Some(s) = d.delete_superseded(t, &recorded) {
+            exec(txn, t, &s).await?;
+        }
         if let Some(s) = d.insert_ledger(t, &load.load_id, &loaded_at_rfc, &rows) {
             exec(txn, t, &s).await?;
         }

@@ -295,9 +295,14 @@ impl RedshiftWarehouse {
         Ok(())
     }
 
-    /// The batch's files the ledger holds: file id -> the load id that recorded it.
+    /// The batch's files the ledger settles (loaded, partial): file id -> the load id that recorded it.
     async fn recorded(&self, load: &TableLoad) -> Result<HashMap<String, String>, WarehouseError> {
-        let sql = Dialect::Redshift.select_ledger(&load.target, &load.file_ids(), "file_id, load_id");
+        let d = Dialect::Redshift;
+        let sql = format!(
+            "{} AND {}",
+            d.select_ledger(&load.target, &load.file_ids(), "file_id, load_id"),
+            d.settled_condition("")
+        );
         let rows = self.query(&load.target, sql, &Self::name(load, "ledger")).await?;
         Ok(rows.into_iter().filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?))).collect())
     }

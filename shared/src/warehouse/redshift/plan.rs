@@ -263,12 +263,18 @@ impl StagedLoad<'_> {
         let mut out = vec![d.lock(t)];
         // A racing loader (or an earlier attempt) may have committed some
         // files since the batch was planned: the lock makes this final.
+        let settled = d.settled_condition("l");
         out.push(format!(
             "DELETE FROM {stg} USING {files} f, {ledger} l \
-             WHERE {stg}.{file_col} = f.url AND l.table_name = {table} AND l.file_id = f.file_id"
+             WHERE {stg}.{file_col} = f.url AND l.table_name = {table} AND l.file_id = f.file_id AND {settled}"
         ));
         out.push(format!(
-            "DELETE FROM {files} USING {ledger} l WHERE l.table_name = {table} AND l.file_id = {files}.file_id"
+            "DELETE FROM {files} USING {ledger} l WHERE l.table_name = {table} AND l.file_id = {files}.file_id AND {settled}"
+        ));
+        // What the ledger still holds of the batch's files is failed or
+        // refused: this load's outcome replaces it.
+        out.push(format!(
+            "DELETE FROM {ledger} USING {files} f WHERE {ledger}.table_name = {table} AND {ledger}.file_id = f.file_id"
         ));
         let columns: Vec<String> = self.columns.iter().map(|(n, _)| n.clone()).collect();
         match self.rules.disposition {
