@@ -404,8 +404,9 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
             f.object.key
         ),
         ("failed", _, p) => format!(
-            "parse-file could not read it: {}",
-            p.as_ref().and_then(|p| p.error.clone()).or(reason).unwrap_or_else(|| "see the rejects".into())
+            "parse-file could not read it: {}; fix the feed (its encoding, format or limits), then `landfall replay --prefix {}`",
+            p.as_ref().and_then(|p| p.error.clone()).or(reason).unwrap_or_else(|| "see the rejects".into()),
+            f.object.key
         ),
         ("parsed", _, Some(p)) if missing > 0 => format!(
             "parsed at {} but {missing} of {} part(s) are missing from the lake: `landfall replay --prefix {}` writes them again",
