@@ -316,3 +316,29 @@ async fn a_widened_column_starts_a_new_part_with_the_wider_type() {
     assert_eq!(m.widenings.len(), 1, "{:?}", m.widenings);
     assert_eq!(total_rows(&h.read_parts(&m).await), 1501);
 }
+
+#[tokio::test]
+async fn a_file_overwritten_before_it_is_read_is_parsed_as_its_event_saw_it() {
+    let h = Harness::start().await;
+    let key = "crm/e2e/overwritten.json";
+    let put = |body: &'static str| {
+        h.s3.put_object()
+            .bucket(&h.stack.landing_bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(body.as_bytes()))
+            .send()
+    };
+    let v1 = put("{\"id\": 1, \"name\": \"first\"}\n").await.unwrap();
+    // Replaced before parse-file gets to the first event.
+    put("{\"id\": 1, \"name\": \"second\"}\n{\"id\": 2, \"name\": \"added\"}\n").await.unwrap();
+    let mut first = landfall::events::ObjectCreated::put(&h.stack.landing_bucket, key);
+    first.version_id = v1.version_id().map(str::to_owned);
+    first.etag = v1.e_tag().map(|e| e.trim_matches('"').to_owned());
+    assert!(first.version_id.is_some(), "the landing bucket is versioned");
+    let outcome = h.functions.parse_file.process(&first).await.unwrap();
+    let parse_file::Outcome::Written { manifest_key, rows, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(rows, 1, "the version the event named, not the newer object");
+    let m = landfall::manifest::Manifest::from_json(&h.curated_bytes(&manifest_key).await.unwrap()).unwrap();
+    assert_eq!(m.source.version_id, first.version_id);
+    h.drain().await;
+}
