@@ -38,10 +38,30 @@ fn landfall_bin() -> PathBuf {
     exe.with_file_name("landfall")
 }
 
+/// `landfall pump`, logging one line per invocation (tracing writes to stdout).
 fn pump(timeout: u64) -> Command {
     let mut c = Command::new(landfall_bin());
-    c.args(["pump", "--timeout", &timeout.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+    c.args(["pump", "--timeout", &timeout.to_string()])
+        .env("RUST_LOG", "landfall_infra::pump=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     c
+}
+
+/// Redelivered messages a pump logged before it ended or was killed.
+fn redeliveries(child: &mut std::process::Child) -> u64 {
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        use std::io::Read;
+        let _ = out.read_to_string(&mut text);
+    }
+    text.lines()
+        .filter(|l| l.contains("batch delivered"))
+        .filter_map(|l| {
+            l.split("redelivered=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok()
+        })
+        .sum()
 }
 
 #[tokio::main]
@@ -90,6 +110,7 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     }
 
     let mut rng = Rng::new(args.seed);
+    let mut redelivered = 0;
     for k in 0..args.kills {
         let mut child = pump(120).spawn()?;
         let after = Duration::from_millis(100 + rng.below(2400) as u64);
@@ -98,6 +119,7 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         // std's kill is SIGKILL on Unix: no chance to finish the batch or clean up.
         let _ = child.kill();
         let _ = child.wait();
+        redelivered += redeliveries(&mut child);
         println!(
             "kill {:>2}: after {:>4} ms{}",
             k + 1,
@@ -105,7 +127,9 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             if finished { " (it had finished)" } else { "" }
         );
     }
-    let drained = pump(300).status()?;
+    let mut last = pump(300).spawn()?;
+    redelivered += redeliveries(&mut last);
+    let drained = last.wait()?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut dead = 0;
     for (function, q) in &stack.queues {
@@ -126,12 +150,17 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             println!("redrove {n} dead letter(s) of {function}: {status}");
         }
     }
-    let _ = pump(300).status()?;
+    let mut after_redrive = pump(300).spawn()?;
+    redelivered += redeliveries(&mut after_redrive);
+    let _ = after_redrive.wait()?;
     let _ = Command::new(landfall_bin())
         .args(["repair", "legacy_export", "orders", "--days", "3"])
         .stdout(Stdio::null())
         .status()?;
-    println!("{} kill(s); first drain {drained}; {dead} dead letter(s) redriven", args.kills);
+    println!(
+        "{} kill(s); {redelivered} redelivered message(s); first drain {drained}; {dead} dead letter(s) redriven",
+        args.kills
+    );
 
     let count = |q: String| {
         let pg = &pg;

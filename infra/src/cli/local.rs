@@ -146,8 +146,8 @@ pub async fn pump(args: &PumpArgs) -> Result<(), CliError> {
     let report = local::drain(&stack, &functions, Duration::from_secs(args.timeout)).await.map_err(CliError::failed)?;
     for (f, r) in &report.functions {
         println!(
-            "{f}: {} invocation(s), {} message(s), {} failed, {} deleted",
-            r.invocations, r.messages, r.failures, r.deleted
+            "{f}: {} invocation(s), {} message(s), {} redelivered, {} failed, {} deleted",
+            r.invocations, r.messages, r.redelivered, r.failures, r.deleted
         );
     }
     if !report.drained {
