@@ -16,6 +16,7 @@ pub mod lambda;
 pub mod layout;
 pub mod lineage;
 pub mod manifest;
+pub mod monitor;
 pub mod record;
 pub mod rejects;
 pub mod retry;
