@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use landfall::monitor::query::{parse_series, window};
 use landfall::monitor::{AlertKind, Expectations, OpenAlert, evaluate, reconcile};
 use landfall::warehouse::Dialect;
+use landfall::warehouse::postgres::text_rows;
 use landfall_infra::LocalStack;
 
 const FEED: &str = "monitor_scenario";
@@ -72,18 +73,7 @@ async fn hourly(
 /// One monitor run: one query for the feed, then evaluation and reconciliation.
 async fn run(client: &tokio_postgres::Client, now: DateTime<Utc>, open: &[OpenAlert]) -> landfall::monitor::Reconciled {
     let sql = Dialect::Postgres.feed_series_query(FEED, window(&expect()), now);
-    let rows: Vec<Vec<Option<String>>> = client
-        .simple_query(&sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-            }
-            _ => None,
-        })
-        .collect();
+    let rows: Vec<Vec<Option<String>>> = text_rows(client, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     let series = parse_series(&rows).unwrap();
     assert_eq!(series.len(), 50, "every partner is a series");
     let evaluated: BTreeSet<String> = series.iter().map(|s| s.dims.clone()).collect();

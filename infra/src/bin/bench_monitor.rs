@@ -16,13 +16,13 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::{DurationRound, Utc};
 use landfall::monitor::query::{parse_series, window};
 use landfall::monitor::{Expectations, evaluate, reconcile};
 use landfall::warehouse::Dialect;
 use landfall::warehouse::postgres::PostgresTarget;
-use landfall_infra::LocalStack;
+use landfall::warehouse::postgres::text_rows;
+use landfall_infra::{LocalStack, NoSecrets};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -73,17 +73,7 @@ async fn run(partners: u32, days: u32, runs: usize) -> BenchResult<()> {
         let mut queries = 0;
         let sql = d.feed_series_query(FEED, window(&expect), now);
         queries += 1;
-        let result: Vec<Vec<Option<String>>> = client
-            .simple_query(&sql)
-            .await?
-            .into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
-                _ => None,
-            })
-            .collect();
+        let result: Vec<Vec<Option<String>>> = text_rows(&client, &sql).await?;
         let query_s = t0.elapsed().as_secs_f64();
         let series = parse_series(&result)?;
         let evaluated: BTreeSet<String> = series.iter().map(|s| s.dims.clone()).collect();
@@ -93,16 +83,6 @@ async fn run(partners: u32, days: u32, runs: usize) -> BenchResult<()> {
         println!("{run:<4} {queries:>8} {:>9} {:>10} {query_s:>9.3} {total_s:>9.3}", series.len(), opened);
     }
     Ok(())
-}
-
-/// The stack's PostgreSQL needs no password.
-struct NoSecrets;
-
-#[async_trait]
-impl landfall::secrets::Secrets for NoSecrets {
-    async fn secret_string(&self, name: &str) -> Result<String, landfall::secrets::SecretError> {
-        Err(landfall::secrets::SecretError::NotFound { name: name.into() })
-    }
 }
 
 #[tokio::main]

@@ -127,16 +127,7 @@ impl Warehouse for PostgresWarehouse {
 
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
         let client = self.target.connect().await?;
-        let messages = client.simple_query(sql).await.map_err(|e| sql_error(&TableName::ledger(), sql, &e))?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
-                _ => None,
-            })
-            .collect())
+        text_rows(&client, sql).await.map_err(|e| sql_error(&TableName::ledger(), sql, &e))
     }
 
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
@@ -147,6 +138,24 @@ impl Warehouse for PostgresWarehouse {
         txn.commit().await.map_err(|e| sql_error(&load.target, "COMMIT", &e))?;
         Ok(report)
     }
+}
+
+/// A query's rows, each value as text (NULL as `None`), by the simple query protocol.
+pub async fn text_rows(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
+    Ok(client
+        .simple_query(sql)
+        .await?
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 /// Creates what a load needs, in its own short transaction.
