@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use landfall::monitor::alerts::parse_open_alerts;
 use landfall::monitor::query::{parse_series, window};
 use landfall::monitor::{AlertKind, Expectations, OpenAlert, evaluate, reconcile};
 use landfall::warehouse::Dialect;
@@ -17,6 +18,8 @@ use landfall::warehouse::postgres::text_rows;
 use landfall_infra::LocalStack;
 
 const FEED: &str = "monitor_scenario";
+/// The alerts test's own feed (the tests run at once).
+const ALERTS_FEED: &str = "monitor_alerts";
 
 fn expect() -> Expectations {
     Expectations {
@@ -33,6 +36,7 @@ async fn client() -> tokio_postgres::Client {
     let d = Dialect::Postgres;
     let mut ddl = vec!["BEGIN; SELECT pg_advisory_xact_lock(7)".to_owned(), d.create_schema("landfall")];
     ddl.extend(d.create_feed_stats());
+    ddl.extend(d.create_feed_alerts());
     ddl.push("COMMIT".into());
     for s in ddl {
         client.batch_execute(&s).await.unwrap_or_else(|e| panic!("{s}: {e:?}"));
@@ -45,6 +49,7 @@ async fn client() -> tokio_postgres::Client {
 /// (partner, hours back, rows, rejected), a negative row count for no file.
 async fn hourly(
     client: &tokio_postgres::Client,
+    feed: &str,
     now: DateTime<Utc>,
     hours: std::ops::Range<i64>,
     odd: &[(i64, i64, i64, i64)],
@@ -57,7 +62,7 @@ async fn hourly(
     let sql = format!(
         "INSERT INTO landfall.feed_stats (table_name, feed, dt, dims, rows_loaded, files, rows_rejected, first_event, \
          last_event, load_id, loaded_at) \
-         SELECT 'public.{FEED}', '{FEED}', (t.at)::date, 'partner_id=p' || lpad(p::text, 2, '0'), \
+         SELECT 'public.{feed}', '{feed}', (t.at)::date, 'partner_id=p' || lpad(p::text, 2, '0'), \
                 COALESCE(o.rows_loaded, 100), 1, COALESCE(o.rows_rejected, 0), NULL, NULL, 'L', t.at \
          FROM generate_series(0, 49) p CROSS JOIN generate_series({}, {}) h \
          CROSS JOIN LATERAL (SELECT TIMESTAMPTZ '{}' - (h * 3600 + 600) * INTERVAL '1 second' AS at) t \
@@ -71,8 +76,13 @@ async fn hourly(
 }
 
 /// One monitor run: one query for the feed, then evaluation and reconciliation.
-async fn run(client: &tokio_postgres::Client, now: DateTime<Utc>, open: &[OpenAlert]) -> landfall::monitor::Reconciled {
-    let sql = Dialect::Postgres.feed_series_query(FEED, window(&expect()), now);
+async fn run(
+    client: &tokio_postgres::Client,
+    feed: &str,
+    now: DateTime<Utc>,
+    open: &[OpenAlert],
+) -> landfall::monitor::Reconciled {
+    let sql = Dialect::Postgres.feed_series_query(feed, window(&expect()), now);
     let rows: Vec<Vec<Option<String>>> = text_rows(client, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     let series = parse_series(&rows).unwrap();
     assert_eq!(series.len(), 50, "every partner is a series");
@@ -87,9 +97,9 @@ async fn one_partner_stops_one_halves_one_sends_rejects_three_alerts_each_resolv
     client.batch_execute(&format!("DELETE FROM landfall.feed_stats WHERE feed = '{FEED}'")).await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
     // p00 sent nothing for the last two hours, p01 half its usual volume, p02 10% rejects.
-    hourly(&client, now, 0..8 * 24, &[(0, 0, -1, 0), (0, 1, -1, 0), (1, 0, 50, 0), (2, 0, 90, 10)]).await;
+    hourly(&client, FEED, now, 0..8 * 24, &[(0, 0, -1, 0), (0, 1, -1, 0), (1, 0, 50, 0), (2, 0, 90, 10)]).await;
 
-    let first = run(&client, now, &[]).await;
+    let first = run(&client, FEED, now, &[]).await;
     let mut opened: Vec<(String, AlertKind)> = first.opened.iter().map(|f| (f.dims.clone(), f.kind)).collect();
     opened.sort();
     assert_eq!(
@@ -104,14 +114,69 @@ async fn one_partner_stops_one_halves_one_sends_rejects_three_alerts_each_resolv
         first.opened.iter().map(|f| OpenAlert { dims: f.dims.clone(), kind: f.kind, first_seen: now }).collect();
 
     // Fifteen minutes later nothing changed: the alerts stay open, none fires again.
-    let again = run(&client, now + chrono::Duration::minutes(15), &open).await;
+    let again = run(&client, FEED, now + chrono::Duration::minutes(15), &open).await;
     assert!(again.opened.is_empty() && again.resolved.is_empty(), "{again:?}");
     assert_eq!(again.still_open.len(), 3);
 
     // An hour later every partner sent its usual file: all three resolve.
     let later = now + chrono::Duration::hours(1);
-    hourly(&client, later, 0..1, &[]).await;
-    let back = run(&client, later, &open).await;
+    hourly(&client, FEED, later, 0..1, &[]).await;
+    let back = run(&client, FEED, later, &open).await;
     assert!(back.opened.is_empty(), "{:?}", back.opened);
     assert_eq!(back.resolved.len(), 3);
+}
+
+/// A run that records its result: open alerts read from feed_alerts, the
+/// reconciliation applied in one transaction.
+async fn recorded_run(
+    client: &tokio_postgres::Client,
+    feed: &str,
+    now: DateTime<Utc>,
+) -> landfall::monitor::Reconciled {
+    let d = Dialect::Postgres;
+    let sql = d.select_open_alerts(feed);
+    let open = parse_open_alerts(&text_rows(client, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"))).unwrap();
+    let r = run(client, feed, now, &open).await;
+    let mut txn = vec!["BEGIN".to_owned()];
+    txn.extend(d.apply_reconciled(feed, &r, now));
+    txn.push("COMMIT".into());
+    client.batch_execute(&txn.join(";\n")).await.unwrap_or_else(|e| panic!("{txn:?}: {e:?}"));
+    r
+}
+
+#[tokio::test]
+async fn feed_alerts_hold_each_alert_open_once_then_resolved_with_first_and_last_seen() {
+    let client = client().await;
+    let feed_rows = format!(
+        "DELETE FROM landfall.feed_stats WHERE feed = '{ALERTS_FEED}'; DELETE FROM landfall.feed_alerts WHERE feed = '{ALERTS_FEED}'"
+    );
+    client.batch_execute(&feed_rows).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
+    hourly(&client, ALERTS_FEED, now, 0..8 * 24, &[(0, 0, -1, 0), (0, 1, -1, 0), (2, 0, 90, 10)]).await;
+
+    assert_eq!(recorded_run(&client, ALERTS_FEED, now).await.opened.len(), 2);
+    let again = recorded_run(&client, ALERTS_FEED, now + chrono::Duration::minutes(15)).await;
+    assert!(again.opened.is_empty(), "found again: not opened twice");
+    let later = now + chrono::Duration::hours(1);
+    hourly(&client, ALERTS_FEED, later, 0..1, &[]).await;
+    assert_eq!(recorded_run(&client, ALERTS_FEED, later).await.resolved.len(), 2);
+
+    let alerts = text_rows(
+        &client,
+        &format!(
+            "SELECT dims, kind, state, first_seen::text, last_seen::text FROM landfall.feed_alerts \
+             WHERE feed = '{ALERTS_FEED}' ORDER BY dims"
+        ),
+    )
+    .await
+    .unwrap();
+    let alerts: Vec<Vec<String>> =
+        alerts.into_iter().map(|r| r.into_iter().map(Option::unwrap_or_default).collect()).collect();
+    assert_eq!(
+        alerts,
+        vec![
+            vec!["partner_id=p00", "quiet", "resolved", "2026-12-02 12:00:00+00", "2026-12-02 13:00:00+00"],
+            vec!["partner_id=p02", "rejects", "resolved", "2026-12-02 12:00:00+00", "2026-12-02 13:00:00+00"],
+        ]
+    );
 }

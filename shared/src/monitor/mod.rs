@@ -4,6 +4,7 @@
 //! [`crate::warehouse::stats`]), and their evaluation into findings and
 //! alerts that open once and resolve once (pure code).
 
+pub mod alerts;
 pub mod evaluate;
 pub mod expect;
 pub mod query;
