@@ -17,6 +17,7 @@ pub mod layout;
 pub mod lineage;
 pub mod manifest;
 pub mod monitor;
+pub mod notify;
 pub mod record;
 pub mod rejects;
 pub mod retry;
