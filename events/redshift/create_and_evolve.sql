@@ -25,6 +25,21 @@ CREATE TABLE IF NOT EXISTS "landfall"."load_rejects" (
   rejected_at timestamptz NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS "landfall"."feed_stats" (
+  table_name varchar(512) NOT NULL,
+  feed varchar(256) NOT NULL,
+  dt date NOT NULL,
+  dims varchar(65535) NOT NULL,
+  rows_loaded bigint NOT NULL,
+  files bigint NOT NULL,
+  rows_rejected bigint NOT NULL,
+  first_event timestamptz,
+  last_event timestamptz,
+  load_id varchar(64) NOT NULL,
+  loaded_at timestamptz NOT NULL
+)
+COMPOUND SORTKEY(feed, loaded_at);
+
 CREATE SCHEMA IF NOT EXISTS "analytics";
 
 CREATE TABLE IF NOT EXISTS "analytics"."orders" (

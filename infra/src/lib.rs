@@ -34,6 +34,17 @@ pub fn generate_clickstream(path: &std::path::Path, format: &str, rows: u64) -> 
 }
 pub use stack::{LocalStack, QueueBinding, StackError};
 
+/// Secrets for the local stack's PostgreSQL, which needs no password: every
+/// name is not found.
+pub struct NoSecrets;
+
+#[async_trait::async_trait]
+impl landfall::secrets::Secrets for NoSecrets {
+    async fn secret_string(&self, name: &str) -> Result<String, landfall::secrets::SecretError> {
+        Err(landfall::secrets::SecretError::NotFound { name: name.into() })
+    }
+}
+
 pub mod local {
     //! The handlers wired to the local stack as Lambda wires them in AWS: the
     //! config read from its S3 URL, clients built once.

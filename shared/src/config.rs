@@ -190,6 +190,11 @@ struct RawFeed {
     /// What one file may decompress to, in MiB (a compression bomb's bound).
     #[serde(default)]
     max_decompressed_mb: Option<u64>,
+    /// Columns whose values are monitored one by one (`[partner_id, domain]`).
+    #[serde(default)]
+    monitor_by: Vec<String>,
+    #[serde(default)]
+    expect: Option<crate::monitor::expect::RawExpect>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,8 +272,19 @@ pub struct Feed {
     pub parquet_codec: ParquetCodec,
     pub zstd_level: i32,
     pub row_group_rows: usize,
+    /// Columns whose values are monitored one by one (normalised names).
+    pub monitor_by: Vec<String>,
+    /// What a healthy feed looks like; `None`: not monitored.
+    pub expect: Option<crate::monitor::Expectations>,
     /// Line of the feed's definition in the config file.
     pub line: u64,
+}
+
+impl Feed {
+    /// Whether load-warehouse records `landfall.feed_stats` for this feed.
+    pub fn monitored(&self) -> bool {
+        !self.monitor_by.is_empty() || self.expect.is_some()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -475,6 +491,10 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
     let order_by = raw.order_by.as_deref().map(|c| check_known("order_by", c)).transpose()?;
     let distkey = raw.distkey.as_deref().map(|c| check_known("distkey", c)).transpose()?;
     let sortkey = raw.sortkey.iter().map(|c| check_known("sortkey column", c)).collect::<Result<Vec<_>, _>>()?;
+    let monitor_by =
+        raw.monitor_by.iter().map(|c| check_known("monitor_by column", c)).collect::<Result<Vec<_>, _>>()?;
+    crate::monitor::expect::validate_monitor_by(&monitor_by).map_err(&bad)?;
+    let expect = raw.expect.map(crate::monitor::expect::validate_expect).transpose().map_err(&bad)?;
     if raw.write_disposition == WriteDisposition::Merge && primary_key.is_empty() {
         return Err(bad("write_disposition merge needs a primary_key".into()));
     }
@@ -511,6 +531,8 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         parquet_codec: raw.parquet.compression.unwrap_or_default(),
         zstd_level: raw.parquet.zstd_level.unwrap_or(1),
         row_group_rows: raw.parquet.row_group_rows.unwrap_or(122_880),
+        monitor_by,
+        expect,
         line,
     })
 }

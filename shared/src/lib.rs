@@ -16,6 +16,8 @@ pub mod lambda;
 pub mod layout;
 pub mod lineage;
 pub mod manifest;
+pub mod monitor;
+pub mod notify;
 pub mod record;
 pub mod rejects;
 pub mod retry;

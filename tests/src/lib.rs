@@ -250,11 +250,28 @@ impl Harness {
             );
             // The ledger does not exist before the first load on a new stack.
             let _ = client.batch_execute(&forget).await;
+            let _ = client.batch_execute(&forget.replace("load_ledger", "feed_stats")).await;
         }
     }
 }
 
 impl Harness {
+    /// Three loaders at once on one table: all of `keys`, all but the
+    /// first, the first alone; each must succeed.
+    pub async fn race_three_loaders(&self, keys: &[(String, String)]) -> [load_warehouse::BatchOutcome; 3] {
+        let lw = &self.functions.load_warehouse;
+        let never = landfall::lambda::Deadline::never;
+        let (a, b, c) = tokio::join!(
+            lw.load_manifests(keys, never()),
+            lw.load_manifests(keys.get(1..).unwrap_or_default(), never()),
+            lw.load_manifests(keys.get(..1).unwrap_or_default(), never())
+        );
+        for outcome in [&a, &b, &c] {
+            assert_eq!(outcome.first_error(), None);
+        }
+        [a, b, c]
+    }
+
     /// Puts an object into the curated bucket, as parse-file does.
     pub async fn put_curated(&self, key: &str, body: Vec<u8>) {
         self.store

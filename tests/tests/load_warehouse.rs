@@ -320,15 +320,7 @@ async fn two_loads_of_one_table_racing_leave_each_file_once() {
 
     // Three loaders at once on a table that does not exist yet: both files,
     // the second file alone, the first alone.
-    let lw = &h.functions.load_warehouse;
-    let (a, b, c) = tokio::join!(
-        lw.load_manifests(&keys, Deadline::never()),
-        lw.load_manifests(&keys[1..], Deadline::never()),
-        lw.load_manifests(&keys[..1], Deadline::never())
-    );
-    for outcome in [&a, &b, &c] {
-        assert_eq!(outcome.first_error(), None);
-    }
+    let [a, b, c] = h.race_three_loaders(&keys).await;
     assert_eq!(h.column("SELECT id FROM public.wh_race ORDER BY id").await, vec!["1", "2", "3"]);
     assert_eq!(ledger(&h, "wh_race").await.len(), 2);
     let loaded: usize = [&a, &b, &c].iter().flat_map(|o| o.reports()).map(|r| r.files.len()).sum();

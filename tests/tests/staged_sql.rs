@@ -11,7 +11,7 @@ use landfall::config::WriteDisposition;
 use landfall::warehouse::LedgerRow;
 use landfall::warehouse::redshift::plan::{RawGroup, StagedLoad};
 use landfall::warehouse::sql::{Dialect, SqlType, TableName};
-use landfall::warehouse::{FeedRules, LedgerStatus};
+use landfall::warehouse::{FeedRules, LedgerStatus, StatsRules};
 use landfall_infra::LocalStack;
 
 const LOADED_AT: &str = "2026-11-22T10:00:00Z";
@@ -90,12 +90,16 @@ impl Db {
         for s in [d.create_schema("landfall"), d.create_ledger(), d.create_load_rejects()] {
             self.exec(&s).await;
         }
+        for s in d.create_feed_stats() {
+            self.exec(&s).await;
+        }
         self.exec("COMMIT").await;
         self.exec(&format!("DROP TABLE IF EXISTS {target}")).await;
         self.exec(&d.create_table_keyed(target, &columns(), rules)).await;
         let name = d.literal(&target.plain());
         self.exec(&format!("DELETE FROM landfall.load_ledger WHERE table_name = {name}")).await;
         self.exec(&format!("DELETE FROM landfall.load_rejects WHERE table_name = {name}")).await;
+        self.exec(&format!("DELETE FROM landfall.feed_stats WHERE table_name = {name}")).await;
     }
 
     /// Runs the whole plan in one transaction, each raw table filled with
@@ -140,7 +144,17 @@ fn staged<'a>(
     groups: &'a [RawGroup],
     rules: &'a FeedRules,
 ) -> StagedLoad<'a> {
-    StagedLoad { target, load_id, loaded_at: LOADED_AT, columns, files, groups, rules, copy_role_arn: "" }
+    StagedLoad {
+        target,
+        feed: "orders",
+        load_id,
+        loaded_at: LOADED_AT,
+        columns,
+        files,
+        groups,
+        rules,
+        copy_role_arn: "",
+    }
 }
 
 #[tokio::test]
@@ -238,5 +252,40 @@ async fn a_replace_partition_replaces_only_the_batchs_partitions() {
     assert_eq!(
         db.rows("SELECT dt::text, id::text FROM staged_replace ORDER BY dt, id").await,
         vec![vec!["2026-11-20", "9"], vec!["2026-11-21", "5"]]
+    );
+}
+
+#[tokio::test]
+async fn a_monitored_merge_records_stats_per_value_once_with_null_key_rejects_on_their_file() {
+    let db = Db::connect().await;
+    let target = TableName::new("public", "staged_stats");
+    let rules = FeedRules {
+        disposition: WriteDisposition::Merge,
+        primary_key: vec!["id".into()],
+        stats: Some(StatsRules { dims: vec!["attrs".into()], event_column: None }),
+        ..FeedRules::default()
+    };
+    db.reset(&target, &rules).await;
+    let (cols, files, groups) = (columns(), vec![file(0, 2), file(1, 0)], groups("2026-11-20", 2));
+    let plan = staged(&target, "L-stats", &cols, &files, &groups, &rules);
+    let rows = [
+        vec![(Some(1), 10, "{\"p\":1}"), (Some(2), 20, "{\"p\":1}"), (Some(3), 30, "{\"p\":2}")],
+        vec![(Some(4), 40, "{\"p\":2}"), (None, 50, "{\"p\":2}")],
+    ];
+    db.load(&plan, &rows).await;
+    // A duplicate delivery of the batch: the ledger holds both files, so no stats either.
+    db.load(&plan, &rows).await;
+
+    assert_eq!(
+        db.rows(
+            "SELECT dims, rows_loaded::text, files::text, rows_rejected::text FROM landfall.feed_stats \
+             WHERE table_name = 'public.staged_stats' ORDER BY dims"
+        )
+        .await,
+        vec![
+            // File 0's two parse rejects count where most of its rows are; file 1's null key on its only group.
+            vec!["attrs={\"p\": 1}", "2", "1", "2"],
+            vec!["attrs={\"p\": 2}", "2", "2", "1"],
+        ]
     );
 }

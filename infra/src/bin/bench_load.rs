@@ -26,7 +26,7 @@ use landfall::telemetry::Metrics;
 use landfall::warehouse::postgres::PostgresTarget;
 use landfall::warehouse::postgres::{LoaderSettings, PostgresWarehouse};
 use landfall::warehouse::{Dialect, TableName};
-use landfall_infra::LocalStack;
+use landfall_infra::{LocalStack, NoSecrets};
 use load_warehouse::LoadWarehouse;
 use parse_file::{Outcome, ParseFile, Settings};
 
@@ -236,16 +236,6 @@ async fn run(rows: u64, runs: usize) -> BenchResult<()> {
         }
     }
     Ok(())
-}
-
-/// The stack's PostgreSQL needs no password.
-struct NoSecrets;
-
-#[async_trait]
-impl landfall::secrets::Secrets for NoSecrets {
-    async fn secret_string(&self, name: &str) -> Result<String, landfall::secrets::SecretError> {
-        Err(landfall::secrets::SecretError::NotFound { name: name.into() })
-    }
 }
 
 #[tokio::main]

@@ -17,6 +17,7 @@ pub mod load_rejects;
 pub mod postgres;
 pub mod redshift;
 pub mod sql;
+pub mod stats;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ pub use error::WarehouseError;
 pub use ledger::{Counted, FileResult, LedgerRow, LedgerStatus, LoadReport};
 pub use load_rejects::{write_load_rejects, write_rejects};
 pub use sql::{ColumnNeed, Dialect, SqlType, TableName};
+pub use stats::StatsRules;
 
 /// How a feed's files are applied; defaults (append, evolve) for a manifest
 /// whose feed is no longer in the config, so its data still lands.
@@ -50,6 +52,8 @@ pub struct FeedRules {
     pub distkey: Option<String>,
     /// Redshift's compound sort key (`dt` when empty).
     pub sortkey: Vec<String>,
+    /// Set for a monitored feed: its loads record `landfall.feed_stats`.
+    pub stats: Option<StatsRules>,
 }
 
 impl From<&Feed> for FeedRules {
@@ -61,6 +65,9 @@ impl From<&Feed> for FeedRules {
             contract: feed.contract,
             distkey: feed.distkey.clone(),
             sortkey: feed.sortkey.clone(),
+            stats: feed
+                .monitored()
+                .then(|| StatsRules { dims: feed.monitor_by.clone(), event_column: feed.partition_column.clone() }),
         }
     }
 }

@@ -46,6 +46,7 @@ use copy::{CopyColumns, LineMap, PartContext, PartEncoder, SkippedRow, position_
 
 use super::ledger::{Counted, LEDGER_SCHEMA, LedgerRow};
 use super::sql::{self, Dialect, ExistingColumn, MergeKey, SqlType, TableName};
+use super::stats::StatsInsert;
 use super::{FileResult, LoadReport, TableLoad, Warehouse, WarehouseError};
 use crate::config::WriteDisposition;
 use crate::manifest::FileStatus;
@@ -126,16 +127,7 @@ impl Warehouse for PostgresWarehouse {
 
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
         let client = self.target.connect().await?;
-        let messages = client.simple_query(sql).await.map_err(|e| sql_error(&TableName::ledger(), sql, &e))?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
-                _ => None,
-            })
-            .collect())
+        text_rows(&client, sql).await.map_err(|e| sql_error(&TableName::ledger(), sql, &e))
     }
 
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
@@ -146,6 +138,24 @@ impl Warehouse for PostgresWarehouse {
         txn.commit().await.map_err(|e| sql_error(&load.target, "COMMIT", &e))?;
         Ok(report)
     }
+}
+
+/// A query's rows, each value as text (NULL as `None`), by the simple query protocol.
+pub async fn text_rows(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
+    Ok(client
+        .simple_query(sql)
+        .await?
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 /// Creates what a load needs, in its own short transaction.
@@ -164,12 +174,17 @@ async fn prepare(client: &mut tokio_postgres::Client, load: &TableLoad) -> Resul
             exec(&txn, t, &d.create_schema(schema)).await?;
         }
     }
-    for (table, ddl) in [(TableName::ledger(), d.create_ledger()), (t.clone(), d.create_table(t, &column_types(load)))]
-    {
+    for (table, ddl) in [
+        (TableName::ledger(), vec![d.create_ledger()]),
+        (TableName::feed_stats(), d.create_feed_stats()),
+        (t.clone(), vec![d.create_table(t, &column_types(load))]),
+    ] {
         let q = "SELECT to_regclass($1) IS NOT NULL";
         let row = txn.query_one(q, &[&table.to_string()]).await.map_err(|e| sql_error(t, q, &e))?;
         if !row.get::<_, bool>(0) {
-            exec(&txn, t, &ddl).await?;
+            for statement in &ddl {
+                exec(&txn, t, statement).await?;
+            }
             info!(table = %table.plain(), "created");
         }
     }
@@ -259,7 +274,9 @@ impl PostgresWarehouse {
         }
         let data = decision.column_names();
 
-        let staged = load.rules.disposition != WriteDisposition::Append;
+        // A monitored append stages too: the stats then read this load's
+        // rows from a temp table the size of the batch, not the target.
+        let staged = load.rules.disposition != WriteDisposition::Append || load.rules.stats.is_some();
         let types: Vec<SqlType> = decision.columns.iter().map(|(_, t)| t.clone()).collect();
         let copy_columns = CopyColumns::new(data.clone(), types.clone(), staged);
         let statement = if staged {
@@ -344,6 +361,7 @@ impl PostgresWarehouse {
 
         match load.rules.disposition {
             _ if nothing_to_copy => {}
+            WriteDisposition::Append if staged => exec(txn, t, &d.insert_from_staging(t, STAGING, &data)).await?,
             WriteDisposition::Append => {}
             WriteDisposition::ReplacePartition => {
                 for s in d.replace_partitions(t, STAGING, &data) {
@@ -423,6 +441,18 @@ impl PostgresWarehouse {
         }
         if let Some(s) = d.insert_ledger(t, &load.load_id, &loaded_at_rfc, &rows) {
             exec(txn, t, &s).await?;
+        }
+        if let (Some(rules), false) = (&load.rules.stats, nothing_to_copy) {
+            let stats = d.insert_feed_stats(StatsInsert {
+                target: t,
+                feed: &load.feed,
+                load_id: &load.load_id,
+                loaded_at: &loaded_at_rfc,
+                rows_from: STAGING,
+                columns: &decision.columns,
+                rules,
+            });
+            exec(txn, t, &stats).await?;
         }
         Ok(report)
     }

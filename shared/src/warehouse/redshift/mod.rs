@@ -283,13 +283,9 @@ impl RedshiftWarehouse {
     async fn prepare(&self, load: &TableLoad, decision_columns: &[(String, SqlType)]) -> Result<(), WarehouseError> {
         let d = Dialect::Redshift;
         let t = &load.target;
-        let sqls = vec![
-            d.create_schema(LEDGER_SCHEMA),
-            d.create_ledger(),
-            d.create_load_rejects(),
-            d.create_schema(&t.schema),
-            d.create_table_keyed(t, decision_columns, &load.rules),
-        ];
+        let mut sqls = vec![d.create_schema(LEDGER_SCHEMA), d.create_ledger(), d.create_load_rejects()];
+        sqls.extend(d.create_feed_stats());
+        sqls.extend([d.create_schema(&t.schema), d.create_table_keyed(t, decision_columns, &load.rules)]);
         self.run(t, sqls, &Self::name(load, "prepare"), Session::None).await?;
         info!(table = %t.plain(), "prepared");
         Ok(())
@@ -675,6 +671,7 @@ impl Warehouse for RedshiftWarehouse {
             let rows = file_rows(load, &decision, &changes, &load_rejects);
             let staged = StagedLoad {
                 target: t,
+                feed: &load.feed,
                 load_id: &load.load_id,
                 loaded_at: &now,
                 columns: &decision.columns,

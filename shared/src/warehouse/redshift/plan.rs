@@ -34,6 +34,7 @@ use crate::warehouse::load_rejects::load_rejects_table;
 use crate::warehouse::sql::{
     Dialect, MAX_VARCHAR, MergeKey, SEQ_COLUMN, STAGING, SqlType, TableName, lineage_names, quote_ident,
 };
+use crate::warehouse::stats::StatsInsert;
 
 /// The session table of the batch's files, as the ledger will record them.
 pub const FILES: &str = "landfall_files";
@@ -58,6 +59,8 @@ pub struct RawGroup {
 #[derive(Debug, Clone)]
 pub struct StagedLoad<'a> {
     pub target: &'a TableName,
+    /// The feed, as `landfall.feed_stats` records it.
+    pub feed: &'a str,
     pub load_id: &'a str,
     /// RFC 3339, the `_landfall_loaded_at` of every row and the ledger's `loaded_at`.
     pub loaded_at: &'a str,
@@ -310,6 +313,17 @@ impl StagedLoad<'_> {
             at = self.loaded_at_sql(d),
             rejects = load_rejects_table(),
         ));
+        if let Some(rules) = &self.rules.stats {
+            out.push(d.insert_feed_stats(StatsInsert {
+                target: t,
+                feed: self.feed,
+                load_id: self.load_id,
+                loaded_at: self.loaded_at,
+                rows_from: STAGING,
+                columns: self.columns,
+                rules,
+            }));
+        }
         out
     }
 }
@@ -347,6 +361,7 @@ pub fn batches(statements: Vec<String>) -> Result<Vec<Vec<String>>, StatementToo
 mod tests {
     use super::*;
     use crate::warehouse::LedgerStatus;
+    use crate::warehouse::StatsRules;
     use crate::warehouse::ledger::LEDGER_SCHEMA;
 
     fn file(i: u32) -> LedgerRow {
@@ -379,6 +394,7 @@ mod tests {
         let rules = FeedRules::default();
         let load = StagedLoad {
             target: &target,
+            feed: "orders",
             load_id: "L",
             loaded_at: "2026-11-22T10:00:00Z",
             columns: &[],
@@ -484,6 +500,7 @@ mod tests {
         ];
         let load = StagedLoad {
             target: &target,
+            feed: "orders",
             load_id: "0123456789abcdef0123",
             loaded_at: "2026-11-22T10:00:00.000000Z",
             columns: &columns,
@@ -521,6 +538,22 @@ mod tests {
     }
 
     #[test]
+    fn redshift_sql_of_a_monitored_append_records_feed_stats_after_the_ledger() {
+        let rules = FeedRules {
+            stats: Some(StatsRules {
+                dims: vec!["note".into(), "attrs".into()],
+                event_column: Some("ordered_at".into()),
+            }),
+            ..FeedRules::default()
+        };
+        let sql = golden_sql(&rules).1;
+        let ledger = sql.find("INSERT INTO \"landfall\".\"load_ledger\"").unwrap();
+        let stats = sql.find("INSERT INTO \"landfall\".\"feed_stats\"").unwrap();
+        assert!(stats > ledger, "stats join the ledger rows this load wrote");
+        assert_golden("append_monitored", &sql);
+    }
+
+    #[test]
     fn redshift_sql_of_a_merge_matches_its_golden_file() {
         let rules = FeedRules {
             disposition: WriteDisposition::Merge,
@@ -552,13 +585,9 @@ mod tests {
             ("ordered_at".to_owned(), SqlType::TimestampTz),
             ("tags".to_owned(), SqlType::Json),
         ];
-        let mut statements = vec![
-            d.create_schema(LEDGER_SCHEMA),
-            d.create_ledger(),
-            d.create_load_rejects(),
-            d.create_schema("analytics"),
-            d.create_table_keyed(&t, &columns, &rules),
-        ];
+        let mut statements = vec![d.create_schema(LEDGER_SCHEMA), d.create_ledger(), d.create_load_rejects()];
+        statements.extend(d.create_feed_stats());
+        statements.extend([d.create_schema("analytics"), d.create_table_keyed(&t, &columns, &rules)]);
         for change in [
             Change::Add { column: "coupon".into(), sql_type: SqlType::Varchar(32) },
             Change::Widen { column: "note".into(), from: SqlType::Varchar(64), to: SqlType::Varchar(256) },
