@@ -93,24 +93,23 @@ pub struct Deployment {
     pub local: Option<LocalStack>,
 }
 
-/// Whether a local stack is up here (what `LocalStack::discover` finds).
-fn local_stack_here() -> bool {
-    LocalStack::discover().is_ok()
-}
-
 impl Deployment {
     /// The target the flags name, else local where a stack is up here, else aws.
     pub async fn resolve(args: &TargetArgs) -> Result<Deployment, CliError> {
-        let kind = args.target.unwrap_or(if local_stack_here() { TargetKind::Local } else { TargetKind::Aws });
-        match kind {
-            TargetKind::Local => Deployment::local().await,
-            TargetKind::Aws => Deployment::aws(args).await,
+        // Discovered once: it decides the default target and is the local one.
+        let found = match args.target {
+            Some(TargetKind::Aws) => None,
+            _ => Some(LocalStack::discover()),
+        };
+        match (args.target, found) {
+            (Some(TargetKind::Local), Some(stack)) | (None, Some(stack @ Ok(_))) => Deployment::local(stack).await,
+            _ => Deployment::aws(args).await,
         }
         .map(|d| d.with_env_overrides())
     }
 
-    async fn local() -> Result<Deployment, CliError> {
-        let stack = LocalStack::discover()
+    async fn local(found: Result<LocalStack, landfall_infra::StackError>) -> Result<Deployment, CliError> {
+        let stack = found
             .map_err(|e| CliError::Usage(format!("{e}; run `infra/stack up` in a checkout, or pass --target aws")))?;
         let text = std::fs::read_to_string(stack.dir.join("outputs.json"))
             .map_err(|e| CliError::Usage(format!("{}: {e}", stack.dir.join("outputs.json").display())))?;

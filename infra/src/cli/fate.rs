@@ -430,25 +430,13 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
 async fn queue_hint(d: &Deployment, function: &str) -> String {
     let Ok(q) = d.queue(function) else { return "is not in the outputs".into() };
     let sqs = aws_sdk_sqs::Client::new(&d.sdk);
-    let count = |url: String| {
+    let count = |url: &str| {
         let sqs = sqs.clone();
-        async move {
-            sqs.get_queue_attributes()
-                .queue_url(url)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-                .send()
-                .await
-                .ok()
-                .and_then(|o| {
-                    o.attributes()?
-                        .get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)?
-                        .parse::<u64>()
-                        .ok()
-                })
-                .unwrap_or(0)
-        }
+        let url = url.to_owned();
+        // A hint is worth nothing if it fails the command: unknown counts read as 0.
+        async move { super::status::queue_counts(&sqs, &url).await.map(|(waiting, _)| waiting).unwrap_or(0) }
     };
-    let (queued, dead) = (count(q.url.clone()).await, count(q.dlq_url.clone()).await);
+    let (queued, dead) = (count(&q.url).await, count(&q.dlq_url).await);
     if dead > 0 {
         format!("holds {queued} message(s), {dead} dead-lettered (`landfall redrive {function}` moves them back)")
     } else {

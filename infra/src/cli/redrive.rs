@@ -72,19 +72,13 @@ pub async fn run(d: &Deployment, args: &RedriveArgs, json: bool) -> Result<(), C
 
 /// Whether the endpoint does not implement the move task (an emulator):
 /// its answer is not an SQS error at all (moto sends an HTML 500 with no
-/// error code), or says so. A real refusal carries an SQS error code and is
-/// reported as it is.
+/// error code). A real refusal carries an SQS error code and is reported.
 fn unsupported<E>(e: &aws_sdk_sqs::error::SdkError<E>) -> bool
 where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     use aws_sdk_sqs::error::ProvideErrorMetadata as _;
-    let text = aws_sdk_sqs::error::DisplayErrorContext(e).to_string();
-    let not_implemented = ["not yet implemented", "not implemented", "InvalidAction", "UnknownOperation"]
-        .iter()
-        .any(|m| text.contains(m));
-    let no_sqs_answer = matches!(e, aws_sdk_sqs::error::SdkError::ServiceError(_)) && e.code().is_none();
-    not_implemented || no_sqs_answer
+    matches!(e, aws_sdk_sqs::error::SdkError::ServiceError(_)) && e.code().is_none()
 }
 
 /// Receive, send, then delete, ten at a time, until the DLQ is empty or `max` moved.

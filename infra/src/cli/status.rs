@@ -218,28 +218,8 @@ async fn queue_status(
     q: &landfall_infra::QueueBinding,
 ) -> Result<QueueStatus, CliError> {
     let sqs = aws_sdk_sqs::Client::new(&d.sdk);
-    let counts = |url: String| {
-        let sqs = sqs.clone();
-        async move {
-            let out = sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-                .send()
-                .await
-                .map_err(|e| aws_error("GetQueueAttributes", e))?;
-            let get = |a: QueueAttributeName| -> u64 {
-                out.attributes().and_then(|m| m.get(&a)).and_then(|v| v.parse().ok()).unwrap_or(0)
-            };
-            Ok::<_, CliError>((
-                get(QueueAttributeName::ApproximateNumberOfMessages),
-                get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-            ))
-        }
-    };
-    let (queued, in_flight) = counts(q.url.clone()).await?;
-    let (dead, dead_in_flight) = counts(q.dlq_url.clone()).await?;
+    let (queued, in_flight) = queue_counts(&sqs, &q.url).await?;
+    let (dead, dead_in_flight) = queue_counts(&sqs, &q.dlq_url).await?;
     Ok(QueueStatus {
         function: function.to_owned(),
         queued,
@@ -247,6 +227,25 @@ async fn queue_status(
         oldest_age_seconds: oldest_age(d, &q.url).await,
         dead_letters: dead + dead_in_flight,
     })
+}
+
+/// A queue's (waiting, in flight) message counts.
+pub async fn queue_counts(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), CliError> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(|e| aws_error("GetQueueAttributes", e))?;
+    let get = |a: QueueAttributeName| -> u64 {
+        out.attributes().and_then(|m| m.get(&a)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    Ok((
+        get(QueueAttributeName::ApproximateNumberOfMessages),
+        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
 }
 
 /// The queue's ApproximateAgeOfOldestMessage (SQS publishes it to
