@@ -66,6 +66,13 @@ impl MemoryStore {
         })
     }
 
+    /// Lifts the fault set on `key`.
+    pub fn clear_fault(&self, key: &str) {
+        if let Ok(mut faults) = self.faults.lock() {
+            faults.remove(key);
+        }
+    }
+
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let Ok(objects) = self.objects.lock() else { return Vec::new() };
         objects.keys().filter(|(b, k)| b == bucket && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect()
