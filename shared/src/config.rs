@@ -21,6 +21,8 @@ pub enum ConfigError {
     Feed { origin: String, line: u64, feed: String, message: String },
     #[error("{origin}:{line}: source {name:?}: {message}")]
     Source { origin: String, line: u64, name: String, message: String },
+    #[error("{origin}:{line}: job {name:?}: {message}")]
+    Job { origin: String, line: u64, name: String, message: String },
     #[error("reading {origin}: {message}")]
     Read { origin: String, message: String, retryable: bool },
 }
@@ -54,6 +56,8 @@ struct RawConfig {
     warehouse: Option<Spanned<RawWarehouse>>,
     #[serde(default)]
     sources: BTreeMap<String, Spanned<crate::fetch::source::RawSource>>,
+    #[serde(default)]
+    jobs: BTreeMap<String, Spanned<crate::jobs::RawJob>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,6 +298,8 @@ pub struct Config {
     pub warehouse: WarehouseConfig,
     /// Third-party APIs fetch-api pulls into feeds.
     pub sources: Vec<crate::fetch::Source>,
+    /// Scheduled warehouse jobs run-job runs.
+    pub jobs: Vec<crate::jobs::Job>,
     /// Where the config came from (path or URL), for messages.
     pub origin: String,
 }
@@ -338,7 +344,24 @@ impl Config {
             let source = crate::fetch::source::validate(&name, spanned.value, &feed_names).map_err(bad)?;
             sources.push(crate::fetch::Source { line, ..source });
         }
-        Ok(Config { version: raw.version, feeds, warehouse, sources, origin: origin.to_owned() })
+        let mut jobs = Vec::with_capacity(raw.jobs.len());
+        for (name, spanned) in raw.jobs {
+            let line = spanned.referenced.line();
+            let job = crate::jobs::validate(&name, spanned.value, line).map_err(|message| ConfigError::Job {
+                origin: origin.to_owned(),
+                line,
+                name: name.clone(),
+                message,
+            })?;
+            jobs.push(job);
+        }
+        crate::jobs::check_graph(&jobs).map_err(|(name, line, message)| ConfigError::Job {
+            origin: origin.to_owned(),
+            line,
+            name,
+            message,
+        })?;
+        Ok(Config { version: raw.version, feeds, warehouse, sources, jobs, origin: origin.to_owned() })
     }
 
     /// Reads a config from a local path.
@@ -363,6 +386,10 @@ impl Config {
 
     pub fn source(&self, name: &str) -> Option<&crate::fetch::Source> {
         self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn job(&self, name: &str) -> Option<&crate::jobs::Job> {
+        self.jobs.iter().find(|j| j.name == name)
     }
 }
 
