@@ -192,10 +192,10 @@ pub fn unload_archive(table: &TableName, condition: &str, prefix_url: &str, role
     )
 }
 
-/// An archive's delete and its ledger row, one transaction: run only once
+/// An archive's delete, to run with its ledger row in one transaction once
 /// the files and the catalog entry are durable.
-pub fn archive_delete(d: Dialect, table: &TableName, condition: &str, finish: &Finish<'_>) -> Vec<String> {
-    vec![d.lock(table), format!("DELETE FROM {table} WHERE {condition}"), finish.statement(d)]
+pub fn archive_delete(d: Dialect, table: &TableName, condition: &str) -> Vec<String> {
+    vec![d.lock(table), format!("DELETE FROM {table} WHERE {condition}")]
 }
 
 #[cfg(test)]
@@ -263,7 +263,8 @@ mod tests {
             "s3://lf-curated/archive/partner_clicks/20261201T000000Z-0000abcd_",
             ROLE,
         )];
-        archive.extend(archive_delete(d, &clicks, &condition, &Finish { rows_sql: "1200".into(), ..finish() }));
+        archive.extend(archive_delete(d, &clicks, &condition));
+        archive.push(Finish { rows_sql: "1200".into(), ..finish() }.statement(d));
         assert_golden("job_archive", &joined(&archive));
         let daily = TableName::new("raw", "clicks_daily");
         let sql = "SELECT partner_id, dt, count(*) AS clicks FROM raw.partner_clicks GROUP BY 1, 2";
