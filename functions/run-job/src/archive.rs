@@ -428,6 +428,13 @@ async fn register(
     Ok(())
 }
 
+/// The `dt` of an UNLOAD's file from its folder: `.../dt=D/...`, or
+/// `.../<prefix>dt=D/...` when the TO path ends in a name prefix.
+fn partition_of(key: &str) -> Option<&str> {
+    let (dirs, _file) = key.rsplit_once('/')?;
+    dirs.split('/').find_map(|seg| seg.strip_prefix("dt=").or_else(|| seg.rsplit_once("_dt=").map(|(_, v)| v)))
+}
+
 async fn redshift(
     ctx: &RunJob,
     run: &Run<'_>,
@@ -459,7 +466,7 @@ async fn redshift(
     let parts: Vec<(String, String, u64)> = files
         .iter()
         .filter_map(|f| {
-            let dt = f.key.split('/').find_map(|s| s.strip_prefix("dt="))?;
+            let dt = partition_of(&f.key)?;
             Some((dt.to_owned(), f.key.clone(), f.bytes))
         })
         .collect();
@@ -495,6 +502,13 @@ mod tests {
         let w = Archive { rows: ArchiveRows::Where("status = 'closed'".into()), ..a };
         assert_eq!(range(&w, today), (None, "status = 'closed'".into()));
         assert_eq!(condition(Dialect::Postgres, None, "status = 'closed'"), "(status = 'closed')");
+    }
+
+    #[test]
+    fn an_unloaded_files_partition_is_read_from_its_folder() {
+        assert_eq!(partition_of("archive/t/r1_/dt=2025-01-01/0000_part_00.parquet"), Some("2025-01-01"));
+        assert_eq!(partition_of("archive/t/r1_dt=2025-01-01/0000_part_00.parquet"), Some("2025-01-01"));
+        assert_eq!(partition_of("archive/t/r1_0000_part_00.parquet"), None);
     }
 
     #[test]
