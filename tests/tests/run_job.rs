@@ -22,6 +22,9 @@ use landfall_infra::LocalStack;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use run_job::{Engine, JobError, Payload, RunJob, RunReport, Settings};
 
+/// The tests' own schema: the stack's `public` holds the feeds' tables, which the demo lists.
+const SCHEMA: &str = "jobs_e2e";
+
 struct Rig {
     stack: LocalStack,
     store: S3Store,
@@ -37,8 +40,10 @@ impl Rig {
     }
 
     async fn runner(&self, jobs: &str, fail_before_delete: bool) -> RunJob {
-        let yaml =
-            format!("version: 1\nwarehouse:\n  driver: postgres\n  url: {}\njobs:\n{jobs}", self.stack.database_url);
+        let yaml = format!(
+            "version: 1\nwarehouse:\n  driver: postgres\n  url: {}\n  schema: {SCHEMA}\njobs:\n{jobs}",
+            self.stack.database_url
+        );
         let config = Config::from_yaml(&yaml, "run_job.yaml").unwrap_or_else(|e| panic!("{e}"));
         let sdk = self.stack.sdk_config().await;
         let target = PostgresTarget::resolve(&self.stack.database_url, None, &SecretsManager::new(&sdk)).await.unwrap();
@@ -85,16 +90,19 @@ impl Rig {
 
     /// Forgets the jobs' runs, so a test starts from nothing however often it has run.
     async fn forget(&self, jobs: &[&str], tables: &[&str]) {
+        // Concurrent CREATE SCHEMA IF NOT EXISTS can collide in PostgreSQL's catalog.
+        self.exec(&format!("BEGIN; SELECT pg_advisory_xact_lock(7); CREATE SCHEMA IF NOT EXISTS {SCHEMA}; COMMIT"))
+            .await;
         for t in tables {
             let kind = format!(
-                "SELECT relkind::text FROM pg_class WHERE relname = '{t}' AND relnamespace = 'public'::regnamespace"
+                "SELECT relkind::text FROM pg_class WHERE relname = '{t}' AND relnamespace = 'jobs_e2e'::regnamespace"
             );
             let what = match self.rows(&kind).await.first().map(|r| r[0].as_str()) {
                 Some("v") => "VIEW",
                 Some(_) => "TABLE",
                 None => continue,
             };
-            self.exec(&format!("DROP {what} IF EXISTS public.{t} CASCADE")).await;
+            self.exec(&format!("DROP {what} IF EXISTS jobs_e2e.{t} CASCADE")).await;
         }
         let names: Vec<String> = jobs.iter().map(|j| format!("'{j}'")).collect();
         let _ =
@@ -110,9 +118,9 @@ async fn run(runner: &RunJob, job: &str) -> Vec<RunReport> {
 async fn a_swapped_table_is_never_missing_for_a_concurrent_reader() {
     let rig = Rig::new().await;
     rig.forget(&["jobs_swap"], &["jobs_swap_src", "jobs_swap"]).await;
-    rig.exec("CREATE TABLE public.jobs_swap_src AS SELECT g AS id FROM generate_series(1, 1000) g").await;
+    rig.exec("CREATE TABLE jobs_e2e.jobs_swap_src AS SELECT g AS id FROM generate_series(1, 1000) g").await;
     // The build sleeps, so readers overlap it and the swap.
-    let jobs = "  jobs_swap:\n    kind: transform\n    schedule: rate(1 hour)\n    sql: SELECT s.id, s.id * 2 AS v FROM public.jobs_swap_src s CROSS JOIN LATERAL (SELECT pg_sleep(0.3)) z\n";
+    let jobs = "  jobs_swap:\n    kind: transform\n    schedule: rate(1 hour)\n    sql: SELECT s.id, s.id * 2 AS v FROM jobs_e2e.jobs_swap_src s CROSS JOIN LATERAL (SELECT pg_sleep(0.3)) z\n";
     let runner = rig.runner(jobs, false).await;
     run(&runner, "jobs_swap").await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -124,7 +132,7 @@ async fn a_swapped_table_is_never_missing_for_a_concurrent_reader() {
             tokio::spawn(conn);
             let mut seen = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                match client.query_one("SELECT count(*) FROM public.jobs_swap", &[]).await {
+                match client.query_one("SELECT count(*) FROM jobs_e2e.jobs_swap", &[]).await {
                     Ok(row) => seen.push(Ok(row.get::<_, i64>(0))),
                     Err(e) => seen.push(Err(e.to_string())),
                 }
@@ -135,7 +143,7 @@ async fn a_swapped_table_is_never_missing_for_a_concurrent_reader() {
     let started = Instant::now();
     for round in 1..=4 {
         rig.exec(&format!(
-            "INSERT INTO public.jobs_swap_src SELECT g FROM generate_series({}, {}) g",
+            "INSERT INTO jobs_e2e.jobs_swap_src SELECT g FROM generate_series({}, {}) g",
             1000 * round + 1,
             1000 * round + 1000
         ))
@@ -146,7 +154,7 @@ async fn a_swapped_table_is_never_missing_for_a_concurrent_reader() {
     stop.store(true, Ordering::Relaxed);
     let seen = reader.await.unwrap();
     let errors: Vec<&String> = seen.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(errors.is_empty(), "the reader failed: {errors:?}");
+    assert!(errors.is_empty(), "the reader failed {} times, first: {:?}", errors.len(), errors.first());
     let counts: BTreeSet<i64> = seen.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
     assert!(counts.iter().all(|c| [1000, 2000, 3000, 4000, 5000].contains(c)), "{counts:?}");
     assert!(counts.len() >= 2, "the reader saw the swaps happen: {counts:?}");
@@ -160,25 +168,25 @@ async fn an_incremental_transform_keeps_its_watermark_over_three_runs() {
     let rig = Rig::new().await;
     rig.forget(&["jobs_inc"], &["jobs_inc_src", "jobs_inc"]).await;
     rig.exec(
-        "CREATE TABLE public.jobs_inc_src (id bigint, status text, updated_at timestamptz);
-         INSERT INTO public.jobs_inc_src VALUES (1, 'new', '2026-11-01T10:00:00Z'), (2, 'new', '2026-11-01T11:00:00Z'), (3, 'new', '2026-11-01T12:00:00Z')",
+        "CREATE TABLE jobs_e2e.jobs_inc_src (id bigint, status text, updated_at timestamptz);
+         INSERT INTO jobs_e2e.jobs_inc_src VALUES (1, 'new', '2026-11-01T10:00:00Z'), (2, 'new', '2026-11-01T11:00:00Z'), (3, 'new', '2026-11-01T12:00:00Z')",
     )
     .await;
-    let jobs = "  jobs_inc:\n    kind: transform\n    materialize: incremental\n    schedule: rate(1 hour)\n    watermark: updated_at\n    primary_key: [id]\n    sql: SELECT id, status, updated_at FROM public.jobs_inc_src\n";
+    let jobs = "  jobs_inc:\n    kind: transform\n    materialize: incremental\n    schedule: rate(1 hour)\n    watermark: updated_at\n    primary_key: [id]\n    sql: SELECT id, status, updated_at FROM jobs_e2e.jobs_inc_src\n";
     let runner = rig.runner(jobs, false).await;
     let first = run(&runner, "jobs_inc").await;
     assert_eq!(first[0].rows, Some(3));
     // Run 2: one row changed (newer), two new, and one late row below the watermark.
     rig.exec(
-        "UPDATE public.jobs_inc_src SET status = 'paid', updated_at = '2026-11-02T09:00:00Z' WHERE id = 1;
-         INSERT INTO public.jobs_inc_src VALUES (4, 'new', '2026-11-02T10:00:00Z'), (5, 'new', '2026-11-02T11:00:00Z'), (6, 'late', '2026-10-01T00:00:00Z')",
+        "UPDATE jobs_e2e.jobs_inc_src SET status = 'paid', updated_at = '2026-11-02T09:00:00Z' WHERE id = 1;
+         INSERT INTO jobs_e2e.jobs_inc_src VALUES (4, 'new', '2026-11-02T10:00:00Z'), (5, 'new', '2026-11-02T11:00:00Z'), (6, 'late', '2026-10-01T00:00:00Z')",
     )
     .await;
     let second = run(&runner, "jobs_inc").await;
     assert_eq!(second[0].rows, Some(3), "{second:?}");
     let third = run(&runner, "jobs_inc").await;
     assert_eq!(third[0].rows, Some(0), "{third:?}");
-    let table = rig.rows("SELECT id, status FROM public.jobs_inc ORDER BY id").await;
+    let table = rig.rows("SELECT id, status FROM jobs_e2e.jobs_inc ORDER BY id").await;
     let want: Vec<Vec<String>> = [("1", "paid"), ("2", "new"), ("3", "new"), ("4", "new"), ("5", "new")]
         .iter()
         .map(|(a, b)| vec![a.to_string(), b.to_string()])
@@ -203,7 +211,7 @@ async fn an_incremental_transform_keeps_its_watermark_over_three_runs() {
     };
     let backfill = runner.run(&window).await.unwrap();
     assert_eq!(backfill[0].rows, Some(1));
-    assert_eq!(rig.scalar("SELECT count(*) FROM public.jobs_inc").await, "6");
+    assert_eq!(rig.scalar("SELECT count(*) FROM jobs_e2e.jobs_inc").await, "6");
 }
 
 #[tokio::test]
@@ -212,13 +220,13 @@ async fn after_skips_until_a_table_loads_and_dependents_follow() {
     rig.forget(&["jobs_after", "jobs_after_next"], &["jobs_after", "jobs_after_next"]).await;
     let d = landfall::warehouse::Dialect::Postgres;
     rig.exec(&format!("{}; {}", d.create_schema("landfall"), d.create_ledger())).await;
-    rig.exec("DELETE FROM landfall.load_ledger WHERE table_name = 'public.jobs_after_loaded'").await;
+    rig.exec("DELETE FROM landfall.load_ledger WHERE table_name = 'jobs_e2e.jobs_after_loaded'").await;
     let jobs = "  jobs_after:\n    kind: transform\n    materialize: view\n    schedule: rate(1 hour)\n    after: [jobs_after_loaded]\n    sql: SELECT 1 AS n\n\
-                \x20 jobs_after_next:\n    kind: transform\n    depends_on: [jobs_after]\n    sql: SELECT n + 1 AS m FROM public.jobs_after\n";
+                \x20 jobs_after_next:\n    kind: transform\n    depends_on: [jobs_after]\n    sql: SELECT n + 1 AS m FROM jobs_e2e.jobs_after\n";
     let runner = rig.runner(jobs, false).await;
     let insert = |file: &str| {
         format!(
-            "INSERT INTO landfall.load_ledger VALUES ('public.jobs_after_loaded', '{file}', 'f', 's3://l/{file}', NULL, 'm', 'loaded', 1, 0, 'l', now(), '{{}}')"
+            "INSERT INTO landfall.load_ledger VALUES ('jobs_e2e.jobs_after_loaded', '{file}', 'f', 's3://l/{file}', NULL, 'm', 'loaded', 1, 0, 'l', now(), '{{}}')"
         )
     };
     let none = run(&runner, "jobs_after").await;
@@ -227,7 +235,7 @@ async fn after_skips_until_a_table_loads_and_dependents_follow() {
     let ran = run(&runner, "jobs_after").await;
     let statuses: Vec<(&str, &str)> = ran.iter().map(|r| (r.job.as_str(), r.status.as_str())).collect();
     assert_eq!(statuses, vec![("jobs_after", "succeeded"), ("jobs_after_next", "succeeded")]);
-    assert_eq!(rig.scalar("SELECT m FROM public.jobs_after_next").await, "2");
+    assert_eq!(rig.scalar("SELECT m FROM jobs_e2e.jobs_after_next").await, "2");
     let again = run(&runner, "jobs_after").await;
     assert_eq!(again[0].status, "skipped");
     assert!(again[0].reason.as_deref().unwrap_or("").contains("since the last run"), "{again:?}");
@@ -295,9 +303,9 @@ async fn an_archive_stopped_before_its_delete_is_finished_by_the_next_run() {
     let _ = glue.delete_table().database_name(&rig.stack.glue_database).name("archive_jobs_arch").send().await;
     // 10 days of 100 rows from 405 to 396 days ago: the 5 oldest days (500 rows) are older than 400 days.
     rig.exec(
-        "CREATE TABLE public.jobs_arch (id bigint, amount numeric(12,2), note varchar(64), paid boolean, at timestamptz, \
+        "CREATE TABLE jobs_e2e.jobs_arch (id bigint, amount numeric(12,2), note varchar(64), paid boolean, at timestamptz, \
          dt date, _landfall_file varchar(256), _landfall_row bigint, _landfall_loaded_at timestamptz);
-         INSERT INTO public.jobs_arch SELECT g, g / 100.0, 'n, \"' || g || '\"', g % 2 = 0, now() - interval '400 days', \
+         INSERT INTO jobs_e2e.jobs_arch SELECT g, g / 100.0, 'n, \"' || g || '\"', g % 2 = 0, now() - interval '400 days', \
          current_date - (405 - (g - 1) / 100), 's3://landing/f.csv', g, now() FROM generate_series(1, 1000) g",
     )
     .await;
@@ -306,7 +314,7 @@ async fn an_archive_stopped_before_its_delete_is_finished_by_the_next_run() {
     let e = crashing.run(&Payload { job: "jobs_archive".into(), from: None, to: None }).await.unwrap_err();
     assert!(matches!(e, JobError::Injected { .. }), "{e}");
     // Stopped between upload and delete: files and catalog are there, every row still in the warehouse.
-    assert_eq!(rig.scalar("SELECT count(*) FROM public.jobs_arch").await, "1000");
+    assert_eq!(rig.scalar("SELECT count(*) FROM jobs_e2e.jobs_arch").await, "1000");
     let parked = archived_ids(&rig, "archive/jobs_arch/").await;
     assert_eq!(parked.len(), 500);
     let table =
@@ -323,7 +331,7 @@ async fn an_archive_stopped_before_its_delete_is_finished_by_the_next_run() {
     assert_eq!(report[0].run_id, first[0][0], "the recorded run is finished, with its range");
     assert_eq!(report[0].rows, Some(500));
     let kept: BTreeSet<i64> =
-        rig.rows("SELECT id FROM public.jobs_arch").await.iter().map(|r| r[0].parse().unwrap()).collect();
+        rig.rows("SELECT id FROM jobs_e2e.jobs_arch").await.iter().map(|r| r[0].parse().unwrap()).collect();
     let archived = archived_ids(&rig, "archive/jobs_arch/").await;
     let unique: BTreeSet<i64> = archived.iter().copied().collect();
     assert_eq!(archived.len(), unique.len(), "no row twice in the archive");
@@ -340,7 +348,7 @@ async fn an_archive_stopped_before_its_delete_is_finished_by_the_next_run() {
     assert_eq!(partitions.partitions().len(), 5);
     let again = run(&runner, "jobs_archive").await;
     assert_eq!(again[0].rows, Some(0), "nothing more is old enough");
-    assert_eq!(rig.scalar("SELECT count(*) FROM public.jobs_arch").await, "500");
+    assert_eq!(rig.scalar("SELECT count(*) FROM jobs_e2e.jobs_arch").await, "500");
     eprintln!("archive: stopped before the delete, then finished: 500 archived, 500 kept, 0 lost, 0 in both places");
     let _ = Duration::ZERO;
 }

@@ -97,16 +97,20 @@ impl Engine {
 }
 
 /// The configured warehouse: PostgreSQL (the URL checked and its password
-/// read now, so a bad setting fails the cold start) or Redshift's Data API.
+/// read now, so a bad setting fails the cold start; `url` and
+/// `password_secret` from the environment win over the config's) or
+/// Redshift's Data API.
 pub async fn from_config(
     warehouse: &landfall::config::WarehouseConfig,
     sdk: &aws_config::SdkConfig,
     store: Arc<dyn landfall::storage::ObjectStore>,
     curated_bucket: &str,
     work_dir: std::path::PathBuf,
+    url: Option<String>,
+    password_secret: Option<String>,
 ) -> Result<Engine, WarehouseError> {
     use landfall::config::WarehouseDriver;
-    use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV, connection_settings};
+    use landfall::warehouse::postgres::connection::connection_settings;
     use landfall::warehouse::redshift::{Polling, RedshiftSettings, SdkDataApi};
     match (&warehouse.driver, &warehouse.redshift) {
         (WarehouseDriver::Redshift, Some(config)) => {
@@ -120,8 +124,7 @@ pub async fn from_config(
             Err(WarehouseError::Config { message: "driver: redshift without its settings".into() })
         }
         (WarehouseDriver::Postgres, _) => {
-            let env = |name| landfall::env::optional(name);
-            let (url, secret) = connection_settings(warehouse, env(URL_ENV), env(SECRET_ENV))?;
+            let (url, secret) = connection_settings(warehouse, url, password_secret)?;
             let secrets = landfall::secrets::SecretsManager::new(sdk);
             Ok(Engine::Postgres(PostgresTarget::resolve(&url, secret.as_deref(), &secrets).await?))
         }

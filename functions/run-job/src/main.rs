@@ -8,6 +8,7 @@ use landfall::catalog::GlueCatalog;
 use landfall::notify::Slack;
 use landfall::secrets::SecretsManager;
 use landfall::storage::s3_client;
+use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV};
 use landfall::{env, lambda, telemetry::Metrics};
 use run_job::{RunJob, Settings, engine};
 
@@ -21,7 +22,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::sdk_config().await;
     let store = lambda::s3_store(&sdk);
     let config = lambda::config(store.as_ref()).await?;
-    let engine = engine::from_config(&config.warehouse, &sdk, store.clone(), &curated_bucket, work_dir.clone()).await?;
+    let (url, secret) = (env::optional(URL_ENV), env::optional(SECRET_ENV));
+    let engine =
+        engine::from_config(&config.warehouse, &sdk, store.clone(), &curated_bucket, work_dir.clone(), url, secret)
+            .await?;
     let catalog = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), glue_database.clone()));
     let slack = match env::optional("LANDFALL_SLACK_WEBHOOK_SECRET") {
         Some(secret) => Some(Slack::new(Arc::new(SecretsManager::new(&sdk)), secret)?),
