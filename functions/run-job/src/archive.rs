@@ -250,7 +250,7 @@ async fn postgres(
     let mut uploaded: Vec<(String, String, u64)> = Vec::new();
     if selected > 0 {
         let feed = archive_feed(table, declared, archived_name(&by));
-        let parts = write_parts(ctx, job, feed, &csv_path, dir.path(), selected, &plain).await?;
+        let parts = write_parts(job, feed, &csv_path, dir.path(), selected, &plain).await?;
         uploaded = upload(ctx, job, &a.table, &run.run_id, parts).await?;
         register(ctx, job, &a.table, &uploaded).await?;
     }
@@ -278,7 +278,6 @@ async fn postgres(
 
 /// The CSV through the lake's writer, on a blocking thread; every row must come out.
 async fn write_parts(
-    ctx: &RunJob,
     job: &landfall::jobs::Job,
     feed: Feed,
     csv_path: &std::path::Path,
@@ -291,7 +290,6 @@ async fn write_parts(
     let (csv_path, dir) = (csv_path.to_owned(), dir.to_owned());
     let source_url = format!("warehouse://{plain}");
     let today = chrono::Utc::now().date_naive();
-    let _ = ctx;
     let outcome = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&csv_path)?;
         let req = ConvertRequest {

@@ -180,7 +180,7 @@ pub async fn run(dep: &Deployment, args: &JobsArgs, json: bool) -> Result<(), Cl
             if t.is_empty() { format!("job {name} has not run yet") } else { t.render() }
         });
     }
-    let latest = runs(warehouse.as_ref(), &ledger::latest_per_job(d)).await?;
+    let latest = runs(warehouse.as_ref(), &ledger::latest_per_job()).await?;
     let lines: Vec<JobLine> = config
         .jobs
         .iter()

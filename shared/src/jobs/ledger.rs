@@ -187,8 +187,7 @@ pub fn newest_load(d: Dialect, tables: &[String]) -> String {
 }
 
 /// The latest run of every job, for `landfall jobs`.
-pub fn latest_per_job(d: Dialect) -> String {
-    let _ = d;
+pub fn latest_per_job() -> String {
     format!(
         "SELECT {COLUMNS} FROM {RUNS} r WHERE NOT EXISTS (SELECT 1 FROM {RUNS} n WHERE n.job = r.job \
          AND (n.started > r.started OR (n.started = r.started AND n.run_id > r.run_id))) ORDER BY job"
