@@ -254,9 +254,6 @@ async fn postgres(
         uploaded = upload(ctx, job, &a.table, &run.run_id, parts).await?;
         register(ctx, job, &a.table, &uploaded).await?;
     }
-    if ctx.settings.fail_before_delete {
-        return Err(JobError::Injected { job: job.name.clone() });
-    }
     let delete = format!("DELETE FROM {table} WHERE {cond}");
     let deleted = tx.execute(delete.as_str(), &[]).await.map_err(|e| sqlerr(&delete, e))?;
     if deleted != selected {
@@ -470,9 +467,6 @@ async fn redshift(
         .collect();
     if !parts.is_empty() {
         register(ctx, job, &a.table, &parts).await?;
-    }
-    if ctx.settings.fail_before_delete {
-        return Err(JobError::Injected { job: job.name.clone() });
     }
     let rows: u64 = files.iter().map(|f| f.rows).sum();
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();

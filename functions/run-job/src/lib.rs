@@ -53,10 +53,6 @@ pub enum JobError {
     Invariant { job: String, message: String },
     #[error("job {job}: scratch space: {source}")]
     Scratch { job: String, source: std::io::Error },
-    #[error(
-        "job {job}: stopped before the delete (test hook): files and catalog are durable, rows still in the warehouse"
-    )]
-    Injected { job: String },
 }
 
 impl JobError {
@@ -68,7 +64,7 @@ impl JobError {
             JobError::Storage { source, .. } => Disposition::of_fault(source.retryable()),
             JobError::Upload { retryable, .. } => Disposition::of_fault(*retryable),
             JobError::Catalog { source, .. } => Disposition::of_fault(source.retryable()),
-            JobError::Scratch { .. } | JobError::Injected { .. } => Disposition::Retry,
+            JobError::Scratch { .. } => Disposition::Retry,
             JobError::Payload { .. }
             | JobError::UnknownJob { .. }
             | JobError::Config { .. }
@@ -95,9 +91,6 @@ pub struct Settings {
     /// The Glue database archives are registered in.
     pub glue_database: String,
     pub work_dir: PathBuf,
-    /// A test hook: an archive stops, as a crash would, once its files and
-    /// catalog entry are durable and before its delete.
-    pub fail_before_delete: bool,
 }
 
 /// What one run did.

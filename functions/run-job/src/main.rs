@@ -33,7 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
 
     let metrics = Metrics::new("landfall");
-    let settings = Settings { curated_bucket, glue_database, work_dir, fail_before_delete: false };
+    let settings = Settings { curated_bucket, glue_database, work_dir };
     let handler = RunJob::new(config, engine, store, s3_client(&sdk), catalog, slack, metrics.clone(), settings);
     lambda::serve("run-job", metrics, |payload, deadline| handler.handle(payload, deadline)).await
 }

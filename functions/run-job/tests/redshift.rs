@@ -208,12 +208,8 @@ async fn rig(jobs: &str, answer: impl Fn(&str) -> Vec<Vec<Value>> + Send + Sync 
             .build(),
     );
     let catalog = Arc::new(MemoryCatalog::default());
-    let settings = Settings {
-        curated_bucket: CURATED.into(),
-        glue_database: "lake".into(),
-        work_dir: std::env::temp_dir(),
-        fail_before_delete: false,
-    };
+    let settings =
+        Settings { curated_bucket: CURATED.into(), glue_database: "lake".into(), work_dir: std::env::temp_dir() };
     let engine = Engine::Redshift { warehouse: Arc::new(warehouse), config: target };
     let store_dyn: Arc<dyn ObjectStore> = store.clone();
     let runner =

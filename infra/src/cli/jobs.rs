@@ -83,7 +83,6 @@ async fn local_runner(
         curated_bucket: stack.curated_bucket.clone(),
         glue_database: stack.glue_database.clone(),
         work_dir,
-        fail_before_delete: false,
     };
     let s3 = landfall::storage::s3_client(sdk);
     let metrics = landfall::telemetry::Metrics::new("landfall");
