@@ -166,7 +166,25 @@ struct Rig {
     runner: RunJob,
 }
 
+/// The webhook secret's value: the URL of a local stand-in for Slack.
+struct WebhookSecret(String);
+
+#[async_trait]
+impl landfall::secrets::Secrets for WebhookSecret {
+    async fn secret_string(&self, _name: &str) -> Result<String, landfall::secrets::SecretError> {
+        Ok(self.0.clone())
+    }
+}
+
 async fn rig(jobs: &str, answer: impl Fn(&str) -> Vec<Vec<Value>> + Send + Sync + 'static) -> Rig {
+    rig_with(jobs, answer, None).await
+}
+
+async fn rig_with(
+    jobs: &str,
+    answer: impl Fn(&str) -> Vec<Vec<Value>> + Send + Sync + 'static,
+    slack: Option<landfall::notify::Slack>,
+) -> Rig {
     let server = MockServer::start().await;
     let store = Arc::new(MemoryStore::default());
     let fake = Arc::new(Fake {
@@ -213,7 +231,7 @@ async fn rig(jobs: &str, answer: impl Fn(&str) -> Vec<Vec<Value>> + Send + Sync 
     let engine = Engine::Redshift { warehouse: Arc::new(warehouse), config: target };
     let store_dyn: Arc<dyn ObjectStore> = store.clone();
     let runner =
-        RunJob::new(Arc::new(config), engine, store_dyn, s3, catalog.clone(), None, Metrics::new("t"), settings);
+        RunJob::new(Arc::new(config), engine, store_dyn, s3, catalog.clone(), slack, Metrics::new("t"), settings);
     Rig { _server: server, fake, store, catalog, runner }
 }
 
@@ -257,7 +275,10 @@ async fn an_archive_unloads_parquet_registers_it_and_then_deletes_with_its_ledge
 #[tokio::test]
 async fn an_export_unloads_one_gzipped_csv_and_reports_the_manifests_counts() {
     let jobs = "  report:\n    kind: export\n    schedule: rate(1 day)\n    sql: SELECT partner_id FROM raw.clicks WHERE dt = '2026-11-30'\n";
-    let rig = rig(jobs, |_| Vec::new()).await;
+    let webhook = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&webhook).await;
+    let slack = landfall::notify::Slack::new(Arc::new(WebhookSecret(webhook.uri())), "landfall/slack").unwrap();
+    let rig = rig_with(jobs, |_| Vec::new(), Some(slack)).await;
     let report = rig.runner.run(&payload("report")).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((report[0].rows, report[0].bytes), (Some(7), Some(6)));
     let submitted = rig.fake.submitted.lock().unwrap().clone();
@@ -267,6 +288,13 @@ async fn an_export_unloads_one_gzipped_csv_and_reports_the_manifests_counts() {
     assert!(unload.contains(&format!("/{}_'", report[0].run_id)), "{unload}");
     let finish = submitted.last().unwrap();
     assert!(finish[0].contains("rows_written = 7") && finish[1].contains("bytes_written = 6"), "{finish:?}");
+    // Then the message: rows, bytes, where, and the presigned link.
+    let posted = webhook.received_requests().await.unwrap();
+    assert_eq!(posted.len(), 1);
+    let message: Value = serde_json::from_slice(&posted[0].body).unwrap();
+    assert_eq!(message["text"], ":outbox_tray: export report: 7 rows, 6 bytes");
+    let text = message.to_string();
+    assert!(text.contains("X-Amz-Signature") && text.contains(&format!("{}_000.gz", report[0].run_id)), "{text}");
 }
 
 #[tokio::test]
