@@ -219,6 +219,15 @@ async fn after_skips_until_a_table_loads_and_dependents_follow() {
     assert!(again[0].reason.as_deref().unwrap_or("").contains("since the last run"), "{again:?}");
     rig.exec(&insert("b")).await;
     assert_eq!(run(&runner, "jobs_after").await[0].status, "succeeded");
+    // A dependent that fails is retried by the next invocation, even though its upstream then has nothing to do.
+    let broken =
+        rig.runner(&jobs.replace("SELECT n + 1 AS m FROM jobs_e2e.jobs_after", "SELECT m FROM jobs_e2e.no_such")).await;
+    rig.exec(&insert("c")).await;
+    let failed = broken.run(&Payload { job: "jobs_after".into(), from: None, to: None }).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let retried = run(&runner, "jobs_after").await;
+    let statuses: Vec<(&str, &str)> = retried.iter().map(|r| (r.job.as_str(), r.status.as_str())).collect();
+    assert_eq!(statuses, vec![("jobs_after", "skipped"), ("jobs_after_next", "succeeded")]);
 }
 
 #[tokio::test]

@@ -191,13 +191,21 @@ impl RunJob {
         self.ensure_ledger(job).await?;
         let first = self.run_one(job, payload.from.clone(), payload.to.clone()).await?;
         let succeeded = first.status == RunStatus::Succeeded.as_str();
+        let skipped = first.status == RunStatus::Skipped.as_str();
         let mut reports = vec![first];
-        if succeeded {
-            for next in downstream(&self.config.jobs, &job.name) {
+        for next in downstream(&self.config.jobs, &job.name) {
+            // A dependent runs after its upstream succeeded; when the upstream had
+            // nothing to do, a dependent whose last run failed is retried.
+            if succeeded || (skipped && self.last_failed(next).await?) {
                 reports.push(self.run_one(next, None, None).await?);
             }
         }
         Ok(reports)
+    }
+
+    async fn last_failed(&self, job: &Job) -> Result<bool, JobError> {
+        let last = self.ledger_rows(job, "last-run", &ledger::recent(self.dialect(), &job.name, 1)).await?;
+        Ok(last.first().is_some_and(|r| matches!(r.status(), Some(RunStatus::Failed | RunStatus::Running))))
     }
 
     async fn ensure_ledger(&self, job: &Job) -> Result<(), JobError> {
