@@ -285,7 +285,18 @@ impl RunJob {
         let d = self.dialect();
         let kind = job.kind().as_str();
         let backfill = from.is_some() || to.is_some();
-        let (skip, after_mark) = self.gate(job, backfill).await?;
+        // An archive that recorded its range and never finished is finished first, with that range.
+        let resumed = match job.spec {
+            JobSpec::Archive(_) => {
+                self.ledger_rows(job, "unfinished", &ledger::unfinished_archive(d, &job.name)).await?.into_iter().next()
+            }
+            _ => None,
+        };
+        // ... whatever its gate says: its range is recorded, its rows may be in two places.
+        let (skip, after_mark) = match resumed {
+            Some(_) => (None, None),
+            None => self.gate(job, backfill).await?,
+        };
         if let Some(reason) = skip {
             let run_id = new_run_id();
             let started = now();
@@ -312,13 +323,7 @@ impl RunJob {
                 ..RunReport::default()
             });
         }
-        // An archive that recorded its range and never finished is finished first, with that range.
-        let resumed = match job.spec {
-            JobSpec::Archive(_) => {
-                self.ledger_rows(job, "unfinished", &ledger::unfinished_archive(d, &job.name)).await?.into_iter().next()
-            }
-            _ => None,
-        };
+
         let run =
             Run { job, run_id: resumed.as_ref().map_or_else(new_run_id, |r| r.run_id.clone()), after_mark, from, to };
         let span = info_span!("job", job = %job.name, kind, run_id = %run.run_id);
