@@ -31,6 +31,7 @@ locals {
   deployed_functions = merge(
     local.function_names,
     length(local.source_schedules) > 0 ? { fetch_api = "fetch-api" } : {},
+    length(local.job_list) > 0 ? { run_job = "run-job" } : {},
   )
 
   secret_arn = { for s in compact(concat([var.warehouse.password_secret], var.fetch_api_secrets)) : s => (
@@ -158,6 +159,7 @@ locals {
   }
 
   function_environment = {
+    run_job = local.run_job_environment
     parse_file = {
       LANDFALL_CURATED_BUCKET = local.curated_bucket_name
       LANDFALL_CONFIG         = local.config_url
@@ -211,7 +213,7 @@ module "function" {
   log_level             = var.log_level
   kms_key_arn           = local.kms_key_arn
   async_dead_letter_arn = aws_sqs_queue.async_failures[0].arn
-  policy_statements     = local.function_statements[each.key]
+  policy_statements     = merge(local.function_statements, { run_job = local.run_job_statements })[each.key]
 
   queue = contains(keys(module.queue), each.key) ? {
     arn                     = module.queue[each.key].arn
@@ -231,6 +233,9 @@ module "schedules" {
   schedules = merge(
     {
       for k, s in local.source_schedules : k => merge(s, { target_arn = module.function["fetch_api"].arn })
+    },
+    {
+      for k, s in local.job_schedules : k => merge(s, { target_arn = module.function["run_job"].arn })
     },
     {
       repair-partitions = {
@@ -255,6 +260,7 @@ module "redshift" {
   name_prefix        = var.name_prefix
   curated_bucket_arn = module.curated_bucket.arn
   copy_prefixes      = var.redshift.copy_prefixes
+  unload_prefixes    = length(local.job_list) > 0 ? local.unload_prefixes : []
   kms_key_arn        = local.kms_key_arn
   serverless         = var.redshift.serverless
 }

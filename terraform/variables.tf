@@ -124,6 +124,16 @@ variable "functions" {
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
     }), {})
+    run_job = optional(object({
+      timeout_seconds         = optional(number, 900)
+      memory_mb               = optional(number, 1024)
+      batch_size              = optional(number, 1)
+      batching_window_seconds = optional(number, 0)
+      max_concurrency         = optional(number, 2)
+      max_receive_count       = optional(number, 5)
+      reserved_concurrency    = optional(number)
+      max_message_age_seconds = optional(number, 3600)
+    }), {})
     load_warehouse = optional(object({
       timeout_seconds         = optional(number, 600)
       memory_mb               = optional(number, 512)
@@ -273,4 +283,10 @@ variable "tags" {
   type        = map(string)
   description = "Extra tags for every resource (merged into the provider's default_tags)."
   default     = {}
+}
+
+variable "jobs_slack_webhook_secret" {
+  type        = string
+  description = "Secrets Manager name or ARN holding the Slack incoming webhook URL run-job posts export and failure messages to (null: no messages)."
+  default     = null
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 16] = [
+const SUBCOMMANDS: [&str; 18] = [
     "status",
     "files",
     "file",
@@ -31,6 +31,8 @@ const SUBCOMMANDS: [&str; 16] = [
     "pump",
     "drop",
     "summary",
+    "jobs",
+    "run-job",
 ];
 
 fn bin() -> Command {
@@ -430,4 +432,20 @@ async fn fetch_runs_a_source_against_a_local_server_and_its_pages_load() {
     assert_eq!(v["drained"], true);
     let rows = s.sql("SELECT count(*) FROM public.demo_leads").await;
     assert!(rows >= 1, "the fetched pages loaded: {rows} row(s)");
+}
+
+#[tokio::test]
+async fn jobs_lists_the_configured_jobs_with_their_last_run() {
+    let _stack = Stack::start().await;
+    let listed = json_of(&run(bin().args(["jobs", "--json"])));
+    let names: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|j| j["job"].as_str()).collect();
+    assert_eq!(names, vec!["clicks_per_partner_daily", "clicks_report", "partner_clicks_archive"], "{listed}");
+    let report = &listed[1];
+    assert_eq!((report["kind"].as_str(), report["schedule"].is_null()), (Some("export"), true), "{report}");
+    assert_eq!(report["depends_on"][0], "clicks_per_partner_daily");
+    assert!(listed[0].get("last_run").is_some(), "{listed}");
+    let missing = run(bin().args(["jobs", "--job", "no_such_job"]));
+    assert_eq!(missing.status.code(), Some(3));
+    let missing = run(bin().args(["run-job", "no_such_job"]));
+    assert_eq!(missing.status.code(), Some(3));
 }

@@ -21,6 +21,8 @@ pub enum ConfigError {
     Feed { origin: String, line: u64, feed: String, message: String },
     #[error("{origin}:{line}: source {name:?}: {message}")]
     Source { origin: String, line: u64, name: String, message: String },
+    #[error("{origin}:{line}: job {name:?}: {message}")]
+    Job { origin: String, line: u64, name: String, message: String },
     #[error("reading {origin}: {message}")]
     Read { origin: String, message: String, retryable: bool },
 }
@@ -55,6 +57,8 @@ struct RawConfig {
     #[serde(default)]
     /// HTTP sources and database sources (`kind: postgres | mysql`).
     sources: BTreeMap<crate::fetch::kind::SourceName, Spanned<crate::fetch::kind::RawAnySource>>,
+    #[serde(default)]
+    jobs: BTreeMap<String, Spanned<crate::jobs::RawJob>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,6 +301,8 @@ pub struct Config {
     pub sources: Vec<crate::fetch::Source>,
     /// Operational databases fetch-api reads incrementally into feeds.
     pub databases: Vec<crate::fetch::DatabaseSource>,
+    /// Scheduled warehouse jobs run-job runs.
+    pub jobs: Vec<crate::jobs::Job>,
     /// Where the config came from (path or URL), for messages.
     pub origin: String,
 }
@@ -350,7 +356,24 @@ impl Config {
                 }
             }
         }
-        Ok(Config { version: raw.version, feeds, warehouse, sources, databases, origin: origin.to_owned() })
+        let mut jobs = Vec::with_capacity(raw.jobs.len());
+        for (name, spanned) in raw.jobs {
+            let line = spanned.referenced.line();
+            let job = crate::jobs::validate(&name, spanned.value, line).map_err(|message| ConfigError::Job {
+                origin: origin.to_owned(),
+                line,
+                name: name.clone(),
+                message,
+            })?;
+            jobs.push(job);
+        }
+        crate::jobs::check_graph(&jobs).map_err(|(name, line, message)| ConfigError::Job {
+            origin: origin.to_owned(),
+            line,
+            name,
+            message,
+        })?;
+        Ok(Config { version: raw.version, feeds, warehouse, sources, databases, jobs, origin: origin.to_owned() })
     }
 
     /// Reads a config from a local path.
@@ -380,6 +403,10 @@ impl Config {
     /// A database source by name (sources of both kinds share one namespace).
     pub fn database(&self, name: &str) -> Option<&crate::fetch::DatabaseSource> {
         self.databases.iter().find(|s| s.name == name)
+    }
+
+    pub fn job(&self, name: &str) -> Option<&crate::jobs::Job> {
+        self.jobs.iter().find(|j| j.name == name)
     }
 }
 

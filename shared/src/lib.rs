@@ -12,6 +12,7 @@ pub mod env;
 pub mod events;
 pub mod fetch;
 pub mod formats;
+pub mod jobs;
 pub mod lambda;
 pub mod layout;
 pub mod lineage;

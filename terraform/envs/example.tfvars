@@ -83,6 +83,9 @@ warehouse = {
 # Secrets named by the config's sources (fetch-api may read only these).
 # fetch_api_secrets = ["landfall-prod/weather-api"]
 
+# The Slack incoming-webhook URL run-job posts export and failure messages to.
+# jobs_slack_webhook_secret = "landfall-prod/slack-webhook"
+
 # Redshift: the COPY role is always created (output redshift_copy_role_arn).
 # Let the loader use the Data API on a cluster or workgroup, or create a
 # Serverless namespace and workgroup here.

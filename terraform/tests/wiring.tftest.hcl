@@ -117,6 +117,11 @@ override_resource {
 }
 override_resource {
   override_during = plan
+  target          = module.function["run_job"].aws_lambda_function.this
+  values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lft-run-job" }
+}
+override_resource {
+  override_during = plan
   target          = aws_sqs_queue.async_failures
   values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq" }
 }
@@ -513,5 +518,72 @@ run "the_redshift_driver_may_read_its_credentials_secret_and_list_its_statements
   assert {
     condition     = tonumber(module.function["load_warehouse"].settings.environment.LANDFALL_STATEMENT_DEADLINE_SECONDS) < module.function["load_warehouse"].settings.timeout
     error_message = "the statement deadline is under the function's timeout"
+  }
+}
+
+run "jobs_get_run_job_one_schedule_each_and_unload_writes_only_exports_and_archive" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/with-jobs.yaml"
+  }
+
+  assert {
+    condition     = keys(module.schedules[0].schedules) == ["job-clicks_archive", "job-clicks_daily", "repair-partitions"]
+    error_message = "one schedule per job with a schedule (clicks_report runs after clicks_daily), plus the repair"
+  }
+  assert {
+    condition = (
+      module.schedules[0].schedules["job-clicks_daily"].schedule_expression == "rate(1 hour)" &&
+      jsondecode(module.schedules[0].schedules["job-clicks_daily"].input) == { job = "clicks_daily" } &&
+      module.schedules[0].schedules["job-clicks_daily"].target_arn == module.function["run_job"].arn
+    )
+    error_message = "a job's schedule invokes run-job with {\"job\": NAME}"
+  }
+  assert {
+    condition     = module.function["run_job"].event_source_mapping == null && !contains(keys(module.queue), "run_job")
+    error_message = "run-job is invoked by its schedules only"
+  }
+  assert {
+    condition = [for s in jsondecode(module.redshift.copy_role_policy).Statement : s.Resource if s.Sid == "WriteUnloads"] == [[
+      "arn:aws:s3:::lft-curated/archive/*", "arn:aws:s3:::lft-curated/exports/*",
+    ]]
+    error_message = "UNLOAD through the COPY role writes archive/ and exports/ of the curated bucket only"
+  }
+  assert {
+    condition = jsondecode(module.redshift.copy_role_policy).Statement[0].Resource == [
+      "arn:aws:s3:::lft-curated/tables/*", "arn:aws:s3:::lft-curated/_copy/*",
+    ]
+    error_message = "the COPY role still reads only the parts and COPY manifests"
+  }
+  assert {
+    condition = (
+      [for s in jsondecode(module.function["run_job"].policy).Statement : s.Resource if s.Sid == "ExportsAndArchive"] == [[
+        "arn:aws:s3:::lft-curated/archive/*", "arn:aws:s3:::lft-curated/exports/*",
+      ]] &&
+      [for s in jsondecode(module.function["run_job"].policy).Statement : s.Resource if s.Sid == "ArchiveCatalog"][0][2] ==
+      "arn:aws:glue:us-east-1:123456789012:table/${module.glue.name}/archive_*"
+    )
+    error_message = "run-job writes only exports/ and archive/ and registers only archive_* tables"
+  }
+  assert {
+    condition     = module.function["run_job"].settings.environment.LANDFALL_GLUE_DATABASE == module.glue.name
+    error_message = "run-job knows the Glue database archives are registered in"
+  }
+}
+
+run "without_jobs_there_is_no_run_job_and_the_copy_role_writes_nothing" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/without-sources.yaml"
+  }
+
+  assert {
+    condition = (
+      !contains(keys(module.function), "run_job") &&
+      length([for s in jsondecode(module.redshift.copy_role_policy).Statement : s if s.Sid == "WriteUnloads"]) == 0
+    )
+    error_message = "a config without jobs deploys no run-job and the COPY role may not write"
   }
 }

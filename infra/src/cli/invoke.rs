@@ -54,7 +54,7 @@ pub struct FetchArgs {
 
 /// Invokes a deployed function and returns its JSON answer; a function
 /// error is this command's failure, with the function's message.
-async fn invoke(d: &Deployment, function: &str, payload: &Value) -> Result<Value, CliError> {
+pub(super) async fn invoke(d: &Deployment, function: &str, payload: &Value) -> Result<Value, CliError> {
     let deployed = d.functions.get(function).ok_or_else(|| {
         CliError::Usage(format!(
             "the outputs list no deployed {function} (create_functions = false?); deployed: {}",

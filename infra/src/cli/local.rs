@@ -496,7 +496,9 @@ async fn demo_run() -> CliResult {
         println!("  {f}: {} invocation(s), {} message(s), {} failed", r.invocations, r.messages, r.failures);
     }
     summary_of(&stack).await?;
+    let report_csv = super::jobs::demo(&stack, &functions.config).await?;
     warehouse_summary(&stack, &functions.config.warehouse.schema).await?;
+    println!("{report_csv}");
     let dead = local::pump(&stack, &functions)?.dead_letters().await?;
     println!("== dead-letter queues: {dead:?}");
     if !report.drained {
@@ -538,9 +540,18 @@ async fn warehouse_summary(stack: &LocalStack, schema: &str) -> CliResult {
         let count = rows(client.simple_query(&format!("SELECT count(*) FROM {name}")).await?);
         let n = count.first().and_then(|r| r.first()).cloned().unwrap_or_default();
         println!("  {name}: {n} row(s)");
-        let sample = client
-            .simple_query(&format!("SELECT * FROM {name} ORDER BY _landfall_file, _landfall_row LIMIT 3"))
-            .await?;
+        // Job outputs (roll-ups, views) have no lineage columns to order by.
+        let lineage = format!(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = {} AND table_name = {} AND column_name = '_landfall_row'",
+            landfall::warehouse::Dialect::Postgres.literal(schema),
+            landfall::warehouse::Dialect::Postgres.literal(&table)
+        );
+        let order = if rows(client.simple_query(&lineage).await?).is_empty() {
+            ""
+        } else {
+            " ORDER BY _landfall_file, _landfall_row"
+        };
+        let sample = client.simple_query(&format!("SELECT * FROM {name}{order} LIMIT 3")).await?;
         let columns: Vec<String> = sample
             .iter()
             .find_map(|m| match m {

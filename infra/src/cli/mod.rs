@@ -9,6 +9,7 @@
 pub mod deployment;
 pub mod fate;
 pub mod invoke;
+pub mod jobs;
 pub mod local;
 pub mod output;
 pub mod redrive;
@@ -94,6 +95,10 @@ pub enum Command {
     Redrive(redrive::RedriveArgs),
     /// Load manifests into the warehouse (in-process locally, by invoking load-warehouse on AWS).
     Load(invoke::LoadArgs),
+    /// Every configured job with its last run (landfall.job_runs); --job NAME lists its runs.
+    Jobs(jobs::JobsArgs),
+    /// Run a job by hand, as its schedule does (in-process locally, by invoking run-job on AWS).
+    RunJob(jobs::RunArgs),
     /// Register the partitions the Glue catalog lacks (as the daily schedule does).
     Repair(invoke::RepairArgs),
     /// Run a source's fetch by hand (as its schedule does).
@@ -125,6 +130,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Replay(a) => replay::run(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Redrive(a) => redrive::run(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Load(a) => invoke::load(&Deployment::resolve(&cli.target).await?, &a, json).await,
+        Command::Jobs(a) => jobs::run(&Deployment::resolve(&cli.target).await?, &a, json).await,
+        Command::RunJob(a) => jobs::run_job(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Repair(a) => invoke::repair(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Fetch(a) => invoke::fetch(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Infer(a) => local::infer(&a, json),

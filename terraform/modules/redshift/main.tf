@@ -39,6 +39,19 @@ resource "aws_iam_role_policy" "copy" {
           Condition = { StringLike = { "s3:prefix" = [for p in var.copy_prefixes : "${p}*"] } }
         },
       ],
+      # UNLOAD (run-job's exports and archives) writes only under these prefixes.
+      length(var.unload_prefixes) > 0 ? [{
+        Sid      = "WriteUnloads"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        Resource = [for p in var.unload_prefixes : "${var.curated_bucket_arn}/${p}*"]
+      }] : [],
+      var.kms_key_arn != null && length(var.unload_prefixes) > 0 ? [{
+        Sid      = "EncryptUnloads"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      }] : [],
       var.kms_key_arn != null ? [{
         Sid      = "DecryptLake"
         Effect   = "Allow"

@@ -13,6 +13,12 @@ variable "copy_prefixes" {
   description = "Key prefixes in the curated bucket that COPY may read (the Parquet parts and COPY manifests)."
 }
 
+variable "unload_prefixes" {
+  type        = list(string)
+  description = "Key prefixes in the curated bucket UNLOAD may write (run-job's archive/ and exports/); empty grants no write."
+  default     = []
+}
+
 variable "kms_key_arn" {
   type        = string
   description = "KMS key of the curated bucket (COPY decrypts with it) and of a created namespace. Null when the bucket uses SSE-S3."

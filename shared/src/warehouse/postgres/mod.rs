@@ -142,7 +142,7 @@ impl Warehouse for PostgresWarehouse {
 
 /// A query's rows, each value as text (NULL as `None`), by the simple query protocol.
 pub async fn text_rows(
-    client: &tokio_postgres::Client,
+    client: &impl tokio_postgres::GenericClient,
     sql: &str,
 ) -> Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
     Ok(client

@@ -253,6 +253,22 @@ impl RedshiftWarehouse {
         self.api.rows(&d.id).await.map_err(|e| api_fault(table, "GetStatementResult", e))
     }
 
+    /// Runs statements named `name` (several: one transaction), for jobs;
+    /// `about` names the table in errors.
+    pub async fn execute(&self, about: &TableName, name: &str, sqls: Vec<String>) -> Result<(), WarehouseError> {
+        self.run(about, sqls, name, Session::None).await.map(|_| ())
+    }
+
+    /// One query's rows, for jobs.
+    pub async fn fetch(
+        &self,
+        about: &TableName,
+        name: &str,
+        sql: String,
+    ) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+        self.query(about, sql, name).await
+    }
+
     async fn existing_columns(&self, load: &TableLoad) -> Result<(Vec<ExistingColumn>, bool), WarehouseError> {
         let t = &load.target;
         let d = Dialect::Redshift;

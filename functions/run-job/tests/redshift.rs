@@ -1,0 +1,326 @@
+//! run-job on Redshift through a stand-in for the Data API over HTTP on
+//! loopback (the real SDK client, as shared/tests/redshift_data_api.rs
+//! does for the loader): every statement finishes, the calls are recorded,
+//! and an UNLOAD writes what Redshift would (its files and verbose
+//! manifest) into an in-memory store. The statements' text is pinned by the
+//! golden files in events/redshift/ (`cargo test -p landfall jobs`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use async_trait::async_trait;
+use landfall::catalog::{Catalog, CatalogError, PartitionDef, TableDef};
+use landfall::config::{Config, RedshiftConfig, RedshiftEndpoint};
+use landfall::storage::ObjectStore;
+use landfall::storage::memory::MemoryStore;
+use landfall::telemetry::Metrics;
+use landfall::warehouse::redshift::{Polling, RedshiftSettings, RedshiftWarehouse, SdkDataApi};
+use run_job::{Engine, Payload, RunJob, Settings};
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::method};
+
+const CURATED: &str = "curated";
+const ROLE: &str = "arn:aws:iam::123456789012:role/landfall-copy";
+
+type Answer = Box<dyn Fn(&str) -> Vec<Vec<Value>> + Send + Sync>;
+
+/// Records every submitted SQL list; answers queries; plays UNLOAD into the store.
+struct Fake {
+    store: Arc<MemoryStore>,
+    submitted: Mutex<Vec<Vec<String>>>,
+    ids: Mutex<BTreeMap<String, Vec<String>>>,
+    answer: Answer,
+}
+
+fn sqls_of(body: &Value) -> Vec<String> {
+    match body["Sqls"].as_array() {
+        Some(list) => list.iter().map(|s| s.as_str().unwrap_or_default().to_owned()).collect(),
+        None => vec![body["Sql"].as_str().unwrap_or_default().to_owned()],
+    }
+}
+
+/// A Parquet file as UNLOAD would write it (no `dt` column: it is the partition).
+fn parquet(ids: &[i64]) -> Vec<u8> {
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(ids.to_vec()))),
+        ("note", Arc::new(StringArray::from(vec!["x"; ids.len()]))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let mut buf = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    buf
+}
+
+impl Fake {
+    /// What Redshift leaves behind an UNLOAD: its files, then the manifest.
+    fn unload(&self, sql: &str) {
+        let to = sql.split("\nTO '").nth(1).and_then(|r| r.split('\'').next()).unwrap();
+        let prefix = to.strip_prefix(&format!("s3://{CURATED}/")).unwrap();
+        let files: Vec<(String, Vec<u8>, u64)> = if sql.contains("PARTITION BY") {
+            vec![
+                (format!("{prefix}dt=2025-01-01/0000_part_00.parquet"), parquet(&[1, 2, 3]), 3),
+                (format!("{prefix}dt=2025-01-02/0000_part_00.parquet"), parquet(&[4, 5]), 2),
+            ]
+        } else {
+            vec![(format!("{prefix}000.gz"), b"\x1f\x8bgzip".to_vec(), 7)]
+        };
+        let mut entries = Vec::new();
+        for (key, body, rows) in &files {
+            self.store.insert(CURATED, key, body);
+            entries.push(json!({"url": format!("s3://{CURATED}/{key}"), "meta": {"content_length": body.len(), "record_count": rows}}));
+        }
+        let manifest = json!({ "entries": entries });
+        self.store.insert(CURATED, &format!("{prefix}manifest"), manifest.to_string().as_bytes());
+    }
+}
+
+struct Responder(Arc<Fake>);
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let fake = &self.0;
+        let op = req.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let op = op.strip_prefix("RedshiftData.").unwrap_or_default();
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let ok = |v: Value| ResponseTemplate::new(200).set_body_raw(v.to_string(), "application/x-amz-json-1.1");
+        match op {
+            "BatchExecuteStatement" | "ExecuteStatement" => {
+                let sqls = sqls_of(&body);
+                if sqls.iter().any(|s| s.starts_with("UNLOAD")) {
+                    fake.unload(&sqls[0]);
+                }
+                fake.submitted.lock().unwrap().push(sqls.clone());
+                let mut ids = fake.ids.lock().unwrap();
+                let id = format!("st-{}", ids.len() + 1);
+                ids.insert(id.clone(), sqls);
+                ok(json!({"Id": id, "CreatedAt": 1_790_000_000.0}))
+            }
+            "DescribeStatement" => {
+                ok(json!({"Id": body["Id"], "Status": "FINISHED", "RedshiftQueryId": 7, "SubStatements": []}))
+            }
+            "GetStatementResult" => {
+                let sql = fake.ids.lock().unwrap().get(body["Id"].as_str().unwrap_or_default()).map(|s| s[0].clone());
+                let rows = (fake.answer)(&sql.unwrap_or_default());
+                let records: Vec<Vec<Value>> = rows
+                    .into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .map(|v| match v {
+                                Value::Null => json!({"isNull": true}),
+                                Value::Number(n) => json!({"longValue": n}),
+                                other => json!({"stringValue": other.as_str().unwrap_or_default()}),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                ok(json!({"Records": records, "TotalNumRows": records.len()}))
+            }
+            other => ResponseTemplate::new(400).set_body_raw(
+                json!({"__type": "ValidationException", "Message": other}).to_string(),
+                "application/x-amz-json-1.1",
+            ),
+        }
+    }
+}
+
+#[derive(Default)]
+struct MemoryCatalog {
+    tables: Mutex<BTreeMap<String, TableDef>>,
+    partitions: Mutex<Vec<PartitionDef>>,
+}
+
+#[async_trait]
+impl Catalog for MemoryCatalog {
+    async fn get_table(&self, table: &str) -> Result<Option<TableDef>, CatalogError> {
+        Ok(self.tables.lock().unwrap().get(table).cloned())
+    }
+    async fn create_table(&self, table: &TableDef) -> Result<(), CatalogError> {
+        self.tables.lock().unwrap().insert(table.name.clone(), table.clone());
+        Ok(())
+    }
+    async fn update_table(&self, table: &TableDef) -> Result<(), CatalogError> {
+        self.create_table(table).await
+    }
+    async fn batch_get_partitions(&self, _table: &str, _dts: &[String]) -> Result<Vec<String>, CatalogError> {
+        Ok(Vec::new())
+    }
+    async fn batch_create_partitions(
+        &self,
+        _t: &TableDef,
+        p: &[PartitionDef],
+    ) -> Result<Vec<CatalogError>, CatalogError> {
+        self.partitions.lock().unwrap().extend(p.iter().cloned());
+        Ok(Vec::new())
+    }
+}
+
+struct Rig {
+    _server: MockServer,
+    fake: Arc<Fake>,
+    store: Arc<MemoryStore>,
+    catalog: Arc<MemoryCatalog>,
+    runner: RunJob,
+}
+
+/// The webhook secret's value: the URL of a local stand-in for Slack.
+struct WebhookSecret(String);
+
+#[async_trait]
+impl landfall::secrets::Secrets for WebhookSecret {
+    async fn secret_string(&self, _name: &str) -> Result<String, landfall::secrets::SecretError> {
+        Ok(self.0.clone())
+    }
+}
+
+async fn rig(jobs: &str, answer: impl Fn(&str) -> Vec<Vec<Value>> + Send + Sync + 'static) -> Rig {
+    rig_with(jobs, answer, None).await
+}
+
+async fn rig_with(
+    jobs: &str,
+    answer: impl Fn(&str) -> Vec<Vec<Value>> + Send + Sync + 'static,
+    slack: Option<landfall::notify::Slack>,
+) -> Rig {
+    let server = MockServer::start().await;
+    let store = Arc::new(MemoryStore::default());
+    let fake = Arc::new(Fake {
+        store: store.clone(),
+        submitted: Mutex::default(),
+        ids: Mutex::default(),
+        answer: Box::new(answer),
+    });
+    Mock::given(method("POST")).respond_with(Responder(fake.clone())).mount(&server).await;
+    let conf = aws_sdk_redshiftdata::Config::builder()
+        .endpoint_url(server.uri())
+        .region(aws_sdk_redshiftdata::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new("test", "test", None, None, "test"))
+        .behavior_version(aws_sdk_redshiftdata::config::BehaviorVersion::latest())
+        .build();
+    let target = RedshiftConfig {
+        endpoint: RedshiftEndpoint::Workgroup("analytics".into()),
+        database: "dev".into(),
+        secret_arn: None,
+        db_user: None,
+        copy_role_arn: ROLE.into(),
+    };
+    let api = SdkDataApi::new(aws_sdk_redshiftdata::Client::from_conf(conf), target.clone());
+    let polling =
+        Polling { first_wait: Duration::from_millis(1), max_wait: Duration::from_millis(5), ..Polling::default() };
+    let settings = RedshiftSettings { curated_bucket: CURATED.into(), work_dir: std::env::temp_dir(), polling };
+    let warehouse = RedshiftWarehouse::new(Arc::new(api), store.clone(), &target, settings);
+    let yaml = format!(
+        "version: 1\nwarehouse:\n  driver: redshift\n  workgroup: analytics\n  database: dev\n  copy_role_arn: {ROLE}\n  schema: raw\njobs:\n{jobs}"
+    );
+    let config = Config::from_yaml(&yaml, "redshift.yaml").unwrap_or_else(|e| panic!("{e}"));
+    // Never called on these paths: presigning needs no endpoint, and nothing is deleted.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url("http://127.0.0.1:1")
+            .build(),
+    );
+    let catalog = Arc::new(MemoryCatalog::default());
+    let settings =
+        Settings { curated_bucket: CURATED.into(), glue_database: "lake".into(), work_dir: std::env::temp_dir() };
+    let engine = Engine::Redshift { warehouse: Arc::new(warehouse), config: target };
+    let store_dyn: Arc<dyn ObjectStore> = store.clone();
+    let runner =
+        RunJob::new(Arc::new(config), engine, store_dyn, s3, catalog.clone(), slack, Metrics::new("t"), settings);
+    Rig { _server: server, fake, store, catalog, runner }
+}
+
+fn payload(job: &str) -> Payload {
+    Payload { job: job.into(), from: None, to: None }
+}
+
+#[tokio::test]
+async fn an_archive_unloads_parquet_registers_it_and_then_deletes_with_its_ledger_row() {
+    let jobs = "  old_clicks:\n    kind: archive\n    table: partner_clicks\n    older_than: 400d\n    schedule: rate(1 day)\n";
+    let rig = rig(jobs, |_| Vec::new()).await;
+    let report = rig.runner.run(&payload("old_clicks")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report[0].status.as_str(), report[0].rows), ("succeeded", Some(5)));
+    let submitted = rig.fake.submitted.lock().unwrap().clone();
+    let unload = submitted.iter().find(|s| s[0].starts_with("UNLOAD")).unwrap();
+    assert!(unload[0].contains("FORMAT AS PARQUET\nPARTITION BY (\"dt\")\nMANIFEST VERBOSE"), "{}", unload[0]);
+    assert!(
+        unload[0].starts_with("UNLOAD ('SELECT * FROM \"raw\".\"partner_clicks\" WHERE \"dt\" < \\'"),
+        "{}",
+        unload[0]
+    );
+    let delete = submitted.last().unwrap();
+    assert_eq!(delete[0], "LOCK \"raw\".\"partner_clicks\"");
+    assert!(delete[1].starts_with("DELETE FROM \"raw\".\"partner_clicks\" WHERE \"dt\" < '"), "{delete:?}");
+    assert!(delete[2].contains("status = 'succeeded'") && delete[2].contains("rows_written = 5"), "{delete:?}");
+    // The catalog entry came before the delete, and names every partition's folder.
+    let tables = rig.catalog.tables.lock().unwrap().clone();
+    let table = &tables["archive_partner_clicks"];
+    assert_eq!(table.location, "s3://curated/archive/partner_clicks/");
+    assert_eq!(table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["id", "note"]);
+    let partitions = rig.catalog.partitions.lock().unwrap().clone();
+    assert_eq!(partitions.iter().map(|p| p.dt.as_str()).collect::<Vec<_>>(), vec!["2025-01-01", "2025-01-02"]);
+    assert!(
+        partitions[0].location.ends_with("_dt=2025-01-01/") || partitions[0].location.ends_with("/dt=2025-01-01/"),
+        "{:?}",
+        partitions[0]
+    );
+    assert!(rig.store.read(CURATED, &format!("archive/partner_clicks/{}_manifest", report[0].run_id)).is_some());
+}
+
+#[tokio::test]
+async fn an_export_unloads_one_gzipped_csv_and_reports_the_manifests_counts() {
+    let jobs = "  report:\n    kind: export\n    schedule: rate(1 day)\n    sql: SELECT partner_id FROM raw.clicks WHERE dt = '2026-11-30'\n";
+    let webhook = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&webhook).await;
+    let slack = landfall::notify::Slack::new(Arc::new(WebhookSecret(webhook.uri())), "landfall/slack").unwrap();
+    let rig = rig_with(jobs, |_| Vec::new(), Some(slack)).await;
+    let report = rig.runner.run(&payload("report")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report[0].rows, report[0].bytes), (Some(7), Some(6)));
+    let submitted = rig.fake.submitted.lock().unwrap().clone();
+    let unload = &submitted.iter().find(|s| s[0].starts_with("UNLOAD")).unwrap()[0];
+    assert!(unload.contains("WHERE dt = \\'2026-11-30\\'')\nTO 's3://curated/exports/report/dt="), "{unload}");
+    assert!(unload.ends_with("FORMAT AS CSV HEADER GZIP\nMANIFEST VERBOSE\nPARALLEL OFF"), "{unload}");
+    assert!(unload.contains(&format!("/{}_'", report[0].run_id)), "{unload}");
+    let finish = submitted.last().unwrap();
+    assert!(finish[0].contains("rows_written = 7") && finish[1].contains("bytes_written = 6"), "{finish:?}");
+    // Then the message: rows, bytes, where, and the presigned link.
+    let posted = webhook.received_requests().await.unwrap();
+    assert_eq!(posted.len(), 1);
+    let message: Value = serde_json::from_slice(&posted[0].body).unwrap();
+    assert_eq!(message["text"], ":outbox_tray: export report: 7 rows, 6 bytes");
+    let text = message.to_string();
+    assert!(text.contains("X-Amz-Signature") && text.contains(&format!("{}_000.gz", report[0].run_id)), "{text}");
+}
+
+#[tokio::test]
+async fn an_incremental_transform_is_one_batch_with_its_ledger_row() {
+    let jobs = "  latest:\n    kind: transform\n    materialize: incremental\n    schedule: rate(1 hour)\n    watermark: updated_at\n    primary_key: [id]\n    sql: SELECT id, updated_at FROM raw.orders\n";
+    let rig = rig(jobs, |sql| {
+        if sql.contains("information_schema.tables") {
+            return vec![vec![json!(1)]];
+        }
+        if sql.contains("WHERE run_id =") {
+            return vec![
+                ["latest", "transform", "r", "2026-12-01", "2026-12-01", "succeeded", "4"]
+                    .iter()
+                    .map(|v| json!(v))
+                    .chain(std::iter::once(Value::Null).cycle().take(7))
+                    .collect(),
+            ];
+        }
+        Vec::new()
+    })
+    .await;
+    let report = rig.runner.run(&payload("latest")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report[0].rows, Some(4));
+    let submitted = rig.fake.submitted.lock().unwrap().clone();
+    let apply = submitted.iter().find(|s| s.len() > 3 && s[0].starts_with("LOCK")).unwrap();
+    assert_eq!(apply[0], "LOCK \"raw\".\"latest\"");
+    assert!(apply[3].starts_with("DELETE FROM \"raw\".\"latest\" USING landfall_job_rows n"), "{apply:?}");
+    assert!(apply[5].starts_with("UPDATE landfall.job_runs SET status = 'succeeded'"), "{apply:?}");
+}
