@@ -137,7 +137,7 @@ variable "functions" {
     load_warehouse = optional(object({
       timeout_seconds         = optional(number, 600)
       memory_mb               = optional(number, 512)
-      batch_size              = optional(number, 100)
+      batch_size              = optional(number, 500)
       batching_window_seconds = optional(number, 60)
       max_concurrency         = optional(number, 2)
       max_receive_count       = optional(number, 5)
