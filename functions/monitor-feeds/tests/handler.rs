@@ -223,7 +223,7 @@ async fn fifty_partners_one_stops_one_halves_one_sends_rejects_three_alerts_each
 }
 
 #[tokio::test]
-async fn a_feed_with_its_own_channels_notifies_them_and_the_other_feeds_use_the_defaults() {
+async fn a_feed_with_its_own_channels_gets_its_alerts_and_its_digest_there_and_the_other_feeds_use_the_defaults() {
     let (default_slack, growth_slack) = (slack_server().await, slack_server().await);
     let topic = Arc::new(Topic::default());
     let yaml = format!(
@@ -236,13 +236,33 @@ async fn a_feed_with_its_own_channels_notifies_them_and_the_other_feeds_use_the_
     m.handler.run(now - chrono::Duration::days(30), Deadline::never()).await.unwrap();
     hourly(&m.db, "partner_clicks", now, 8 * 24, &[(0, 0, -1, 0), (0, 1, -1, 0)]).await;
     hourly(&m.db, "growth_clicks", now, 8 * 24, &[(5, 0, -1, 0), (5, 1, -1, 0)]).await;
+    refused_files(&m.db, "partner_clicks", 2, now).await;
+    refused_files(&m.db, "growth_clicks", 3, now).await;
 
     let r = m.handler.run(now, Deadline::never()).await.unwrap();
-    assert_eq!(r.opened, 2);
-    assert_eq!(messages(&default_slack).await, vec![":rotating_light: partner_clicks quiet: open (partner_id=p00)"]);
-    assert_eq!(messages(&growth_slack).await, vec![":rotating_light: growth_clicks quiet: open (partner_id=p05)"]);
-    assert_eq!(topic.subjects(DEFAULT_TOPIC), vec!["landfall: partner_clicks quiet open (partner_id=p00)"]);
-    assert_eq!(topic.subjects(GROWTH_TOPIC), vec!["landfall: growth_clicks quiet open (partner_id=p05)"]);
+    assert_eq!((r.opened, r.digested), (2, 5));
+    assert_eq!(
+        messages(&default_slack).await,
+        vec![
+            ":rotating_light: partner_clicks quiet: open (partner_id=p00)",
+            ":warning: 2 files refused or failed since the last digest",
+        ]
+    );
+    assert_eq!(
+        messages(&growth_slack).await,
+        vec![
+            ":rotating_light: growth_clicks quiet: open (partner_id=p05)",
+            ":warning: 3 files refused or failed since the last digest",
+        ]
+    );
+    assert_eq!(
+        topic.subjects(DEFAULT_TOPIC),
+        vec!["landfall: partner_clicks quiet open (partner_id=p00)", "landfall: 2 files refused or failed"]
+    );
+    assert_eq!(
+        topic.subjects(GROWTH_TOPIC),
+        vec!["landfall: growth_clicks quiet open (partner_id=p05)", "landfall: 3 files refused or failed"]
+    );
 }
 
 /// `n` refused ledger rows of `feed`, loaded over the hour before `now`.
