@@ -32,11 +32,13 @@ def main():
     ap.add_argument("--rate", type=float, default=0.1)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--log", help="append one line per request: outcome, method, path")
     args = ap.parse_args()
     up = urllib.parse.urlparse(args.upstream)
     if up.hostname not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("the upstream must be on loopback")
     rng = random.Random(args.seed)
+    log = open(args.log, "a", buffering=1) if args.log else None
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -52,6 +54,8 @@ def main():
             with lock:
                 kind = rng.choice(KINDS) if rng.random() < args.rate else None
                 counts[kind or "forwarded"] += 1
+                if log:
+                    log.write(f"{kind or 'forwarded'} {self.command} {self.path} {self.headers.get('X-Amz-Target') or ''}\n")
             if kind == "connection_reset":
                 # Close without answering: the client sees a reset.
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -63,7 +67,9 @@ def main():
             if kind == "slow_down_503":
                 return self.reply(503, b"<Error><Code>SlowDown</Code><Message>injected</Message></Error>", "application/xml")
             if kind == "throttled":
-                if "json" in (self.headers.get("Content-Type") or ""):
+                # JSON-protocol services (Glue, Secrets Manager, SQS) name the
+                # operation in X-Amz-Target; S3 answers in XML whatever it stores.
+                if self.headers.get("X-Amz-Target"):
                     return self.reply(400, b'{"__type":"ThrottlingException","message":"injected"}', "application/x-amz-json-1.0")
                 return self.reply(503, b"<Error><Code>Throttling</Code><Message>injected</Message></Error>", "application/xml")
             conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
@@ -86,7 +92,10 @@ def main():
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            # A HEAD answer has no body: bytes written after it would be read
+            # as the start of the next response on this kept-alive connection.
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 

@@ -53,7 +53,8 @@ struct RawConfig {
     #[serde(default)]
     warehouse: Option<Spanned<RawWarehouse>>,
     #[serde(default)]
-    sources: BTreeMap<String, Spanned<crate::fetch::source::RawSource>>,
+    /// HTTP sources and database sources (`kind: postgres | mysql`).
+    sources: BTreeMap<crate::fetch::kind::SourceName, Spanned<crate::fetch::kind::RawAnySource>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,6 +300,8 @@ pub struct Config {
     pub warehouse: WarehouseConfig,
     /// Third-party APIs fetch-api pulls into feeds.
     pub sources: Vec<crate::fetch::Source>,
+    /// Operational databases fetch-api reads incrementally into feeds.
+    pub databases: Vec<crate::fetch::DatabaseSource>,
     /// Where the config came from (path or URL), for messages.
     pub origin: String,
 }
@@ -306,7 +309,7 @@ pub struct Config {
 impl Config {
     /// Parses and validates a config document. `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| {
+        let raw: RawConfig = crate::fetch::kind::with_kinds(text, || serde_saphyr::from_str(text)).map_err(|e| {
             let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
             ConfigError::Syntax { origin: origin.to_owned(), line, column, message: first_line(&e.to_string()) }
         })?;
@@ -337,13 +340,22 @@ impl Config {
         };
         let feed_names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
         let mut sources = Vec::with_capacity(raw.sources.len());
-        for (name, spanned) in raw.sources {
+        let mut databases = Vec::new();
+        for (crate::fetch::kind::SourceName(name), spanned) in raw.sources {
             let line = spanned.referenced.line();
             let bad = |message| ConfigError::Source { origin: origin.to_owned(), line, name: name.clone(), message };
-            let source = crate::fetch::source::validate(&name, spanned.value, &feed_names).map_err(bad)?;
-            sources.push(crate::fetch::Source { line, ..source });
+            match spanned.value {
+                crate::fetch::kind::RawAnySource::Http(raw) => {
+                    let source = crate::fetch::source::validate(&name, *raw, &feed_names).map_err(bad)?;
+                    sources.push(crate::fetch::Source { line, ..source });
+                }
+                crate::fetch::kind::RawAnySource::Database(raw) => {
+                    let source = crate::fetch::database::validate(&name, *raw, &feed_names).map_err(bad)?;
+                    databases.push(crate::fetch::DatabaseSource { line, ..source });
+                }
+            }
         }
-        Ok(Config { version: raw.version, feeds, warehouse, sources, origin: origin.to_owned() })
+        Ok(Config { version: raw.version, feeds, warehouse, sources, databases, origin: origin.to_owned() })
     }
 
     /// Reads a config from a local path.
@@ -368,6 +380,11 @@ impl Config {
 
     pub fn source(&self, name: &str) -> Option<&crate::fetch::Source> {
         self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// A database source by name (sources of both kinds share one namespace).
+    pub fn database(&self, name: &str) -> Option<&crate::fetch::DatabaseSource> {
+        self.databases.iter().find(|s| s.name == name)
     }
 }
 
@@ -801,6 +818,24 @@ feeds:
             let e = err(&format!("{feeds}{src}"));
             assert!(e.contains(needle), "{src}: {e}");
         }
+    }
+
+    #[test]
+    fn database_sources_share_sources_with_http_ones_and_keep_their_lines() {
+        let feeds = "feeds:\n  mc:\n    prefix: api/mc/\n  orders:\n    prefix: db/orders/\nsources:\n";
+        let ok = format!(
+            "{feeds}  mailchimp:\n    kind: http\n    feed: mc\n    base_url: https://x/3.0\n  shop:\n    kind: mysql\n    feed: orders\n    url: mysql://reader@db/shop\n    table: orders\n    cursor: {{ column: updated_at, key: [id] }}\n"
+        );
+        let cfg = Config::from_yaml(&ok, "x").unwrap();
+        assert_eq!(cfg.source("mailchimp").unwrap().feed, "mc");
+        let shop = cfg.database("shop").unwrap();
+        assert_eq!((shop.kind, shop.line), (crate::fetch::DatabaseKind::Mysql, 12));
+        let typo = format!(
+            "{feeds}  shop:\n    kind: postgres\n    feed: orders\n    url: postgres://r@db/shop\n    table: orders\n    cursor: {{ column: updated_at, keys: [id] }}\n"
+        );
+        assert!(err(&typo).contains("landfall.yaml:12:"), "{}", err(&typo));
+        let unknown = format!("{feeds}  shop:\n    kind: oracle\n    feed: orders\n");
+        assert!(err(&unknown).contains("oracle"), "{}", err(&unknown));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! incremental cursor is committed to `_state/<source>.json` with a
 //! conditional write only after every page is durable.
 
+mod database;
 mod http;
 
 use std::io::Write;
@@ -46,6 +47,8 @@ pub enum FetchError {
     Malformed { name: String, page: u32, url: String, message: String },
     #[error("source {name}: {error}")]
     Storage { name: String, error: StorageError },
+    #[error("source {name}: {message}")]
+    Database { name: String, message: String, retryable: bool },
     #[error(
         "source {name}: run {run_id}: another run advanced the cursor first; this run's pages are landed, its cursor is not committed"
     )]
@@ -58,7 +61,9 @@ impl FetchError {
     /// to a faster one has nothing left to do; the rest needs an operator.
     pub fn disposition(&self) -> Disposition {
         match self {
-            FetchError::Http { retryable, .. } => Disposition::of_fault(*retryable),
+            FetchError::Http { retryable, .. } | FetchError::Database { retryable, .. } => {
+                Disposition::of_fault(*retryable)
+            }
             FetchError::Transport { .. } => Disposition::Retry,
             FetchError::Secret { error, .. } => Disposition::of_fault(error.retryable()),
             FetchError::Storage { error, .. } => Disposition::of_fault(error.retryable()),
@@ -107,6 +112,22 @@ pub struct RunReport {
     pub complete: bool,
     /// Why an incomplete run stopped.
     pub stopped: Option<&'static str>,
+}
+
+impl RunReport {
+    /// A run that has fetched nothing yet.
+    fn new(source: &str, run_id: &str) -> Self {
+        RunReport {
+            source: source.to_owned(),
+            run_id: run_id.to_owned(),
+            pages: 0,
+            records: 0,
+            keys: vec![],
+            cursor: None,
+            complete: true,
+            stopped: None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -160,20 +181,29 @@ impl FetchApi {
 
     /// One run that stops at a page boundary once `budget` is spent.
     pub async fn run_for(&self, payload: &Payload, budget: Duration) -> Result<RunReport, FetchError> {
-        let source = self
-            .config
-            .source(&payload.source)
-            .ok_or_else(|| FetchError::UnknownSource { name: payload.source.clone() })?;
         let run_id = new_run_id();
-        let span = info_span!("fetch", source = %source.name, run_id = %run_id);
-        let outcome = self.run_source(source, payload, &run_id, budget).instrument(span.clone()).await;
+        let span = info_span!("fetch", source = %payload.source, run_id = %run_id);
+        let outcome = match (self.config.source(&payload.source), self.config.database(&payload.source)) {
+            (Some(source), _) => self.run_source(source, payload, &run_id, budget).instrument(span.clone()).await,
+            (None, Some(database)) => {
+                if payload.start.is_some() || payload.end.is_some() {
+                    return Err(FetchError::Payload {
+                        message:
+                            "a database source resumes from its committed position; start and end are for HTTP sources"
+                                .into(),
+                    });
+                }
+                self.run_database(database, &run_id, budget).instrument(span.clone()).await
+            }
+            (None, None) => return Err(FetchError::UnknownSource { name: payload.source.clone() }),
+        };
         let label = match &outcome {
             Ok(r) if r.complete => "complete",
             Ok(_) => "partial",
             Err(FetchError::Conflict { .. }) => "conflict",
             Err(_) => "failed",
         };
-        self.metrics.incr("runs_completed", &[("source", &source.name), ("outcome", label)]);
+        self.metrics.incr("runs_completed", &[("source", &payload.source), ("outcome", label)]);
         span.in_scope(|| match &outcome {
             Ok(r) => {
                 info!(pages = r.pages, records = r.records, complete = r.complete, stopped = ?r.stopped, "run finished")
@@ -199,7 +229,7 @@ impl FetchApi {
         })?;
         // Every secret is read before the first request: a missing one stops the run here.
         let credentials = Credentials::resolve(source, self.secrets.as_ref()).await?;
-        let (state, etag) = self.read_state(source).await.map_err(storage)?;
+        let (state, etag) = self.read_state(name).await.map_err(storage)?;
 
         let now = chrono::Utc::now();
         let start =
@@ -218,16 +248,7 @@ impl FetchApi {
         let mut session = self.http.session(source, credentials);
         let (mut request, mut page_state) = source.paginator.first();
         let mut cursor = state.as_ref().and_then(|s| s.cursor.clone());
-        let mut report = RunReport {
-            source: name.clone(),
-            run_id: run_id.to_owned(),
-            pages: 0,
-            records: 0,
-            keys: vec![],
-            cursor: None,
-            complete: true,
-            stopped: None,
-        };
+        let mut report = RunReport::new(name, run_id);
         let mut slowest = Duration::ZERO;
         loop {
             let page = report.pages + 1;
@@ -289,14 +310,14 @@ impl FetchApi {
             updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             complete: report.complete,
         };
-        self.commit_state(source, &new_state, etag, run_id).await?;
+        self.commit_state(name, &new_state, etag, run_id).await?;
         report.cursor = cursor;
         Ok(report)
     }
 
-    async fn read_state(&self, source: &Source) -> Result<(Option<SourceState>, Option<String>), StorageError> {
+    async fn read_state(&self, source: &str) -> Result<(Option<SourceState>, Option<String>), StorageError> {
         let bucket = &self.settings.curated_bucket;
-        let key = state_key(&source.name);
+        let key = state_key(source);
         let mut body = match self.store.get(bucket, &key, Default::default()).await {
             Ok(body) => body,
             Err(StorageError::NotFound { .. }) => return Ok((None, None)),
@@ -325,13 +346,14 @@ impl FetchApi {
 
     /// The write that ends a run: only if the state is still the one this
     /// run read (or still absent), so of two overlapping runs one commits.
+    /// Returns the state's new ETag, for the next commit of the same run.
     async fn commit_state(
         &self,
-        source: &Source,
+        source: &str,
         state: &SourceState,
         read_etag: Option<String>,
         run_id: &str,
-    ) -> Result<(), FetchError> {
+    ) -> Result<Option<String>, FetchError> {
         let precondition = match read_etag {
             Some(etag) => Precondition::IfMatch(etag),
             None => Precondition::IfNoneMatch,
@@ -339,12 +361,12 @@ impl FetchApi {
         let body = serde_json::to_vec_pretty(state).unwrap_or_default();
         let options =
             PutOptions { content_type: "application/json", metadata: vec![], precondition: Some(precondition) };
-        match self.store.put_with(&self.settings.curated_bucket, &state_key(&source.name), body, options).await {
-            Ok(_) => Ok(()),
+        match self.store.put_with(&self.settings.curated_bucket, &state_key(source), body, options).await {
+            Ok(etag) => Ok(etag),
             Err(StorageError::PreconditionFailed { .. }) => {
-                Err(FetchError::Conflict { name: source.name.clone(), run_id: run_id.to_owned() })
+                Err(FetchError::Conflict { name: source.to_owned(), run_id: run_id.to_owned() })
             }
-            Err(error) => Err(FetchError::Storage { name: source.name.clone(), error }),
+            Err(error) => Err(FetchError::Storage { name: source.to_owned(), error }),
         }
     }
 }

@@ -56,18 +56,29 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// Transient faults are retried; access denied needs an operator and
-    /// must not be recorded as done; the rest is recorded (rejects, an error
-    /// record) and the message succeeds.
+    /// An error here means the file's fate is recorded nowhere: a fate that
+    /// can be recorded (a missing or superseded object, bad data, an
+    /// unmatched key) is an [`Outcome`], not an error. So no error lets the
+    /// message go: transient faults are retried, and the rest (access
+    /// denied, an answer S3 should never give) go to the DLQ for an operator.
     pub fn disposition(&self) -> Disposition {
-        let transient = |t: bool| if t { Disposition::Retry } else { Disposition::Done };
         match self {
-            ParseError::Storage(StorageError::AccessDenied { .. }) => Disposition::DeadLetter,
-            ParseError::Storage(e) => transient(e.retryable()),
-            ParseError::Convert { source, .. } => transient(source.retryable()),
+            ParseError::Storage(e) => Disposition::of_fault(e.retryable()),
+            ParseError::Convert { source, .. } => match storage_cause(source) {
+                Some(e) => Disposition::of_fault(e.retryable()),
+                None => Disposition::of_fault(source.retryable()),
+            },
             ParseError::Scratch { .. } | ParseError::Task { .. } => Disposition::Retry,
-            ParseError::EncodeRejects(_) => Disposition::Done,
+            ParseError::EncodeRejects(_) => Disposition::DeadLetter,
         }
+    }
+}
+
+/// The S3 failure behind a conversion that stopped while uploading a part.
+fn storage_cause(e: &ConvertError) -> Option<&StorageError> {
+    match e {
+        ConvertError::Sink(SinkError { source: Some(cause), .. }) => cause.downcast_ref::<StorageError>(),
+        _ => None,
     }
 }
 
@@ -192,11 +203,14 @@ impl ParseFile {
             self.metrics.observe("parse_duration", &[("outcome", outcome)], started.elapsed());
             match &result {
                 Ok(outcome) => info!(outcome = outcome.label(), detail = ?outcome, "object processed"),
-                Err(e) if e.disposition().fails_message() => {
-                    self.metrics.incr("files_processed", &[("feed", "_any"), ("outcome", "retry")]);
-                    warn!(error = %e, "object failed; the message will be retried");
+                Err(e) => {
+                    let disposition = e.disposition();
+                    self.metrics.incr("files_processed", &[("feed", "_any"), ("outcome", disposition.label())]);
+                    match disposition {
+                        Disposition::Retry => warn!(error = %e, "object failed; the message will be retried"),
+                        _ => error!(error = %e, "object failed; the message fails until it reaches the DLQ"),
+                    }
                 }
-                Err(e) => error!(error = %e, "object failed permanently"),
             }
             results.push(result);
         }
@@ -250,10 +264,10 @@ impl ParseFile {
             Box::new(move |part: landfall::schema::FinishedPart| -> Result<(), SinkError> {
                 let key = layout::part_key(&table, part.dt, &file_id, part.seq);
                 handle.block_on(store.put_file(&bucket, &key, &part.path, "application/vnd.apache.parquet")).map_err(
-                    |e| {
-                        let retryable = e.retryable() || matches!(e, StorageError::AccessDenied { .. });
-                        SinkError { message: e.to_string(), retryable, source: Some(Box::new(e)) }
-                    },
+                    // Failing to store a part is never a property of the file,
+                    // so it must not be recorded as one: `retryable` stops the
+                    // conversion, and the disposition reads the cause.
+                    |e| SinkError { message: e.to_string(), retryable: true, source: Some(Box::new(e)) },
                 )?;
                 // The part is durable in S3; the local copy only takes /tmp space.
                 let _ = std::fs::remove_file(&part.path);

@@ -84,6 +84,31 @@ async fn access_denied_fails_the_message_so_an_operator_sees_it() {
     assert_eq!(failed_ids(&response), vec!["m0"]);
 }
 
+/// The fault at the AWS edge that once lost a file: an answer the SDK cannot
+/// read is not retryable, and it must not be taken for a recorded outcome.
+#[tokio::test]
+async fn a_manifest_that_cannot_be_stored_fails_the_message_for_the_dlq() {
+    let store = Arc::new(MemoryStore::default());
+    store.insert("landing", "clicks/a.csv", CSV);
+    store.fault("_manifests/", Fault::RejectPuts);
+    let (h, _dir) = handler(Arc::clone(&store));
+    let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/a.csv")]), Deadline::never()).await;
+    assert_eq!(failed_ids(&response), vec!["m0"]);
+    assert_eq!(h.metrics().get("messages_failed", &[("disposition", "dead_letter")]), 1);
+}
+
+#[tokio::test]
+async fn a_part_that_cannot_be_stored_fails_the_message_and_is_not_recorded_as_bad_data() {
+    let store = Arc::new(MemoryStore::default());
+    store.insert("landing", "clicks/a.csv", CSV);
+    store.fault("tables/", Fault::RejectPuts);
+    let (h, _dir) = handler(Arc::clone(&store));
+    let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/a.csv")]), Deadline::never()).await;
+    assert_eq!(failed_ids(&response), vec!["m0"]);
+    assert!(store.keys("curated", "_manifests/").is_empty(), "no manifest records a failed file");
+    assert!(store.keys("curated", "_rejects/").is_empty(), "a storage fault is not bad data");
+}
+
 #[tokio::test]
 async fn an_object_deleted_before_processing_succeeds_as_missing() {
     let store = Arc::new(MemoryStore::default());

@@ -123,7 +123,7 @@ pub fn validate_config(args: &ValidateArgs, json: bool) -> Result<(), CliError> 
                 partition_column: f.partition_column.clone(),
             })
             .collect(),
-        sources: config.sources.len(),
+        sources: config.sources.len() + config.databases.len(),
     };
     emit(json, &v, |v| {
         let mut t = Table::new(&["feed", "prefix", "table", "disposition", "partitioned by"]);

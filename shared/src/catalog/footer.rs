@@ -19,14 +19,15 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    /// Transient storage faults are retried and access denied goes to the
-    /// DLQ for an operator; a missing object or a file that is not Parquet
-    /// never gets better, and is counted and logged where it is met.
+    /// A missing object or a file that is not Parquet never gets better, and
+    /// is counted and logged where it is met. Any other storage failure says
+    /// nothing about the part: transient ones are retried, the rest (access
+    /// denied, an answer S3 should never give) go to the DLQ for an operator,
+    /// so a partition is never silently left out of the catalog.
     pub fn disposition(&self) -> Disposition {
         match self {
-            ReadError::Storage(StorageError::AccessDenied { .. }) => Disposition::DeadLetter,
-            ReadError::Storage(e) if e.retryable() => Disposition::Retry,
-            ReadError::Storage(_) | ReadError::Footer { .. } => Disposition::Done,
+            ReadError::Storage(StorageError::NotFound { .. }) | ReadError::Footer { .. } => Disposition::Done,
+            ReadError::Storage(e) => Disposition::of_fault(e.retryable()),
         }
     }
 
@@ -68,4 +69,35 @@ pub async fn read_columns(store: &dyn ObjectStore, bucket: &str, key: &str) -> R
         ))));
     }
     columns_from_metadata(&metadata).map_err(footer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(retryable: bool) -> ReadError {
+        ReadError::Storage(StorageError::Request {
+            operation: "GetObject",
+            bucket: "curated".into(),
+            key: "tables/t/dt=2026-11-01/p.parquet".into(),
+            message: "service error: unhandled error: error parsing XML: no root element".into(),
+            retryable,
+        })
+    }
+
+    #[test]
+    fn only_a_missing_or_broken_part_lets_its_message_go() {
+        let missing = ReadError::Storage(StorageError::NotFound { bucket: "b".into(), key: "k".into() });
+        assert_eq!(missing.disposition(), Disposition::Done);
+        assert_eq!(request(true).disposition(), Disposition::Retry);
+        // Unreadable answers say nothing about the part: done would leave its
+        // partition out of the catalog with no message left to mend it.
+        assert_eq!(request(false).disposition(), Disposition::DeadLetter);
+        let denied = ReadError::Storage(StorageError::AccessDenied {
+            bucket: "b".into(),
+            key: "k".into(),
+            message: "no".into(),
+        });
+        assert_eq!(denied.disposition(), Disposition::DeadLetter);
+    }
 }

@@ -1,12 +1,18 @@
-//! The pure parts of fetch-api: source configuration and its validation,
-//! templates, paginators, record selection, the cursor state and the retry
-//! policy. The HTTP client and the run loop live in functions/fetch-api.
+//! The pure parts of fetch-api: source configuration and its validation
+//! (HTTP APIs and databases), templates, paginators, record selection, the
+//! keyset SQL of database pages, the cursor state and the retry policy. The
+//! HTTP client, the database drivers and the run loops live in
+//! functions/fetch-api.
 
+pub mod database;
+pub mod keyset;
+pub(crate) mod kind;
 pub mod paginate;
 pub mod retry;
 pub mod source;
 pub mod state;
 
+pub use database::{DatabaseKind, DatabaseSource};
 pub use paginate::{PageRequest, PageState, PageView, Paginator, ParamLocation};
 pub use source::{Auth, IncrementalCursor, Limits, Method, Source};
 pub use state::{SourceState, state_key};

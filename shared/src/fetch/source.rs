@@ -13,6 +13,9 @@ use super::paginate::Paginator;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSource {
+    /// `http`, the default; database kinds are read as [`super::database::RawDatabaseSource`].
+    #[serde(default, rename = "kind")]
+    _kind: Option<HttpKind>,
     feed: String,
     base_url: String,
     #[serde(default)]
@@ -37,6 +40,13 @@ pub(crate) struct RawSource {
     limits: Limits,
     #[serde(default)]
     schedule: Option<String>,
+}
+
+/// The one value `kind` takes on an HTTP source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HttpKind {
+    Http,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -21,6 +21,9 @@ pub enum Fault {
     Denied,
     /// The body stream fails after this many bytes.
     CutAfter(usize),
+    /// PUTs of every key under this prefix get an answer no retry mends
+    /// (the 400 with an unreadable body a broken proxy gives).
+    RejectPuts,
 }
 
 #[derive(Default)]
@@ -44,6 +47,29 @@ impl MemoryStore {
     pub fn fault(&self, key: &str, fault: Fault) {
         if let Ok(mut faults) = self.faults.lock() {
             faults.insert(key.into(), fault);
+        }
+    }
+
+    fn put_rejected(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
+        let rejected = self.faults.lock().is_ok_and(|f| {
+            f.iter().any(|(prefix, fault)| *fault == Fault::RejectPuts && key.starts_with(prefix.as_str()))
+        });
+        if !rejected {
+            return Ok(());
+        }
+        Err(StorageError::Request {
+            operation: "PutObject",
+            bucket: bucket.into(),
+            key: key.into(),
+            message: "service error: unhandled error: error parsing XML: no root element".into(),
+            retryable: false,
+        })
+    }
+
+    /// Lifts the fault set on `key`.
+    pub fn clear_fault(&self, key: &str) {
+        if let Ok(mut faults) = self.faults.lock() {
+            faults.remove(key);
         }
     }
 
@@ -126,6 +152,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn put_bytes(&self, bucket: &str, key: &str, body: Vec<u8>, _ct: &str) -> Result<(), StorageError> {
+        self.put_rejected(bucket, key)?;
         self.insert(bucket, key, &body);
         Ok(())
     }
@@ -137,6 +164,7 @@ impl ObjectStore for MemoryStore {
         body: Vec<u8>,
         options: PutOptions<'_>,
     ) -> Result<Option<String>, StorageError> {
+        self.put_rejected(bucket, key)?;
         let Ok(mut objects) = self.objects.lock() else {
             return Err(StorageError::Request {
                 operation: "PutObject",
@@ -166,6 +194,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn put_file(&self, bucket: &str, key: &str, path: &Path, _ct: &str) -> Result<(), StorageError> {
+        self.put_rejected(bucket, key)?;
         let body =
             std::fs::read(path).map_err(|source| StorageError::Local { path: path.display().to_string(), source })?;
         self.insert(bucket, key, &body);

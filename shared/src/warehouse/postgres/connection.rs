@@ -122,22 +122,40 @@ impl PostgresTarget {
         password_secret: Option<&str>,
         secrets: &dyn Secrets,
     ) -> Result<PostgresTarget, WarehouseError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            WarehouseError::Config { message: format!("the warehouse URL is not a PostgreSQL connection string: {e}") }
-        })?;
-        let display = describe(&config);
-        if let Some(name) = password_secret {
-            let value = secrets.secret_string(name).await.map_err(|e| WarehouseError::Secret {
+        let value = match password_secret {
+            None => None,
+            Some(name) => Some(secrets.secret_string(name).await.map_err(|e| WarehouseError::Secret {
                 name: name.to_owned(),
                 retryable: e.retryable(),
                 message: match e {
                     SecretError::NotFound { .. } => "it does not exist".into(),
                     other => other.to_string(),
                 },
-            })?;
-            apply_secret(&mut config, name, &value)?;
+            })?),
+        };
+        Self::with_secret(url, password_secret.zip(value.as_deref()), "landfall-load-warehouse").map_err(|e| match e {
+            WarehouseError::Config { message } => {
+                WarehouseError::Config { message: format!("the warehouse URL is {message}") }
+            }
+            other => other,
+        })
+    }
+
+    /// A target from a URL and the (name, value) of its password secret, if
+    /// any; `application` names the connection in `pg_stat_activity`.
+    pub fn with_secret(
+        url: &str,
+        secret: Option<(&str, &str)>,
+        application: &str,
+    ) -> Result<PostgresTarget, WarehouseError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            WarehouseError::Config { message: format!("not a PostgreSQL connection string: {e}") }
+        })?;
+        let display = describe(&config);
+        if let Some((name, value)) = secret {
+            apply_secret(&mut config, name, value)?;
         }
-        config.application_name("landfall-load-warehouse");
+        config.application_name(application);
         Ok(PostgresTarget { config, display, tls: tls_connector()? })
     }
 
