@@ -27,14 +27,22 @@ locals {
   landing_arn = module.landing_bucket.arn
   curated_arn = module.curated_bucket.arn
 
-  # fetch-api exists once the config has a source with a schedule.
+  # fetch-api exists once the config has a source with a schedule; monitor-feeds always.
   deployed_functions = merge(
     local.function_names,
     length(local.source_schedules) > 0 ? { fetch_api = "fetch-api" } : {},
     length(local.job_list) > 0 ? { run_job = "run-job" } : {},
+    { monitor_feeds = "monitor-feeds" },
   )
 
-  secret_arn = { for s in compact(concat([var.warehouse.password_secret], var.fetch_api_secrets)) : s => (
+  # monitor-feeds' channels: the defaults and each feed's notify: override.
+  feed_channels   = [for f in values(try(local.config.feeds, {})) : try(f.notify, {})]
+  slack_secrets   = distinct([for s in concat([var.slack_webhook_secret_name], [for c in local.feed_channels : try(c.slack_secret, null)]) : s if s != null])
+  feed_topic_arns = distinct([for c in local.feed_channels : c.sns_topic if try(c.sns_topic, null) != null])
+  alerts_topic    = var.create_monitoring ? module.alarms[0].topic_arn : null
+  monitor_topics  = concat(var.create_monitoring ? [local.alerts_topic] : [], local.feed_topic_arns)
+
+  secret_arn = { for s in compact(concat([var.warehouse.password_secret], var.fetch_api_secrets, local.slack_secrets)) : s => (
     startswith(s, "arn:") ? s : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${s}-??????"
   ) }
 
@@ -70,6 +78,48 @@ locals {
     Resource = ["${local.curated_arn}/${local.config_key}"]
   }
 
+  # What a role needs to use the configured warehouse (load-warehouse, monitor-feeds): the
+  # PostgreSQL password secret, or the Data API on its target with its credentials.
+  warehouse_statements = concat(
+    var.warehouse.password_secret != null ? [
+      { Sid = "WarehousePassword", Action = ["secretsmanager:GetSecretValue"], Resource = [local.secret_arn[var.warehouse.password_secret]] },
+    ] : [],
+    [for s in [
+      { Sid = "DataApiRun", Action = ["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"], Resource = [local.data_api_target_arn] },
+      {
+        # These take no resource: the condition limits them to the statements this role ran.
+        Sid       = "DataApiOwnStatements"
+        Action    = ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult", "redshift-data:CancelStatement"]
+        Resource  = ["*"]
+        Condition = { StringEquals = { "redshift-data:statement-owner-iam-userid" = ["$${aws:userid}"] } }
+      },
+      local.data_api_serverless ? {
+        Sid      = "DataApiCredentials"
+        Action   = ["redshift-serverless:GetCredentials"]
+        Resource = [local.data_api_target_arn]
+        } : {
+        Sid      = "DataApiCredentials"
+        Action   = ["redshift:GetClusterCredentialsWithIAM"]
+        Resource = ["arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbname:${element(split(":", local.data_api_target_arn), 6)}/*"]
+      },
+    ] : s if local.data_api_enabled],
+    # driver: redshift with secret_arn: the Data API reads the database credentials as the caller.
+    local.redshift_secret_arn != null ? [
+      { Sid = "RedshiftCredentialsSecret", Action = ["secretsmanager:GetSecretValue"], Resource = [local.redshift_secret_arn] },
+    ] : [],
+    # driver: redshift with db_user on a provisioned cluster: temporary credentials for that user.
+    local.redshift_db_user != null && local.data_api_enabled && !local.data_api_serverless ? [
+      {
+        Sid    = "RedshiftDbUserCredentials"
+        Action = ["redshift:GetClusterCredentials"]
+        Resource = [
+          "arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbuser:${element(split(":", local.data_api_target_arn), 6)}/${local.redshift_db_user}",
+          "arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbname:${element(split(":", local.data_api_target_arn), 6)}/*",
+        ]
+      },
+    ] : [],
+  )
+
   function_statements = {
     parse_file = [
       local.read_config,
@@ -100,18 +150,8 @@ locals {
         { Sid = "ReadPartsAndManifests", Action = local.s3_read, Resource = ["${local.curated_arn}/tables/*", "${local.curated_arn}/_manifests/*"] },
         { Sid = "WriteRejectsAndCopyManifests", Action = local.s3_write, Resource = ["${local.curated_arn}/_rejects/*", "${local.curated_arn}/_copy/*"] },
       ],
-      var.warehouse.password_secret != null ? [
-        { Sid = "WarehousePassword", Action = ["secretsmanager:GetSecretValue"], Resource = [local.secret_arn[var.warehouse.password_secret]] },
-      ] : [],
-      [for s in [
-        { Sid = "DataApiRun", Action = ["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"], Resource = [local.data_api_target_arn] },
-        {
-          # These take no resource: the condition limits them to the statements this role ran.
-          Sid       = "DataApiOwnStatements"
-          Action    = ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult", "redshift-data:CancelStatement"]
-          Resource  = ["*"]
-          Condition = { StringEquals = { "redshift-data:statement-owner-iam-userid" = ["$${aws:userid}"] } }
-        },
+      local.warehouse_statements,
+      local.data_api_enabled ? [
         {
           # ListStatements takes no resource; the loader lists only its role's statements (RoleLevel), to find
           # a load's statement still running after a timed-out invocation instead of starting a duplicate.
@@ -119,30 +159,19 @@ locals {
           Action   = ["redshift-data:ListStatements"]
           Resource = ["*"]
         },
-        local.data_api_serverless ? {
-          Sid      = "DataApiCredentials"
-          Action   = ["redshift-serverless:GetCredentials"]
-          Resource = [local.data_api_target_arn]
-          } : {
-          Sid      = "DataApiCredentials"
-          Action   = ["redshift:GetClusterCredentialsWithIAM"]
-          Resource = ["arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbname:${element(split(":", local.data_api_target_arn), 6)}/*"]
-        },
-      ] : s if local.data_api_enabled],
-      # driver: redshift with secret_arn: the Data API reads the database credentials as the caller.
-      local.redshift_secret_arn != null ? [
-        { Sid = "RedshiftCredentialsSecret", Action = ["secretsmanager:GetSecretValue"], Resource = [local.redshift_secret_arn] },
       ] : [],
-      # driver: redshift with db_user on a provisioned cluster: temporary credentials for that user.
-      local.redshift_db_user != null && local.data_api_enabled && !local.data_api_serverless ? [
-        {
-          Sid    = "RedshiftDbUserCredentials"
-          Action = ["redshift:GetClusterCredentials"]
-          Resource = [
-            "arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbuser:${element(split(":", local.data_api_target_arn), 6)}/${local.redshift_db_user}",
-            "arn:${local.partition}:redshift:${local.region}:${local.account_id}:dbname:${element(split(":", local.data_api_target_arn), 6)}/*",
-          ]
-        },
+    )
+    # The loader's warehouse access (it reads the ledger and stats and writes the alerts and
+    # digest marks), the webhook secrets and the topics it publishes to; nothing in the buckets
+    # but the config.
+    monitor_feeds = concat(
+      [local.read_config],
+      local.warehouse_statements,
+      length(local.slack_secrets) > 0 ? [
+        { Sid = "SlackWebhookSecrets", Action = ["secretsmanager:GetSecretValue"], Resource = [for s in local.slack_secrets : local.secret_arn[s]] },
+      ] : [],
+      length(local.monitor_topics) > 0 ? [
+        { Sid = "PublishAlerts", Action = ["sns:Publish"], Resource = local.monitor_topics },
       ] : [],
     )
     fetch_api = concat(
@@ -185,6 +214,17 @@ locals {
       LANDFALL_LANDING_BUCKET = local.landing_bucket_name
       LANDFALL_CURATED_BUCKET = local.curated_bucket_name
     }
+    monitor_feeds = merge(
+      {
+        LANDFALL_CONFIG                     = local.config_url
+        LANDFALL_CURATED_BUCKET             = local.curated_bucket_name
+        LANDFALL_STATEMENT_DEADLINE_SECONDS = tostring(max(30, var.functions.monitor_feeds.timeout_seconds - 30))
+      },
+      var.warehouse.url != null ? { LANDFALL_WAREHOUSE_URL = var.warehouse.url } : {},
+      var.warehouse.password_secret != null ? { LANDFALL_WAREHOUSE_PASSWORD_SECRET = var.warehouse.password_secret } : {},
+      var.slack_webhook_secret_name != null ? { LANDFALL_SLACK_WEBHOOK_SECRET = var.slack_webhook_secret_name } : {},
+      var.create_monitoring ? { LANDFALL_ALERTS_TOPIC_ARN = local.alerts_topic } : {},
+    )
   }
 }
 
@@ -238,6 +278,12 @@ module "schedules" {
       for k, s in local.job_schedules : k => merge(s, { target_arn = module.function["run_job"].arn })
     },
     {
+      monitor-feeds = {
+        schedule_expression = var.monitor_schedule.schedule_expression
+        timezone            = var.monitor_schedule.timezone
+        target_arn          = module.function["monitor_feeds"].arn
+        payload             = jsonencode({ monitor = "scheduled" })
+      }
       repair-partitions = {
         schedule_expression = var.repair_schedule.schedule_expression
         timezone            = var.repair_schedule.timezone
@@ -273,7 +319,7 @@ module "alarms" {
 
   name_prefix         = var.name_prefix
   kms_key_arn         = local.kms_key_arn
-  email_subscriptions = var.alarm_emails
+  email_subscriptions = distinct(concat(var.alarm_emails, var.alert_email != null ? [var.alert_email] : []))
   functions           = [for f in module.function : f.function_name]
   queues = {
     for k, q in module.queue : k => {
@@ -283,4 +329,27 @@ module "alarms" {
     }
   }
   dead_letter_queues = [for q in aws_sqs_queue.async_failures : q.name]
+}
+
+# The alerts topic invokes monitor-feeds, which forwards each alarm to Slack. The
+# filter keeps out what monitor-feeds publishes itself (its messages carry the
+# landfall_source attribute; CloudWatch's carry none), so nothing loops.
+resource "aws_sns_topic_subscription" "monitor_alarms" {
+  count = local.functions_enabled && var.create_monitoring ? 1 : 0
+
+  topic_arn           = local.alerts_topic
+  protocol            = "lambda"
+  endpoint            = module.function["monitor_feeds"].arn
+  filter_policy_scope = "MessageAttributes"
+  filter_policy       = jsonencode({ landfall_source = [{ exists = false }] })
+}
+
+resource "aws_lambda_permission" "monitor_alarms" {
+  count = local.functions_enabled && var.create_monitoring ? 1 : 0
+
+  statement_id  = "AlertsTopicInvokes"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["monitor_feeds"].function_name
+  principal     = "sns.amazonaws.com"
+  source_arn    = local.alerts_topic
 }

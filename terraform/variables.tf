@@ -144,6 +144,16 @@ variable "functions" {
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
     }), {})
+    monitor_feeds = optional(object({
+      timeout_seconds         = optional(number, 300)
+      memory_mb               = optional(number, 256)
+      batch_size              = optional(number, 1)
+      batching_window_seconds = optional(number, 0)
+      max_concurrency         = optional(number, 2)
+      max_receive_count       = optional(number, 5)
+      reserved_concurrency    = optional(number)
+      max_message_age_seconds = optional(number, 3600)
+    }), {})
   })
   description = <<-EOT
     Per-function settings, keyed by function (underscores). Any attribute left out keeps its default.
@@ -151,8 +161,8 @@ variable "functions" {
     above 10 needs batching_window_seconds >= 1), batching_window_seconds (0-300), max_concurrency
     (event source mapping maximum concurrency, 2-1000), max_receive_count (receives before a message moves
     to the dead-letter queue), reserved_concurrency (null: none reserved), max_message_age_seconds (alarm when
-    the queue's oldest message is older). fetch_api has no queue (its schedules invoke it); only its timeout,
-    memory and reserved_concurrency apply.
+    the queue's oldest message is older). fetch_api and monitor_feeds have no queue (schedules, and for
+    monitor_feeds the alerts topic, invoke them); only their timeout, memory and reserved_concurrency apply.
   EOT
   default     = {}
 
@@ -221,6 +231,37 @@ variable "alarm_emails" {
   type        = list(string)
   description = "Email addresses subscribed to the alarm topic."
   default     = []
+}
+
+variable "alert_email" {
+  type        = string
+  description = "One address subscribed to the alerts topic (every alarm, feed alert and refused-file digest), besides alarm_emails; it confirms by mail. Null: none."
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", var.alert_email))
+    error_message = "alert_email must be one email address (name@domain.tld)."
+  }
+}
+
+variable "slack_webhook_secret_name" {
+  type        = string
+  description = "Secrets Manager secret (name or ARN) whose string value is the Slack incoming-webhook URL monitor-feeds posts alerts, digests and alarms to. Null: no Slack (feeds may still name their own with notify.slack_secret)."
+  default     = null
+
+  validation {
+    condition     = var.slack_webhook_secret_name == null || !startswith(coalesce(var.slack_webhook_secret_name, "-"), "https://")
+    error_message = "slack_webhook_secret_name names the secret holding the webhook URL, not the URL itself."
+  }
+}
+
+variable "monitor_schedule" {
+  type = object({
+    schedule_expression = optional(string, "rate(15 minutes)")
+    timezone            = optional(string, "UTC")
+  })
+  description = "When monitor-feeds evaluates the feeds' expectations and sends the digest of refused and failed files."
+  default     = {}
 }
 
 variable "repair_schedule" {

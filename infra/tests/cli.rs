@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 18] = [
+const SUBCOMMANDS: [&str; 19] = [
     "status",
     "files",
     "file",
@@ -24,6 +24,7 @@ const SUBCOMMANDS: [&str; 18] = [
     "load",
     "repair",
     "fetch",
+    "monitor",
     "infer",
     "preview",
     "validate-config",

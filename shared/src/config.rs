@@ -200,6 +200,9 @@ struct RawFeed {
     monitor_by: Vec<String>,
     #[serde(default)]
     expect: Option<crate::monitor::expect::RawExpect>,
+    /// This feed's own Slack webhook secret and SNS topic, instead of the defaults.
+    #[serde(default)]
+    notify: Option<crate::notify::RawChannels>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,6 +284,8 @@ pub struct Feed {
     pub monitor_by: Vec<String>,
     /// What a healthy feed looks like; `None`: not monitored.
     pub expect: Option<crate::monitor::Expectations>,
+    /// Where this feed's alerts and digests go instead of the defaults (`notify:`).
+    pub notify: crate::notify::Channels,
     /// Line of the feed's definition in the config file.
     pub line: u64,
 }
@@ -539,6 +544,7 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         raw.monitor_by.iter().map(|c| check_known("monitor_by column", c)).collect::<Result<Vec<_>, _>>()?;
     crate::monitor::expect::validate_monitor_by(&monitor_by).map_err(&bad)?;
     let expect = raw.expect.map(crate::monitor::expect::validate_expect).transpose().map_err(&bad)?;
+    let notify = raw.notify.map(crate::notify::validate_channels).transpose().map_err(&bad)?.unwrap_or_default();
     if raw.write_disposition == WriteDisposition::Merge && primary_key.is_empty() {
         return Err(bad("write_disposition merge needs a primary_key".into()));
     }
@@ -577,6 +583,7 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         row_group_rows: raw.parquet.row_group_rows.unwrap_or(122_880),
         monitor_by,
         expect,
+        notify,
         line,
     })
 }

@@ -652,3 +652,29 @@ async fn a_batch_whose_sql_would_exceed_100_kb_is_split_into_statements_under_th
         submitted.len()
     );
 }
+
+#[tokio::test]
+async fn the_monitors_statements_run_as_one_transaction_and_one_statement_on_its_own() {
+    use landfall::warehouse::Dialect;
+    let (server, fake, store, _) = setup(1, FeedRules::default()).await;
+    let warehouse = driver(&server, store);
+    let ddl = Dialect::Redshift.create_monitor_tables();
+    warehouse.execute(ddl.clone()).await.unwrap();
+    warehouse.execute(vec!["DELETE FROM \"landfall\".\"file_digests\" WHERE run_id = 'r'".into()]).await.unwrap();
+    warehouse.execute(Vec::new()).await.unwrap();
+    assert_eq!(fake.count("BatchExecuteStatement"), 1, "the tables in one transaction");
+    assert_eq!(fake.count("ExecuteStatement"), 1, "one statement alone; nothing for none");
+    let submitted = fake.submitted();
+    assert_eq!(submitted[0].1, ddl);
+    assert!(!ddl.iter().any(|s| s.contains("pg_advisory")), "PostgreSQL's lock is not Redshift's");
+    assert!(submitted[0].0.starts_with("landfall-execute-"), "{}", submitted[0].0);
+
+    fake.on_submit(|_| Outcome {
+        statuses: vec!["FAILED"],
+        error: Some("ERROR: permission denied for schema landfall".into()),
+        query_id: 7,
+    });
+    let e = warehouse.execute(vec!["SELECT 1".into(), "SELECT 2".into()]).await.unwrap_err();
+    assert_eq!(e.disposition(), Disposition::DeadLetter, "{e}");
+    assert!(e.to_string().contains("permission denied"), "{e}");
+}

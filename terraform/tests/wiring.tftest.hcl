@@ -122,6 +122,11 @@ override_resource {
 }
 override_resource {
   override_during = plan
+  target          = module.function["monitor_feeds"].aws_lambda_function.this
+  values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lft-monitor-feeds", function_name = "lft-monitor-feeds" }
+}
+override_resource {
+  override_during = plan
   target          = aws_sqs_queue.async_failures
   values          = { arn = "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq" }
 }
@@ -363,8 +368,8 @@ run "schedules_one_per_source_and_the_daily_repair" {
   }
 
   assert {
-    condition     = keys(module.schedules[0].schedules) == ["fetch-exchange_rates", "fetch-weather", "repair-partitions"]
-    error_message = "one schedule per source in the config, plus the partition repair"
+    condition     = keys(module.schedules[0].schedules) == ["fetch-exchange_rates", "fetch-weather", "monitor-feeds", "repair-partitions"]
+    error_message = "one schedule per source in the config, plus the monitor and the partition repair"
   }
   assert {
     condition = (
@@ -393,7 +398,7 @@ run "schedules_one_per_source_and_the_daily_repair" {
   }
   assert {
     condition = jsondecode(module.schedules[0].policy).Statement == [
-      { Sid = "InvokeTargets", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [module.function["fetch_api"].arn, module.function["register_partitions"].arn] },
+      { Sid = "InvokeTargets", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [module.function["fetch_api"].arn, module.function["monitor_feeds"].arn, module.function["register_partitions"].arn] },
       { Sid = "DeadLetter", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [aws_sqs_queue.async_failures[0].arn] },
       { Sid = "PayloadKey", Effect = "Allow", Action = ["kms:Decrypt"], Resource = [local.kms_key_arn] },
     ]
@@ -409,8 +414,8 @@ run "without_sources_there_is_no_fetch_api" {
   }
 
   assert {
-    condition     = !contains(keys(module.function), "fetch_api") && keys(module.schedules[0].schedules) == ["repair-partitions"]
-    error_message = "a config without sources deploys no fetch-api and only the repair schedule"
+    condition     = !contains(keys(module.function), "fetch_api") && keys(module.schedules[0].schedules) == ["monitor-feeds", "repair-partitions"]
+    error_message = "a config without sources deploys no fetch-api and only the monitor and repair schedules"
   }
 }
 
@@ -432,7 +437,7 @@ run "alarms_watch_every_dead_letter_queue_function_and_queue" {
     condition = (
       toset(module.alarms[0].alarm_names.errors) == toset([for f in module.function : "${f.function_name}-errors"]) &&
       toset(module.alarms[0].alarm_names.throttles) == toset([for f in module.function : "${f.function_name}-throttles"]) &&
-      length(module.alarms[0].alarm_names.errors) == 3
+      length(module.alarms[0].alarm_names.errors) == 4
     )
     error_message = "every function must alarm on errors and on throttles"
   }
@@ -585,5 +590,68 @@ run "without_jobs_there_is_no_run_job_and_the_copy_role_writes_nothing" {
       length([for s in jsondecode(module.redshift.copy_role_policy).Statement : s if s.Sid == "WriteUnloads"]) == 0
     )
     error_message = "a config without jobs deploys no run-job and the COPY role may not write"
+  }
+}
+
+run "monitor_feeds_runs_every_15_minutes_and_its_role_reads_only_its_secrets_and_publishes_only_its_topics" {
+  command = plan
+
+  variables {
+    config_file               = "tests/fixtures/with-notify.yaml"
+    warehouse                 = { url = "postgres://monitor@db.internal:5432/analytics", password_secret = "lft/warehouse" }
+    slack_webhook_secret_name = "lft/slack-webhook"
+    alert_email               = "data-oncall@example.com"
+  }
+
+  assert {
+    condition = (
+      module.schedules[0].schedules["monitor-feeds"].schedule_expression == "rate(15 minutes)" &&
+      module.schedules[0].schedules["monitor-feeds"].target_arn == module.function["monitor_feeds"].arn &&
+      module.schedules[0].schedules["monitor-feeds"].dead_letter_arn == aws_sqs_queue.async_failures[0].arn
+    )
+    error_message = "a schedule invokes monitor-feeds every 15 minutes, retried and dead-lettered like the others"
+  }
+  assert {
+    condition = { for st in jsondecode(module.function["monitor_feeds"].policy).Statement : st.Sid => [st.Action, st.Resource] } == {
+      OwnLogGroup       = [["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/lft-monitor-feeds:*"]]
+      AsyncDeadLetter   = [["sqs:SendMessage"], ["arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"]]
+      DataKey           = [["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"]]
+      ReadConfig        = [["s3:GetObject"], ["arn:aws:s3:::lft-curated/_config/landfall.yaml"]]
+      WarehousePassword = [["secretsmanager:GetSecretValue"], ["arn:aws:secretsmanager:us-east-1:123456789012:secret:lft/warehouse-??????"]]
+      SlackWebhookSecrets = [["secretsmanager:GetSecretValue"], [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:lft/slack-webhook-??????",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:lft/slack-growth-??????",
+      ]]
+      PublishAlerts = [["sns:Publish"], ["arn:aws:sns:us-east-1:123456789012:t-alarms", "arn:aws:sns:us-east-1:123456789012:growth-alerts"]]
+    }
+    error_message = "monitor-feeds reads the config, the warehouse password and the webhook secrets, and publishes to the alerts topic and the feeds' own topics; nothing else"
+  }
+  assert {
+    condition = (
+      module.function["monitor_feeds"].settings.environment.LANDFALL_SLACK_WEBHOOK_SECRET == "lft/slack-webhook" &&
+      module.function["monitor_feeds"].settings.environment.LANDFALL_ALERTS_TOPIC_ARN == "arn:aws:sns:us-east-1:123456789012:t-alarms" &&
+      module.function["monitor_feeds"].event_source_mapping == null
+    )
+    error_message = "monitor-feeds is told its default channels and has no queue"
+  }
+  assert {
+    condition = (
+      aws_sns_topic_subscription.monitor_alarms[0].protocol == "lambda" &&
+      aws_sns_topic_subscription.monitor_alarms[0].endpoint == module.function["monitor_feeds"].arn &&
+      jsondecode(aws_sns_topic_subscription.monitor_alarms[0].filter_policy) == { landfall_source = [{ exists = false }] } &&
+      aws_lambda_permission.monitor_alarms[0].principal == "sns.amazonaws.com" &&
+      aws_lambda_permission.monitor_alarms[0].source_arn == "arn:aws:sns:us-east-1:123456789012:t-alarms"
+    )
+    error_message = "the alerts topic invokes monitor-feeds with the alarms only (not what monitor-feeds publishes)"
+  }
+  assert {
+    condition     = contains(module.alarms[0].email_subscriptions, "data-oncall@example.com")
+    error_message = "alert_email subscribes to the alerts topic"
+  }
+  assert {
+    condition = alltrue([for t in ["Invocation duration p95 per function (ms)", "Oldest message per work queue (s)", "Messages in dead-letter queues", "Files parsed per feed and outcome (parse-file)", "Rows loaded per table (load-warehouse)", "Alerts opened per feed and kind (monitor-feeds)"] :
+      contains(module.alarms[0].dashboard_widgets, t)
+    ])
+    error_message = "the dashboard covers files, rows, rejects, durations, queue age and DLQ depth"
   }
 }

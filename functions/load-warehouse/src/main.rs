@@ -3,37 +3,14 @@
 //! `redshift`: the Data API client) and clients are built once per cold
 //! start; the handler lives in lib.rs.
 
-use std::time::Duration;
-
-use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV};
 use landfall::warehouse::{self, DriverSettings};
-use landfall::{env, lambda, telemetry::Metrics};
+use landfall::{lambda, telemetry::Metrics};
 use load_warehouse::LoadWarehouse;
-
-/// `LANDFALL_STATEMENT_DEADLINE_SECONDS` (Terraform sets it under the
-/// function's timeout) bounds the wait on one Data API statement.
-fn statement_deadline() -> Result<Option<Duration>, env::EnvError> {
-    const NAME: &str = "LANDFALL_STATEMENT_DEADLINE_SECONDS";
-    env::optional(NAME)
-        .map(|secs| {
-            secs.parse().map(Duration::from_secs).map_err(|_| env::EnvError::Invalid {
-                name: NAME,
-                message: format!("a number of seconds, not {secs:?}"),
-            })
-        })
-        .transpose()
-}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
-    let settings = DriverSettings {
-        curated_bucket: env::required("LANDFALL_CURATED_BUCKET")?,
-        work_dir: lambda::work_dir(),
-        url: env::optional(URL_ENV),
-        password_secret: env::optional(SECRET_ENV),
-        statement_deadline: statement_deadline()?,
-    };
+    let settings = DriverSettings::from_env()?;
 
     let sdk = lambda::sdk_config().await;
     let store = lambda::s3_store(&sdk);

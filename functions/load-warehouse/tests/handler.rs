@@ -36,6 +36,10 @@ impl Warehouse for RecordingWarehouse {
         Ok(Vec::new())
     }
 
+    async fn execute(&self, _statements: Vec<String>) -> Result<(), WarehouseError> {
+        Ok(())
+    }
+
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
         let ids = load.file_ids().into_iter().map(str::to_owned).collect();
         self.loads.lock().unwrap().push((load.target.table.clone(), ids));

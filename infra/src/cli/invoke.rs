@@ -1,4 +1,4 @@
-//! `landfall load`, `repair` and `fetch`: run a function's work by hand. On
+//! `landfall load`, `repair`, `fetch` and `monitor`: run a function's work by hand. On
 //! the local stack the handlers run in this process, as the pump runs them;
 //! on AWS the deployed function is invoked with the same payload its
 //! trigger sends, so the run is logged, metered and permissioned as any other.
@@ -50,6 +50,16 @@ pub struct FetchArgs {
     /// Local stack only: send the source's requests to this scheme://host:port instead (a test server).
     #[arg(long)]
     pub base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MonitorArgs {
+    /// Local stack only: the Secrets Manager secret holding a Slack webhook URL (on AWS the function's own).
+    #[arg(long)]
+    pub slack_secret: Option<String>,
+    /// Local stack only: an SNS topic ARN to publish the alerts to.
+    #[arg(long)]
+    pub sns_topic: Option<String>,
 }
 
 /// Invokes a deployed function and returns its JSON answer; a function
@@ -179,6 +189,43 @@ pub async fn fetch(d: &Deployment, args: &FetchArgs, json: bool) -> Result<(), C
             return Err(CliError::Usage("--base-url is for the local stack only".into()));
         }
         _ => json!({ "run": invoke(d, "fetch-api", &payload).await? }),
+    };
+    emit(json, &answer, |a| serde_json::to_string_pretty(a).unwrap_or_default())
+}
+
+/// `landfall monitor`: one monitor-feeds run now. Locally the handler runs
+/// here on the stack's warehouse, telling the channels given (none: the
+/// alerts and the digest are only recorded); on AWS the deployed function
+/// runs with its own.
+pub async fn monitor(d: &Deployment, args: &MonitorArgs, json: bool) -> Result<(), CliError> {
+    let payload = json!({ "monitor": "by hand" });
+    let answer = match (d.kind, &d.local) {
+        (TargetKind::Local, Some(stack)) => {
+            let functions = local::functions(stack).await.map_err(CliError::failed)?;
+            let notifier = monitor_feeds::Notifier::new(
+                std::sync::Arc::new(landfall::secrets::SecretsManager::new(&functions.sdk)),
+                std::sync::Arc::new(monitor_feeds::sns::SnsPublisher::new(&functions.sdk)),
+                functions.metrics.clone(),
+            );
+            let defaults = landfall::notify::Channels {
+                slack_secret: args.slack_secret.clone(),
+                sns_topic: args.sns_topic.clone(),
+            };
+            let handler = monitor_feeds::MonitorFeeds::new(
+                functions.config.clone(),
+                functions.warehouse.clone(),
+                notifier,
+                defaults,
+                functions.metrics.clone(),
+            );
+            handler.handle(payload, Deadline::never()).await.map_err(CliError::failed)?
+        }
+        _ if args.slack_secret.is_some() || args.sns_topic.is_some() => {
+            return Err(CliError::Usage(
+                "--slack-secret and --sns-topic are for the local stack; the deployed function has its own".into(),
+            ));
+        }
+        _ => invoke(d, "monitor-feeds", &payload).await?,
     };
     emit(json, &answer, |a| serde_json::to_string_pretty(a).unwrap_or_default())
 }

@@ -103,6 +103,8 @@ pub enum Command {
     Repair(invoke::RepairArgs),
     /// Run a source's fetch by hand (as its schedule does).
     Fetch(invoke::FetchArgs),
+    /// Evaluate the feeds' expectations and send the alerts and the digest now (as the 15-minute schedule does).
+    Monitor(invoke::MonitorArgs),
     /// Detect and infer a local file: format, schema, typed rows, rejects, and a feed block to paste.
     Infer(local::InferArgs),
     /// What parse-file would make of a local file for a configured feed, without touching AWS.
@@ -134,6 +136,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::RunJob(a) => jobs::run_job(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Repair(a) => invoke::repair(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Fetch(a) => invoke::fetch(&Deployment::resolve(&cli.target).await?, &a, json).await,
+        Command::Monitor(a) => invoke::monitor(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Infer(a) => local::infer(&a, json),
         Command::Preview(a) => local::preview(&a, json),
         Command::ValidateConfig(a) => local::validate_config(&a, json),

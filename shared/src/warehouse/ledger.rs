@@ -275,7 +275,7 @@ impl Dialect {
         if file_ids.is_empty() {
             return None;
         }
-        let ids = file_ids.iter().map(|id| self.literal(id)).collect::<Vec<_>>().join(", ");
+        let ids = self.literal_list(file_ids);
         Some(format!(
             "DELETE FROM {} WHERE table_name = {} AND file_id IN ({ids}) AND NOT ({})",
             TableName::ledger(),
@@ -286,11 +286,7 @@ impl Dialect {
 
     /// `columns` of the ledger rows of these files of this table.
     pub fn select_ledger(self, target: &TableName, file_ids: &[&str], columns: &str) -> String {
-        let ids = if file_ids.is_empty() {
-            "NULL".to_owned()
-        } else {
-            file_ids.iter().map(|id| self.literal(id)).collect::<Vec<_>>().join(", ")
-        };
+        let ids = self.literal_list(file_ids);
         format!(
             "SELECT {columns} FROM {} WHERE table_name = {} AND file_id IN ({ids})",
             TableName::ledger(),

@@ -204,7 +204,14 @@ pub trait Warehouse: Send + Sync {
     /// A read-only query's rows, each value as text (NULL as `None`): the
     /// operator CLI reads the ledger through it.
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError>;
+    /// Runs statements in one transaction (the monitor's bookkeeping: at
+    /// most [`MAX_TRANSACTION_STATEMENTS`] small statements, which the
+    /// Redshift Data API takes in one BatchExecuteStatement).
+    async fn execute(&self, statements: Vec<String>) -> Result<(), WarehouseError>;
 }
+
+/// Statements one [`Warehouse::execute`] takes: the Data API's limit per batch.
+pub const MAX_TRANSACTION_STATEMENTS: usize = 40;
 
 /// What a driver needs besides the config's `warehouse:` section, read from
 /// the function's environment once at cold start.
@@ -220,6 +227,31 @@ pub struct DriverSettings {
     pub password_secret: Option<String>,
     /// Redshift: how long to wait on one statement (under the function's timeout).
     pub statement_deadline: Option<Duration>,
+}
+
+impl DriverSettings {
+    /// The settings from the function's environment: `LANDFALL_CURATED_BUCKET`,
+    /// `LANDFALL_WORK_DIR`, the PostgreSQL URL and secret overrides and
+    /// `LANDFALL_STATEMENT_DEADLINE_SECONDS` (Terraform sets it under the
+    /// function's timeout), read once at cold start.
+    pub fn from_env() -> Result<DriverSettings, crate::env::EnvError> {
+        const DEADLINE: &str = "LANDFALL_STATEMENT_DEADLINE_SECONDS";
+        let statement_deadline = crate::env::optional(DEADLINE)
+            .map(|secs| {
+                secs.parse().map(Duration::from_secs).map_err(|_| crate::env::EnvError::Invalid {
+                    name: DEADLINE,
+                    message: format!("a number of seconds, not {secs:?}"),
+                })
+            })
+            .transpose()?;
+        Ok(DriverSettings {
+            curated_bucket: crate::env::required("LANDFALL_CURATED_BUCKET")?,
+            work_dir: crate::lambda::work_dir(),
+            url: crate::env::optional(postgres::connection::URL_ENV),
+            password_secret: crate::env::optional(postgres::connection::SECRET_ENV),
+            statement_deadline,
+        })
+    }
 }
 
 /// The configured driver: `postgres` (the URL checked and its password

@@ -358,6 +358,15 @@ impl Dialect {
         out
     }
 
+    /// The items of an `IN (...)` list: literals, or `NULL` (which matches
+    /// nothing) for an empty list.
+    pub fn literal_list(self, values: &[&str]) -> String {
+        if values.is_empty() {
+            return "NULL".to_owned();
+        }
+        values.iter().map(|v| self.literal(v)).collect::<Vec<_>>().join(", ")
+    }
+
     pub(crate) fn opt_literal(self, value: Option<&str>) -> String {
         value.map_or_else(|| "NULL".to_owned(), |v| self.literal(v))
     }

@@ -1,6 +1,7 @@
-# Alarms to one SNS topic (dead-letter queues not empty, function errors and
-# throttles, the oldest message of each work queue) and a dashboard of what the
-# functions count per feed and table.
+# Alarms to one SNS topic, the alerts topic (dead-letter queues not empty,
+# function errors and throttles, the oldest message of each work queue), which
+# monitor-feeds also publishes its feed alerts and digests to, and a dashboard
+# of every function: files, rows, rejects, durations, queue age, DLQ depth.
 
 locals {
   dlq_names = distinct(concat(flatten([for q in values(var.queues) : q.dead_letter_queues]), var.dead_letter_queues))
@@ -72,17 +73,49 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   tags                = var.tags
 }
 
-# SEARCH expressions draw one line per feed (table) as the functions report them,
-# so a feed added to the config appears without a change here. The dimension sets
-# are the metrics' labels (EMF, shared/src/telemetry.rs).
+# The dashboard: what every function counts (EMF, shared/src/telemetry.rs; the
+# dimension sets are the metrics' labels plus `function`), how long they take,
+# and the queues' age and dead-letter depth. SEARCH expressions draw one line per
+# feed, table or function as they report, so a feed added to the config appears
+# without a change here.
 locals {
+  search = { for k, v in {
+    files_parsed    = ["{${local.ns},feed,function,outcome} MetricName=\"files_processed\"", "Sum"]
+    files_loaded    = ["{${local.ns},function,status,table} MetricName=\"files_loaded\"", "Sum"]
+    files_digested  = ["{${local.ns},feed,function,status} MetricName=\"files_digested\"", "Sum"]
+    rows_written    = ["{${local.ns},feed,function} MetricName=\"rows_written\"", "Sum"]
+    rows_loaded     = ["{${local.ns},function,table} MetricName=\"rows_loaded\"", "Sum"]
+    rows_rejected   = ["{${local.ns},feed,function} MetricName=\"rows_rejected\"", "Sum"]
+    load_rejected   = ["{${local.ns},function,stage,table} MetricName=\"rows_rejected\"", "Sum"]
+    partitions      = ["{${local.ns},function,table} MetricName=\"partitions_registered\"", "Sum"]
+    fetch_runs      = ["{${local.ns},function,outcome,source} MetricName=\"runs_completed\"", "Sum"]
+    duration_p95    = ["{${local.ns},function,outcome} MetricName=\"invocation_duration\"", "p95"]
+    duration_max    = ["{${local.ns},function,outcome} MetricName=\"invocation_duration\"", "Maximum"]
+    alerts_opened   = ["{${local.ns},feed,function,kind} MetricName=\"alerts_opened\"", "Sum"]
+    alerts_resolved = ["{${local.ns},feed,function,kind} MetricName=\"alerts_resolved\"", "Sum"]
+    notifications   = ["{${local.ns},channel,function,what} MetricName=\"notifications_sent\"", "Sum"]
+    notify_failures = ["{${local.ns},channel,function,what} MetricName=\"notifications_failed\"", "Sum"]
+  } : k => "SEARCH('${v[0]}', '${v[1]}', 300)" }
+
+  queue_names = [for q in values(var.queues) : q.queue_name]
+
   widgets = [
-    { title = "Files processed per feed and outcome (parse-file)", expr = "SEARCH('{${local.ns},feed,outcome} MetricName=\"files_processed\"', 'Sum', 300)" },
-    { title = "Rows written per feed (parse-file)", expr = "SEARCH('{${local.ns},feed} MetricName=\"rows_written\"', 'Sum', 300)" },
-    { title = "Rows rejected per feed (parse-file)", expr = "SEARCH('{${local.ns},feed} MetricName=\"rows_rejected\"', 'Sum', 300)" },
-    { title = "Rows loaded per table (load-warehouse)", expr = "SEARCH('{${local.ns},table} MetricName=\"rows_loaded\"', 'Sum', 300)" },
-    { title = "Rows rejected per table and stage (load-warehouse)", expr = "SEARCH('{${local.ns},stage,table} MetricName=\"rows_rejected\"', 'Sum', 300)" },
-    { title = "Files loaded per table and status (load-warehouse)", expr = "SEARCH('{${local.ns},status,table} MetricName=\"files_loaded\"', 'Sum', 300)" },
+    { title = "Files parsed per feed and outcome (parse-file)", stat = "Sum", metrics = [[{ expression = local.search.files_parsed, id = "e", label = "" }]] },
+    { title = "Files loaded per table and status (load-warehouse)", stat = "Sum", metrics = [[{ expression = local.search.files_loaded, id = "e", label = "" }]] },
+    { title = "Rows written per feed (parse-file)", stat = "Sum", metrics = [[{ expression = local.search.rows_written, id = "e", label = "" }]] },
+    { title = "Rows loaded per table (load-warehouse)", stat = "Sum", metrics = [[{ expression = local.search.rows_loaded, id = "e", label = "" }]] },
+    { title = "Rows rejected per feed (parse-file)", stat = "Sum", metrics = [[{ expression = local.search.rows_rejected, id = "e", label = "" }]] },
+    { title = "Rows rejected per table and stage (load-warehouse)", stat = "Sum", metrics = [[{ expression = local.search.load_rejected, id = "e", label = "" }]] },
+    { title = "Partitions registered per table (register-partitions)", stat = "Sum", metrics = [[{ expression = local.search.partitions, id = "e", label = "" }]] },
+    { title = "Fetch runs per source and outcome (fetch-api)", stat = "Sum", metrics = [[{ expression = local.search.fetch_runs, id = "e", label = "" }]] },
+    { title = "Invocation duration p95 per function (ms)", stat = "p95", metrics = [[{ expression = local.search.duration_p95, id = "e", label = "" }]] },
+    { title = "Invocation duration max per function (ms)", stat = "Maximum", metrics = [[{ expression = local.search.duration_max, id = "e", label = "" }]] },
+    { title = "Oldest message per work queue (s)", stat = "Maximum", metrics = [for q in local.queue_names : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q]] },
+    { title = "Messages in dead-letter queues", stat = "Maximum", metrics = [for q in local.dlq_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]] },
+    { title = "Alerts opened per feed and kind (monitor-feeds)", stat = "Sum", metrics = [[{ expression = local.search.alerts_opened, id = "e", label = "" }]] },
+    { title = "Alerts resolved per feed and kind (monitor-feeds)", stat = "Sum", metrics = [[{ expression = local.search.alerts_resolved, id = "e", label = "" }]] },
+    { title = "Refused and failed files digested per feed (monitor-feeds)", stat = "Sum", metrics = [[{ expression = local.search.files_digested, id = "e", label = "" }]] },
+    { title = "Notifications sent and failed per channel (monitor-feeds)", stat = "Sum", metrics = [[{ expression = local.search.notifications, id = "s", label = "" }], [{ expression = local.search.notify_failures, id = "f", label = "" }]] },
   ]
 }
 
@@ -102,8 +135,8 @@ resource "aws_cloudwatch_dashboard" "this" {
           stacked = false
           region  = data.aws_region.current.name
           period  = 300
-          stat    = "Sum"
-          metrics = [[{ expression = w.expr, id = "e${i}", label = "" }]]
+          stat    = w.stat
+          metrics = w.metrics
         }
       }
     ]

@@ -15,3 +15,13 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
+
+output "dashboard_widgets" {
+  description = "The dashboard's widget titles, in order."
+  value       = [for w in local.widgets : w.title]
+}
+
+output "email_subscriptions" {
+  description = "Addresses subscribed to the topic by email."
+  value       = sort(keys(aws_sns_topic_subscription.email))
+}

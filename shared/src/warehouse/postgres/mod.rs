@@ -58,7 +58,7 @@ pub const MAX_ROW_RETRIES: u32 = 10;
 /// COPY data is sent in chunks of about this size.
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Serialises table creation across loaders (any fixed key; this is "landfall" in ASCII).
-const DDL_LOCK_KEY: i64 = 0x6c61_6e64_6661_6c6c;
+pub(crate) const DDL_LOCK_KEY: i64 = 0x6c61_6e64_6661_6c6c;
 use super::sql::STAGING;
 
 /// Whether a SQLSTATE names a fault that can pass: connection loss,
@@ -128,6 +128,16 @@ impl Warehouse for PostgresWarehouse {
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
         let client = self.target.connect().await?;
         text_rows(&client, sql).await.map_err(|e| sql_error(&TableName::ledger(), sql, &e))
+    }
+
+    async fn execute(&self, statements: Vec<String>) -> Result<(), WarehouseError> {
+        let ledger = TableName::ledger();
+        let mut client = self.target.connect().await?;
+        let txn = client.transaction().await.map_err(|e| sql_error(&ledger, "BEGIN", &e))?;
+        for s in &statements {
+            txn.batch_execute(s).await.map_err(|e| sql_error(&ledger, s, &e))?;
+        }
+        txn.commit().await.map_err(|e| sql_error(&ledger, "COMMIT", &e))
     }
 
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {

@@ -633,6 +633,15 @@ impl Warehouse for RedshiftWarehouse {
         RedshiftWarehouse::query(self, &TableName::ledger(), sql.to_owned(), &name).await
     }
 
+    async fn execute(&self, statements: Vec<String>) -> Result<(), WarehouseError> {
+        if statements.is_empty() {
+            return Ok(());
+        }
+        // More than one statement is one BatchExecuteStatement: one transaction.
+        let name = format!("landfall-execute-{}", Utc::now().timestamp_micros());
+        self.run(&TableName::ledger(), statements, &name, Session::None).await.map(|_| ())
+    }
+
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
         let t = &load.target;
         let d = Dialect::Redshift;
