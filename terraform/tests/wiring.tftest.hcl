@@ -534,8 +534,8 @@ run "jobs_get_run_job_one_schedule_each_and_unload_writes_only_exports_and_archi
   }
 
   assert {
-    condition     = keys(module.schedules[0].schedules) == ["job-clicks_archive", "job-clicks_daily", "repair-partitions"]
-    error_message = "one schedule per job with a schedule (clicks_report runs after clicks_daily), plus the repair"
+    condition     = keys(module.schedules[0].schedules) == ["job-clicks_archive", "job-clicks_daily", "monitor-feeds", "repair-partitions"]
+    error_message = "one schedule per job with a schedule (clicks_report runs after clicks_daily), plus the monitor and the repair"
   }
   assert {
     condition = (
