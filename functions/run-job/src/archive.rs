@@ -173,6 +173,7 @@ fn archive_feed(table: &TableName, declared: Vec<DeclaredColumn>, partition_colu
         row_group_rows: 122_880,
         monitor_by: Vec::new(),
         expect: None,
+        notify: Default::default(),
         line: 0,
     }
 }

@@ -79,7 +79,7 @@ impl Engine {
             }
             Engine::Redshift { warehouse, .. } => {
                 // One statement goes through ExecuteStatement, which is its own transaction.
-                warehouse.execute(about, name, sqls).await
+                warehouse.execute_named(about, name, sqls).await
             }
         }
     }

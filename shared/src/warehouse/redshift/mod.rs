@@ -255,7 +255,7 @@ impl RedshiftWarehouse {
 
     /// Runs statements named `name` (several: one transaction), for jobs;
     /// `about` names the table in errors.
-    pub async fn execute(&self, about: &TableName, name: &str, sqls: Vec<String>) -> Result<(), WarehouseError> {
+    pub async fn execute_named(&self, about: &TableName, name: &str, sqls: Vec<String>) -> Result<(), WarehouseError> {
         self.run(about, sqls, name, Session::None).await.map(|_| ())
     }
 
