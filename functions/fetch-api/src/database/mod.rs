@@ -41,6 +41,16 @@ pub struct DbError {
     pub retryable: bool,
 }
 
+/// A NULL sorts after every value and compares with none: such rows cannot be paged.
+fn null_position() -> DbError {
+    DbError {
+        message:
+            "a row has NULL in the cursor column or the key; filter such rows out with query: (WHERE ... IS NOT NULL)"
+                .into(),
+        retryable: false,
+    }
+}
+
 /// One page as the driver streamed it: the gzipped NDJSON and the position
 /// of its last row.
 pub struct Page {

@@ -113,7 +113,7 @@ impl SourceDb for MysqlSource {
                 let mut text = |i: usize| -> Result<String, DbError> {
                     match row.take_opt::<Option<String>, _>(i) {
                         Some(Ok(Some(s))) => Ok(s),
-                        Some(Ok(None)) => Err(super::postgres::null_position()),
+                        Some(Ok(None)) => Err(super::null_position()),
                         Some(Err(e)) => {
                             Err(DbError { message: format!("column {i} of a page row: {e}"), retryable: false })
                         }

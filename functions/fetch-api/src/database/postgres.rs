@@ -73,22 +73,12 @@ impl SourceDb for PostgresSource {
             for i in 1..=positions {
                 match row.try_get::<_, Option<String>>(i) {
                     Ok(Some(text)) => position.push(text),
-                    // A NULL sorts after every value and compares with none: such rows cannot be paged.
-                    Ok(None) => return Err(null_position()),
+                    Ok(None) => return Err(super::null_position()),
                     Err(e) => return Err(DbError { message: error_text(&e), retryable: false }),
                 }
             }
             last = Some(position);
         }
         writer.finish(last)
-    }
-}
-
-pub(super) fn null_position() -> DbError {
-    DbError {
-        message:
-            "a row has NULL in the cursor column or the key; filter such rows out with query: (WHERE ... IS NOT NULL)"
-                .into(),
-        retryable: false,
     }
 }

@@ -1,0 +1,324 @@
+//! The JSON reader's tests: NDJSON, arrays, nesting, errors with their lines.
+
+use super::super::testutil::*;
+use super::super::*;
+use std::io::Write;
+
+fn named(sink: &Collect) -> Vec<Vec<(String, V)>> {
+    sink.named().into_iter().map(|(_, v)| v).collect()
+}
+
+fn nv(pairs: &[(&str, V)]) -> Vec<(String, V)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+#[test]
+fn ndjson_types_and_lines() {
+    let data = b"{\"s\":\"x\",\"i\":-5,\"f\":1.5,\"b\":true,\"n\":null,\"e\":\"a\\\"b\\u00e9\"}\n{\"i\":7}\n";
+    let (s, sink) = read_ok(data, "x.jsonl");
+    assert_eq!(s.format, DetectedFormat::Ndjson);
+    assert_eq!(sink.lines(), vec![1, 2]);
+    assert_eq!(
+        named(&sink)[0],
+        nv(&[
+            ("s", t("x")),
+            ("i", V::Int(-5)),
+            ("f", V::Float(1.5)),
+            ("b", V::Bool(true)),
+            ("n", V::Null),
+            ("e", t("a\"bé"))
+        ])
+    );
+    assert_eq!(sink.records[1].1, vec![(1, V::Int(7))]);
+    assert_eq!(sink.raws[1], "{\"i\":7}");
+}
+
+#[test]
+fn ndjson_malformed_line_in_the_middle() {
+    let data = b"{\"a\":1}\n{\"a\":2,,}\n\n[1,2]\n42\n{\"a\":3} x\n{\"a\":4}\n";
+    let (s, sink) = read_ok(data, "x.ndjson");
+    assert_eq!(s.records, 2);
+    assert_eq!(s.rejected, 4);
+    assert_eq!(sink.lines(), vec![1, 7]);
+    let r: Vec<_> = sink.rejects.iter().map(|r| (r.line, r.reason.as_str(), r.raw.as_str())).collect();
+    assert_eq!(r[0], (2, "malformed JSON: key must be a string at column 8", "{\"a\":2,,}"));
+    assert_eq!(r[1], (4, "line is an array, not a JSON object", "[1,2]"));
+    assert_eq!(r[2], (5, "line is a number, not a JSON object", "42"));
+    assert_eq!(r[3].0, 6);
+    assert!(r[3].1.starts_with("malformed JSON: trailing characters"), "{}", r[3].1);
+}
+
+#[test]
+fn ndjson_crlf_and_no_final_newline() {
+    let (s, sink) = read_ok(b"{\"a\":\"x\"}\r\n\r\n{\"a\":\"y\"}\r\n{\"a\":\"z\"}", "x.jsonl");
+    assert_eq!(s.records, 3);
+    assert_eq!(sink.lines(), vec![1, 3, 4]);
+    assert_eq!(sink.records[2].1, vec![(0, t("z"))]);
+    assert_eq!(sink.raws[0], "{\"a\":\"x\"}");
+}
+
+#[test]
+fn ndjson_invalid_utf8_line_rejected() {
+    let mut data = Vec::new();
+    for i in 0..10_000 {
+        writeln!(data, "{{\"i\":{i}}}").unwrap();
+    }
+    data.extend_from_slice(b"{\"s\":\"caf\xe9\"}\n{\"i\":-1}\n");
+    let (s, sink) = read_ok(&data, "x.jsonl");
+    assert_eq!(s.records, 10_001);
+    assert_eq!(sink.rejects[0].line, 10_001);
+    assert!(sink.rejects[0].reason.starts_with("not valid UTF-8 at byte 9 of the line"));
+}
+
+#[test]
+fn nested_objects_flatten_to_paths() {
+    let data = br#"{"id":1,"device":{"os":"iOS","screen":{"w":390,"h":844}},"geo":{"country":"DE"}}
+{"geo":{"country":"FR","city":"Paris"},"id":2}
+"#;
+    let (_, sink) = read_ok(data, "x.jsonl");
+    assert_eq!(
+        sink.columns,
+        vec!["id", "device__os", "device__screen__w", "device__screen__h", "geo__country", "geo__city"]
+    );
+    assert_eq!(named(&sink)[1], nv(&[("geo__country", t("FR")), ("geo__city", t("Paris")), ("id", V::Int(2))]));
+}
+
+#[test]
+fn arrays_are_json_text() {
+    let data = br#"{"tags":["a","b\"c"],"m":[1,2.5,{"x":null},[]],"e":[],"o":{"list":[true]}}"#;
+    let (_, sink) = read_ok(data, "x.json");
+    assert_eq!(
+        named(&sink)[0],
+        nv(&[
+            ("tags", V::Json(r#"["a","b\"c"]"#.into())),
+            ("m", V::Json(r#"[1,2.5,{"x":null},[]]"#.into())),
+            ("e", V::Json("[]".into())),
+            ("o__list", V::Json("[true]".into())),
+        ])
+    );
+}
+
+#[test]
+fn numbers() {
+    let (s, sink) = read_ok(b"{\"a\":1}\n{\"huge\":1e400}\n", "x.jsonl");
+    assert_eq!(s.records, 1);
+    assert!(sink.rejects[0].reason.contains("number out of range"), "{:?}", sink.rejects);
+
+    let data = br#"{"big":12345678901234567890,"max":9223372036854775807,"min":-9223372036854775808,"neg_big":-9223372036854775809,"f":0.1,"e":1e3,"z":0}"#;
+    let (_, sink) = read_ok(data, "x.json");
+    assert_eq!(
+        named(&sink)[0],
+        nv(&[
+            ("big", V::Float(12345678901234567890.0)),
+            ("max", V::Int(i64::MAX)),
+            ("min", V::Int(i64::MIN)),
+            ("neg_big", V::Float(-9223372036854775809.0)),
+            ("f", V::Float(0.1)),
+            ("e", V::Float(1000.0)),
+            ("z", V::Int(0)),
+        ])
+    );
+}
+
+#[test]
+fn array_streamed_with_rejects_and_raw() {
+    let data = br#"[
+  {"a": 1, "n": {"x": "q\"", "y": [1]}},
+  "oops",
+  {"a": 3, "n": {"x": null}, "b": true},
+  [1, 2]
+]"#;
+    let (s, sink) = read_ok(data, "x.json");
+    assert_eq!(s.format, DetectedFormat::JsonArray);
+    assert_eq!(s.records, 2);
+    assert_eq!(sink.lines(), vec![1, 3]);
+    assert_eq!(sink.rejects[0].line, 2);
+    assert_eq!(sink.rejects[0].reason, "record is a string, not a JSON object");
+    assert_eq!(sink.rejects[0].raw, "\"oops\"");
+    assert_eq!(sink.rejects[1].line, 4);
+    assert_eq!(sink.rejects[1].raw, "[1,2]");
+    assert_eq!(sink.raws[0], r#"{"a":1,"n":{"x":"q\"","y":[1]}}"#);
+    assert_eq!(sink.raws[1], r#"{"a":3,"n":{"x":null},"b":true}"#);
+}
+
+#[test]
+fn array_syntax_error_midway() {
+    let data = b"[{\"a\":1},\n{\"a\":2},\n{\"a\":3,,},\n{\"a\":4}]";
+    let (res, sink) = read_with(data, "x.json", &ReadOptions::default());
+    assert_eq!(sink.records.len(), 2);
+    match res {
+        Err(FormatError::Unreadable { reason, line }) => {
+            assert!(reason.starts_with("malformed JSON after record 2: "), "{reason}");
+            assert_eq!(line, Some(3));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn truncated_array() {
+    let (res, sink) = read_with(b"[{\"a\":1},{\"a\":", "x.json", &ReadOptions::default());
+    assert_eq!(sink.records.len(), 1);
+    let msg = res.unwrap_err().to_string();
+    assert!(msg.starts_with("malformed JSON after record 1: EOF while parsing"), "{msg}");
+}
+
+#[test]
+fn pretty_printed_single_object() {
+    let data = b"{\n  \"id\": 7,\n  \"user\": {\n    \"name\": \"Ann\"\n  }\n}\n";
+    let (s, sink) = read_ok(data, "x.json");
+    assert_eq!(s.format, DetectedFormat::JsonStream);
+    assert_eq!(sink.lines(), vec![1]);
+    assert_eq!(named(&sink)[0], nv(&[("id", V::Int(7)), ("user__name", t("Ann"))]));
+}
+
+#[test]
+fn concatenated_objects_and_arrays() {
+    let data = b"{\"a\":1}{\"a\":2}\n{\n\"a\":3\n} [{\"a\":4},{\"a\":5}] 6";
+    let (s, sink) = read_ok(data, "x.json");
+    assert_eq!(s.format, DetectedFormat::JsonStream);
+    assert_eq!(sink.lines(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(sink.rejects.len(), 1);
+    assert_eq!((sink.rejects[0].line, sink.rejects[0].raw.as_str()), (6, "6"));
+}
+
+#[test]
+fn duplicate_keys_last_wins() {
+    let (_, sink) = read_ok(br#"{"a":1,"b":2,"a":3}"#, "x.json");
+    assert_eq!(named(&sink)[0], nv(&[("a", V::Int(3)), ("b", V::Int(2))]));
+}
+
+#[test]
+fn key_order_changes_and_many_keys() {
+    let mut data = String::new();
+    for r in 0..3 {
+        data.push('{');
+        let keys: Vec<String> = (0..40).map(|k| format!("\"k{}\":{k}", (k * 7 + r * 13) % 40)).collect();
+        data.push_str(&keys.join(","));
+        data.push_str("}\n");
+    }
+    let (_, sink) = read_ok(data.as_bytes(), "x.jsonl");
+    assert_eq!(sink.columns.len(), 40);
+    for (r, (_, rec)) in sink.named().into_iter().enumerate() {
+        assert_eq!(rec.len(), 40);
+        for (name, v) in rec {
+            let j: usize = name[1..].parse().unwrap();
+            let V::Int(k) = v else { panic!("{v:?}") };
+            assert_eq!((k as usize * 7 + r * 13) % 40, j);
+        }
+    }
+}
+
+#[test]
+fn deep_objects_past_the_path_limit_become_json() {
+    let depth = 40;
+    let mut data = String::new();
+    for _ in 0..depth {
+        data.push_str("{\"a\":");
+    }
+    data.push('1');
+    for _ in 0..depth {
+        data.push('}');
+    }
+    let (_, sink) = read_ok(data.as_bytes(), "x.json");
+    assert_eq!(sink.columns.len(), 1);
+    assert_eq!(sink.columns[0].split("__").count(), 32);
+    let V::Json(rest) = &sink.records[0].1[0].1 else { panic!("{:?}", sink.records) };
+    let inner = depth - 32;
+    assert_eq!(rest, &format!("{}1{}", "{\"a\":".repeat(inner), "}".repeat(inner)));
+}
+
+fn deep(open: &str, close: &str, n: usize) -> String {
+    format!("{}{}{}", open.repeat(n), "1", close.repeat(n))
+}
+
+#[test]
+fn deep_nesting_100k_never_crashes() {
+    // Runs on a small stack on purpose: the walk must stay within serde_json's recursion limit.
+    let handle = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(|| {
+            let arrays = deep("[", "]", 100_000);
+            let objects = deep("{\"a\":", "}", 100_000);
+            let at_limit = deep("{\"a\":", "}", 127);
+
+            let nd = format!("{{\"ok\":1}}\n{{\"x\":{arrays}}}\n{objects}\n{arrays}\n{at_limit}\n{{\"ok\":2}}\n");
+            let (s, sink) = read_ok(nd.as_bytes(), "x.jsonl");
+            assert_eq!(s.format, DetectedFormat::Ndjson);
+            assert_eq!(sink.lines(), vec![1, 5, 6]);
+            assert_eq!(sink.rejects.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 3, 4]);
+            assert!(
+                sink.rejects[0].reason.starts_with("JSON nested deeper than 128 levels"),
+                "{}",
+                sink.rejects[0].reason
+            );
+            assert!(sink.rejects.iter().all(|r| r.raw.len() <= MAX_RAW_BYTES));
+
+            let arr = format!("[{{\"ok\":1}},{objects}]");
+            let (reason, _) = read_err(arr.as_bytes(), "x.json");
+            assert!(reason.starts_with("JSON nested deeper than 128 levels after record 1"), "{reason}");
+
+            let (reason, _) = read_err(objects.as_bytes(), "x.json");
+            assert!(reason.contains("nested deeper than 128"), "{reason}");
+            let (reason, _) = read_err(arrays.as_bytes(), "x.json");
+            assert!(reason.contains("nested deeper than 128"), "{reason}");
+
+            let csv_like = format!("a\n{arrays}\n");
+            let (s, _) = read_ok(csv_like.as_bytes(), "x.csv");
+            assert_eq!(s.records, 1);
+        })
+        .unwrap();
+    handle.join().expect("deep nesting crashed");
+}
+
+#[test]
+fn raw_text_is_truncated() {
+    let long = "x".repeat(100_000);
+    let data = format!("{{\"a\":1}}\n[\"{long}\"]\n");
+    let (_, sink) = read_ok(data.as_bytes(), "x.jsonl");
+    assert_eq!(sink.rejects[0].raw.len(), MAX_RAW_BYTES);
+    let data = format!("[\"{long}\"]");
+    let (_, sink) = read_ok(format!("[{data}]").as_bytes(), "x.json");
+    assert_eq!(sink.rejects[0].raw.len(), MAX_RAW_BYTES);
+}
+
+#[test]
+fn huge_ndjson_line_is_rejected_and_skipped() {
+    let mut data = b"{\"a\":1}\n{\"a\":\"".to_vec();
+    data.resize(data.len() + MAX_RECORD_BYTES + 10, b'x');
+    data.extend_from_slice(b"\"}\n{\"a\":3}\n");
+    let (s, sink) = read_ok(&data, "x.jsonl");
+    assert_eq!(s.records, 2);
+    assert_eq!(sink.lines(), vec![1, 3]);
+    assert_eq!(sink.rejects[0].line, 2);
+    assert_eq!(sink.rejects[0].reason, "line is longer than 64 MiB");
+}
+
+#[test]
+fn huge_array_element_is_unreadable() {
+    let mut data = b"[{\"a\":1},{\"a\":\"".to_vec();
+    data.resize(data.len() + MAX_RECORD_BYTES + 2 * BUF_SIZE, b'x');
+    data.extend_from_slice(b"\"}]");
+    let (res, sink) = read_with(&data, "x.json", &ReadOptions::default());
+    assert_eq!(sink.records.len(), 1);
+    assert_eq!(res.unwrap_err().to_string(), "JSON record 2 is larger than 64 MiB");
+}
+
+#[test]
+fn escaping_round_trips() {
+    let mut s = String::new();
+    super::write_json_str(&mut s, "a\"b\\c\nd\u{1}é\u{7f}");
+    assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\u{7f}\"");
+    let back: String = serde_json::from_str(&s).unwrap();
+    assert_eq!(back, "a\"b\\c\nd\u{1}é\u{7f}");
+}
+
+#[test]
+fn empty_objects_and_array_files() {
+    let (s, sink) = read_ok(b"[]", "x.json");
+    assert_eq!(s.records, 0);
+    assert!(sink.records.is_empty());
+    let (s, sink) = read_ok(b"{}\n{\"a\":{}}\n", "x.jsonl");
+    assert_eq!(s.records, 2);
+    assert!(sink.records.iter().all(|(_, v)| v.is_empty()));
+}
