@@ -217,7 +217,8 @@ async fn a_source_that_drops_the_connection_mid_page_is_read_again_from_the_same
     .await
     .unwrap();
     // Each row takes 50 ms to read, so the first page is still streaming when its backend is killed.
-    let query = format!("SELECT id, updated_at FROM {t}, LATERAL (SELECT pg_sleep(0.05)) AS slow");
+    // The sleep names the row (WHERE ... id), so PostgreSQL runs it per row, not once for the query.
+    let query = format!("SELECT id, updated_at FROM {t}, LATERAL (SELECT pg_sleep(0.05) WHERE {t}.id > 0) AS slow");
     let yaml = format!(
         "    kind: postgres\n    feed: rows\n    url: {url}\n    query: \"{query}\"\n    cursor: {{ column: updated_at, key: [id] }}\n    page_rows: 20\n"
     );
