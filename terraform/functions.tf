@@ -193,6 +193,7 @@ locals {
       LANDFALL_CURATED_BUCKET = local.curated_bucket_name
       LANDFALL_CONFIG         = local.config_url
       LANDFALL_WORK_DIR       = "/tmp"
+      LANDFALL_PARSE_THREADS  = var.functions.parse_file.threads
     }
     register_partitions = {
       LANDFALL_CURATED_BUCKET = local.curated_bucket_name

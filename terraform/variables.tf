@@ -103,6 +103,8 @@ variable "functions" {
       max_receive_count       = optional(number, 5)
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
+      # "auto": two threads where the memory size buys two vCPUs (3,538 MB).
+      threads = optional(string, "auto")
     }), {})
     register_partitions = optional(object({
       timeout_seconds         = optional(number, 60)
@@ -163,6 +165,8 @@ variable "functions" {
     to the dead-letter queue), reserved_concurrency (null: none reserved), max_message_age_seconds (alarm when
     the queue's oldest message is older). fetch_api and monitor_feeds have no queue (schedules, and for
     monitor_feeds the alerts topic, invoke them); only their timeout, memory and reserved_concurrency apply.
+    parse_file.threads ("auto", "1" or "2"): threads per conversion; auto uses two where memory_mb buys two
+    vCPUs' worth of time (3,538 MB and up; Lambda gives one vCPU's worth per 1,769 MB).
   EOT
   default     = {}
 
@@ -177,6 +181,11 @@ variable "functions" {
       f.max_receive_count >= 1 && f.max_receive_count <= 1000
     )])
     error_message = "Each function needs timeout 1-900, memory 128-10240, batch_size 1-10000 (>10 needs batching_window_seconds >= 1), batching window 0-300, max_concurrency 2-1000, max_receive_count 1-1000."
+  }
+
+  validation {
+    condition     = contains(["auto", "1", "2"], var.functions.parse_file.threads)
+    error_message = "functions.parse_file.threads must be \"auto\", \"1\" or \"2\"."
   }
 }
 

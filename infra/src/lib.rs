@@ -4,6 +4,7 @@
 
 pub mod clickstream;
 pub mod fuzz;
+pub mod peers;
 pub mod pump;
 pub mod stack;
 
@@ -55,6 +56,7 @@ pub mod local {
     use fetch_api::{FetchApi, HttpClient};
     use landfall::catalog::{Catalog, GlueCatalog};
     use landfall::config::Config;
+    use landfall::convert::Threads;
     use landfall::secrets::SecretsManager;
     use landfall::storage::{S3Store, s3_client};
     use landfall::telemetry::Metrics;
@@ -112,7 +114,11 @@ pub mod local {
         let parse_file = ParseFile::new(
             store.clone(),
             Arc::clone(&config),
-            Settings { curated_bucket: stack.curated_bucket.clone(), work_dir: work_dir.clone() },
+            Settings {
+                curated_bucket: stack.curated_bucket.clone(),
+                work_dir: work_dir.clone(),
+                threads: Threads::available(),
+            },
             metrics.clone(),
         );
         let glue = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &stack.glue_database));

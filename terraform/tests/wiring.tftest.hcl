@@ -655,3 +655,22 @@ run "monitor_feeds_runs_every_15_minutes_and_its_role_reads_only_its_secrets_and
     error_message = "the dashboard covers files, rows, rejects, durations, queue age and DLQ depth"
   }
 }
+
+run "parse_file_threads_default_to_auto_and_are_passed_on" {
+  command = plan
+
+  assert {
+    condition     = module.function["parse_file"].settings.environment.LANDFALL_PARSE_THREADS == "auto"
+    error_message = "parse-file must get LANDFALL_PARSE_THREADS, auto by default"
+  }
+}
+
+run "parse_file_threads_other_than_auto_1_or_2_are_refused" {
+  command = plan
+
+  variables {
+    functions = { parse_file = { threads = "4" } }
+  }
+
+  expect_failures = [var.functions]
+}

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landfall::config::{Config, RedshiftConfig, RedshiftEndpoint};
+use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::{ObjectStore, S3Store, s3_client};
@@ -93,7 +94,7 @@ async fn a_file_loads_into_redshift_exactly_once_and_a_correction_merges() {
     let parse = ParseFile::new(
         store.clone(),
         config.clone(),
-        Settings { curated_bucket: live.bucket.clone(), work_dir: work.clone() },
+        Settings { curated_bucket: live.bucket.clone(), work_dir: work.clone(), threads: Threads::available() },
         metrics.clone(),
     );
     let api = SdkDataApi::from_sdk(&sdk, live.target.clone());

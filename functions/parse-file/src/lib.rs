@@ -15,7 +15,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{NaiveDate, Utc};
 use landfall::batch::{self, Failures};
 use landfall::config::{Config, Feed};
-use landfall::convert::{ConvertError, ConvertRequest, convert};
+use landfall::convert::{ConvertError, ConvertRequest, Threads, convert};
 use landfall::disposition::Disposition;
 use landfall::events::{self, Invocation, Notice, ObjectCreated};
 use landfall::lambda::Deadline;
@@ -39,6 +39,8 @@ pub struct Settings {
     pub curated_bucket: String,
     /// Scratch space for Parquet parts before upload (`/tmp` in Lambda).
     pub work_dir: PathBuf,
+    /// `LANDFALL_PARSE_THREADS`: 1, 2 or auto (two where there are two cores).
+    pub threads: Threads,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,10 +291,17 @@ impl ParseFile {
             let task_url = url.clone();
             let key = object.key.clone();
             let dir = scratch.path().to_path_buf();
+            let threads = self.settings.threads;
             let reader = tokio_util::io::SyncIoBridge::new(body.reader);
             tokio::task::spawn_blocking(move || {
-                let req =
-                    ConvertRequest { feed: &feed, source_url: &task_url, name: &key, arrival_date, work_dir: &dir };
+                let req = ConvertRequest {
+                    feed: &feed,
+                    source_url: &task_url,
+                    name: &key,
+                    arrival_date,
+                    work_dir: &dir,
+                    threads,
+                };
                 convert(reader, &req, on_part)
             })
             .await

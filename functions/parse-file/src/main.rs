@@ -7,7 +7,11 @@ use parse_file::{ParseFile, Settings};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
-    let settings = Settings { curated_bucket: env::required("LANDFALL_CURATED_BUCKET")?, work_dir: lambda::work_dir() };
+    let settings = Settings {
+        curated_bucket: env::required("LANDFALL_CURATED_BUCKET")?,
+        work_dir: lambda::work_dir(),
+        threads: env::parse_threads("LANDFALL_PARSE_THREADS")?,
+    };
 
     let sdk = lambda::sdk_config().await;
     let store = lambda::s3_store(&sdk);

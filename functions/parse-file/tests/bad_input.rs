@@ -7,6 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use landfall::config::Config;
+use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::manifest::{FileStatus, Manifest};
 use landfall::storage::memory::MemoryStore;
@@ -18,7 +19,8 @@ const CONFIG: &str = "feeds:\n  any:\n    prefix: any/\n  small:\n    prefix: sm
 fn handler(store: Arc<MemoryStore>) -> (ParseFile, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::from_yaml(CONFIG, "test").unwrap();
-    let settings = Settings { curated_bucket: "curated".into(), work_dir: dir.path().to_path_buf() };
+    let settings =
+        Settings { curated_bucket: "curated".into(), work_dir: dir.path().to_path_buf(), threads: Threads::Two };
     (ParseFile::new(store, Arc::new(config), settings, Metrics::new("test")), dir)
 }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use landfall::config::Config;
+use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
 use landfall::lambda::Deadline;
@@ -20,7 +21,8 @@ const CSV: &[u8] = b"day,n\n2026-11-01,1\n2026-11-02,2\n";
 fn handler(store: Arc<MemoryStore>) -> (ParseFile, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::from_yaml(CONFIG, "test").unwrap();
-    let settings = Settings { curated_bucket: "curated".into(), work_dir: dir.path().to_path_buf() };
+    let settings =
+        Settings { curated_bucket: "curated".into(), work_dir: dir.path().to_path_buf(), threads: Threads::Two };
     (ParseFile::new(store, Arc::new(config), settings, Metrics::new("test")), dir)
 }
 

@@ -21,7 +21,7 @@ use futures_util::{StreamExt, pin_mut};
 use landfall::catalog::footer::read_columns;
 use landfall::catalog::{Column, ErrorKind, PartitionDef, TableDef, merge_columns, partition_columns};
 use landfall::config::{Feed, ParquetCodec, WriteDisposition};
-use landfall::convert::{ConvertRequest, convert};
+use landfall::convert::{ConvertRequest, Threads, convert};
 use landfall::formats::{CsvOptions, FormatChoice, ReadOptions};
 use landfall::jobs::sql::{archive_condition, archive_delete, unload_archive};
 use landfall::jobs::{Archive, ArchiveRows};
@@ -296,6 +296,7 @@ async fn write_parts(
             name: "rows.csv",
             arrival_date: today,
             work_dir: &dir,
+            threads: Threads::available(),
         };
         let on_part = Box::new(move |p: FinishedPart| {
             sink.lock().map_err(|_| landfall::record::SinkError::fatal("parts poisoned"))?.push(p);

@@ -1,17 +1,26 @@
-//! Throughput and memory benchmarks of parse-file and of the TableWriter alone (prints figures; asserts nothing).
+//! Throughput and memory benchmarks of parse-file beside its peers, and of
+//! the TableWriter alone (prints figures; asserts nothing).
 //!
-//!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy]
+//!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy] [--runs 3] [--no-peers]
 //!
 //! Generates clickstream data with landfall_infra::generate_clickstream, then
 //! for each format and size runs, each in a fresh child process so peak RSS
-//! is its own:
-//! - `landfall`: the parse-file pipeline (detect, parse, infer, partition,
-//!   Parquet zstd) on one thread, parts written to a scratch directory;
+//! is its own, `--runs` times in turn (medians are printed):
+//! - `landfall 1` and `landfall 2`: the parse-file pipeline (detect, parse,
+//!   infer, partition, Parquet zstd) on one thread and on two, parts written
+//!   to a scratch directory;
+//! - `landfall 1 x2`: two one-thread conversions at once, each of its own
+//!   copy: what two cores of this machine give two independent jobs, the
+//!   ceiling for any two-thread speed-up measured here;
 //! - `baseline`: the same bytes only tokenised (csv records / JSON lines
-//!   parsed and dropped), the floor any parser pays, for a same-run ratio.
+//!   parsed and dropped), the floor any parser pays;
+//! - the peers (unless `--no-peers`): pyarrow, polars and DuckDB to zstd
+//!   Parquet on 1 and 2 threads, from `.landfall/bench-venv` (installed on
+//!   first use from `infra/bench/requirements-peers.txt`).
 //!
-//! Throughput is MB/s and rows/s of input; peak RSS is VmHWM of the child.
-//! The input is read once before each measurement so both start from the
+//! Throughput is MB/s of input; peak RSS is the child's VmHWM (ru_maxrss for
+//! the peers). Ratios are wall time over `landfall 1`'s, in the same run.
+//! The input is read once before the measurements so all start from the
 //! page cache.
 //!
 //!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench -- --writer [--sizes 100] [--codec zstd|snappy|none] [--repeat 1] [--loops 1]
@@ -29,7 +38,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use landfall::config::Config;
-use landfall::convert::{ConvertRequest, convert};
+use landfall::convert::{ConvertRequest, Threads, convert};
 use landfall::record::{RecordSink, Value};
 use landfall::schema::{ParquetCompression, TableWriter, WriterOptions};
 
@@ -63,13 +72,23 @@ fn run_one(mode: &str, format: &str, input: &Path, scratch: &Path) -> Result<(),
     let rows = match mode {
         "landfall" => {
             let codec = std::env::var("LANDFALL_BENCH_CODEC").unwrap_or_else(|_| "zstd".into());
+            let threads = std::env::var("LANDFALL_BENCH_THREADS").ok();
+            let threads =
+                Threads::parse(threads.as_deref().unwrap_or("1")).ok_or("LANDFALL_BENCH_THREADS: 1, 2 or auto")?;
             let config = Config::from_yaml(&FEEDS.replace("CODEC", &codec), "bench")?;
             let feed = config.feed(&format!("clicks_{format}")).ok_or("no feed")?;
             let file = std::fs::File::open(input)?;
             let url = format!("file://{}", input.display());
             let name = input.display().to_string();
             let arrival = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).ok_or("date")?;
-            let req = ConvertRequest { feed, source_url: &url, name: &name, arrival_date: arrival, work_dir: scratch };
+            let req = ConvertRequest {
+                feed,
+                source_url: &url,
+                name: &name,
+                arrival_date: arrival,
+                work_dir: scratch,
+                threads,
+            };
             let outcome = convert(
                 file,
                 &req,
@@ -121,23 +140,32 @@ fn generate(dir: &Path, format: &str, mb: u64) -> Result<PathBuf, Box<dyn std::e
     Ok(path)
 }
 
-fn measure(
+/// One measuring child process, started.
+fn spawn_one(
     mode: &str,
     format: &str,
     input: &Path,
     scratch: &Path,
     codec: &str,
-) -> Result<(u64, f64, f64), Box<dyn std::error::Error>> {
+    threads: usize,
+) -> Result<std::process::Child, Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
-    let out = Command::new(exe)
+    Ok(Command::new(exe)
         .env("LANDFALL_BENCH_CODEC", codec)
+        .env("LANDFALL_BENCH_THREADS", threads.to_string())
         .args(["--one", mode, format])
         .arg(input)
         .arg(scratch)
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()?;
+        .spawn()?)
+}
+
+/// (rows, seconds, peak MB) that a measuring child printed.
+fn read_one(child: std::process::Child, what: &str) -> Result<(u64, f64, f64), Box<dyn std::error::Error>> {
+    let out = child.wait_with_output()?;
     if !out.status.success() {
-        return Err(format!("{mode} {format} failed").into());
+        return Err(format!("{what} failed").into());
     }
     let text = String::from_utf8(out.stdout)?;
     let mut it = text.split_whitespace();
@@ -305,55 +333,206 @@ fn main() -> ExitCode {
     let mut sizes = vec![100u64, 1000];
     let mut formats = vec!["csv".to_owned(), "ndjson".to_owned()];
     let mut codec = "zstd".to_owned();
+    let mut runs = 3usize;
+    let mut peers = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        match (a.as_str(), it.next()) {
-            ("--sizes", Some(v)) => sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
-            ("--formats", Some(v)) => formats = v.split(',').map(str::to_owned).collect(),
-            // Read by the measuring child processes.
-            ("--codec", Some(v)) => codec = v.clone(),
-            _ => {
-                eprintln!("usage: landfall-bench [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy]");
-                eprintln!(
-                    "       landfall-bench --writer [--sizes 100] [--codec zstd|snappy|none] [--repeat 1] [--loops 1]"
-                );
+        let parsed = match a.as_str() {
+            "--no-peers" => {
+                peers = false;
+                true
+            }
+            flag => match (flag, it.next()) {
+                ("--sizes", Some(v)) => {
+                    sizes = v.split(',').filter_map(|s| s.parse().ok()).collect();
+                    true
+                }
+                ("--formats", Some(v)) => {
+                    formats = v.split(',').map(str::to_owned).collect();
+                    true
+                }
+                // Read by the measuring child processes.
+                ("--codec", Some(v)) => {
+                    codec = v.clone();
+                    true
+                }
+                ("--runs", Some(v)) => v.parse().map(|n: usize| runs = n.max(1)).is_ok(),
+                _ => false,
+            },
+        };
+        if !parsed {
+            eprintln!("usage: {USAGE}");
+            eprintln!("       {WRITER_USAGE}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let python = if peers {
+        match landfall_infra::peers::ensure_venv() {
+            Ok(python) => Some(python),
+            Err(e) => {
+                eprintln!("error: {e} (--no-peers runs without them)");
                 return ExitCode::FAILURE;
             }
         }
-    }
-    println!(
-        "{:<7} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9} {:>6}",
-        "format", "size", "rows", "MB/s", "rows/s", "peak MB", "base MB/s", "base MB", "ratio"
-    );
+    } else {
+        None
+    };
     for format in &formats {
         for &mb in &sizes {
-            let result = (|| -> Result<(), Box<dyn std::error::Error>> {
-                let input = generate(&data, format, mb)?;
-                let bytes = std::fs::metadata(&input)?.len() as f64;
-                let scratch = tempfile::tempdir_in(&data)?;
-                let (rows, secs, rss) = measure("landfall", format, &input, scratch.path(), &codec)?;
-                let (_, base_secs, base_rss) = measure("baseline", format, &input, scratch.path(), &codec)?;
-                let mbps = bytes / 1e6 / secs;
-                let base_mbps = bytes / 1e6 / base_secs;
-                println!(
-                    "{:<7} {:>5}MB {:>9} {:>9.1} {:>11.0} {:>9.1} {:>10.1} {:>9.1} {:>6.2}",
-                    format,
-                    mb,
-                    rows,
-                    mbps,
-                    rows as f64 / secs,
-                    rss,
-                    base_mbps,
-                    base_rss,
-                    secs / base_secs
-                );
-                Ok(())
-            })();
-            if let Err(e) = result {
+            if let Err(e) = compare(&data, format, mb, &codec, runs, python.as_deref()) {
                 eprintln!("error: {format} {mb}MB: {e}");
                 return ExitCode::FAILURE;
             }
         }
     }
     ExitCode::SUCCESS
+}
+
+const USAGE: &str =
+    "landfall-bench [--sizes 100,1000] [--formats csv,ndjson] [--codec zstd|snappy] [--runs 3] [--no-peers]";
+
+/// One line of the comparison: medians over the runs.
+struct Row {
+    tool: String,
+    threads: String,
+    rows: u64,
+    seconds: Vec<f64>,
+    rss: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Runs every contestant on one generated file, `runs` rounds in turn, and prints the table.
+fn compare(
+    data: &Path,
+    format: &str,
+    mb: u64,
+    codec: &str,
+    runs: usize,
+    python: Option<&Path>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let input = generate(data, format, mb)?;
+    // A second copy for the pair, so neither job reads the other's pages.
+    let twin = input.with_extension("twin");
+    std::fs::copy(&input, &twin)?;
+    let bytes = std::fs::metadata(&input)?.len() as f64;
+    let peer_format = if format == "csv" { "csv" } else { "ndjson" };
+    let mut table: Vec<Row> = Vec::new();
+    let row = |table: &mut Vec<Row>, tool: &str, threads: &str| -> usize {
+        if let Some(i) = table.iter().position(|r| r.tool == tool && r.threads == threads) {
+            return i;
+        }
+        table.push(Row {
+            tool: tool.into(),
+            threads: threads.into(),
+            rows: 0,
+            seconds: Vec::new(),
+            rss: Vec::new(),
+            cpu: Vec::new(),
+        });
+        table.len() - 1
+    };
+    for _ in 0..runs {
+        for threads in [1usize, 2] {
+            let scratch = tempfile::tempdir_in(data)?;
+            let (rows, secs, rss) =
+                read_one(spawn_one("landfall", format, &input, scratch.path(), codec, threads)?, "landfall")?;
+            let i = row(&mut table, "landfall", &threads.to_string());
+            table[i].rows = rows;
+            table[i].seconds.push(secs);
+            table[i].rss.push(rss);
+        }
+        {
+            let (a, b) = (tempfile::tempdir_in(data)?, tempfile::tempdir_in(data)?);
+            let started = Instant::now();
+            let first = spawn_one("landfall", format, &input, a.path(), codec, 1)?;
+            let second = spawn_one("landfall", format, &twin, b.path(), codec, 1)?;
+            let (rows, _, rss) = read_one(first, "landfall pair")?;
+            let (rows2, _, rss2) = read_one(second, "landfall pair")?;
+            // Two files' worth of work: the time per file is half the pair's.
+            let i = row(&mut table, "landfall", "1 x2");
+            table[i].rows = rows + rows2;
+            table[i].seconds.push(started.elapsed().as_secs_f64() / 2.0);
+            table[i].rss.push(rss.max(rss2));
+        }
+        {
+            let scratch = tempfile::tempdir_in(data)?;
+            let (rows, secs, rss) =
+                read_one(spawn_one("baseline", format, &input, scratch.path(), codec, 1)?, "baseline")?;
+            let i = row(&mut table, "baseline", "1");
+            table[i].rows = rows;
+            table[i].seconds.push(secs);
+            table[i].rss.push(rss);
+        }
+        let Some(python) = python else { continue };
+        for peer in landfall_infra::peers::PARSE_PEERS {
+            for threads in [1usize, 2] {
+                let out = tempfile::tempdir_in(data)?;
+                let run = landfall_infra::peers::parse(python, peer, peer_format, threads, &input, out.path())?;
+                let i = row(&mut table, peer, &threads.to_string());
+                table[i].rows = landfall_infra::peers::parquet_rows(&run.files)?;
+                table[i].seconds.push(run.seconds);
+                table[i].rss.push(run.peak_rss_mb);
+                table[i].cpu.push(run.cpu_seconds);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&twin);
+    let landfall_1 = table.first().map(|r| median(&r.seconds)).unwrap_or(f64::NAN);
+    println!("\n{format} {mb} MB ({:.1} MB, codec {codec}; medians of {runs} runs)", bytes / 1e6);
+    println!(
+        "{:<9} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>14}",
+        "tool", "threads", "rows", "wall s", "MB/s", "peak MB", "CPU s", "x landfall 1"
+    );
+    for r in &table {
+        let secs = median(&r.seconds);
+        let cpu = if r.cpu.is_empty() { "-".to_owned() } else { format!("{:.2}", median(&r.cpu)) };
+        println!(
+            "{:<9} {:>7} {:>9} {:>8.3} {:>8.1} {:>8.1} {:>8} {:>14.2}",
+            r.tool,
+            r.threads,
+            r.rows,
+            secs,
+            bytes / 1e6 / secs,
+            median(&r.rss),
+            cpu,
+            secs / landfall_1
+        );
+    }
+    summarize(&table);
+    Ok(())
+}
+
+/// The ratios the targets are stated in.
+fn summarize(table: &[Row]) {
+    let secs = |tool: &str, threads: &str| {
+        table.iter().find(|r| r.tool == tool && r.threads == threads).map(|r| median(&r.seconds))
+    };
+    let (Some(one), Some(two), Some(pair)) = (secs("landfall", "1"), secs("landfall", "2"), secs("landfall", "1 x2"))
+    else {
+        return;
+    };
+    println!(
+        "two threads: {:.2}x one thread's throughput; two one-thread jobs at once: {:.2}x (this machine's two cores)",
+        one / two,
+        one / pair
+    );
+    let best = |threads: &str| {
+        landfall_infra::peers::PARSE_PEERS
+            .iter()
+            .filter_map(|p| secs(p, threads).map(|s| (*p, s)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    if let (Some((p1, s1)), Some((p2, s2))) = (best("1"), best("2")) {
+        println!(
+            "landfall 1 thread = {:.2}x the wall time of the best one-thread peer ({p1}); landfall 2 threads = {:.2}x the best two-thread peer ({p2})",
+            one / s1,
+            two / s2
+        );
+    }
 }

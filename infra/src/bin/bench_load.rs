@@ -11,6 +11,10 @@
 //! stack's PostgreSQL. Objects live in a local directory rather than moto:
 //! moto is a Python emulator, and timing it would measure Python, not
 //! landfall. The psql process's start-up is part of the baseline's time.
+//!
+//! Beside them (unless `--no-dlt`), dlt loads the same NDJSON into the same
+//! PostgreSQL (its `csv` loader, which is COPY, nested objects kept as
+//! jsonb), from `.landfall/bench-venv`, installed on first use.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,6 +23,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use landfall::config::Config;
+use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::{ObjectBody, ObjectMeta, ObjectStore, StorageError, Version};
@@ -184,7 +189,8 @@ impl Bench {
     }
 }
 
-async fn run(rows: u64, runs: usize) -> BenchResult<()> {
+async fn run(rows: u64, runs: usize, dlt: bool) -> BenchResult<()> {
+    let python = if dlt { Some(landfall_infra::peers::ensure_venv()?) } else { None };
     let stack = LocalStack::discover()?;
     let data = landfall_infra::stack::repo_root().join("target/bench-data");
     std::fs::create_dir_all(&data)?;
@@ -199,7 +205,7 @@ async fn run(rows: u64, runs: usize) -> BenchResult<()> {
     let parse = ParseFile::new(
         store.clone(),
         config.clone(),
-        Settings { curated_bucket: "curated".into(), work_dir: work.clone() },
+        Settings { curated_bucket: "curated".into(), work_dir: work.clone(), threads: Threads::available() },
         metrics.clone(),
     );
     let target = PostgresTarget::resolve(&stack.database_url, None, &NoSecrets).await?;
@@ -215,8 +221,8 @@ async fn run(rows: u64, runs: usize) -> BenchResult<()> {
 
     println!("{rows} rows; {runs} run(s); PostgreSQL at {}", stack.database_url);
     println!(
-        "{:<4} {:<7} {:>8} {:>9} {:>9} {:>9} {:>11} {:>7}",
-        "run", "format", "rows", "parse s", "load s", "total s", "psql \\copy s", "ratio"
+        "{:<4} {:<7} {:>8} {:>9} {:>9} {:>9} {:>11} {:>7} {:>8} {:>8} {:>8}",
+        "run", "format", "rows", "parse s", "load s", "total s", "psql \\copy s", "ratio", "dlt s", "dlt MB", "x dlt"
     );
     for run in 1..=runs {
         let mut results = Vec::new();
@@ -227,10 +233,26 @@ async fn run(rows: u64, runs: usize) -> BenchResult<()> {
             results.push((format, bench.landfall(input, &key).await?));
         }
         let plain = bench.plain_copy(&csv, &TableName::new("bench", "bench_csv")).await?;
+        let dlt = match &python {
+            Some(python) => {
+                let run = landfall_infra::peers::dlt_load(python, &stack.database_url, "bench_dlt", "clicks", &ndjson)?;
+                if run.rows != rows {
+                    eprintln!("warning: dlt loaded {} of {rows} rows", run.rows);
+                }
+                Some(run)
+            }
+            None => None,
+        };
         for (format, (parse, load, loaded)) in results {
             let total = parse + load;
+            let beside = match (&dlt, format) {
+                (Some(d), "ndjson") => {
+                    format!("{:>8.3} {:>8.1} {:>8.2}", d.seconds, d.peak_rss_mb, total / d.seconds)
+                }
+                _ => format!("{:>8} {:>8} {:>8}", "-", "-", "-"),
+            };
             println!(
-                "{run:<4} {format:<7} {loaded:>8} {parse:>9.3} {load:>9.3} {total:>9.3} {plain:>11.3} {:>7.2}",
+                "{run:<4} {format:<7} {loaded:>8} {parse:>9.3} {load:>9.3} {total:>9.3} {plain:>11.3} {:>7.2} {beside}",
                 total / plain
             );
         }
@@ -241,19 +263,23 @@ async fn run(rows: u64, runs: usize) -> BenchResult<()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut rows, mut runs) = (200_000u64, 3usize);
+    let (mut rows, mut runs, mut dlt) = (200_000u64, 3usize, true);
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if a == "--no-dlt" {
+            dlt = false;
+            continue;
+        }
         match (a.as_str(), it.next().map(|v| v.parse::<u64>())) {
             ("--rows", Some(Ok(v))) => rows = v,
             ("--runs", Some(Ok(v))) => runs = usize::try_from(v).unwrap_or(1),
             _ => {
-                eprintln!("usage: landfall-bench-load [--rows 200000] [--runs 3]");
+                eprintln!("usage: landfall-bench-load [--rows 200000] [--runs 3] [--no-dlt]");
                 return ExitCode::FAILURE;
             }
         }
     }
-    match run(rows, runs).await {
+    match run(rows, runs, dlt).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use landfall::config::Config;
+use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::memory::MemoryStore;
@@ -42,7 +43,11 @@ async fn run(args: Args) -> BenchResult<()> {
     let parse = ParseFile::new(
         store.clone(),
         config.clone(),
-        Settings { curated_bucket: "curated".into(), work_dir: work.path().to_path_buf() },
+        Settings {
+            curated_bucket: "curated".into(),
+            work_dir: work.path().to_path_buf(),
+            threads: Threads::available(),
+        },
         metrics.clone(),
     );
     let target = PostgresTarget::resolve(&stack.database_url, None, &NoSecrets).await?;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use fetch_api::{FetchApi, HttpClient, Payload, Settings as FetchSettings, http_client};
 use landfall::config::Config;
+use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::memory::MemoryStore;
@@ -100,7 +101,11 @@ async fn run(rows: u64, page_rows: u64) -> BenchResult<()> {
     let parse = ParseFile::new(
         store.clone(),
         config.clone(),
-        Settings { curated_bucket: "curated".into(), work_dir: work.path().to_path_buf() },
+        Settings {
+            curated_bucket: "curated".into(),
+            work_dir: work.path().to_path_buf(),
+            threads: Threads::available(),
+        },
         metrics.clone(),
     );
     let target = PostgresTarget::resolve(&stack.database_url, None, &NoSecrets).await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::Utc;
 use landfall::config::{Config, Feed};
-use landfall::convert::{ConvertRequest, convert};
+use landfall::convert::{ConvertRequest, Threads, convert};
 use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{DetectedInput, FileStatus, Manifest};
@@ -220,6 +220,7 @@ fn inspect(path: &Path, feed: &Feed, sample_rows: usize) -> Result<Inspection, C
         name: &name,
         arrival_date: Utc::now().date_naive(),
         work_dir: scratch.path(),
+        threads: Threads::available(),
     };
     let outcome = convert(file, &req, on_part).map_err(CliError::failed)?;
     let parts = std::mem::take(&mut *parts.lock().map_err(|_| CliError::failed("parts lock poisoned"))?);

@@ -334,7 +334,8 @@ impl<R: Read> Parser<R> {
 
     /// The record re-joined with the delimiter (quoting is not restored).
     fn raw(&self, delimiter: u8) -> String {
-        let mut raw = Vec::new();
+        // Sized once: on two threads every record's raw text is kept.
+        let mut raw = Vec::with_capacity((self.record_bytes().len() + self.len).min(super::MAX_RAW_BYTES + 1));
         for (i, f) in self.fields().enumerate() {
             if i > 0 {
                 raw.push(delimiter);
@@ -344,7 +345,8 @@ impl<R: Read> Parser<R> {
                 break;
             }
         }
-        String::from_utf8_lossy(&raw).into_owned()
+        // Valid text (nearly always) becomes the string without a second copy.
+        String::from_utf8(raw).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 

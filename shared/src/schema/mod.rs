@@ -4,6 +4,7 @@
 mod coerce;
 mod columns;
 pub mod contract;
+mod encoder;
 mod infer;
 pub mod naming;
 pub mod parquet;

@@ -2,7 +2,6 @@
 //! the Parquet writer holding the in-progress row group.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,13 +11,13 @@ use arrow_array::builder::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 
 use crate::record::SinkError;
 
 use super::columns::ColumnSchema;
+use super::encoder::Encoder;
 use super::types::LogicalType;
 use crate::lineage::{FILE_COLUMN, ROW_COLUMN};
 
@@ -134,17 +133,32 @@ impl ColBuilder {
         }
     }
 
+    /// The batch so far as an array. The builder starts again with room for
+    /// a batch like this one: arrow's builders restart empty and would grow
+    /// by doubling, copying each value several times into fresh pages
+    /// (measured: most of a conversion's page faults).
     fn finish(&mut self) -> ArrayRef {
         match self {
             ColBuilder::Bool(b) => Arc::new(b.finish()),
-            ColBuilder::I64(b) => Arc::new(b.finish()),
-            ColBuilder::F64(b) => Arc::new(b.finish()),
-            ColBuilder::Dec(b) => Arc::new(b.finish()),
-            ColBuilder::Date(b) => Arc::new(b.finish()),
-            ColBuilder::Ts(b) => Arc::new(b.finish()),
-            ColBuilder::Str(b) => Arc::new(b.finish()),
+            ColBuilder::I64(b) => finish_reserved(b),
+            ColBuilder::F64(b) => finish_reserved(b),
+            ColBuilder::Dec(b) => finish_reserved(b),
+            ColBuilder::Date(b) => finish_reserved(b),
+            ColBuilder::Ts(b) => finish_reserved(b),
+            ColBuilder::Str(b) => {
+                let array = b.finish();
+                *b = StringBuilder::with_capacity(array.len(), array.value_data().len());
+                Arc::new(array)
+            }
         }
     }
+}
+
+fn finish_reserved<T: arrow_array::ArrowPrimitiveType>(b: &mut arrow_array::builder::PrimitiveBuilder<T>) -> ArrayRef {
+    let array = b.finish();
+    // The data type carries a decimal's precision and scale or a timestamp's zone.
+    *b = arrow_array::builder::PrimitiveBuilder::with_capacity(array.len()).with_data_type(array.data_type().clone());
+    Arc::new(array)
 }
 
 /// `_landfall_file` repeats one value; one array of the full batch length
@@ -170,11 +184,17 @@ pub(crate) struct PartFile {
     pub rows: u64,
     pub last_used: u64,
     schema: SchemaRef,
-    writer: ArrowWriter<File>,
+    encoder: Encoder,
 }
 
-fn io_err(what: &str, path: &std::path::Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SinkError {
-    SinkError::retryable(format!("{what} {}", path.display()), e)
+/// How a part is written, the same for every part of a file.
+#[derive(Clone)]
+pub(crate) struct PartFormat {
+    pub props: WriterProperties,
+    pub batch_rows: usize,
+    pub row_group_bytes: usize,
+    /// Encode on a thread of the part's own.
+    pub threaded: bool,
 }
 
 impl PartFile {
@@ -184,15 +204,19 @@ impl PartFile {
         day: i32,
         dt: chrono::NaiveDate,
         columns: Vec<ColumnSchema>,
-        props: WriterProperties,
-        batch_rows: usize,
+        format: &PartFormat,
     ) -> Result<Self, SinkError> {
+        let batch_rows = format.batch_rows;
         let schema = arrow_schema(&columns);
         let builders =
             columns.iter().map(|c| ColBuilder::new(c.data_type, batch_rows)).collect::<Result<Vec<_>, _>>()?;
-        let file = File::create(&path).map_err(|e| io_err("creating part file", &path, e))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| io_err("starting parquet writer for", &path, e))?;
+        let encoder = Encoder::create(
+            path.clone(),
+            schema.clone(),
+            format.props.clone(),
+            format.row_group_bytes,
+            format.threaded,
+        )?;
         Ok(PartFile {
             seq,
             day,
@@ -207,12 +231,12 @@ impl PartFile {
             rows: 0,
             last_used: 0,
             schema,
-            writer,
+            encoder,
         })
     }
 
     /// Hands the buffered rows to the Parquet writer as one RecordBatch.
-    pub(crate) fn flush_batch(&mut self, file_column: &ArrayRef, row_group_bytes: usize) -> Result<(), SinkError> {
+    pub(crate) fn flush_batch(&mut self, file_column: &ArrayRef) -> Result<(), SinkError> {
         if self.batch_len == 0 {
             return Ok(());
         }
@@ -238,30 +262,22 @@ impl PartFile {
         self.batch_bytes = 0;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|e| SinkError::fatal(format!("building a record batch for {}: {e}", self.path.display())))?;
-        self.writer.write(&batch).map_err(|e| io_err("writing parquet", &self.path, e))?;
-        if self.writer.in_progress_size() > row_group_bytes {
-            self.flush_row_group()?;
-        }
-        Ok(())
+        self.encoder.write(batch)
     }
 
     pub(crate) fn flush_row_group(&mut self) -> Result<(), SinkError> {
-        self.writer.flush().map_err(|e| io_err("writing parquet", &self.path, e))
+        self.encoder.flush_row_group()
     }
 
     /// Memory held by the in-progress row group.
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.writer.memory_size()
+        self.encoder.buffered_bytes()
     }
 
     /// Flushes everything and closes the file; returns its size in bytes.
     pub(crate) fn close(mut self, file_column: &ArrayRef) -> Result<ClosedPart, SinkError> {
-        self.flush_batch(file_column, usize::MAX)?;
-        // into_inner writes the footer and flushes the buffer with errors
-        // reported (close() would drop the BufWriter and lose them).
-        let file = self.writer.into_inner().map_err(|e| io_err("closing parquet", &self.path, e))?;
-        let bytes = file.metadata().map_err(|e| io_err("reading size of", &self.path, e))?.len();
-        drop(file);
+        self.flush_batch(file_column)?;
+        let bytes = self.encoder.close()?;
         for (col, max) in self.columns.iter_mut().zip(self.max_bytes) {
             col.max_bytes = max.filter(|_| col.data_type.is_text());
         }

@@ -6,13 +6,12 @@ use std::path::PathBuf;
 
 use arrow_array::ArrayRef;
 use chrono::NaiveDate;
-use parquet::file::properties::WriterProperties;
 
 use crate::record::{LineNo, SinkError, Value};
 
 use super::coerce::{Cell, append_cell, describe};
 use super::columns::{ColumnSchema, Columns};
-use super::parquet::{PartFile, constant_string_array, writer_properties};
+use super::parquet::{PartFile, PartFormat, constant_string_array, writer_properties};
 use super::types::LogicalType;
 use super::values::{MICROS_PER_DAY, parse_partition_day};
 use super::writer::{PartCallback, WriterOptions};
@@ -121,11 +120,9 @@ pub(super) struct Parts {
     finished: Vec<PartSummary>,
     on_part: PartCallback,
 
-    props: WriterProperties,
+    format: PartFormat,
     file_column: ArrayRef,
     out_dir: PathBuf,
-    batch_rows: usize,
-    row_group_bytes: usize,
     part_max_rows: u64,
     max_open_partitions: usize,
 }
@@ -143,11 +140,14 @@ impl Parts {
             tick: 0,
             finished: Vec::new(),
             on_part,
-            props,
+            format: PartFormat {
+                props,
+                batch_rows: opts.batch_rows,
+                row_group_bytes: opts.row_group_bytes,
+                threaded: opts.encode_on_thread,
+            },
             file_column: constant_string_array(&opts.source_url, opts.batch_rows),
             out_dir: opts.out_dir.clone(),
-            batch_rows: opts.batch_rows,
-            row_group_bytes: opts.row_group_bytes,
             part_max_rows: opts.part_max_rows,
             max_open_partitions: opts.max_open_partitions,
         })
@@ -179,7 +179,7 @@ impl Parts {
         let schema = columns.part_schema();
         let path = self.out_dir.join(format!("part-{seq}.parquet"));
         tracing::debug!(seq, %dt, path = %path.display(), "opening part");
-        let mut part = PartFile::create(path, seq, day, dt, schema, self.props.clone(), self.batch_rows)?;
+        let mut part = PartFile::create(path, seq, day, dt, schema, &self.format)?;
         part.last_used = self.tick;
         self.open.push(part);
         let i = self.open.len() - 1;
@@ -218,8 +218,8 @@ impl Parts {
         let Some(part) = self.open.get_mut(pi) else {
             return Ok(());
         };
-        if part.batch_len >= self.batch_rows || part.batch_bytes >= MAX_BATCH_TEXT_BYTES {
-            part.flush_batch(&self.file_column, self.row_group_bytes)?;
+        if part.batch_len >= self.format.batch_rows || part.batch_bytes >= MAX_BATCH_TEXT_BYTES {
+            part.flush_batch(&self.file_column)?;
             if part.rows >= self.part_max_rows {
                 return self.close(pi, columns);
             }
@@ -237,7 +237,7 @@ impl Parts {
             return Ok(());
         }
         let total: usize = self.open.iter().map(PartFile::buffered_bytes).sum();
-        if total > self.row_group_bytes
+        if total > self.format.row_group_bytes
             && let Some(big) = self.open.iter_mut().max_by_key(|p| p.buffered_bytes())
         {
             big.flush_row_group()?;

@@ -41,6 +41,9 @@ pub struct WriterOptions {
     pub max_open_partitions: usize,
     /// Where part files are written (a temp dir owned by the caller).
     pub out_dir: PathBuf,
+    /// Encode and compress each part on a thread of its own, beside the
+    /// thread that types the rows. The files are the same either way.
+    pub encode_on_thread: bool,
 }
 
 impl WriterOptions {
@@ -60,6 +63,7 @@ impl WriterOptions {
             part_max_rows: 10_000_000,
             max_open_partitions: 8,
             out_dir: out_dir.into(),
+            encode_on_thread: false,
         }
     }
 }
