@@ -2,6 +2,7 @@
 //! AWS clients pointed at it, and the pump that delivers SQS messages to the
 //! handlers the way the Lambda event source mapping does.
 
+pub mod bench_rig;
 pub mod clickstream;
 pub mod fuzz;
 pub mod peers;

@@ -23,17 +23,15 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use landfall::config::Config;
-use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::{ObjectBody, ObjectMeta, ObjectStore, StorageError, Version};
 use landfall::telemetry::Metrics;
 use landfall::warehouse::postgres::PostgresTarget;
-use landfall::warehouse::postgres::{LoaderSettings, PostgresWarehouse};
 use landfall::warehouse::{Dialect, TableName};
 use landfall_infra::{LocalStack, NoSecrets};
 use load_warehouse::LoadWarehouse;
-use parse_file::{Outcome, ParseFile, Settings};
+use parse_file::{Outcome, ParseFile};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -164,26 +162,66 @@ impl Bench {
         Ok((parsed, started.elapsed().as_secs_f64(), rows))
     }
 
-    /// `psql \copy` of the flat CSV into a table shaped like landfall's.
-    async fn plain_copy(&self, csv: &Path, like: &TableName) -> BenchResult<f64> {
-        let plain = TableName::new("bench", "plain_copy");
-        self.client.batch_execute(&format!("DROP TABLE IF EXISTS {plain}")).await?;
-        let header =
-            std::io::BufRead::lines(std::io::BufReader::new(std::fs::File::open(csv)?)).next().ok_or("empty CSV")??;
-        let columns: Vec<String> = header.split(',').map(landfall::schema::normalize_identifier).collect();
-        let select: Vec<String> = columns.iter().map(|c| landfall::warehouse::sql::quote_ident(c)).collect();
-        self.client
-            .batch_execute(&format!("CREATE TABLE {plain} AS SELECT {} FROM {like} WHERE false", select.join(", ")))
+    /// The data columns (lineage excluded) of a table landfall loaded.
+    async fn data_columns(&self, table: &TableName) -> BenchResult<Vec<String>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = $1 AND table_name = $2 AND column_name NOT LIKE '\\_landfall\\_%'
+                 ORDER BY ordinal_position",
+                &[&table.schema, &table.table],
+            )
             .await?;
-        let copy =
-            format!("\\copy {plain} ({}) FROM '{}' WITH (FORMAT csv, HEADER true)", select.join(", "), csv.display());
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    }
+
+    fn psql(&self, command: &str) -> BenchResult<f64> {
         let started = Instant::now();
         let status = Command::new(psql()?)
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &self.database_url, "-c", &copy])
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &self.database_url, "-c", command])
             .status()?;
         let secs = started.elapsed().as_secs_f64();
         if !status.success() {
-            return Err("psql \\copy failed".into());
+            return Err(format!("psql failed: {command}").into());
+        }
+        Ok(secs)
+    }
+
+    /// A plain `psql \copy` of the same rows into a table of the same shape
+    /// as `like` (data columns only): the CSV is `csv` itself when given, or
+    /// else `like`'s rows written out as CSV first (for NDJSON, which psql
+    /// cannot read; nested objects then arrive as JSON text for jsonb).
+    async fn plain_copy(&self, like: &TableName, csv: Option<&Path>, scratch: &Path) -> BenchResult<f64> {
+        let plain = TableName::new("bench", "plain_copy");
+        self.client.batch_execute(&format!("DROP TABLE IF EXISTS {plain}")).await?;
+        let columns: Vec<String> = match csv {
+            Some(csv) => {
+                let header = std::io::BufRead::lines(std::io::BufReader::new(std::fs::File::open(csv)?))
+                    .next()
+                    .ok_or("empty CSV")??;
+                header.split(',').map(landfall::schema::normalize_identifier).collect()
+            }
+            None => self.data_columns(like).await?,
+        };
+        let select: Vec<String> = columns.iter().map(|c| landfall::warehouse::sql::quote_ident(c)).collect();
+        let select = select.join(", ");
+        let file = match csv {
+            Some(csv) => csv.to_path_buf(),
+            None => {
+                let out = scratch.join(format!("{}.csv", like.table));
+                self.psql(&format!(
+                    "\\copy (SELECT {select} FROM {like}) TO '{}' WITH (FORMAT csv, HEADER true)",
+                    out.display()
+                ))?;
+                out
+            }
+        };
+        self.client.batch_execute(&format!("CREATE TABLE {plain} AS SELECT {select} FROM {like} WHERE false")).await?;
+        let secs =
+            self.psql(&format!("\\copy {plain} ({select}) FROM '{}' WITH (FORMAT csv, HEADER true)", file.display()))?;
+        if csv.is_none() {
+            let _ = std::fs::remove_file(&file);
         }
         Ok(secs)
     }
@@ -202,21 +240,10 @@ async fn run(rows: u64, runs: usize, dlt: bool) -> BenchResult<()> {
     let store = Arc::new(DirStore { root: root.path().to_path_buf() });
     let config = Arc::new(Config::from_yaml(CONFIG, "bench")?);
     let metrics = Metrics::new("bench");
-    let parse = ParseFile::new(
-        store.clone(),
-        config.clone(),
-        Settings { curated_bucket: "curated".into(), work_dir: work.clone(), threads: Threads::available() },
-        metrics.clone(),
-    );
     let target = PostgresTarget::resolve(&stack.database_url, None, &NoSecrets).await?;
     let client = target.connect().await?;
     client.batch_execute("CREATE SCHEMA IF NOT EXISTS bench").await?;
-    let warehouse = PostgresWarehouse::new(
-        target,
-        store.clone(),
-        LoaderSettings { curated_bucket: "curated".into(), work_dir: work },
-    );
-    let load = LoadWarehouse::new(store.clone(), config, Arc::new(warehouse), metrics);
+    let (parse, load) = landfall_infra::bench_rig::parse_and_load(store.clone(), config, target, &work, metrics);
     let bench = Bench { parse, load, store, client, database_url: stack.database_url.clone() };
 
     println!("{rows} rows; {runs} run(s); PostgreSQL at {}", stack.database_url);
@@ -232,7 +259,8 @@ async fn run(rows: u64, runs: usize, dlt: bool) -> BenchResult<()> {
             let key = format!("{format}/run-{run}/{}", input.file_name().and_then(|n| n.to_str()).unwrap_or("input"));
             results.push((format, bench.landfall(input, &key).await?));
         }
-        let plain = bench.plain_copy(&csv, &TableName::new("bench", "bench_csv")).await?;
+        let plain_csv = bench.plain_copy(&TableName::new("bench", "bench_csv"), Some(&csv), &data).await?;
+        let plain_ndjson = bench.plain_copy(&TableName::new("bench", "bench_ndjson"), None, &data).await?;
         let dlt = match &python {
             Some(python) => {
                 let run = landfall_infra::peers::dlt_load(python, &stack.database_url, "bench_dlt", "clicks", &ndjson)?;
@@ -245,6 +273,7 @@ async fn run(rows: u64, runs: usize, dlt: bool) -> BenchResult<()> {
         };
         for (format, (parse, load, loaded)) in results {
             let total = parse + load;
+            let plain = if format == "csv" { plain_csv } else { plain_ndjson };
             let beside = match (&dlt, format) {
                 (Some(d), "ndjson") => {
                     format!("{:>8.3} {:>8.1} {:>8.2}", d.seconds, d.peak_rss_mb, total / d.seconds)

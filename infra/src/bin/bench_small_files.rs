@@ -14,15 +14,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use landfall::config::Config;
-use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::memory::MemoryStore;
 use landfall::telemetry::Metrics;
-use landfall::warehouse::postgres::{LoaderSettings, PostgresTarget, PostgresWarehouse};
+use landfall::warehouse::postgres::PostgresTarget;
 use landfall_infra::{LocalStack, NoSecrets};
-use load_warehouse::LoadWarehouse;
-use parse_file::{Outcome, ParseFile, Settings};
+use parse_file::Outcome;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -40,26 +38,11 @@ async fn run(args: Args) -> BenchResult<()> {
     let config = Arc::new(Config::from_yaml(CONFIG, "bench")?);
     let metrics = Metrics::new("bench");
     let work = tempfile::tempdir()?;
-    let parse = ParseFile::new(
-        store.clone(),
-        config.clone(),
-        Settings {
-            curated_bucket: "curated".into(),
-            work_dir: work.path().to_path_buf(),
-            threads: Threads::available(),
-        },
-        metrics.clone(),
-    );
     let target = PostgresTarget::resolve(&stack.database_url, None, &NoSecrets).await?;
     let admin = target.connect().await?;
     admin.batch_execute("CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS bench.bench_small_files").await?;
     let _ = admin.batch_execute("DELETE FROM landfall.load_ledger WHERE table_name = 'bench.bench_small_files'").await;
-    let warehouse = PostgresWarehouse::new(
-        target,
-        store.clone(),
-        LoaderSettings { curated_bucket: "curated".into(), work_dir: work.path().to_path_buf() },
-    );
-    let load = LoadWarehouse::new(store.clone(), config, Arc::new(warehouse), metrics);
+    let (parse, load) = landfall_infra::bench_rig::parse_and_load(store.clone(), config, target, work.path(), metrics);
 
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let keys: Vec<String> = (0..args.files).map(|i| format!("small/run-{run}/{i:06}.csv")).collect();

@@ -17,15 +17,13 @@ use std::time::{Duration, Instant};
 
 use fetch_api::{FetchApi, HttpClient, Payload, Settings as FetchSettings, http_client};
 use landfall::config::Config;
-use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::memory::MemoryStore;
 use landfall::telemetry::Metrics;
-use landfall::warehouse::postgres::{LoaderSettings, PostgresTarget, PostgresWarehouse};
+use landfall::warehouse::postgres::PostgresTarget;
 use landfall_infra::{LocalStack, NoSecrets};
-use load_warehouse::LoadWarehouse;
-use parse_file::{Outcome, ParseFile, Settings};
+use parse_file::Outcome;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -98,23 +96,8 @@ async fn run(rows: u64, page_rows: u64) -> BenchResult<()> {
             time_budget: Duration::from_secs(900),
         },
     );
-    let parse = ParseFile::new(
-        store.clone(),
-        config.clone(),
-        Settings {
-            curated_bucket: "curated".into(),
-            work_dir: work.path().to_path_buf(),
-            threads: Threads::available(),
-        },
-        metrics.clone(),
-    );
     let target = PostgresTarget::resolve(&stack.database_url, None, &NoSecrets).await?;
-    let warehouse = PostgresWarehouse::new(
-        target,
-        store.clone(),
-        LoaderSettings { curated_bucket: "curated".into(), work_dir: work.path().to_path_buf() },
-    );
-    let load = LoadWarehouse::new(store.clone(), config, Arc::new(warehouse), metrics);
+    let (parse, load) = landfall_infra::bench_rig::parse_and_load(store.clone(), config, target, work.path(), metrics);
 
     println!("{rows} source rows, {page_rows} per page; PostgreSQL at {server}");
     if generated > 0.0 {

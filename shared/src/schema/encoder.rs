@@ -180,15 +180,20 @@ mod tests {
 
     fn batch() -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-        let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..10_000));
+        let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..1_500));
         RecordBatch::try_new(schema, vec![values]).unwrap()
     }
 
     fn encode(path: PathBuf, threaded: bool) -> Result<u64, SinkError> {
-        let props = writer_properties(ParquetCompression::default(), 1_000, 1).unwrap();
-        let mut encoder = Encoder::create(path, batch().schema(), props, 1, threaded)?;
-        for _ in 0..3 {
+        let props = writer_properties(ParquetCompression::default(), 1_000, 64 << 20).unwrap();
+        let mut encoder = Encoder::create(path, batch().schema(), props, 64 << 20, threaded)?;
+        // Row groups of 1,000 rows, and one flushed early (the memory bound's
+        // flush), so both the writer's own cuts and ours must arrive in order.
+        for i in 0..3 {
             encoder.write(batch())?;
+            if i == 0 {
+                encoder.flush_row_group()?;
+            }
         }
         encoder.close()
     }
