@@ -6,23 +6,23 @@ const GOOD: &str = r#"
 version: 1
 feeds:
   orders:
-prefix: orders/
-table: Sales Orders
-format: csv
-csv: { delimiter: ";", header: true }
-encoding: windows-1252
-schema:
-  - { name: order_id, type: int64, nullable: false }
-  - { name: amount, type: "decimal(12,2)" }
-  - { name: ordered_at, type: timestamptz }
-primary_key: [order_id]
-partition_column: ordered_at
-write_disposition: merge
+    prefix: orders/
+    table: Sales Orders
+    format: csv
+    csv: { delimiter: ";", header: true }
+    encoding: windows-1252
+    schema:
+      - { name: order_id, type: int64, nullable: false }
+      - { name: amount, type: "decimal(12,2)" }
+      - { name: ordered_at, type: timestamptz }
+    primary_key: [order_id]
+    partition_column: ordered_at
+    write_disposition: merge
   clicks:
-prefix: clicks/
+    prefix: clicks/
   clicks_partner:
-prefix: clicks/partner-a/
-format: json
+    prefix: clicks/partner-a/
+    format: json
 "#;
 
 #[test]

@@ -8,8 +8,6 @@
 //! the next batch. The parts, rejects and outcome are the same as on one
 //! thread. (Handing records from a reading thread to a typing one as well
 //! was measured too: copying each record across cost more than it gained.)
-#[cfg(test)]
-mod two_threads_tests;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -293,3 +291,6 @@ mod tests {
         assert!(out.rejects_file.is_none());
     }
 }
+
+#[cfg(test)]
+mod two_threads_tests;
