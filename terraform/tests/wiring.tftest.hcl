@@ -445,6 +445,13 @@ run "alarms_watch_every_dead_letter_queue_function_and_queue" {
     condition     = toset(module.alarms[0].alarm_names.oldest_message) == toset([for q in module.queue : "${q.name}-oldest-message"])
     error_message = "every work queue must alarm on the age of its oldest message"
   }
+  assert {
+    condition = (
+      module.alarms[0].alarm_names.notifications_failed == ["lft-notifications-failed"] &&
+      one(module.alarms[0].notifications_failed_query) == "SELECT SUM(notifications_failed) FROM \"landfall\""
+    )
+    error_message = "a notification that fails after its retries must alarm, summed over every dimension set"
+  }
 }
 
 run "redshift_copy_role_reads_only_the_lake" {

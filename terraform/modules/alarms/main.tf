@@ -1,5 +1,6 @@
 # Alarms to one SNS topic, the alerts topic (dead-letter queues not empty,
-# function errors and throttles, the oldest message of each work queue), which
+# function errors and throttles, the oldest message of each work queue,
+# notifications that could not be delivered), which
 # monitor-feeds also publishes its feed alerts and digests to, and a dashboard
 # of every function: files, rows, rejects, durations, queue age, DLQ depth.
 
@@ -71,6 +72,30 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions       = local.actions
   ok_actions          = local.actions
   tags                = var.tags
+}
+
+# Notifications that failed after their retries (monitor-feeds' Slack and
+# email, run-job's Slack): counted under several dimension sets, so one
+# Metrics Insights query sums them all. It alarms to the same topic, whose
+# email subscribers hear of it even when Slack is what fails.
+resource "aws_cloudwatch_metric_alarm" "notifications_failed" {
+  alarm_name          = "${var.name_prefix}-notifications-failed"
+  alarm_description   = "Alerts, digests or job reports could not be delivered after their retries: check the Slack webhook secret and the topic's subscriptions."
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 1
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+
+  metric_query {
+    id          = "failed"
+    label       = "notifications failed"
+    expression  = "SELECT SUM(notifications_failed) FROM \"${local.ns}\""
+    period      = 300
+    return_data = true
+  }
 }
 
 # The dashboard: what every function counts (EMF, shared/src/telemetry.rs; the

@@ -5,10 +5,13 @@ output "topic_arn" {
 
 output "alarm_names" {
   description = "Every alarm's name, by kind."
-  value = {
-    for kind in ["dlq_not_empty", "oldest_message", "errors", "throttles"] :
-    kind => [for name, a in aws_cloudwatch_metric_alarm.this : a.alarm_name if local.alarms[name].kind == kind]
-  }
+  value = merge(
+    {
+      for kind in ["dlq_not_empty", "oldest_message", "errors", "throttles"] :
+      kind => [for name, a in aws_cloudwatch_metric_alarm.this : a.alarm_name if local.alarms[name].kind == kind]
+    },
+    { notifications_failed = [aws_cloudwatch_metric_alarm.notifications_failed.alarm_name] },
+  )
 }
 
 output "dashboard_name" {
@@ -24,4 +27,9 @@ output "dashboard_widgets" {
 output "email_subscriptions" {
   description = "Addresses subscribed to the topic by email."
   value       = sort(keys(aws_sns_topic_subscription.email))
+}
+
+output "notifications_failed_query" {
+  description = "The Metrics Insights query of the failed-notifications alarm."
+  value       = [for q in aws_cloudwatch_metric_alarm.notifications_failed.metric_query : q.expression]
 }
