@@ -255,6 +255,7 @@ module "function" {
   kms_key_arn           = local.kms_key_arn
   async_dead_letter_arn = aws_sqs_queue.async_failures[0].arn
   policy_statements     = merge(local.function_statements, { run_job = local.run_job_statements })[each.key]
+  vpc                   = var.functions[each.key].vpc
 
   queue = contains(keys(module.queue), each.key) ? {
     arn                     = module.queue[each.key].arn

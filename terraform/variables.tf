@@ -103,6 +103,7 @@ variable "functions" {
       max_receive_count       = optional(number, 5)
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
+      vpc                     = optional(object({ subnet_ids = list(string), security_group_ids = list(string) }))
       # "auto": two threads where the memory size buys two vCPUs (3,538 MB).
       threads = optional(string, "auto")
     }), {})
@@ -115,6 +116,7 @@ variable "functions" {
       max_receive_count       = optional(number, 5)
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
+      vpc                     = optional(object({ subnet_ids = list(string), security_group_ids = list(string) }))
     }), {})
     fetch_api = optional(object({
       timeout_seconds         = optional(number, 300)
@@ -125,6 +127,7 @@ variable "functions" {
       max_receive_count       = optional(number, 5)
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
+      vpc                     = optional(object({ subnet_ids = list(string), security_group_ids = list(string) }))
     }), {})
     run_job = optional(object({
       timeout_seconds         = optional(number, 900)
@@ -135,6 +138,7 @@ variable "functions" {
       max_receive_count       = optional(number, 5)
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
+      vpc                     = optional(object({ subnet_ids = list(string), security_group_ids = list(string) }))
     }), {})
     load_warehouse = optional(object({
       timeout_seconds         = optional(number, 600)
@@ -145,6 +149,7 @@ variable "functions" {
       max_receive_count       = optional(number, 5)
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
+      vpc                     = optional(object({ subnet_ids = list(string), security_group_ids = list(string) }))
     }), {})
     monitor_feeds = optional(object({
       timeout_seconds         = optional(number, 300)
@@ -155,6 +160,7 @@ variable "functions" {
       max_receive_count       = optional(number, 5)
       reserved_concurrency    = optional(number)
       max_message_age_seconds = optional(number, 3600)
+      vpc                     = optional(object({ subnet_ids = list(string), security_group_ids = list(string) }))
     }), {})
   })
   description = <<-EOT
@@ -165,6 +171,9 @@ variable "functions" {
     to the dead-letter queue), reserved_concurrency (null: none reserved), max_message_age_seconds (alarm when
     the queue's oldest message is older). fetch_api and monitor_feeds have no queue (schedules, and for
     monitor_feeds the alerts topic, invoke them); only their timeout, memory and reserved_concurrency apply.
+    vpc ({ subnet_ids, security_group_ids }; null: none): run the function in a VPC, for a database source
+    (fetch_api) or a PostgreSQL warehouse (load_warehouse, run_job, monitor_feeds) reachable only there; the
+    subnets need VPC endpoints or NAT for S3, SQS, Glue and Secrets Manager.
     parse_file.threads ("auto", "1" or "2"): threads per conversion; auto uses two where memory_mb buys two
     vCPUs' worth of time (3,538 MB and up; Lambda gives one vCPU's worth per 1,769 MB).
   EOT

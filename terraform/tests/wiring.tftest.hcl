@@ -681,3 +681,23 @@ run "parse_file_threads_other_than_auto_1_or_2_are_refused" {
 
   expect_failures = [var.functions]
 }
+
+run "a_function_runs_in_the_vpc_it_is_given_and_only_that_one" {
+  command = plan
+
+  variables {
+    functions = { fetch_api = { vpc = { subnet_ids = ["subnet-0a", "subnet-0b"], security_group_ids = ["sg-0c"] } } }
+  }
+
+  assert {
+    condition = (
+      toset(module.function["fetch_api"].settings.vpc_subnet_ids) == toset(["subnet-0a", "subnet-0b"]) &&
+      module.function["fetch_api"].settings.vpc_policy_attached
+    )
+    error_message = "fetch-api must run in the given subnets with the VPC access policy attached"
+  }
+  assert {
+    condition     = alltrue([for k, f in module.function : !f.settings.vpc_policy_attached && length(f.settings.vpc_subnet_ids) == 0 if k != "fetch_api"])
+    error_message = "a function without a vpc setting must stay out of any VPC"
+  }
+}

@@ -64,6 +64,13 @@ resource "aws_iam_role_policy" "this" {
   policy = jsonencode({ Version = "2012-10-17", Statement = local.statements })
 }
 
+# In a VPC, Lambda creates the function's network interfaces with its role.
+resource "aws_iam_role_policy_attachment" "vpc" {
+  count      = var.vpc == null ? 0 : 1
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
 resource "aws_cloudwatch_log_group" "this" {
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_days
@@ -72,7 +79,7 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_117:No VPC resource is reached: S3, SQS, Glue, Secrets Manager and the Redshift Data API are regional AWS endpoints over TLS; a VPC would only add NAT cost.
+  #checkov:skip=CKV_AWS_117:A VPC is opt-in per function (functions.<name>.vpc) for a database inside one; S3, SQS, Glue, Secrets Manager and the Redshift Data API are regional endpoints over TLS, where a VPC would only add NAT cost.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile and signed artifacts from CI; the zips are built by cargo lambda and pinned by source_code_hash.
   #checkov:skip=CKV_AWS_115:Concurrency is capped per trigger by the event source mapping's maximum concurrency; reserved concurrency is opt-in (functions.<name>.reserved_concurrency) because it takes from the account's pool.
   function_name    = var.name
@@ -105,6 +112,14 @@ resource "aws_lambda_function" "this" {
 
   dead_letter_config {
     target_arn = var.async_dead_letter_arn
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.vpc == null ? [] : [var.vpc]
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
   }
 
   tracing_config {

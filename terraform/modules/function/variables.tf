@@ -85,6 +85,15 @@ variable "policy_statements" {
   default     = []
 }
 
+variable "vpc" {
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  description = "Subnets and security groups to run in, for a database source or warehouse inside a VPC (the subnets need a route to S3, SQS and the other AWS endpoints: VPC endpoints or NAT). Null: no VPC."
+  default     = null
+}
+
 variable "tags" {
   type        = map(string)
   description = "Extra tags for the function, role and log group."
