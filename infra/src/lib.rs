@@ -62,7 +62,7 @@ pub mod local {
     use landfall::storage::{S3Store, s3_client};
     use landfall::telemetry::Metrics;
     use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV};
-    use landfall::warehouse::{self, DriverSettings, Warehouse, WarehouseError};
+    use landfall::warehouse::{self, Driver, DriverSettings, Warehouse, WarehouseError};
     use load_warehouse::LoadWarehouse;
     use parse_file::{ParseFile, Settings};
     use register_partitions::RegisterPartitions;
@@ -97,6 +97,26 @@ pub mod local {
         pub config: Arc<Config>,
     }
 
+    /// The configured warehouse driver as Lambda builds it: the environment
+    /// winning over the config file; locally the stack's PostgreSQL is the
+    /// default URL.
+    pub async fn driver(
+        stack: &LocalStack,
+        sdk: &aws_config::SdkConfig,
+        config: &Config,
+        work_dir: std::path::PathBuf,
+    ) -> Result<Driver, WarehouseError> {
+        let settings = DriverSettings {
+            curated_bucket: stack.curated_bucket.clone(),
+            work_dir,
+            url: std::env::var(URL_ENV).ok().or_else(|| Some(stack.database_url.clone())),
+            password_secret: std::env::var(SECRET_ENV).ok(),
+            statement_deadline: None,
+        };
+        let store = Arc::new(S3Store::new(s3_client(sdk)));
+        warehouse::from_config(&config.warehouse, sdk, store, settings).await
+    }
+
     pub async fn functions(stack: &LocalStack) -> Result<Functions, LocalError> {
         let sdk = stack.sdk_config().await;
         let store = S3Store::new(s3_client(&sdk));
@@ -124,16 +144,7 @@ pub mod local {
         );
         let glue = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &stack.glue_database));
         let register_partitions = register_partitions(stack, &sdk, glue, metrics.clone());
-        // As in Lambda: the configured driver, the environment winning over
-        // the config file; locally the stack's PostgreSQL is the default URL.
-        let settings = DriverSettings {
-            curated_bucket: stack.curated_bucket.clone(),
-            work_dir,
-            url: std::env::var(URL_ENV).ok().or_else(|| Some(stack.database_url.clone())),
-            password_secret: std::env::var(SECRET_ENV).ok(),
-            statement_deadline: None,
-        };
-        let warehouse = warehouse::from_config(&config.warehouse, &sdk, store.clone(), settings).await?;
+        let warehouse: Arc<dyn Warehouse> = Arc::new(driver(stack, &sdk, &config, work_dir).await?);
         let load_warehouse =
             LoadWarehouse::new(store.clone(), Arc::clone(&config), Arc::clone(&warehouse), metrics.clone());
         let http =

@@ -106,6 +106,30 @@ pub trait ObjectStore: Send + Sync {
     /// Keys under a prefix (all pages).
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StorageError>;
 
+    /// Removes an object; one that does not exist counts as removed.
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
+        Err(StorageError::Request {
+            operation: "DeleteObject",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: "this store cannot delete".into(),
+            retryable: false,
+        })
+    }
+
+    /// Starts an upload fed part by part, so a stream of unknown length
+    /// (an export) never sits whole in memory or on disk. The default keeps
+    /// the parts and writes the object at [`Upload::complete`] (stores
+    /// without multipart uploads: the in-memory one).
+    async fn upload<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        content_type: &'a str,
+    ) -> Result<Box<dyn Upload + 'a>, StorageError> {
+        Ok(Box::new(Buffered { store: self, bucket, key, content_type, body: Vec::new() }))
+    }
+
     /// Reads a whole (small) object into memory: config files, manifests.
     async fn get_bytes(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StorageError> {
         use tokio::io::AsyncReadExt;
@@ -196,6 +220,47 @@ impl ByteRange {
 pub struct RangeRead {
     pub bytes: Vec<u8>,
     pub object_size: u64,
+}
+
+/// An upload in progress, part by part. A failed one is aborted, so no
+/// parts are left behind to pay for.
+#[async_trait]
+pub trait Upload: Send {
+    /// Sends a part; every part but the last must be at least
+    /// [`MIN_PART_BYTES`] (S3's rule).
+    async fn part(&mut self, body: Vec<u8>) -> Result<(), StorageError>;
+    /// Finishes the object; returns the bytes it holds.
+    async fn complete(self: Box<Self>) -> Result<u64, StorageError>;
+    /// Best effort: a part left behind is removed by the bucket's lifecycle rule.
+    async fn abort(self: Box<Self>);
+}
+
+/// S3's smallest part but the last.
+pub const MIN_PART_BYTES: usize = 5 << 20;
+
+/// [`ObjectStore::upload`]'s default: the parts kept, one PUT at the end.
+struct Buffered<'a, S: ?Sized> {
+    store: &'a S,
+    bucket: &'a str,
+    key: &'a str,
+    content_type: &'a str,
+    body: Vec<u8>,
+}
+
+#[async_trait]
+impl<S: ObjectStore + ?Sized> Upload for Buffered<'_, S> {
+    async fn part(&mut self, body: Vec<u8>) -> Result<(), StorageError> {
+        self.body.extend_from_slice(&body);
+        Ok(())
+    }
+
+    async fn complete(self: Box<Self>) -> Result<u64, StorageError> {
+        let bytes = self.body.len() as u64;
+        self.store.put_bytes(self.bucket, self.key, self.body, self.content_type).await?;
+        Ok(bytes)
+    }
+
+    async fn abort(self: Box<Self>) {}
 }
 
 /// The S3 implementation.
@@ -339,6 +404,25 @@ impl ObjectStore for S3Store {
         Ok(out)
     }
 
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
+        match self.client.delete_object().bucket(bucket).key(key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match classify("DeleteObject", bucket, key, e) {
+                StorageError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn upload<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        content_type: &'a str,
+    ) -> Result<Box<dyn Upload + 'a>, StorageError> {
+        Ok(Box::new(multipart::S3Upload::start(&self.client, bucket, key, content_type).await?))
+    }
+
     async fn get_range(&self, bucket: &str, key: &str, range: ByteRange) -> Result<RangeRead, StorageError> {
         let out = self
             .client
@@ -379,6 +463,7 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
 }
 
 pub mod memory;
+mod multipart;
 
 #[cfg(test)]
 mod tests {

@@ -206,17 +206,8 @@ pub async fn job_runner(stack: &LocalStack, config: Config) -> run_job::RunJob {
     let store = Arc::new(S3Store::new(s3_client(&sdk)));
     let work_dir = stack.dir.join("work");
     std::fs::create_dir_all(&work_dir).unwrap_or_else(|e| panic!("{}: {e}", work_dir.display()));
-    let engine = run_job::engine::from_config(
-        &config.warehouse,
-        &sdk,
-        store.clone(),
-        &stack.curated_bucket,
-        work_dir.clone(),
-        Some(stack.database_url.clone()),
-        None,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let warehouse =
+        landfall_infra::local::driver(stack, &sdk, &config, work_dir.clone()).await.unwrap_or_else(|e| panic!("{e}"));
     let catalog = Arc::new(GlueCatalog::new(aws_sdk_glue::Client::new(&sdk), &stack.glue_database));
     let settings = run_job::Settings {
         curated_bucket: stack.curated_bucket.clone(),
@@ -224,7 +215,7 @@ pub async fn job_runner(stack: &LocalStack, config: Config) -> run_job::RunJob {
         work_dir,
     };
     let metrics = landfall::telemetry::Metrics::new("landfall");
-    run_job::RunJob::new(Arc::new(config), engine, store, s3_client(&sdk), catalog, None, metrics, settings)
+    run_job::RunJob::new(Arc::new(config), warehouse, store, s3_client(&sdk), catalog, None, metrics, settings)
 }
 
 /// A connection to the stack's PostgreSQL, as an analyst would open one.

@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use landfall::monitor::alerts::parse_open_alerts;
-use landfall::monitor::query::{parse_series, window};
 use landfall::monitor::{AlertKind, Expectations, OpenAlert, evaluate, reconcile};
 use landfall::warehouse::Dialect;
+use landfall::warehouse::bookkeeping::feed_alerts::parse_open_alerts;
+use landfall::warehouse::bookkeeping::feed_series::{parse_series, window};
 use landfall::warehouse::postgres::text_rows;
 use landfall_infra::LocalStack;
 

@@ -3,7 +3,9 @@
 //! `redshift`: the Data API client) and clients are built once per cold
 //! start; the handler lives in lib.rs.
 
-use landfall::warehouse::{self, DriverSettings};
+use std::sync::Arc;
+
+use landfall::warehouse::{self, DriverSettings, Warehouse};
 use landfall::{lambda, telemetry::Metrics};
 use load_warehouse::LoadWarehouse;
 
@@ -15,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::sdk_config().await;
     let store = lambda::s3_store(&sdk);
     let config = lambda::config(store.as_ref()).await?;
-    let warehouse = warehouse::from_config(&config.warehouse, &sdk, store.clone(), settings).await?;
+    let warehouse = Arc::new(warehouse::from_config(&config.warehouse, &sdk, store.clone(), settings).await?);
     tracing::info!(warehouse = %warehouse.describe(), schema = %config.warehouse.schema, "warehouse driver ready");
 
     let metrics = Metrics::new("landfall");

@@ -12,7 +12,7 @@ use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, SourceObject};
 use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::telemetry::Metrics;
-use landfall::warehouse::{Dialect, LoadReport, TableLoad, Warehouse, WarehouseError};
+use landfall::warehouse::{Dialect, LoadReport, Rows, TableLoad, TableName, Warehouse, WarehouseError};
 use load_warehouse::LoadWarehouse;
 
 /// Records each load; fails loads of the tables in `failing`.
@@ -32,11 +32,11 @@ impl Warehouse for RecordingWarehouse {
         "a recording stand-in".into()
     }
 
-    async fn query(&self, _sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+    async fn fetch(&self, _about: &TableName, _name: &str, _sql: &str) -> Result<Rows, WarehouseError> {
         Ok(Vec::new())
     }
 
-    async fn execute(&self, _statements: Vec<String>) -> Result<(), WarehouseError> {
+    async fn transaction(&self, _about: &TableName, _name: &str, _sql: Vec<String>) -> Result<(), WarehouseError> {
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use landfall::notify::Channels;
 use landfall::secrets::SecretsManager;
-use landfall::warehouse::{self, DriverSettings};
+use landfall::warehouse::{self, DriverSettings, Warehouse};
 use landfall::{env, lambda, telemetry::Metrics};
 use monitor_feeds::sns::SnsPublisher;
 use monitor_feeds::{MonitorFeeds, Notifier};
@@ -34,7 +34,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::sdk_config().await;
     let store = lambda::s3_store(&sdk);
     let config = lambda::config(store.as_ref()).await?;
-    let warehouse = warehouse::from_config(&config.warehouse, &sdk, store, settings).await?;
+    let warehouse = Arc::new(warehouse::from_config(&config.warehouse, &sdk, store, settings).await?);
     tracing::info!(
         warehouse = %warehouse.describe(),
         slack_secret = defaults.slack_secret.as_deref().unwrap_or("none"),

@@ -3,8 +3,8 @@
 //! [`landfall::notify::slack_message`]; the digest of refused and failed
 //! files and forwarded alarms are built here.
 
-use landfall::monitor::digest::FeedDigest;
 use landfall::notify::{AlertNotice, slack_message};
+use landfall::warehouse::bookkeeping::file_digests::FeedDigest;
 use serde_json::{Value, json};
 
 use crate::alarm::Alarm;
@@ -165,8 +165,8 @@ pub fn alarm(a: &Alarm) -> Notice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use landfall::monitor::digest::DigestFile;
     use landfall::warehouse::LedgerStatus;
+    use landfall::warehouse::bookkeeping::file_digests::DigestFile;
 
     fn feed(name: &str, refused: u64, samples: usize) -> FeedDigest {
         FeedDigest {

@@ -28,13 +28,13 @@ use landfall::jobs::{Archive, ArchiveRows};
 use landfall::layout::s3_url;
 use landfall::lineage::{PARTITION_KEY, RESERVED_NAMES};
 use landfall::schema::{DeclaredColumn, FinishedPart, LogicalType, SchemaContract};
-use landfall::warehouse::postgres::PostgresTarget;
+use landfall::warehouse::postgres::{self as pg, PostgresTarget, sql_error};
 use landfall::warehouse::sql::{Dialect, TableName, quote_ident};
+use landfall::warehouse::{Driver, Warehouse};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tracing::info;
 
-use crate::engine::{Engine, pg_error, pg_rows};
 use crate::export::{CsvRecords, read_unload_manifest};
 use crate::{JobError, Outcome, Run, RunJob};
 
@@ -71,11 +71,9 @@ pub(crate) async fn run(
 ) -> Result<Outcome, JobError> {
     let table = ctx.table(&a.table);
     let cond = condition(ctx.dialect(), column, cutoff);
-    let outcome = match &ctx.engine {
-        Engine::Postgres(target) => Box::pin(postgres(ctx, run, a, target, &table, &cond)).await?,
-        Engine::Redshift { config, .. } => {
-            Box::pin(redshift(ctx, run, a, &config.copy_role_arn, &table, &cond)).await?
-        }
+    let outcome = match &ctx.warehouse {
+        Driver::Postgres(w) => Box::pin(postgres(ctx, run, a, w.target(), &table, &cond)).await?,
+        Driver::Redshift(w) => Box::pin(redshift(ctx, run, a, w.copy_role_arn(), &table, &cond)).await?,
     };
     if a.vacuum {
         let statements = match ctx.dialect() {
@@ -85,16 +83,13 @@ pub(crate) async fn run(
         for (i, s) in statements.into_iter().enumerate() {
             let name = format!("landfall-job-{}-vacuum-{i}", run.run_id);
             // VACUUM cannot run in a transaction block: one statement, on its own.
-            match &ctx.engine {
-                Engine::Postgres(target) => {
-                    let client = target.connect().await.map_err(RunJob::wh(run.job))?;
-                    client
-                        .batch_execute(&s)
-                        .await
-                        .map_err(|e| RunJob::wh(run.job)(pg_error(&table.plain(), &s, &e)))?;
+            match &ctx.warehouse {
+                Driver::Postgres(w) => {
+                    let client = w.target().connect().await.map_err(RunJob::wh(run.job))?;
+                    client.batch_execute(&s).await.map_err(|e| RunJob::wh(run.job)(sql_error(&table, &s, &e)))?;
                 }
-                Engine::Redshift { .. } => {
-                    ctx.engine.transaction(&table, &name, vec![s]).await.map_err(RunJob::wh(run.job))?
+                Driver::Redshift(_) => {
+                    ctx.warehouse.transaction(&table, &name, vec![s]).await.map_err(RunJob::wh(run.job))?
                 }
             }
         }
@@ -192,7 +187,7 @@ async fn postgres(
     let plain = table.plain();
     let sqlerr = |sql: &str, e: tokio_postgres::Error| JobError::Warehouse {
         job: job.name.clone(),
-        source: pg_error(&plain, sql, &e),
+        source: sql_error(table, sql, &e),
     };
     let scratch = |source| JobError::Scratch { job: job.name.clone(), source };
     let mut client = target.connect().await.map_err(&wh)?;
@@ -205,7 +200,7 @@ async fn postgres(
         d.literal(&table.schema),
         d.literal(&table.table)
     );
-    let rows = pg_rows(&tx, &plain, &described).await.map_err(&wh)?;
+    let rows = pg::rows(&tx, table, &described).await.map_err(&wh)?;
     let columns: Vec<(String, LogicalType)> = rows
         .iter()
         .filter_map(|r| {
@@ -350,13 +345,7 @@ async fn upload(
     for (key, _) in listed {
         let ours = key.rsplit('/').next().is_some_and(|f| f.starts_with(&format!("{run_id}-")));
         if ours && !mine.contains(key.as_str()) {
-            ctx.s3
-                .delete_object()
-                .bucket(bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| crate::multipart::fault(&job.name, "DeleteObject", &key, e))?;
+            ctx.store.delete(bucket, &key).await.map_err(storage)?;
         }
     }
     Ok(out)
@@ -451,7 +440,7 @@ async fn redshift(
         Err(_) => {
             let unload = unload_archive(table, cond, &s3_url(bucket, &prefix), role);
             let name = format!("landfall-job-{}-unload", run.run_id);
-            ctx.engine.transaction(table, &name, vec![unload]).await.map_err(RunJob::wh(job))?;
+            ctx.warehouse.transaction(table, &name, vec![unload]).await.map_err(RunJob::wh(job))?;
             ctx.store
                 .get_bytes(bucket, &manifest_key)
                 .await
@@ -476,7 +465,7 @@ async fn redshift(
     let mut statements = archive_delete(d, table, cond);
     statements.extend(crate::settle(d, run, rows, bytes, &detail));
     let name = format!("landfall-job-{}-delete", run.run_id);
-    ctx.engine.transaction(table, &name, statements).await.map_err(RunJob::wh(job))?;
+    ctx.warehouse.transaction(table, &name, statements).await.map_err(RunJob::wh(job))?;
     Ok(Outcome { rows: Some(rows), bytes: Some(bytes), detail })
 }
 

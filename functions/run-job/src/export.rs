@@ -13,15 +13,20 @@ use chrono::Utc;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures_util::{StreamExt, pin_mut};
-use landfall::jobs::Export;
 use landfall::jobs::sql::unload_export;
+use landfall::jobs::{Export, Job};
 use landfall::layout::{parse_s3_url, s3_url};
-use landfall::warehouse::postgres::PostgresTarget;
+use landfall::storage::MIN_PART_BYTES;
+use landfall::warehouse::postgres::{PostgresTarget, sql_error};
+use landfall::warehouse::sql::TableName;
+use landfall::warehouse::{Driver, Warehouse};
 use serde_json::{Value, json};
 
-use crate::engine::{Engine, pg_error};
-use crate::multipart::{Multipart, PART_BYTES};
 use crate::{JobError, Outcome, Run, RunJob};
+
+/// Each part but the last: a few above S3's minimum, one in memory at a time.
+const PART_BYTES: usize = 8 << 20;
+const _: () = assert!(PART_BYTES >= MIN_PART_BYTES);
 
 /// Counts the records of PostgreSQL's CSV output as it streams: a newline
 /// ends a record unless it is inside quotes (a doubled quote toggles twice,
@@ -83,18 +88,19 @@ pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, e: &Export) -> Result<Outco
     let job = run.job;
     let bucket = e.bucket.clone().unwrap_or_else(|| ctx.settings.curated_bucket.clone());
     let day = Utc::now().format("%Y-%m-%d").to_string();
-    let (keys, rows, bytes) = match &ctx.engine {
-        Engine::Postgres(target) => {
+    let (keys, rows, bytes) = match &ctx.warehouse {
+        Driver::Postgres(pg) => {
             let key = format!("exports/{}/dt={day}/{}.csv.gz", job.name, run.run_id);
-            let (rows, bytes) = copy_to_s3(ctx, target, &job.name, &e.sql, &bucket, &key).await?;
+            let about = ctx.table(&job.name);
+            let (rows, bytes) = copy_to_s3(ctx, pg.target(), (job, &about), &e.sql, &bucket, &key).await?;
             (vec![key], rows, bytes)
         }
-        Engine::Redshift { config, .. } => {
+        Driver::Redshift(rs) => {
             let prefix = format!("exports/{}/dt={day}/{}_", job.name, run.run_id);
-            let unload = unload_export(&e.sql, &s3_url(&bucket, &prefix), &config.copy_role_arn, e.parallel);
+            let unload = unload_export(&e.sql, &s3_url(&bucket, &prefix), rs.copy_role_arn(), e.parallel);
             let about = ctx.table(&job.name);
             let name = format!("landfall-job-{}-unload", run.run_id);
-            ctx.engine.transaction(&about, &name, vec![unload]).await.map_err(RunJob::wh(job))?;
+            ctx.warehouse.transaction(&about, &name, vec![unload]).await.map_err(RunJob::wh(job))?;
             let manifest_key = format!("{prefix}manifest");
             let manifest = ctx
                 .store
@@ -126,37 +132,38 @@ pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, e: &Export) -> Result<Outco
 async fn copy_to_s3(
     ctx: &RunJob,
     target: &PostgresTarget,
-    job: &str,
+    (job, about): (&Job, &TableName),
     sql: &str,
     bucket: &str,
     key: &str,
 ) -> Result<(u64, u64), JobError> {
-    let wh = |source| JobError::Warehouse { job: job.to_owned(), source };
-    let client = target.connect().await.map_err(wh)?;
+    let wh = RunJob::wh(job);
+    let storage = |source| JobError::Storage { job: job.name.clone(), source };
+    let client = target.connect().await.map_err(&wh)?;
     let copy = format!("COPY (\n{sql}\n) TO STDOUT WITH (FORMAT csv, HEADER)");
-    let stream = client.copy_out(copy.as_str()).await.map_err(|e| wh(pg_error(job, &copy, &e)))?;
-    let mut upload = Multipart::start(&ctx.s3, job, bucket, key, "text/csv").await?;
+    let stream = client.copy_out(copy.as_str()).await.map_err(|e| wh(sql_error(about, &copy, &e)))?;
+    let mut upload = ctx.store.upload(bucket, key, "text/csv").await.map_err(storage)?;
     let pumped = async {
         pin_mut!(stream);
         let mut gz = GzEncoder::new(Vec::with_capacity(PART_BYTES + (1 << 16)), Compression::default());
         let mut records = CsvRecords::default();
-        let scratch = |source| JobError::Scratch { job: job.to_owned(), source };
+        let scratch = |source| JobError::Scratch { job: job.name.clone(), source };
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| wh(pg_error(job, &copy, &e)))?;
+            let chunk = chunk.map_err(|e| wh(sql_error(about, &copy, &e)))?;
             records.feed(&chunk);
             gz.write_all(&chunk).map_err(scratch)?;
             if gz.get_ref().len() >= PART_BYTES {
                 let body = std::mem::take(gz.get_mut());
-                upload.part(body).await?;
+                upload.part(body).await.map_err(storage)?;
             }
         }
         let rest = gz.finish().map_err(scratch)?;
-        upload.part(rest).await?;
+        upload.part(rest).await.map_err(storage)?;
         Ok::<u64, JobError>(records.records().saturating_sub(1))
     }
     .await;
     match pumped {
-        Ok(rows) => Ok((rows, upload.complete().await?)),
+        Ok(rows) => Ok((rows, upload.complete().await.map_err(storage)?)),
         Err(e) => {
             upload.abort().await;
             Err(e)

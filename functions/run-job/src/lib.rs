@@ -6,9 +6,7 @@
 //! have no schedule of their own run in the same invocation.
 
 mod archive;
-pub mod engine;
 mod export;
-mod multipart;
 mod transform;
 
 use std::path::PathBuf;
@@ -18,19 +16,18 @@ use chrono::{SecondsFormat, Utc};
 use landfall::catalog::{Catalog, CatalogError};
 use landfall::config::Config;
 use landfall::disposition::Disposition;
-use landfall::jobs::ledger::{self, RunRow, RunStatus, Start};
 use landfall::jobs::{Job, JobSpec, downstream};
 use landfall::lambda::Deadline;
 use landfall::notify::{NotifyError, Slack};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
-use landfall::warehouse::WarehouseError;
+use landfall::warehouse::bookkeeping::job_runs::{self as ledger, RunRow, RunStatus, Start};
 use landfall::warehouse::sql::{Dialect, TableName};
+use landfall::warehouse::{Driver, Warehouse, WarehouseError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{Instrument, info, info_span, warn};
 
-pub use engine::Engine;
 pub use export::count_csv_records;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +42,6 @@ pub enum JobError {
     Warehouse { job: String, source: WarehouseError },
     #[error("job {job}: {source}")]
     Storage { job: String, source: StorageError },
-    #[error("job {job}: S3 {operation} {key}: {message}")]
-    Upload { job: String, operation: &'static str, key: String, message: String, retryable: bool },
     #[error("job {job}: Glue: {source}")]
     Catalog { job: String, source: CatalogError },
     #[error("job {job}: {message}")]
@@ -62,7 +57,6 @@ impl JobError {
         match self {
             JobError::Warehouse { source, .. } => source.disposition(),
             JobError::Storage { source, .. } => Disposition::of_fault(source.retryable()),
-            JobError::Upload { retryable, .. } => Disposition::of_fault(*retryable),
             JobError::Catalog { source, .. } => Disposition::of_fault(source.retryable()),
             JobError::Scratch { .. } => Disposition::Retry,
             JobError::Payload { .. }
@@ -129,7 +123,7 @@ pub(crate) struct Run<'a> {
 #[derive(Clone)]
 pub struct RunJob {
     pub(crate) config: Arc<Config>,
-    pub(crate) engine: Engine,
+    pub(crate) warehouse: Driver,
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) catalog: Arc<dyn Catalog>,
@@ -153,7 +147,7 @@ impl RunJob {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Arc<Config>,
-        engine: Engine,
+        warehouse: Driver,
         store: Arc<dyn ObjectStore>,
         s3: aws_sdk_s3::Client,
         catalog: Arc<dyn Catalog>,
@@ -161,11 +155,11 @@ impl RunJob {
         metrics: Metrics,
         settings: Settings,
     ) -> Self {
-        RunJob { config, engine, store, s3, catalog, slack, metrics, settings }
+        RunJob { config, warehouse, store, s3, catalog, slack, metrics, settings }
     }
 
     pub(crate) fn dialect(&self) -> Dialect {
-        self.engine.dialect()
+        self.warehouse.dialect()
     }
 
     pub(crate) fn table(&self, name: &str) -> TableName {
@@ -209,30 +203,24 @@ impl RunJob {
     }
 
     async fn ensure_ledger(&self, job: &Job) -> Result<(), JobError> {
-        let d = self.dialect();
-        let mut statements = vec![d.create_schema(landfall::warehouse::ledger::LEDGER_SCHEMA), ledger::create(d)];
-        if d == Dialect::Postgres {
-            // Concurrent CREATE ... IF NOT EXISTS can collide in PostgreSQL's catalog.
-            statements.insert(0, "SELECT pg_advisory_xact_lock(7)".into());
-        }
-        let about = TableName::new("landfall", "job_runs");
-        self.engine
-            .transaction(&about, &format!("landfall-job-{}-ledger", job.name), statements)
+        let statements = self.dialect().create_job_tables();
+        self.warehouse
+            .transaction(&TableName::job_runs(), &format!("landfall-job-{}-ledger", job.name), statements)
             .await
             .map_err(Self::wh(job))
     }
 
     pub(crate) async fn ledger_rows(&self, job: &Job, step: &str, sql: &str) -> Result<Vec<RunRow>, JobError> {
-        let about = TableName::new("landfall", "job_runs");
+        let about = TableName::job_runs();
         let name = format!("landfall-job-{}-{step}", job.name);
-        let rows = self.engine.query(&about, &name, sql).await.map_err(Self::wh(job))?;
+        let rows = self.warehouse.fetch(&about, &name, sql).await.map_err(Self::wh(job))?;
         Ok(rows.iter().filter_map(|r| RunRow::from_text(r)).collect())
     }
 
     pub(crate) async fn ledger_exec(&self, job: &Job, step: &str, statements: Vec<String>) -> Result<(), JobError> {
-        let about = TableName::new("landfall", "job_runs");
+        let about = TableName::job_runs();
         let name = format!("landfall-job-{}-{step}", job.name);
-        self.engine.transaction(&about, &name, statements).await.map_err(Self::wh(job))
+        self.warehouse.transaction(&about, &name, statements).await.map_err(Self::wh(job))
     }
 
     /// Why the job should not run now, if it should not.
@@ -252,14 +240,14 @@ impl RunJob {
             return Ok((None, None));
         }
         let tables: Vec<String> = job.after.iter().map(|t| self.table(t).plain()).collect();
-        let about = TableName::new("landfall", "load_ledger");
+        let about = TableName::ledger();
         // The load ledger does not exist before the first load.
         let exists =
-            self.engine.exists(&about, &format!("landfall-job-{}-after", job.name)).await.map_err(Self::wh(job))?;
+            self.warehouse.exists(&about, &format!("landfall-job-{}-after", job.name)).await.map_err(Self::wh(job))?;
         let newest = if exists {
             let rows = self
-                .engine
-                .query(&about, &format!("landfall-job-{}-after", job.name), &ledger::newest_load(d, &tables))
+                .warehouse
+                .fetch(&about, &format!("landfall-job-{}-after", job.name), &ledger::newest_load(d, &tables))
                 .await
                 .map_err(Self::wh(job))?;
             rows.into_iter().next().and_then(|r| r.into_iter().next().flatten())
@@ -386,16 +374,7 @@ impl RunJob {
             self.ledger_exec(job, "start", vec![ledger::insert(d, &start)]).await?;
         } else {
             info!(job = %job.name, run_id = %run.run_id, "finishing an archive run that did not finish");
-            self.ledger_exec(
-                job,
-                "resume",
-                vec![format!(
-                    "UPDATE {} SET status = 'running', error = NULL WHERE run_id = {}",
-                    ledger::RUNS,
-                    d.literal(&run.run_id)
-                )],
-            )
-            .await?;
+            self.ledger_exec(job, "resume", vec![ledger::resume(d, &run.run_id)]).await?;
         }
         match &job.spec {
             JobSpec::Transform(t) => Box::pin(transform::run(self, run, t)).await,

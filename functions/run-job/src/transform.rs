@@ -4,9 +4,11 @@
 
 use landfall::jobs::Materialize;
 use landfall::jobs::Transform;
-use landfall::jobs::ledger;
 use landfall::jobs::sql::{Finish, Window, incremental, table_swap, view};
+use landfall::warehouse::bookkeeping::job_runs as ledger;
 use serde_json::json;
+
+use landfall::warehouse::Warehouse;
 
 use crate::{JobError, Outcome, Run, RunJob, now};
 
@@ -26,11 +28,11 @@ pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, t: &Transform) -> Result<Ou
     let statements = match t.materialize {
         Materialize::View => view(d, &target, &t.sql, &finish),
         Materialize::Table => {
-            let exists = ctx.engine.exists(&target, &step("exists")).await.map_err(RunJob::wh(job))?;
+            let exists = ctx.warehouse.exists(&target, &step("exists")).await.map_err(RunJob::wh(job))?;
             table_swap(d, &target, &t.sql, exists, &finish)
         }
         Materialize::Incremental => {
-            let exists = ctx.engine.exists(&target, &step("exists")).await.map_err(RunJob::wh(job))?;
+            let exists = ctx.warehouse.exists(&target, &step("exists")).await.map_err(RunJob::wh(job))?;
             let watermark = t.watermark.as_deref().ok_or_else(|| JobError::Config {
                 job: job.name.clone(),
                 message: "materialize: incremental without a watermark".into(),
@@ -39,14 +41,8 @@ pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, t: &Transform) -> Result<Ou
             incremental(d, &target, &t.sql, watermark, &t.primary_key, window, exists, &finish)
         }
     };
-    ctx.engine.transaction(&target, &step("apply"), statements).await.map_err(RunJob::wh(job))?;
-    let recorded = ctx
-        .ledger_rows(
-            job,
-            "report",
-            &format!("SELECT {} FROM {} WHERE run_id = {}", ledger::COLUMNS, ledger::RUNS, d.literal(&run.run_id)),
-        )
-        .await?;
+    ctx.warehouse.transaction(&target, &step("apply"), statements).await.map_err(RunJob::wh(job))?;
+    let recorded = ctx.ledger_rows(job, "report", &ledger::by_run_id(d, &run.run_id)).await?;
     let row = recorded.into_iter().next().unwrap_or_default();
     Ok(Outcome {
         rows: row.rows,

@@ -16,8 +16,9 @@ use landfall::config::{Config, RedshiftConfig, RedshiftEndpoint};
 use landfall::storage::ObjectStore;
 use landfall::storage::memory::MemoryStore;
 use landfall::telemetry::Metrics;
+use landfall::warehouse::Driver;
 use landfall::warehouse::redshift::{Polling, RedshiftSettings, RedshiftWarehouse, SdkDataApi};
-use run_job::{Engine, Payload, RunJob, Settings};
+use run_job::{Payload, RunJob, Settings};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::method};
 
@@ -228,10 +229,10 @@ async fn rig_with(
     let catalog = Arc::new(MemoryCatalog::default());
     let settings =
         Settings { curated_bucket: CURATED.into(), glue_database: "lake".into(), work_dir: std::env::temp_dir() };
-    let engine = Engine::Redshift { warehouse: Arc::new(warehouse), config: target };
+    let warehouse = Driver::Redshift(Arc::new(warehouse));
     let store_dyn: Arc<dyn ObjectStore> = store.clone();
     let runner =
-        RunJob::new(Arc::new(config), engine, store_dyn, s3, catalog.clone(), slack, Metrics::new("t"), settings);
+        RunJob::new(Arc::new(config), warehouse, store_dyn, s3, catalog.clone(), slack, Metrics::new("t"), settings);
     Rig { _server: server, fake, store, catalog, runner }
 }
 

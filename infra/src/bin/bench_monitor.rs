@@ -17,9 +17,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
-use landfall::monitor::query::{parse_series, window};
 use landfall::monitor::{Expectations, evaluate, reconcile};
 use landfall::warehouse::Dialect;
+use landfall::warehouse::bookkeeping::feed_series::{parse_series, window};
 use landfall::warehouse::postgres::PostgresTarget;
 use landfall::warehouse::postgres::text_rows;
 use landfall_infra::{LocalStack, NoSecrets};

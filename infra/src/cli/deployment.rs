@@ -202,7 +202,7 @@ impl Deployment {
             password_secret: landfall::env::optional(SECRET_ENV),
             statement_deadline: None,
         };
-        Ok(warehouse::from_config(&config.warehouse, &self.sdk, Arc::new(self.store()), settings).await?)
+        Ok(Arc::new(warehouse::from_config(&config.warehouse, &self.sdk, Arc::new(self.store()), settings).await?))
     }
 
     pub fn queue(&self, function: &str) -> Result<&QueueBinding, CliError> {

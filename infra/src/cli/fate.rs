@@ -11,7 +11,8 @@ use landfall::layout;
 use landfall::manifest::Manifest;
 use landfall::rejects::{Reject, read_rejects};
 use landfall::storage::{ObjectStore, StorageError};
-use landfall::warehouse::{TableName, Warehouse};
+use landfall::warehouse::Warehouse;
+use landfall::warehouse::bookkeeping::load_ledger::reads;
 use serde::Serialize;
 
 use super::output::{Table, cell, emit};
@@ -228,12 +229,7 @@ async fn ledger_rows(w: &dyn Warehouse, ids: &[&str]) -> Result<BTreeMap<String,
     let d = w.dialect();
     let mut out = BTreeMap::new();
     for chunk in ids.chunks(LEDGER_CHUNK) {
-        let list = chunk.iter().map(|id| d.literal(id)).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "SELECT table_name, file_id, status, rows_loaded, rows_rejected, load_id, loaded_at, detail FROM {} \
-             WHERE file_id IN ({list})",
-            TableName::ledger()
-        );
+        let sql = reads::files(d, chunk);
         let rows = match w.query(&sql).await {
             Ok(rows) => rows,
             Err(e) if e.to_string().contains("does not exist") => return Ok(out),

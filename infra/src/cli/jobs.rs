@@ -3,9 +3,9 @@
 //! job's recent runs. Runs are started by their schedules (or by invoking
 //! run-job with `{"job": NAME}`); this only reads.
 
-use landfall::jobs::ledger::{self, RunRow};
 use landfall::jobs::{Job, JobSpec};
-use landfall::warehouse::Warehouse;
+use landfall::warehouse::bookkeeping::job_runs::{self as ledger, RunRow};
+use landfall::warehouse::{TableName, Warehouse};
 use serde::Serialize;
 
 use super::output::{Table, cell, emit};
@@ -65,19 +65,7 @@ async fn local_runner(
     let work_dir = stack.dir.join("work");
     std::fs::create_dir_all(&work_dir).map_err(CliError::failed)?;
     let store = Arc::new(landfall::storage::S3Store::new(landfall::storage::s3_client(sdk)));
-    let url = std::env::var(landfall::warehouse::postgres::connection::URL_ENV)
-        .ok()
-        .or_else(|| Some(stack.database_url.clone()));
-    let engine = run_job::engine::from_config(
-        &config.warehouse,
-        sdk,
-        store.clone(),
-        &stack.curated_bucket,
-        work_dir.clone(),
-        url,
-        None,
-    )
-    .await?;
+    let warehouse = landfall_infra::local::driver(stack, sdk, &config, work_dir.clone()).await?;
     let catalog = Arc::new(landfall::catalog::GlueCatalog::new(aws_sdk_glue::Client::new(sdk), &stack.glue_database));
     let settings = run_job::Settings {
         curated_bucket: stack.curated_bucket.clone(),
@@ -86,7 +74,7 @@ async fn local_runner(
     };
     let s3 = landfall::storage::s3_client(sdk);
     let metrics = landfall::telemetry::Metrics::new("landfall");
-    Ok(run_job::RunJob::new(Arc::new(config), engine, store, s3, catalog, None, metrics, settings))
+    Ok(run_job::RunJob::new(Arc::new(config), warehouse, store, s3, catalog, None, metrics, settings))
 }
 
 /// The demo's last step: the roll-up after the partner clicks loaded, and
@@ -141,13 +129,7 @@ fn what(job: &Job) -> String {
 
 /// The ledger's rows for `sql`, none while the ledger does not exist yet.
 async fn runs(warehouse: &dyn Warehouse, sql: &str) -> Result<Vec<RunRow>, CliError> {
-    let d = warehouse.dialect();
-    let exists = format!(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = {} AND table_name = {}",
-        d.literal("landfall"),
-        d.literal("job_runs")
-    );
-    if warehouse.query(&exists).await?.is_empty() {
+    if !warehouse.exists(&TableName::job_runs(), "landfall-cli-job-runs").await? {
         return Ok(Vec::new());
     }
     Ok(warehouse.query(sql).await?.iter().filter_map(|r| RunRow::from_text(r)).collect())

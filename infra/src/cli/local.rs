@@ -582,12 +582,7 @@ async fn warehouse_summary(stack: &LocalStack, schema: &str) -> CliResult {
         }
     }
     println!("== load ledger (landfall.load_ledger)");
-    let ledger = client
-        .simple_query(
-            "SELECT table_name, status, count(*), sum(rows_loaded), sum(rows_rejected) FROM landfall.load_ledger \
-             GROUP BY 1, 2 ORDER BY 1, 2",
-        )
-        .await;
+    let ledger = client.simple_query(&landfall::warehouse::bookkeeping::load_ledger::reads::table_totals()).await;
     match ledger {
         Ok(msgs) => {
             for r in rows(msgs) {

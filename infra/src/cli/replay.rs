@@ -11,7 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use landfall::events::{ObjectCreated, notification};
 use landfall::layout;
-use landfall::warehouse::{TableName, Warehouse};
+use landfall::warehouse::Warehouse;
+use landfall::warehouse::bookkeeping::load_ledger::reads;
 use serde::Serialize;
 
 use super::output::emit;
@@ -95,8 +96,8 @@ async fn count_loaded(w: &dyn Warehouse, ids: &[String]) -> Result<usize, CliErr
     let d = w.dialect();
     let mut n = 0;
     for chunk in ids.chunks(500) {
-        let list = chunk.iter().map(|id| d.literal(id)).collect::<Vec<_>>().join(", ");
-        let sql = format!("SELECT DISTINCT file_id FROM {} WHERE file_id IN ({list})", TableName::ledger());
+        let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let sql = reads::held(d, &ids);
         match w.query(&sql).await {
             Ok(rows) => n += rows.len(),
             Err(e) if e.to_string().contains("does not exist") => return Ok(0),

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Duration as Days, Utc};
 use landfall::layout;
-use landfall::warehouse::{TableName, Warehouse};
+use landfall::warehouse::Warehouse;
+use landfall::warehouse::bookkeeping::load_ledger::reads;
 use serde::Serialize;
 
 use super::output::{Table, cell, emit};
@@ -149,18 +150,7 @@ async fn ledger_stats(w: &dyn Warehouse, now: DateTime<Utc>) -> Result<BTreeMap<
     let week = now - Days::days(7);
     let ts = |t: DateTime<Utc>| d.timestamptz_literal(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let (today, week) = (ts(today), ts(week));
-    let recent = |expr: &str, since: &str| format!("SUM(CASE WHEN loaded_at >= {since} THEN {expr} ELSE 0 END)");
-    let sql = format!(
-        "SELECT feed, MAX(loaded_at), {}, {}, {}, {}, {}, {}, {} FROM {} GROUP BY feed",
-        recent("1", &today),
-        recent("rows_loaded", &today),
-        recent("1", &week),
-        recent("rows_loaded", &week),
-        recent("rows_rejected", &week),
-        recent(&format!("CASE WHEN status = {} THEN 1 ELSE 0 END", d.literal("refused")), &week),
-        recent(&format!("CASE WHEN status = {} THEN 1 ELSE 0 END", d.literal("failed")), &week),
-        TableName::ledger(),
-    );
+    let sql = reads::feed_totals(d, &today, &week);
     let rows = match w.query(&sql).await {
         Ok(rows) => rows,
         // A warehouse nothing was loaded into yet has no ledger.

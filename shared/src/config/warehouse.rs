@@ -105,7 +105,7 @@ pub(super) fn validate_warehouse(raw: RawWarehouse, line: u64, origin: &str) -> 
         crate::warehouse::postgres::connection::parse_url(url).map_err(|e| bad(format!("warehouse.url: {e}")))?;
     }
     let schema = raw.schema.as_deref().map(normalize_identifier).unwrap_or_else(|| "public".into());
-    if schema == crate::warehouse::ledger::LEDGER_SCHEMA {
+    if schema == crate::warehouse::bookkeeping::LEDGER_SCHEMA {
         return Err(bad(format!("warehouse.schema {schema:?} is reserved for the load ledger")));
     }
     let redshift_fields = [

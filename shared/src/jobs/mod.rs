@@ -6,7 +6,6 @@
 //! statement the jobs run, for both dialects, and [`ledger`] the job ledger
 //! `landfall.job_runs`.
 
-pub mod ledger;
 pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::ledger::RUNS;
+use crate::warehouse::bookkeeping::job_runs::RUNS;
 use crate::warehouse::sql::{Dialect, TableName, quote_ident};
 
 /// The temporary table an incremental run selects its new rows into.

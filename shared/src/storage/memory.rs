@@ -204,6 +204,14 @@ impl ObjectStore for MemoryStore {
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
         Ok(self.keys(bucket, prefix).into_iter().map(|k| (k, 0)).collect())
     }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
+        self.put_rejected(bucket, key)?;
+        if let Ok(mut objects) = self.objects.lock() {
+            objects.remove(&(bucket.to_owned(), key.to_owned()));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -10,14 +10,12 @@
 //! [`redshift`] (the Data API, a staged plan) are the drivers, and
 //! [`from_config`] builds the configured one.
 
+pub mod bookkeeping;
 pub mod decision;
 pub mod error;
-pub mod ledger;
-pub mod load_rejects;
 pub mod postgres;
 pub mod redshift;
 pub mod sql;
-pub mod stats;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -33,12 +31,12 @@ use crate::schema::SchemaContract;
 use crate::secrets::SecretsManager;
 use crate::storage::ObjectStore;
 
+pub use bookkeeping::feed_stats::StatsRules;
+pub use bookkeeping::load_ledger::{Counted, FileResult, LedgerRow, LedgerStatus, LoadReport};
+pub use bookkeeping::load_rejects::{write_load_rejects, write_rejects};
 pub use decision::{LoadDecision, decide};
 pub use error::WarehouseError;
-pub use ledger::{Counted, FileResult, LedgerRow, LedgerStatus, LoadReport};
-pub use load_rejects::{write_load_rejects, write_rejects};
 pub use sql::{ColumnNeed, Dialect, SqlType, TableName};
-pub use stats::StatsRules;
 
 /// How a feed's files are applied; defaults (append, evolve) for a manifest
 /// whose feed is no longer in the config, so its data still lands.
@@ -194,20 +192,97 @@ pub fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
     }
 }
 
-/// A warehouse driver: applies one table's load in one transaction.
+/// A query's rows, each value as text (NULL as `None`).
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// The one way every function and the CLI reach the warehouse: loads,
+/// queries and transactions, each statement named (Redshift's
+/// `StatementName`, so a retried invocation finds a statement still
+/// running) and about a table (the context of its errors), with one error
+/// mapping per driver. [`Driver`] is the configured one.
 #[async_trait]
 pub trait Warehouse: Send + Sync {
     fn dialect(&self) -> Dialect;
     /// Where it loads, for logs (never a password).
     fn describe(&self) -> String;
+    /// Applies one table's load in one transaction.
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError>;
-    /// A read-only query's rows, each value as text (NULL as `None`): the
-    /// operator CLI reads the ledger through it.
-    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError>;
-    /// Runs statements in one transaction (the monitor's bookkeeping: at
-    /// most [`MAX_TRANSACTION_STATEMENTS`] small statements, which the
-    /// Redshift Data API takes in one BatchExecuteStatement).
-    async fn execute(&self, statements: Vec<String>) -> Result<(), WarehouseError>;
+    /// A query's rows; `name` names the statement, `about` the table its errors name.
+    async fn fetch(&self, about: &TableName, name: &str, sql: &str) -> Result<Rows, WarehouseError>;
+    /// Statements as one transaction (on Redshift one BatchExecuteStatement,
+    /// so at most [`MAX_TRANSACTION_STATEMENTS`]; a single statement is its
+    /// own transaction there, which is how VACUUM runs).
+    async fn transaction(&self, about: &TableName, name: &str, statements: Vec<String>) -> Result<(), WarehouseError>;
+
+    /// A read-only query about landfall's own tables (the operator CLI, the monitor).
+    async fn query(&self, sql: &str) -> Result<Rows, WarehouseError> {
+        self.fetch(&TableName::ledger(), &statement_name("query"), sql).await
+    }
+
+    /// Bookkeeping statements in one transaction (the monitor's alerts and digests).
+    async fn execute(&self, statements: Vec<String>) -> Result<(), WarehouseError> {
+        if statements.is_empty() {
+            return Ok(());
+        }
+        self.transaction(&TableName::ledger(), &statement_name("execute"), statements).await
+    }
+
+    /// Whether a table or view exists.
+    async fn exists(&self, table: &TableName, name: &str) -> Result<bool, WarehouseError> {
+        let d = self.dialect();
+        let sql = format!(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = {} AND table_name = {}",
+            d.literal(&table.schema),
+            d.literal(&table.table)
+        );
+        Ok(!self.fetch(table, name, &sql).await?.is_empty())
+    }
+}
+
+/// A statement name unique to this moment, for statements no retry looks for.
+fn statement_name(what: &str) -> String {
+    format!("landfall-{what}-{}", chrono::Utc::now().timestamp_micros())
+}
+
+/// The configured driver. Most callers use it as a [`Warehouse`]; the work
+/// only one engine can do (PostgreSQL's `COPY ... TO STDOUT` inside a held
+/// transaction, Redshift's `UNLOAD`) matches on it.
+#[derive(Clone)]
+pub enum Driver {
+    Postgres(Arc<postgres::PostgresWarehouse>),
+    Redshift(Arc<redshift::RedshiftWarehouse>),
+}
+
+impl Driver {
+    fn inner(&self) -> &dyn Warehouse {
+        match self {
+            Driver::Postgres(w) => w.as_ref(),
+            Driver::Redshift(w) => w.as_ref(),
+        }
+    }
+}
+
+#[async_trait]
+impl Warehouse for Driver {
+    fn dialect(&self) -> Dialect {
+        self.inner().dialect()
+    }
+
+    fn describe(&self) -> String {
+        self.inner().describe()
+    }
+
+    async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {
+        self.inner().load(load).await
+    }
+
+    async fn fetch(&self, about: &TableName, name: &str, sql: &str) -> Result<Rows, WarehouseError> {
+        self.inner().fetch(about, name, sql).await
+    }
+
+    async fn transaction(&self, about: &TableName, name: &str, statements: Vec<String>) -> Result<(), WarehouseError> {
+        self.inner().transaction(about, name, statements).await
+    }
 }
 
 /// Statements one [`Warehouse::execute`] takes: the Data API's limit per batch.
@@ -262,7 +337,7 @@ pub async fn from_config(
     sdk: &aws_config::SdkConfig,
     store: Arc<dyn ObjectStore>,
     settings: DriverSettings,
-) -> Result<Arc<dyn Warehouse>, WarehouseError> {
+) -> Result<Driver, WarehouseError> {
     match (&warehouse.driver, &warehouse.redshift) {
         (WarehouseDriver::Redshift, Some(config)) => {
             let mut polling = redshift::Polling::default();
@@ -275,7 +350,7 @@ pub async fn from_config(
                 work_dir: settings.work_dir,
                 polling,
             };
-            Ok(Arc::new(redshift::RedshiftWarehouse::new(Arc::new(api), store, config, settings)))
+            Ok(Driver::Redshift(Arc::new(redshift::RedshiftWarehouse::new(Arc::new(api), store, config, settings))))
         }
         (WarehouseDriver::Redshift, None) => Err(WarehouseError::Config {
             message: "driver: redshift without its settings (workgroup or cluster, database, copy_role_arn)".into(),
@@ -286,7 +361,7 @@ pub async fn from_config(
             let target = postgres::PostgresTarget::resolve(&url, secret.as_deref(), &SecretsManager::new(sdk)).await?;
             let settings =
                 postgres::LoaderSettings { curated_bucket: settings.curated_bucket, work_dir: settings.work_dir };
-            Ok(Arc::new(postgres::PostgresWarehouse::new(target, store, settings)))
+            Ok(Driver::Postgres(Arc::new(postgres::PostgresWarehouse::new(target, store, settings))))
         }
     }
 }

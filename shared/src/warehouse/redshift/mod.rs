@@ -47,10 +47,10 @@ use errors::blame;
 pub use errors::{LoadErrorDetail, is_load_error, retryable_statement_error};
 use plan::{RawGroup, StagedLoad};
 
-use super::ledger::{LEDGER_SCHEMA, LedgerRow};
-use super::load_rejects::load_rejects_table;
+use super::bookkeeping::load_ledger::{LEDGER_SCHEMA, LedgerRow};
+use super::bookkeeping::load_rejects::load_rejects_table;
 use super::sql::{Dialect, ExistingColumn, SqlType, TableName};
-use super::{FileResult, LedgerStatus, LoadDecision, LoadReport, TableLoad, Warehouse, WarehouseError};
+use super::{FileResult, LedgerStatus, LoadDecision, LoadReport, Rows, TableLoad, Warehouse, WarehouseError};
 use crate::catalog::footer::{ReadError, read_columns};
 use crate::config::{RedshiftConfig, RedshiftEndpoint};
 use crate::disposition::Disposition;
@@ -253,20 +253,9 @@ impl RedshiftWarehouse {
         self.api.rows(&d.id).await.map_err(|e| api_fault(table, "GetStatementResult", e))
     }
 
-    /// Runs statements named `name` (several: one transaction), for jobs;
-    /// `about` names the table in errors.
-    pub async fn execute_named(&self, about: &TableName, name: &str, sqls: Vec<String>) -> Result<(), WarehouseError> {
-        self.run(about, sqls, name, Session::None).await.map(|_| ())
-    }
-
-    /// One query's rows, for jobs.
-    pub async fn fetch(
-        &self,
-        about: &TableName,
-        name: &str,
-        sql: String,
-    ) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
-        self.query(about, sql, name).await
+    /// The role COPY and UNLOAD name (jobs' exports and archives unload with it).
+    pub fn copy_role_arn(&self) -> &str {
+        &self.copy_role_arn
     }
 
     async fn existing_columns(&self, load: &TableLoad) -> Result<(Vec<ExistingColumn>, bool), WarehouseError> {
@@ -628,18 +617,14 @@ impl Warehouse for RedshiftWarehouse {
         format!("redshift {}", self.target)
     }
 
-    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
-        let name = format!("landfall-query-{}", Utc::now().timestamp_micros());
-        RedshiftWarehouse::query(self, &TableName::ledger(), sql.to_owned(), &name).await
+    async fn fetch(&self, about: &TableName, name: &str, sql: &str) -> Result<Rows, WarehouseError> {
+        RedshiftWarehouse::query(self, about, sql.to_owned(), name).await
     }
 
-    async fn execute(&self, statements: Vec<String>) -> Result<(), WarehouseError> {
-        if statements.is_empty() {
-            return Ok(());
-        }
-        // More than one statement is one BatchExecuteStatement: one transaction.
-        let name = format!("landfall-execute-{}", Utc::now().timestamp_micros());
-        self.run(&TableName::ledger(), statements, &name, Session::None).await.map(|_| ())
+    async fn transaction(&self, about: &TableName, name: &str, statements: Vec<String>) -> Result<(), WarehouseError> {
+        // One statement is an ExecuteStatement, its own transaction; more are
+        // one BatchExecuteStatement, one transaction.
+        self.run(about, statements, name, Session::None).await.map(|_| ())
     }
 
     async fn load(&self, load: &TableLoad) -> Result<LoadReport, WarehouseError> {

@@ -29,12 +29,12 @@ use crate::catalog::HiveType;
 use crate::config::WriteDisposition;
 use crate::lineage::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
 use crate::warehouse::FeedRules;
-use crate::warehouse::ledger::{LEDGER_COLUMNS, LedgerRow};
-use crate::warehouse::load_rejects::load_rejects_table;
+use crate::warehouse::bookkeeping::feed_stats::StatsInsert;
+use crate::warehouse::bookkeeping::load_ledger::{LEDGER_COLUMNS, LedgerRow};
+use crate::warehouse::bookkeeping::load_rejects::load_rejects_table;
 use crate::warehouse::sql::{
     Dialect, MAX_VARCHAR, MergeKey, SEQ_COLUMN, STAGING, SqlType, TableName, lineage_names, quote_ident,
 };
-use crate::warehouse::stats::StatsInsert;
 
 /// The session table of the batch's files, as the ledger will record them.
 pub const FILES: &str = "landfall_files";
@@ -362,7 +362,7 @@ mod tests {
     use super::*;
     use crate::warehouse::LedgerStatus;
     use crate::warehouse::StatsRules;
-    use crate::warehouse::ledger::LEDGER_SCHEMA;
+    use crate::warehouse::bookkeeping::LEDGER_SCHEMA;
 
     fn file(i: u32) -> LedgerRow {
         LedgerRow {

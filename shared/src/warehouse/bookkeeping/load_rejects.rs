@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use super::ledger::LEDGER_SCHEMA;
-use super::sql::{Dialect, TableName};
-use super::{TableLoad, WarehouseError};
+use super::LEDGER_SCHEMA;
 use crate::rejects::{Reject, RejectWriter};
 use crate::storage::ObjectStore;
+use crate::warehouse::sql::{Dialect, TableName};
+use crate::warehouse::{TableLoad, WarehouseError};
 
 /// Rows set aside at load (null merge keys), kept beside the ledger.
 pub const LOAD_REJECTS_TABLE: &str = "load_rejects";

@@ -3,10 +3,17 @@
 //! own transaction (`succeeded`, with its rows and watermark) or afterwards
 //! (`failed`, with the error). Skipped runs are recorded too.
 
-use crate::warehouse::sql::Dialect;
+use super::LEDGER_SCHEMA;
+use crate::warehouse::sql::{Dialect, TableName};
 
 /// The ledger's qualified name (normalised identifiers: no quoting needed).
 pub const RUNS: &str = "landfall.job_runs";
+
+impl TableName {
+    pub fn job_runs() -> Self {
+        TableName::new(LEDGER_SCHEMA, "job_runs")
+    }
+}
 
 /// Every column, in the order [`RunRow`] reads them.
 pub const COLUMNS: &str = "job, kind, run_id, CAST(started AS varchar(64)), CAST(finished AS varchar(64)), status, \
@@ -148,6 +155,16 @@ pub fn annotate(d: Dialect, run_id: &str, rows: Option<u64>, bytes: u64, detail:
         d.literal(detail),
         d.literal(run_id)
     )
+}
+
+/// Marks an unfinished run running again, its last error cleared: the run that finishes it.
+pub fn resume(d: Dialect, run_id: &str) -> String {
+    format!("UPDATE {RUNS} SET status = 'running', error = NULL WHERE run_id = {}", d.literal(run_id))
+}
+
+/// One run's row.
+pub fn by_run_id(d: Dialect, run_id: &str) -> String {
+    format!("SELECT {COLUMNS} FROM {RUNS} WHERE run_id = {}", d.literal(run_id))
 }
 
 /// The job's runs, newest first.

@@ -8,7 +8,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::warehouse::ledger::{LEDGER_SCHEMA, LedgerStatus};
+use super::LEDGER_SCHEMA;
+use super::load_ledger::LedgerStatus;
 use crate::warehouse::sql::{Dialect, TableName};
 
 pub const FILE_DIGESTS_TABLE: &str = "file_digests";
@@ -153,8 +154,7 @@ pub fn parse_digest(
         rows[r].get(c).cloned().flatten().ok_or_else(|| BadDigestRow { row: r, message: format!("column {c} is NULL") })
     };
     let status = |text: String, row: usize| -> Result<LedgerStatus, BadDigestRow> {
-        text.parse()
-            .map_err(|e: crate::warehouse::ledger::UnknownLedgerStatus| BadDigestRow { row, message: e.to_string() })
+        text.parse().map_err(|e: super::load_ledger::UnknownLedgerStatus| BadDigestRow { row, message: e.to_string() })
     };
     for r in 0..counts.len() {
         let (feed, st, n) = (cell(counts, r, 0)?, cell(counts, r, 1)?, cell(counts, r, 2)?);

@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::evaluate::{AlertKind, OpenAlert, Reconciled};
-use crate::warehouse::ledger::LEDGER_SCHEMA;
+use super::LEDGER_SCHEMA;
+use crate::monitor::evaluate::{AlertKind, OpenAlert, Reconciled};
 use crate::warehouse::sql::{Dialect, MAX_VARCHAR, TableName};
 
 pub const FEED_ALERTS_TABLE: &str = "feed_alerts";

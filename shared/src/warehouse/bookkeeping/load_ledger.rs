@@ -8,9 +8,9 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::LoadFile;
-use super::sql::{Dialect, TableName};
 use crate::manifest::FileStatus;
+use crate::warehouse::LoadFile;
+use crate::warehouse::sql::{Dialect, TableName};
 
 /// Schema of the load ledger (and of `load_rejects`).
 pub const LEDGER_SCHEMA: &str = "landfall";
@@ -209,7 +209,7 @@ impl Dialect {
              rows_rejected bigint NOT NULL,\n  load_id varchar(64) NOT NULL,\n  loaded_at timestamptz NOT NULL,\n  \
              detail varchar({}){pk}\n)",
             TableName::ledger(),
-            super::sql::MAX_VARCHAR,
+            crate::warehouse::sql::MAX_VARCHAR,
         )
     }
 
@@ -292,6 +292,58 @@ impl Dialect {
             TableName::ledger(),
             self.literal(&target.plain())
         )
+    }
+}
+
+/// What the operator CLI reads of the ledger: each file's rows
+/// (`landfall file`), which files it holds (`replay`), each feed's recent
+/// totals (`status`) and each table's (the local stack's summary).
+pub mod reads {
+    use super::*;
+
+    /// The columns [`files`] selects, in order.
+    pub const FILE_COLUMNS: &str =
+        "table_name, file_id, status, rows_loaded, rows_rejected, load_id, loaded_at, detail";
+
+    /// The ledger rows of these files (at most a few hundred ids per statement).
+    pub fn files(d: Dialect, file_ids: &[&str]) -> String {
+        format!("SELECT {FILE_COLUMNS} FROM {} WHERE file_id IN ({})", TableName::ledger(), in_list(d, file_ids))
+    }
+
+    /// Which of these files the ledger holds.
+    pub fn held(d: Dialect, file_ids: &[&str]) -> String {
+        format!("SELECT DISTINCT file_id FROM {} WHERE file_id IN ({})", TableName::ledger(), in_list(d, file_ids))
+    }
+
+    /// Per feed: the last load, then files and rows since `today`, then
+    /// files, rows, rejected rows, refused and failed files since `week`
+    /// (both timestamptz literals).
+    pub fn feed_totals(d: Dialect, today: &str, week: &str) -> String {
+        let recent = |expr: &str, since: &str| format!("SUM(CASE WHEN loaded_at >= {since} THEN {expr} ELSE 0 END)");
+        let status = |s: LedgerStatus| format!("CASE WHEN status = {} THEN 1 ELSE 0 END", d.literal(s.as_str()));
+        format!(
+            "SELECT feed, MAX(loaded_at), {}, {}, {}, {}, {}, {}, {} FROM {} GROUP BY feed",
+            recent("1", today),
+            recent("rows_loaded", today),
+            recent("1", week),
+            recent("rows_loaded", week),
+            recent("rows_rejected", week),
+            recent(&status(LedgerStatus::Refused), week),
+            recent(&status(LedgerStatus::Failed), week),
+            TableName::ledger(),
+        )
+    }
+
+    /// Per table and status: files, rows loaded, rows rejected.
+    pub fn table_totals() -> String {
+        format!(
+            "SELECT table_name, status, count(*), sum(rows_loaded), sum(rows_rejected) FROM {} GROUP BY 1, 2 ORDER BY 1, 2",
+            TableName::ledger()
+        )
+    }
+
+    fn in_list(d: Dialect, values: &[&str]) -> String {
+        values.iter().map(|v| d.literal(v)).collect::<Vec<_>>().join(", ")
     }
 }
 
