@@ -308,6 +308,7 @@ module "redshift" {
   name_prefix        = var.name_prefix
   curated_bucket_arn = module.curated_bucket.arn
   copy_prefixes      = var.redshift.copy_prefixes
+  external_ids       = var.redshift.copy_role_external_ids
   unload_prefixes    = length(local.job_list) > 0 ? local.unload_prefixes : []
   kms_key_arn        = local.kms_key_arn
   serverless         = var.redshift.serverless

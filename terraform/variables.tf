@@ -320,22 +320,40 @@ variable "redshift" {
   type = object({
     data_api_target_arn = optional(string)
     copy_prefixes       = optional(list(string), ["tables/", "_copy/"])
+    # sts:ExternalId values the COPY role's trust requires (database user ARNs); empty: none.
+    copy_role_external_ids = optional(list(string), [])
     serverless = optional(object({
-      create              = optional(bool, false)
-      database_name       = optional(string, "analytics")
-      admin_username      = optional(string, "admin")
-      base_capacity_rpus  = optional(number, 8)
-      subnet_ids          = optional(list(string), [])
-      security_group_ids  = optional(list(string), [])
-      publicly_accessible = optional(bool, false)
+      create               = optional(bool, false)
+      database_name        = optional(string, "analytics")
+      admin_username       = optional(string, "admin")
+      base_capacity_rpus   = optional(number, 8)
+      subnet_ids           = optional(list(string), [])
+      security_group_ids   = optional(list(string), [])
+      publicly_accessible  = optional(bool, false)
+      enhanced_vpc_routing = optional(bool, false)
+      s3_endpoint = optional(object({
+        vpc_id          = string
+        route_table_ids = list(string)
+      }))
     }), {})
   })
   description = <<-EOT
     Redshift: data_api_target_arn is the cluster (arn:...:redshift:...:cluster:NAME) or Serverless workgroup ARN the loader
     may run Data API statements on (null: none; a created workgroup is used when serverless.create). copy_prefixes are the
     curated prefixes the COPY role reads. serverless.create makes a namespace and workgroup with the COPY role attached.
+    copy_role_external_ids: sts:ExternalId values (database user ARNs) the COPY role's trust requires; empty: none.
+    serverless.enhanced_vpc_routing (default false) forces COPY and UNLOAD through the workgroup's VPC, which then needs
+    subnet_ids and a route to S3: serverless.s3_endpoint = { vpc_id, route_table_ids } creates an S3 gateway endpoint on
+    the route tables of those subnets (or the VPC already has one, or a NAT).
   EOT
   default     = {}
+
+  # With enhanced VPC routing COPY and UNLOAD reach S3 only through the VPC (a gateway endpoint or
+  # a NAT); the default VPC, which an empty subnet_ids means, has neither.
+  validation {
+    condition     = !var.redshift.serverless.enhanced_vpc_routing || length(var.redshift.serverless.subnet_ids) > 0
+    error_message = "redshift.serverless.enhanced_vpc_routing needs subnet_ids: in the default VPC, which has no S3 endpoint or NAT, COPY and UNLOAD could not reach the bucket. Give the subnets and a route from them to S3 (s3_endpoint = { vpc_id, route_table_ids } creates the gateway endpoint), or leave enhanced_vpc_routing off."
+  }
 }
 
 variable "tags" {

@@ -701,3 +701,137 @@ run "a_function_runs_in_the_vpc_it_is_given_and_only_that_one" {
     error_message = "a function without a vpc setting must stay out of any VPC"
   }
 }
+
+# ---------------------------------------------------------------- what real AWS does (issue 34)
+# Each run names the documented behaviour moto does not enforce and the page it comes from.
+
+# Redshift's minimum for UNLOAD is GET, LIST and PUT on where it writes, and it lists its target
+# first (it refuses to overwrite what it finds); CLEANPATH needs s3:DeleteObject
+# (https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-access-permissions.html,
+# https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html). s3:prefix is in the context of
+# ListBucket only, and a condition on a key the request lacks denies
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+run "unload_may_list_read_write_and_delete_under_exports_and_archive_only" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/with-jobs.yaml"
+  }
+
+  assert {
+    condition = { for s in jsondecode(module.redshift.copy_role_policy).Statement : s.Sid => s.Condition.StringLike["s3:prefix"] if s.Sid == "ListLakePrefixes" } == {
+      ListLakePrefixes = ["tables/*", "_copy/*", "archive/*", "exports/*"]
+    }
+    error_message = "the COPY role lists the COPY prefixes and UNLOAD's targets, nothing else"
+  }
+  assert {
+    condition = one([for s in jsondecode(module.redshift.copy_role_policy).Statement : s if s.Sid == "WriteUnloads"]) == {
+      Sid      = "WriteUnloads"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+      Resource = ["${module.curated_bucket.arn}/archive/*", "${module.curated_bucket.arn}/exports/*"]
+    }
+    error_message = "UNLOAD reads, writes and deletes under archive/ and exports/ of the curated bucket only"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(module.redshift.copy_role_policy).Statement :
+      try(s.Condition, null) == null if contains(s.Action, "s3:GetBucketLocation")
+    ])
+    error_message = "s3:GetBucketLocation must not sit under an s3:prefix condition its request never carries"
+  }
+}
+
+run "without_jobs_the_copy_role_lists_only_what_copy_reads" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/without-sources.yaml"
+  }
+
+  assert {
+    condition = [for s in jsondecode(module.redshift.copy_role_policy).Statement : s.Condition.StringLike["s3:prefix"] if s.Sid == "ListLakePrefixes"] == [
+      ["tables/*", "_copy/*"],
+    ]
+    error_message = "with no jobs there is no UNLOAD, so nothing to list under exports/ or archive/"
+  }
+}
+
+# Redshift scopes a role it assumes with sts:ExternalId (the database users allowed to use it) and
+# documents no aws:SourceAccount on that call
+# (https://docs.aws.amazon.com/redshift/latest/mgmt/authorizing-redshift-service.html).
+run "the_copy_role_trusts_redshift_without_a_source_account_condition" {
+  command = plan
+
+  assert {
+    condition = jsondecode(module.redshift.copy_role_trust_policy).Statement == [{
+      Effect    = "Allow"
+      Principal = { Service = ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"] }
+      Action    = "sts:AssumeRole"
+    }]
+    error_message = "the COPY role's trust names the Redshift principals with no condition Redshift is not documented to satisfy"
+  }
+}
+
+run "copy_role_external_ids_scope_the_trust_to_those_database_users" {
+  command = plan
+
+  variables {
+    redshift = { copy_role_external_ids = ["arn:aws:redshift:us-east-1:123456789012:dbuser:analytics/IAMR:lft-run-job"] }
+  }
+
+  assert {
+    condition = one(jsondecode(module.redshift.copy_role_trust_policy).Statement).Condition == {
+      StringEquals = { "sts:ExternalId" = ["arn:aws:redshift:us-east-1:123456789012:dbuser:analytics/IAMR:lft-run-job"] }
+    }
+    error_message = "copy_role_external_ids become an sts:ExternalId condition"
+  }
+}
+
+# "If enhanced VPC routing is not enabled, Amazon Redshift routes traffic through the internet";
+# with it, COPY and UNLOAD need a VPC endpoint, NAT or internet gateway to reach S3
+# (https://docs.aws.amazon.com/redshift/latest/mgmt/enhanced-vpc-routing.html). The default VPC
+# has no S3 endpoint.
+run "a_created_workgroup_reaches_s3_without_enhanced_vpc_routing_by_default" {
+  command = plan
+
+  variables {
+    redshift = { serverless = { create = true } }
+  }
+
+  assert {
+    condition     = module.redshift.workgroup_settings.enhanced_vpc_routing == false && module.redshift.s3_endpoint == null
+    error_message = "a workgroup created in the default VPC must not force COPY and UNLOAD through a VPC with no route to S3"
+  }
+}
+
+run "enhanced_vpc_routing_gets_an_s3_gateway_endpoint_on_the_given_route_tables" {
+  command = plan
+
+  variables {
+    redshift = { serverless = {
+      create               = true
+      enhanced_vpc_routing = true
+      subnet_ids           = ["subnet-0a", "subnet-0b", "subnet-0c"]
+      s3_endpoint          = { vpc_id = "vpc-0d", route_table_ids = ["rtb-0e"] }
+    } }
+  }
+
+  assert {
+    condition = module.redshift.workgroup_settings.enhanced_vpc_routing && module.redshift.s3_endpoint == {
+      service_name      = "com.amazonaws.us-east-1.s3"
+      vpc_endpoint_type = "Gateway"
+      route_table_ids   = toset(["rtb-0e"])
+    }
+    error_message = "enhanced VPC routing comes with an S3 gateway endpoint in the bucket's region on the subnets' route tables"
+  }
+}
+
+run "enhanced_vpc_routing_in_the_default_vpc_is_refused" {
+  command = plan
+
+  variables {
+    redshift = { serverless = { create = true, enhanced_vpc_routing = true } }
+  }
+
+  expect_failures = [var.redshift]
+}
