@@ -235,8 +235,13 @@ variable "log_retention_days" {
 
 variable "log_level" {
   type        = string
-  description = "Application log level of every function (TRACE, DEBUG, INFO, WARN, ERROR, FATAL), applied through Lambda's logging config."
+  description = "Application log level of every function (TRACE, DEBUG, INFO, WARN, ERROR, FATAL). The functions filter their own logs at it (RUST_LOG); Lambda's application log level stays at INFO or below, because Lambda gives a line without a level key (the EMF metric documents) the level INFO and would drop every metric at WARN."
   default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
 }
 
 variable "create_monitoring" {

@@ -232,7 +232,7 @@ run "functions_read_the_config_object_named_in_their_environment" {
     error_message = "LANDFALL_CONFIG must name the uploaded config object (no version: a new upload is read at the next cold start)"
   }
   assert {
-    condition     = module.function["register_partitions"].settings.environment == tomap({ LANDFALL_CURATED_BUCKET = "lft-curated", LANDFALL_GLUE_DATABASE = "lft" })
+    condition     = module.function["register_partitions"].settings.environment == tomap({ LANDFALL_CURATED_BUCKET = "lft-curated", LANDFALL_GLUE_DATABASE = "lft", RUST_LOG = "info" })
     error_message = "register-partitions needs the curated bucket and the Glue database"
   }
   assert {
@@ -834,4 +834,37 @@ run "enhanced_vpc_routing_in_the_default_vpc_is_refused" {
   }
 
   expect_failures = [var.redshift]
+}
+
+# Lambda gives a JSON line without a "level" key the level INFO and drops it below the
+# application log level (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html);
+# the EMF metric documents carry no level, so Lambda's filter must stay at INFO or below.
+run "metrics_pass_lambdas_log_filter_at_log_level_warn" {
+  command = plan
+
+  variables {
+    log_level = "WARN"
+  }
+
+  assert {
+    condition = alltrue([for f in module.function :
+      f.settings.application_log_level == "INFO" && f.settings.environment.RUST_LOG == "warn"
+    ])
+    error_message = "at WARN, Lambda filters at INFO (metric lines pass) and the functions filter their own logs at warn"
+  }
+}
+
+run "log_levels_below_info_reach_lambda_and_the_functions_alike" {
+  command = plan
+
+  variables {
+    log_level = "DEBUG"
+  }
+
+  assert {
+    condition = alltrue([for f in module.function :
+      f.settings.application_log_level == "DEBUG" && f.settings.environment.RUST_LOG == "debug"
+    ])
+    error_message = "a level that lets more through than INFO applies to Lambda's filter and the functions' own"
+  }
 }

@@ -37,6 +37,14 @@ locals {
     }] : [],
   )
 
+  # Lambda's JSON log filter gives a line without a "level" key the level INFO and drops it
+  # below a WARN threshold; the EMF metric documents carry none, so above INFO the threshold
+  # would drop every metric. Lambda filters at INFO at most, and the binary's own subscriber
+  # filters the rest: lambda_runtime's EnvFilter takes RUST_LOG's directives over
+  # AWS_LAMBDA_LOG_LEVEL.
+  application_log_level = contains(["WARN", "ERROR", "FATAL"], var.log_level) ? "INFO" : var.log_level
+  environment           = merge(var.environment, { RUST_LOG = lower(var.log_level) })
+
   # jsonencode would write "Condition": null, which IAM refuses.
   statements = [
     for s in concat(local.own_statements, var.policy_statements) : { for k, v in s : k => v if v != null }
@@ -97,16 +105,16 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.reserved_concurrency
 
   environment {
-    variables = var.environment
+    variables = local.environment
   }
 
-  # The runtime's tracing subscriber reads these (AWS_LAMBDA_LOG_FORMAT,
-  # AWS_LAMBDA_LOG_LEVEL): JSON lines for Logs Insights, and the level set
-  # here wins over anything baked into the binary.
+  # The runtime's tracing subscriber reads AWS_LAMBDA_LOG_FORMAT (JSON lines for Logs
+  # Insights) and RUST_LOG, set above to the configured level; Lambda's own filter stays
+  # at INFO or below so the metric lines pass.
   logging_config {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.this.name
-    application_log_level = var.log_level
+    application_log_level = local.application_log_level
     system_log_level      = "WARN"
   }
 

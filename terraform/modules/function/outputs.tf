@@ -41,7 +41,7 @@ output "event_source_mapping" {
 }
 
 output "settings" {
-  description = "The function's deployed settings: runtime, architectures, package, memory, timeout, environment, asynchronous dead-letter target, log retention, VPC subnets."
+  description = "The function's deployed settings: runtime, architectures, package, memory, timeout, environment, asynchronous dead-letter target, log retention and level, VPC subnets."
   value = {
     runtime               = aws_lambda_function.this.runtime
     architectures         = aws_lambda_function.this.architectures
@@ -51,6 +51,7 @@ output "settings" {
     environment           = aws_lambda_function.this.environment[0].variables
     dead_letter_target    = aws_lambda_function.this.dead_letter_config[0].target_arn
     log_retention_in_days = aws_cloudwatch_log_group.this.retention_in_days
+    application_log_level = aws_lambda_function.this.logging_config[0].application_log_level
     vpc_subnet_ids        = try(aws_lambda_function.this.vpc_config[0].subnet_ids, [])
     vpc_policy_attached   = length(aws_iam_role_policy_attachment.vpc) == 1
   }

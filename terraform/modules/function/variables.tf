@@ -43,7 +43,7 @@ variable "log_retention_days" {
 
 variable "log_level" {
   type        = string
-  description = "Application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL); the function's tracing subscriber honours it."
+  description = "Application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): the function's tracing subscriber filters at it (RUST_LOG); Lambda's application log filter at it or INFO, whichever lets more through, so the metric lines (no level key: INFO to Lambda) are never dropped."
   default     = "INFO"
   validation {
     condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
