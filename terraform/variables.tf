@@ -196,6 +196,20 @@ variable "functions" {
     condition     = contains(["auto", "1", "2"], var.functions.parse_file.threads)
     error_message = "functions.parse_file.threads must be \"auto\", \"1\" or \"2\"."
   }
+
+  # Lambda throttles what a queue's event source mapping sends past the function's reserved
+  # concurrency (the mapping does not know of it); 0 stops the function on purpose.
+  validation {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse"] :
+      coalesce(var.functions[k].reserved_concurrency, 0) == 0 || coalesce(var.functions[k].reserved_concurrency, 0) >= var.functions[k].max_concurrency
+    ])
+    error_message = "A queue-fed function's reserved_concurrency must be null, 0 (stopped) or at least its max_concurrency, or Lambda throttles the batches its queue sends: ${join(", ", [for k in ["parse_file", "register_partitions", "load_warehouse"] : "${k} reserves ${var.functions[k].reserved_concurrency} for max_concurrency ${var.functions[k].max_concurrency}" if coalesce(var.functions[k].reserved_concurrency, 0) > 0 && coalesce(var.functions[k].reserved_concurrency, 0) < var.functions[k].max_concurrency])}."
+  }
+
+  validation {
+    condition     = alltrue([for f in values(var.functions) : coalesce(f.reserved_concurrency, 0) >= 0])
+    error_message = "reserved_concurrency must be null or 0 and up."
+  }
 }
 
 variable "visibility_timeout_override_seconds" {
@@ -207,12 +221,32 @@ variable "visibility_timeout_override_seconds" {
     condition     = var.visibility_timeout_override_seconds == null || (coalesce(var.visibility_timeout_override_seconds, 0) >= 0 && coalesce(var.visibility_timeout_override_seconds, 0) <= 43200)
     error_message = "visibility_timeout_override_seconds must be null or 0-43200."
   }
+
+  # Lambda refuses an SQS event source mapping whose queue's visibility timeout is below the
+  # function's timeout. The local stack creates no mappings (create_functions = false).
+  validation {
+    condition = var.visibility_timeout_override_seconds == null || !var.create_functions || alltrue([
+      for k in ["parse_file", "register_partitions", "load_warehouse"] : coalesce(var.visibility_timeout_override_seconds, 0) >= var.functions[k].timeout_seconds
+    ])
+    error_message = "visibility_timeout_override_seconds (${coalesce(var.visibility_timeout_override_seconds, 0)} s) is below the timeout of ${join(", ", [for k in ["parse_file", "register_partitions", "load_warehouse"] : "${k} (${var.functions[k].timeout_seconds} s)" if coalesce(var.visibility_timeout_override_seconds, 0) < var.functions[k].timeout_seconds])}: Lambda refuses an SQS trigger whose queue hides a message for less than the function may run. Leave it null (6 x the timeout) or raise it."
+  }
 }
 
 variable "message_retention_seconds" {
   type        = number
   description = "Retention of messages on the work queues (the dead-letter queues keep 14 days)."
   default     = 345600
+}
+
+variable "iam_managed_policies_per_role" {
+  type        = number
+  description = "Managed policies an IAM role may have attached in this account (IAM's default quota is 10; it can be raised to 20). Each function role takes one per 20 feed prefixes (parse-file, fetch-api) and one for a VPC; the plan fails when a role would need more."
+  default     = 10
+
+  validation {
+    condition     = var.iam_managed_policies_per_role >= 1 && var.iam_managed_policies_per_role <= 20
+    error_message = "iam_managed_policies_per_role must be 1-20 (IAM's maximum quota)."
+  }
 }
 
 variable "create_functions" {

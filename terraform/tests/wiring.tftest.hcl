@@ -868,3 +868,157 @@ run "log_levels_below_info_reach_lambda_and_the_functions_alike" {
     error_message = "a level that lets more through than INFO applies to Lambda's filter and the functions' own"
   }
 }
+
+# Lambda refuses an SQS event source mapping when the function's timeout exceeds the queue's
+# visibility timeout (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+run "a_visibility_timeout_override_below_a_function_timeout_is_refused" {
+  command = plan
+
+  variables {
+    visibility_timeout_override_seconds = 60
+  }
+
+  expect_failures = [var.visibility_timeout_override_seconds]
+}
+
+run "the_local_stack_may_override_the_visibility_timeout_for_quick_retries" {
+  command = plan
+
+  variables {
+    create_functions                    = false
+    create_monitoring                   = false
+    visibility_timeout_override_seconds = 5
+  }
+
+  assert {
+    condition     = alltrue([for q in output.queues : q.visibility_timeout_seconds == 5])
+    error_message = "without functions (no event source mappings) the override applies as given"
+  }
+}
+
+# "Don't configure maximum concurrency higher than reserved concurrency ... otherwise Lambda may
+# throttle your messages" (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+run "a_reserved_concurrency_below_the_queues_maximum_concurrency_is_refused" {
+  command = plan
+
+  variables {
+    functions = { parse_file = { max_concurrency = 20, reserved_concurrency = 5 } }
+  }
+
+  expect_failures = [var.functions]
+}
+
+run "a_reserved_concurrency_of_zero_stops_a_function_on_purpose" {
+  command = plan
+
+  variables {
+    functions = { parse_file = { reserved_concurrency = 0 }, load_warehouse = { max_concurrency = 2, reserved_concurrency = 2 } }
+  }
+
+  assert {
+    condition     = module.function["load_warehouse"].event_source_mapping.maximum_concurrency == 2
+    error_message = "a reserved concurrency at the mapping's maximum concurrency is accepted"
+  }
+}
+
+# IAM refuses a statement with no resource: a config with no feeds yet leaves the feed statements out.
+run "a_config_without_feeds_gives_no_statement_without_a_resource" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/no-feeds.yaml"
+  }
+
+  assert {
+    condition = alltrue(flatten([for f in module.function : [
+      for s in jsondecode(f.policy).Statement : length(s.Resource) > 0 && length(s.Action) > 0
+    ]]))
+    error_message = "every statement names at least one action and one resource"
+  }
+  assert {
+    condition = (
+      length(module.function["parse_file"].managed_policies) == 0 &&
+      length([for s in jsondecode(module.function["parse_file"].policy).Statement : s if s.Sid == "ReadLandedFiles"]) == 0
+    )
+    error_message = "with no feed prefix parse-file gets no feed statements at all"
+  }
+}
+
+# A role's inline policies hold 10,240 characters together, a managed policy 6,144, and a role
+# takes 10 managed policies by default (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+# 150 feed prefixes go into managed policies of 20 prefixes each, every prefix still named.
+run "many_feed_prefixes_fit_iams_policy_sizes_and_stay_named_one_by_one" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/many-feeds.yaml"
+  }
+
+  assert {
+    condition = alltrue([for f in module.function :
+      length(f.inline_policy) <= 10240 && length(f.managed_policies) <= 10 && alltrue([for p in f.managed_policies : length(p) <= 6144])
+    ])
+    error_message = "every role's inline policy fits 10,240 characters and each of at most 10 managed policies 6,144"
+  }
+  assert {
+    condition     = length(module.function["parse_file"].managed_policies) == 8 && length(module.function["fetch_api"].managed_policies) == 8
+    error_message = "150 prefixes take 8 managed policies of 20 prefixes each"
+  }
+  assert {
+    condition = (
+      toset(flatten([for s in jsondecode(module.function["parse_file"].policy).Statement : s.Resource if s.Sid == "ReadLandedFiles"])) ==
+      toset([for i in range(150) : format("arn:aws:s3:::lft-landing/partners/partner-%03d/inbound/*", i)]) &&
+      toset(flatten([for s in jsondecode(module.function["parse_file"].policy).Statement : s.Condition.StringLike["s3:prefix"] if s.Sid == "ListOwnPrefixes"])) ==
+      toset([for i in range(150) : format("partners/partner-%03d/inbound/*", i)]) &&
+      toset(flatten([for s in jsondecode(module.function["fetch_api"].policy).Statement : s.Resource if s.Sid == "WriteLanding"])) ==
+      toset([for i in range(150) : format("arn:aws:s3:::lft-landing/partners/partner-%03d/inbound/*", i)])
+    )
+    error_message = "parse-file lists and reads, and fetch-api writes, exactly the 150 feed prefixes: no wildcard wider than a prefix"
+  }
+}
+
+# The function module on its own: the plan refuses what IAM would refuse at apply.
+run "the_function_module_refuses_more_managed_policies_than_the_quota" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    name                  = "lft-parse-file"
+    zip_file              = "tests/fixtures/lambda/parse-file/bootstrap.zip"
+    memory_mb             = 1024
+    timeout_seconds       = 300
+    log_retention_days    = 365
+    async_dead_letter_arn = "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"
+    managed_policy_quota  = 2
+    vpc                   = { subnet_ids = ["subnet-0a"], security_group_ids = ["sg-0b"] }
+    policy_statement_groups = [
+      [{ Sid = "ReadLandedFiles", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::lft-landing/a/*"] }],
+      [{ Sid = "ReadLandedFiles", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::lft-landing/b/*"] }],
+    ]
+  }
+
+  expect_failures = [aws_iam_role_policy.this]
+}
+
+run "the_function_module_refuses_a_statement_without_a_resource" {
+  command = plan
+
+  module {
+    source = "./modules/function"
+  }
+
+  variables {
+    name                  = "lft-parse-file"
+    zip_file              = "tests/fixtures/lambda/parse-file/bootstrap.zip"
+    memory_mb             = 1024
+    timeout_seconds       = 300
+    log_retention_days    = 365
+    async_dead_letter_arn = "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"
+    policy_statements     = [{ Sid = "ReadLandedFiles", Action = ["s3:GetObject"], Resource = [] }]
+  }
+
+  expect_failures = [aws_iam_role_policy.this]
+}

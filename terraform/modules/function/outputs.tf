@@ -19,8 +19,18 @@ output "role_name" {
 }
 
 output "policy" {
-  description = "The role's access policy document (JSON)."
+  description = "Every statement of the role's access policies as one document (JSON); IAM holds them as the inline policy (inline_policy) and the managed policies (managed_policies)."
+  value       = jsonencode({ Version = "2012-10-17", Statement = concat(local.statements, flatten(local.statement_groups)) })
+}
+
+output "inline_policy" {
+  description = "The role's inline access policy document (JSON)."
   value       = aws_iam_role_policy.this.policy
+}
+
+output "managed_policies" {
+  description = "The documents (JSON) of the customer-managed policies attached to the role for what grows with the config."
+  value       = aws_iam_policy.grouped[*].policy
 }
 
 output "log_group_name" {

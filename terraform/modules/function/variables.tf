@@ -85,6 +85,24 @@ variable "policy_statements" {
   default     = []
 }
 
+variable "policy_statement_groups" {
+  type = list(list(object({
+    Sid       = string
+    Effect    = optional(string, "Allow")
+    Action    = list(string)
+    Resource  = list(string)
+    Condition = optional(map(map(list(string))))
+  })))
+  description = "Statements that grow with the config (the feeds' prefixes), in groups: each group is one customer-managed policy attached to the role (at most 6,144 characters each), beside the inline policy of policy_statements (10,240 characters for all of a role's inline policies)."
+  default     = []
+}
+
+variable "managed_policy_quota" {
+  type        = number
+  description = "Managed policies an IAM role may have attached (10 by default; a quota increase allows up to 20). The plan fails when the groups and the VPC policy need more."
+  default     = 10
+}
+
 variable "vpc" {
   type = object({
     subnet_ids         = list(string)
