@@ -269,6 +269,9 @@ module "function" {
   policy_statement_groups = try(local.function_statement_groups[each.key], [])
   managed_policy_quota    = var.iam_managed_policies_per_role
   vpc                     = var.functions[each.key].vpc
+  # A job runs up to 15 minutes and records its runs; Lambda's two automatic retries of a failed
+  # one would run it again twice. Its failure goes to the async-failures queue and its alarm.
+  async_retry_attempts = each.key == "run_job" ? 0 : null
 
   queue = contains(keys(module.queue), each.key) ? {
     arn                     = module.queue[each.key].arn

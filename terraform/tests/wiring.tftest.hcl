@@ -1022,3 +1022,23 @@ run "the_function_module_refuses_a_statement_without_a_resource" {
 
   expect_failures = [aws_iam_role_policy.this]
 }
+
+# Lambda retries a failed asynchronous invocation twice by default, and EventBridge Scheduler
+# invokes asynchronously (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html,
+# https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html).
+run "a_failed_job_is_not_run_again_by_lambdas_async_retries" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/with-jobs.yaml"
+  }
+
+  assert {
+    condition     = module.function["run_job"].settings.async_retry_attempts == 0
+    error_message = "run-job's asynchronous invocations are not retried: a failed 15-minute job goes to the dead-letter queue"
+  }
+  assert {
+    condition     = alltrue([for k, f in module.function : f.settings.async_retry_attempts == null if k != "run_job"])
+    error_message = "the other scheduled functions keep Lambda's retries"
+  }
+}

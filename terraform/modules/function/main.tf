@@ -203,6 +203,15 @@ resource "aws_lambda_function" "this" {
   }
 }
 
+# Lambda runs a failed asynchronous invocation twice more by default; a function whose run is
+# long and recorded (run-job) is better sent to the dead-letter queue at once.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  count = var.async_retry_attempts != null ? 1 : 0
+
+  function_name          = aws_lambda_function.this.function_name
+  maximum_retry_attempts = var.async_retry_attempts
+}
+
 resource "aws_lambda_event_source_mapping" "this" {
   count = var.queue != null ? 1 : 0
 

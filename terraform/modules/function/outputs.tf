@@ -62,6 +62,7 @@ output "settings" {
     dead_letter_target    = aws_lambda_function.this.dead_letter_config[0].target_arn
     log_retention_in_days = aws_cloudwatch_log_group.this.retention_in_days
     application_log_level = aws_lambda_function.this.logging_config[0].application_log_level
+    async_retry_attempts  = one(aws_lambda_function_event_invoke_config.this[*].maximum_retry_attempts)
     vpc_subnet_ids        = try(aws_lambda_function.this.vpc_config[0].subnet_ids, [])
     vpc_policy_attached   = length(aws_iam_role_policy_attachment.vpc) == 1
   }

@@ -85,6 +85,12 @@ variable "policy_statements" {
   default     = []
 }
 
+variable "async_retry_attempts" {
+  type        = number
+  description = "Retries Lambda makes of a failed asynchronous invocation (a schedule's), 0-2; null keeps Lambda's default of 2."
+  default     = null
+}
+
 variable "policy_statement_groups" {
   type = list(list(object({
     Sid       = string
