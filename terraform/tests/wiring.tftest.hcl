@@ -217,6 +217,10 @@ run "functions_run_the_cargo_lambda_zip_on_al2023_arm64" {
     error_message = "each function has a log group with the configured retention"
   }
   assert {
+    condition     = alltrue([for f in module.function : f.settings.application_log_level == "INFO" && f.settings.environment.RUST_LOG == "info"])
+    error_message = "at the default level INFO, Lambda and the functions filter alike"
+  }
+  assert {
     condition     = alltrue([for f in module.function : f.settings.dead_letter_target == "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"])
     error_message = "failed asynchronous invocations must land in the async-failures dead-letter queue"
   }
@@ -479,6 +483,10 @@ run "a_created_serverless_workgroup_gets_the_copy_role_and_the_loader_its_data_a
   assert {
     condition     = output.redshift_workgroup == "lft"
     error_message = "serverless.create makes a workgroup named after the prefix"
+  }
+  assert {
+    condition     = module.redshift.workgroup_settings.enhanced_vpc_routing == false && module.redshift.s3_endpoint == null
+    error_message = "a workgroup created in the default VPC must not force COPY and UNLOAD through a VPC with no route to S3 (see enhanced_vpc_routing below)"
   }
   assert {
     condition = anytrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
@@ -790,20 +798,7 @@ run "copy_role_external_ids_scope_the_trust_to_those_database_users" {
 # "If enhanced VPC routing is not enabled, Amazon Redshift routes traffic through the internet";
 # with it, COPY and UNLOAD need a VPC endpoint, NAT or internet gateway to reach S3
 # (https://docs.aws.amazon.com/redshift/latest/mgmt/enhanced-vpc-routing.html). The default VPC
-# has no S3 endpoint.
-run "a_created_workgroup_reaches_s3_without_enhanced_vpc_routing_by_default" {
-  command = plan
-
-  variables {
-    redshift = { serverless = { create = true } }
-  }
-
-  assert {
-    condition     = module.redshift.workgroup_settings.enhanced_vpc_routing == false && module.redshift.s3_endpoint == null
-    error_message = "a workgroup created in the default VPC must not force COPY and UNLOAD through a VPC with no route to S3"
-  }
-}
-
+# has none; a created workgroup leaves it off unless asked (run above).
 run "enhanced_vpc_routing_gets_an_s3_gateway_endpoint_on_the_given_route_tables" {
   command = plan
 
@@ -851,21 +846,6 @@ run "metrics_pass_lambdas_log_filter_at_log_level_warn" {
       f.settings.application_log_level == "INFO" && f.settings.environment.RUST_LOG == "warn"
     ])
     error_message = "at WARN, Lambda filters at INFO (metric lines pass) and the functions filter their own logs at warn"
-  }
-}
-
-run "log_levels_below_info_reach_lambda_and_the_functions_alike" {
-  command = plan
-
-  variables {
-    log_level = "DEBUG"
-  }
-
-  assert {
-    condition = alltrue([for f in module.function :
-      f.settings.application_log_level == "DEBUG" && f.settings.environment.RUST_LOG == "debug"
-    ])
-    error_message = "a level that lets more through than INFO applies to Lambda's filter and the functions' own"
   }
 }
 
@@ -975,52 +955,6 @@ run "many_feed_prefixes_fit_iams_policy_sizes_and_stay_named_one_by_one" {
     )
     error_message = "parse-file lists and reads, and fetch-api writes, exactly the 150 feed prefixes: no wildcard wider than a prefix"
   }
-}
-
-# The function module on its own: the plan refuses what IAM would refuse at apply.
-run "the_function_module_refuses_more_managed_policies_than_the_quota" {
-  command = plan
-
-  module {
-    source = "./modules/function"
-  }
-
-  variables {
-    name                  = "lft-parse-file"
-    zip_file              = "tests/fixtures/lambda/parse-file/bootstrap.zip"
-    memory_mb             = 1024
-    timeout_seconds       = 300
-    log_retention_days    = 365
-    async_dead_letter_arn = "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"
-    managed_policy_quota  = 2
-    vpc                   = { subnet_ids = ["subnet-0a"], security_group_ids = ["sg-0b"] }
-    policy_statement_groups = [
-      [{ Sid = "ReadLandedFiles", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::lft-landing/a/*"] }],
-      [{ Sid = "ReadLandedFiles", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::lft-landing/b/*"] }],
-    ]
-  }
-
-  expect_failures = [aws_iam_role_policy.this]
-}
-
-run "the_function_module_refuses_a_statement_without_a_resource" {
-  command = plan
-
-  module {
-    source = "./modules/function"
-  }
-
-  variables {
-    name                  = "lft-parse-file"
-    zip_file              = "tests/fixtures/lambda/parse-file/bootstrap.zip"
-    memory_mb             = 1024
-    timeout_seconds       = 300
-    log_retention_days    = 365
-    async_dead_letter_arn = "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"
-    policy_statements     = [{ Sid = "ReadLandedFiles", Action = ["s3:GetObject"], Resource = [] }]
-  }
-
-  expect_failures = [aws_iam_role_policy.this]
 }
 
 # Lambda retries a failed asynchronous invocation twice by default, and EventBridge Scheduler
