@@ -59,7 +59,6 @@ locals {
 
   list_statement = {
     for k, spec in {
-      parse_file          = { bucket = local.landing_arn, prefixes = local.feed_prefixes }
       register_partitions = { bucket = local.curated_arn, prefixes = ["tables/"] }
       load_warehouse      = { bucket = local.curated_arn, prefixes = ["tables/", "_manifests/"] }
       fetch_api           = { bucket = local.curated_arn, prefixes = ["_state/"] }
@@ -70,6 +69,21 @@ locals {
       Resource  = [spec.bucket]
       Condition = { StringLike = { "s3:prefix" = [for p in spec.prefixes : "${p}*"] } }
     }
+  }
+
+  # What grows with the feeds, 20 prefixes to a group: each group is one managed policy of the
+  # function's role (IAM holds 6,144 characters in a managed policy, and only 10,240 in all of a
+  # role's inline policies together, which about 140 feed prefixes would pass). Every prefix is
+  # still named; a config with no feeds has no group, so no statement names nothing.
+  feed_prefix_groups = chunklist(local.feed_prefixes, 20)
+  function_statement_groups = {
+    parse_file = [for g in local.feed_prefix_groups : [
+      { Sid = "ListOwnPrefixes", Action = ["s3:ListBucket"], Resource = [local.landing_arn], Condition = { StringLike = { "s3:prefix" = [for p in g : "${p}*"] } } },
+      { Sid = "ReadLandedFiles", Action = local.s3_read, Resource = [for p in g : "${local.landing_arn}/${p}*"] },
+    ]]
+    fetch_api = [for g in local.feed_prefix_groups : [
+      { Sid = "WriteLanding", Action = local.s3_write, Resource = [for p in g : "${local.landing_arn}/${p}*"] },
+    ]]
   }
 
   read_config = {
@@ -123,8 +137,6 @@ locals {
   function_statements = {
     parse_file = [
       local.read_config,
-      local.list_statement.parse_file,
-      { Sid = "ReadLandedFiles", Action = local.s3_read, Resource = [for p in local.feed_prefixes : "${local.landing_arn}/${p}*"] },
       { Sid = "WriteLake", Action = local.s3_write, Resource = [for p in ["tables/", "_manifests/", "_rejects/"] : "${local.curated_arn}/${p}*"] },
     ]
     register_partitions = [
@@ -178,7 +190,6 @@ locals {
       [
         local.read_config,
         local.list_statement.fetch_api,
-        { Sid = "WriteLanding", Action = local.s3_write, Resource = [for p in local.feed_prefixes : "${local.landing_arn}/${p}*"] },
         { Sid = "Cursors", Action = concat(local.s3_read, ["s3:PutObject"]), Resource = ["${local.curated_arn}/_state/*"] },
       ],
       length(var.fetch_api_secrets) > 0 ? [
@@ -243,19 +254,24 @@ module "function" {
   source   = "./modules/function"
   for_each = local.functions_enabled ? local.deployed_functions : {}
 
-  name                  = "${var.name_prefix}-${each.value}"
-  description           = "landfall ${each.value}"
-  zip_file              = "${local.lambda_zip_dir}/${each.value}/bootstrap.zip"
-  environment           = local.function_environment[each.key]
-  memory_mb             = var.functions[each.key].memory_mb
-  timeout_seconds       = var.functions[each.key].timeout_seconds
-  reserved_concurrency  = var.functions[each.key].reserved_concurrency
-  log_retention_days    = var.log_retention_days
-  log_level             = var.log_level
-  kms_key_arn           = local.kms_key_arn
-  async_dead_letter_arn = aws_sqs_queue.async_failures[0].arn
-  policy_statements     = merge(local.function_statements, { run_job = local.run_job_statements })[each.key]
-  vpc                   = var.functions[each.key].vpc
+  name                    = "${var.name_prefix}-${each.value}"
+  description             = "landfall ${each.value}"
+  zip_file                = "${local.lambda_zip_dir}/${each.value}/bootstrap.zip"
+  environment             = local.function_environment[each.key]
+  memory_mb               = var.functions[each.key].memory_mb
+  timeout_seconds         = var.functions[each.key].timeout_seconds
+  reserved_concurrency    = var.functions[each.key].reserved_concurrency
+  log_retention_days      = var.log_retention_days
+  log_level               = var.log_level
+  kms_key_arn             = local.kms_key_arn
+  async_dead_letter_arn   = aws_sqs_queue.async_failures[0].arn
+  policy_statements       = merge(local.function_statements, { run_job = local.run_job_statements })[each.key]
+  policy_statement_groups = try(local.function_statement_groups[each.key], [])
+  managed_policy_quota    = var.iam_managed_policies_per_role
+  vpc                     = var.functions[each.key].vpc
+  # A job runs up to 15 minutes and records its runs; Lambda's two automatic retries of a failed
+  # one would run it again twice. Its failure goes to the async-failures queue and its alarm.
+  async_retry_attempts = each.key == "run_job" ? 0 : null
 
   queue = contains(keys(module.queue), each.key) ? {
     arn                     = module.queue[each.key].arn
@@ -308,6 +324,7 @@ module "redshift" {
   name_prefix        = var.name_prefix
   curated_bucket_arn = module.curated_bucket.arn
   copy_prefixes      = var.redshift.copy_prefixes
+  external_ids       = var.redshift.copy_role_external_ids
   unload_prefixes    = length(local.job_list) > 0 ? local.unload_prefixes : []
   kms_key_arn        = local.kms_key_arn
   serverless         = var.redshift.serverless

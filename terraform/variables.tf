@@ -196,6 +196,20 @@ variable "functions" {
     condition     = contains(["auto", "1", "2"], var.functions.parse_file.threads)
     error_message = "functions.parse_file.threads must be \"auto\", \"1\" or \"2\"."
   }
+
+  # Lambda throttles what a queue's event source mapping sends past the function's reserved
+  # concurrency (the mapping does not know of it); 0 stops the function on purpose.
+  validation {
+    condition = alltrue([for k in ["parse_file", "register_partitions", "load_warehouse"] :
+      coalesce(var.functions[k].reserved_concurrency, 0) == 0 || coalesce(var.functions[k].reserved_concurrency, 0) >= var.functions[k].max_concurrency
+    ])
+    error_message = "A queue-fed function's reserved_concurrency must be null, 0 (stopped) or at least its max_concurrency, or Lambda throttles the batches its queue sends: ${join(", ", [for k in ["parse_file", "register_partitions", "load_warehouse"] : "${k} reserves ${var.functions[k].reserved_concurrency} for max_concurrency ${var.functions[k].max_concurrency}" if coalesce(var.functions[k].reserved_concurrency, 0) > 0 && coalesce(var.functions[k].reserved_concurrency, 0) < var.functions[k].max_concurrency])}."
+  }
+
+  validation {
+    condition     = alltrue([for f in values(var.functions) : coalesce(f.reserved_concurrency, 0) >= 0])
+    error_message = "reserved_concurrency must be null or 0 and up."
+  }
 }
 
 variable "visibility_timeout_override_seconds" {
@@ -207,12 +221,32 @@ variable "visibility_timeout_override_seconds" {
     condition     = var.visibility_timeout_override_seconds == null || (coalesce(var.visibility_timeout_override_seconds, 0) >= 0 && coalesce(var.visibility_timeout_override_seconds, 0) <= 43200)
     error_message = "visibility_timeout_override_seconds must be null or 0-43200."
   }
+
+  # Lambda refuses an SQS event source mapping whose queue's visibility timeout is below the
+  # function's timeout. The local stack creates no mappings (create_functions = false).
+  validation {
+    condition = var.visibility_timeout_override_seconds == null || !var.create_functions || alltrue([
+      for k in ["parse_file", "register_partitions", "load_warehouse"] : coalesce(var.visibility_timeout_override_seconds, 0) >= var.functions[k].timeout_seconds
+    ])
+    error_message = "visibility_timeout_override_seconds (${coalesce(var.visibility_timeout_override_seconds, 0)} s) is below the timeout of ${join(", ", [for k in ["parse_file", "register_partitions", "load_warehouse"] : "${k} (${var.functions[k].timeout_seconds} s)" if coalesce(var.visibility_timeout_override_seconds, 0) < var.functions[k].timeout_seconds])}: Lambda refuses an SQS trigger whose queue hides a message for less than the function may run. Leave it null (6 x the timeout) or raise it."
+  }
 }
 
 variable "message_retention_seconds" {
   type        = number
   description = "Retention of messages on the work queues (the dead-letter queues keep 14 days)."
   default     = 345600
+}
+
+variable "iam_managed_policies_per_role" {
+  type        = number
+  description = "Managed policies an IAM role may have attached in this account (IAM's default quota is 10; it can be raised to 20). Each function role takes one per 20 feed prefixes (parse-file, fetch-api) and one for a VPC; the plan fails when a role would need more."
+  default     = 10
+
+  validation {
+    condition     = var.iam_managed_policies_per_role >= 1 && var.iam_managed_policies_per_role <= 20
+    error_message = "iam_managed_policies_per_role must be 1-20 (IAM's maximum quota)."
+  }
 }
 
 variable "create_functions" {
@@ -235,8 +269,13 @@ variable "log_retention_days" {
 
 variable "log_level" {
   type        = string
-  description = "Application log level of every function (TRACE, DEBUG, INFO, WARN, ERROR, FATAL), applied through Lambda's logging config."
+  description = "Application log level of every function (TRACE, DEBUG, INFO, WARN, ERROR, FATAL). The functions filter their own logs at it (RUST_LOG); Lambda's application log level stays at INFO or below, because Lambda gives a line without a level key (the EMF metric documents) the level INFO and would drop every metric at WARN."
   default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
 }
 
 variable "create_monitoring" {
@@ -320,22 +359,40 @@ variable "redshift" {
   type = object({
     data_api_target_arn = optional(string)
     copy_prefixes       = optional(list(string), ["tables/", "_copy/"])
+    # sts:ExternalId values the COPY role's trust requires (database user ARNs); empty: none.
+    copy_role_external_ids = optional(list(string), [])
     serverless = optional(object({
-      create              = optional(bool, false)
-      database_name       = optional(string, "analytics")
-      admin_username      = optional(string, "admin")
-      base_capacity_rpus  = optional(number, 8)
-      subnet_ids          = optional(list(string), [])
-      security_group_ids  = optional(list(string), [])
-      publicly_accessible = optional(bool, false)
+      create               = optional(bool, false)
+      database_name        = optional(string, "analytics")
+      admin_username       = optional(string, "admin")
+      base_capacity_rpus   = optional(number, 8)
+      subnet_ids           = optional(list(string), [])
+      security_group_ids   = optional(list(string), [])
+      publicly_accessible  = optional(bool, false)
+      enhanced_vpc_routing = optional(bool, false)
+      s3_endpoint = optional(object({
+        vpc_id          = string
+        route_table_ids = list(string)
+      }))
     }), {})
   })
   description = <<-EOT
     Redshift: data_api_target_arn is the cluster (arn:...:redshift:...:cluster:NAME) or Serverless workgroup ARN the loader
     may run Data API statements on (null: none; a created workgroup is used when serverless.create). copy_prefixes are the
     curated prefixes the COPY role reads. serverless.create makes a namespace and workgroup with the COPY role attached.
+    copy_role_external_ids: sts:ExternalId values (database user ARNs) the COPY role's trust requires; empty: none.
+    serverless.enhanced_vpc_routing (default false) forces COPY and UNLOAD through the workgroup's VPC, which then needs
+    subnet_ids and a route to S3: serverless.s3_endpoint = { vpc_id, route_table_ids } creates an S3 gateway endpoint on
+    the route tables of those subnets (or the VPC already has one, or a NAT).
   EOT
   default     = {}
+
+  # With enhanced VPC routing COPY and UNLOAD reach S3 only through the VPC (a gateway endpoint or
+  # a NAT); the default VPC, which an empty subnet_ids means, has neither.
+  validation {
+    condition     = !var.redshift.serverless.enhanced_vpc_routing || length(var.redshift.serverless.subnet_ids) > 0
+    error_message = "redshift.serverless.enhanced_vpc_routing needs subnet_ids: in the default VPC, which has no S3 endpoint or NAT, COPY and UNLOAD could not reach the bucket. Give the subnets and a route from them to S3 (s3_endpoint = { vpc_id, route_table_ids } creates the gateway endpoint), or leave enhanced_vpc_routing off."
+  }
 }
 
 variable "tags" {

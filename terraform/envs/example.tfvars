@@ -92,7 +92,11 @@ warehouse = {
 # redshift = {
 #   data_api_target_arn = "arn:aws:redshift:eu-west-1:123456789012:cluster:analytics"
 #   serverless          = { create = true, base_capacity_rpus = 8 }
+#   # COPY and UNLOAD through the VPC instead: the subnets and an S3 gateway endpoint on their route tables.
+#   # serverless = { create = true, enhanced_vpc_routing = true, subnet_ids = ["subnet-..."],
+#   #                s3_endpoint = { vpc_id = "vpc-...", route_table_ids = ["rtb-..."] } }
 # }
+# The first deploy (grants, the COPY role, the first file): docs/first-deploy.md.
 
 tags = {
   Environment = "prod"

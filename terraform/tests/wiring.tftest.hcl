@@ -217,6 +217,10 @@ run "functions_run_the_cargo_lambda_zip_on_al2023_arm64" {
     error_message = "each function has a log group with the configured retention"
   }
   assert {
+    condition     = alltrue([for f in module.function : f.settings.application_log_level == "INFO" && f.settings.environment.RUST_LOG == "info"])
+    error_message = "at the default level INFO, Lambda and the functions filter alike"
+  }
+  assert {
     condition     = alltrue([for f in module.function : f.settings.dead_letter_target == "arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"])
     error_message = "failed asynchronous invocations must land in the async-failures dead-letter queue"
   }
@@ -232,7 +236,7 @@ run "functions_read_the_config_object_named_in_their_environment" {
     error_message = "LANDFALL_CONFIG must name the uploaded config object (no version: a new upload is read at the next cold start)"
   }
   assert {
-    condition     = module.function["register_partitions"].settings.environment == tomap({ LANDFALL_CURATED_BUCKET = "lft-curated", LANDFALL_GLUE_DATABASE = "lft" })
+    condition     = module.function["register_partitions"].settings.environment == tomap({ LANDFALL_CURATED_BUCKET = "lft-curated", LANDFALL_GLUE_DATABASE = "lft", RUST_LOG = "info" })
     error_message = "register-partitions needs the curated bucket and the Glue database"
   }
   assert {
@@ -481,6 +485,10 @@ run "a_created_serverless_workgroup_gets_the_copy_role_and_the_loader_its_data_a
     error_message = "serverless.create makes a workgroup named after the prefix"
   }
   assert {
+    condition     = module.redshift.workgroup_settings.enhanced_vpc_routing == false && module.redshift.s3_endpoint == null
+    error_message = "a workgroup created in the default VPC must not force COPY and UNLOAD through a VPC with no route to S3 (see enhanced_vpc_routing below)"
+  }
+  assert {
     condition = anytrue([for st in jsondecode(module.function["load_warehouse"].policy).Statement :
       st.Sid == "DataApiRun" && st.Resource == ["arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/0000-lft"]
     ])
@@ -699,5 +707,272 @@ run "a_function_runs_in_the_vpc_it_is_given_and_only_that_one" {
   assert {
     condition     = alltrue([for k, f in module.function : !f.settings.vpc_policy_attached && length(f.settings.vpc_subnet_ids) == 0 if k != "fetch_api"])
     error_message = "a function without a vpc setting must stay out of any VPC"
+  }
+}
+
+# ---------------------------------------------------------------- what real AWS does (issue 34)
+# Each run names the documented behaviour moto does not enforce and the page it comes from.
+
+# Redshift's minimum for UNLOAD is GET, LIST and PUT on where it writes, and it lists its target
+# first (it refuses to overwrite what it finds); CLEANPATH needs s3:DeleteObject
+# (https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-access-permissions.html,
+# https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html). s3:prefix is in the context of
+# ListBucket only, and a condition on a key the request lacks denies
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+run "unload_may_list_read_write_and_delete_under_exports_and_archive_only" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/with-jobs.yaml"
+  }
+
+  assert {
+    condition = { for s in jsondecode(module.redshift.copy_role_policy).Statement : s.Sid => s.Condition.StringLike["s3:prefix"] if s.Sid == "ListLakePrefixes" } == {
+      ListLakePrefixes = ["tables/*", "_copy/*", "archive/*", "exports/*"]
+    }
+    error_message = "the COPY role lists the COPY prefixes and UNLOAD's targets, nothing else"
+  }
+  assert {
+    condition = one([for s in jsondecode(module.redshift.copy_role_policy).Statement : s if s.Sid == "WriteUnloads"]) == {
+      Sid      = "WriteUnloads"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+      Resource = ["${module.curated_bucket.arn}/archive/*", "${module.curated_bucket.arn}/exports/*"]
+    }
+    error_message = "UNLOAD reads, writes and deletes under archive/ and exports/ of the curated bucket only"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(module.redshift.copy_role_policy).Statement :
+      try(s.Condition, null) == null if contains(s.Action, "s3:GetBucketLocation")
+    ])
+    error_message = "s3:GetBucketLocation must not sit under an s3:prefix condition its request never carries"
+  }
+}
+
+run "without_jobs_the_copy_role_lists_only_what_copy_reads" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/without-sources.yaml"
+  }
+
+  assert {
+    condition = [for s in jsondecode(module.redshift.copy_role_policy).Statement : s.Condition.StringLike["s3:prefix"] if s.Sid == "ListLakePrefixes"] == [
+      ["tables/*", "_copy/*"],
+    ]
+    error_message = "with no jobs there is no UNLOAD, so nothing to list under exports/ or archive/"
+  }
+}
+
+# Redshift scopes a role it assumes with sts:ExternalId (the database users allowed to use it) and
+# documents no aws:SourceAccount on that call
+# (https://docs.aws.amazon.com/redshift/latest/mgmt/authorizing-redshift-service.html).
+run "the_copy_role_trusts_redshift_without_a_source_account_condition" {
+  command = plan
+
+  assert {
+    condition = jsondecode(module.redshift.copy_role_trust_policy).Statement == [{
+      Effect    = "Allow"
+      Principal = { Service = ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"] }
+      Action    = "sts:AssumeRole"
+    }]
+    error_message = "the COPY role's trust names the Redshift principals with no condition Redshift is not documented to satisfy"
+  }
+}
+
+run "copy_role_external_ids_scope_the_trust_to_those_database_users" {
+  command = plan
+
+  variables {
+    redshift = { copy_role_external_ids = ["arn:aws:redshift:us-east-1:123456789012:dbuser:analytics/IAMR:lft-run-job"] }
+  }
+
+  assert {
+    condition = one(jsondecode(module.redshift.copy_role_trust_policy).Statement).Condition == {
+      StringEquals = { "sts:ExternalId" = ["arn:aws:redshift:us-east-1:123456789012:dbuser:analytics/IAMR:lft-run-job"] }
+    }
+    error_message = "copy_role_external_ids become an sts:ExternalId condition"
+  }
+}
+
+# "If enhanced VPC routing is not enabled, Amazon Redshift routes traffic through the internet";
+# with it, COPY and UNLOAD need a VPC endpoint, NAT or internet gateway to reach S3
+# (https://docs.aws.amazon.com/redshift/latest/mgmt/enhanced-vpc-routing.html). The default VPC
+# has none; a created workgroup leaves it off unless asked (run above).
+run "enhanced_vpc_routing_gets_an_s3_gateway_endpoint_on_the_given_route_tables" {
+  command = plan
+
+  variables {
+    redshift = { serverless = {
+      create               = true
+      enhanced_vpc_routing = true
+      subnet_ids           = ["subnet-0a", "subnet-0b", "subnet-0c"]
+      s3_endpoint          = { vpc_id = "vpc-0d", route_table_ids = ["rtb-0e"] }
+    } }
+  }
+
+  assert {
+    condition = module.redshift.workgroup_settings.enhanced_vpc_routing && module.redshift.s3_endpoint == {
+      service_name      = "com.amazonaws.us-east-1.s3"
+      vpc_endpoint_type = "Gateway"
+      route_table_ids   = toset(["rtb-0e"])
+    }
+    error_message = "enhanced VPC routing comes with an S3 gateway endpoint in the bucket's region on the subnets' route tables"
+  }
+}
+
+run "enhanced_vpc_routing_in_the_default_vpc_is_refused" {
+  command = plan
+
+  variables {
+    redshift = { serverless = { create = true, enhanced_vpc_routing = true } }
+  }
+
+  expect_failures = [var.redshift]
+}
+
+# Lambda gives a JSON line without a "level" key the level INFO and drops it below the
+# application log level (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html);
+# the EMF metric documents carry no level, so Lambda's filter must stay at INFO or below.
+run "metrics_pass_lambdas_log_filter_at_log_level_warn" {
+  command = plan
+
+  variables {
+    log_level = "WARN"
+  }
+
+  assert {
+    condition = alltrue([for f in module.function :
+      f.settings.application_log_level == "INFO" && f.settings.environment.RUST_LOG == "warn"
+    ])
+    error_message = "at WARN, Lambda filters at INFO (metric lines pass) and the functions filter their own logs at warn"
+  }
+}
+
+# Lambda refuses an SQS event source mapping when the function's timeout exceeds the queue's
+# visibility timeout (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+run "a_visibility_timeout_override_below_a_function_timeout_is_refused" {
+  command = plan
+
+  variables {
+    visibility_timeout_override_seconds = 60
+  }
+
+  expect_failures = [var.visibility_timeout_override_seconds]
+}
+
+run "the_local_stack_may_override_the_visibility_timeout_for_quick_retries" {
+  command = plan
+
+  variables {
+    create_functions                    = false
+    create_monitoring                   = false
+    visibility_timeout_override_seconds = 5
+  }
+
+  assert {
+    condition     = alltrue([for q in output.queues : q.visibility_timeout_seconds == 5])
+    error_message = "without functions (no event source mappings) the override applies as given"
+  }
+}
+
+# "Don't configure maximum concurrency higher than reserved concurrency ... otherwise Lambda may
+# throttle your messages" (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+run "a_reserved_concurrency_below_the_queues_maximum_concurrency_is_refused" {
+  command = plan
+
+  variables {
+    functions = { parse_file = { max_concurrency = 20, reserved_concurrency = 5 } }
+  }
+
+  expect_failures = [var.functions]
+}
+
+run "a_reserved_concurrency_of_zero_stops_a_function_on_purpose" {
+  command = plan
+
+  variables {
+    functions = { parse_file = { reserved_concurrency = 0 }, load_warehouse = { max_concurrency = 2, reserved_concurrency = 2 } }
+  }
+
+  assert {
+    condition     = module.function["load_warehouse"].event_source_mapping.maximum_concurrency == 2
+    error_message = "a reserved concurrency at the mapping's maximum concurrency is accepted"
+  }
+}
+
+# IAM refuses a statement with no resource: a config with no feeds yet leaves the feed statements out.
+run "a_config_without_feeds_gives_no_statement_without_a_resource" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/no-feeds.yaml"
+  }
+
+  assert {
+    condition = alltrue(flatten([for f in module.function : [
+      for s in jsondecode(f.policy).Statement : length(s.Resource) > 0 && length(s.Action) > 0
+    ]]))
+    error_message = "every statement names at least one action and one resource"
+  }
+  assert {
+    condition = (
+      length(module.function["parse_file"].managed_policies) == 0 &&
+      length([for s in jsondecode(module.function["parse_file"].policy).Statement : s if s.Sid == "ReadLandedFiles"]) == 0
+    )
+    error_message = "with no feed prefix parse-file gets no feed statements at all"
+  }
+}
+
+# A role's inline policies hold 10,240 characters together, a managed policy 6,144, and a role
+# takes 10 managed policies by default (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+# 150 feed prefixes go into managed policies of 20 prefixes each, every prefix still named.
+run "many_feed_prefixes_fit_iams_policy_sizes_and_stay_named_one_by_one" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/many-feeds.yaml"
+  }
+
+  assert {
+    condition = alltrue([for f in module.function :
+      length(f.inline_policy) <= 10240 && length(f.managed_policies) <= 10 && alltrue([for p in f.managed_policies : length(p) <= 6144])
+    ])
+    error_message = "every role's inline policy fits 10,240 characters and each of at most 10 managed policies 6,144"
+  }
+  assert {
+    condition     = length(module.function["parse_file"].managed_policies) == 8 && length(module.function["fetch_api"].managed_policies) == 8
+    error_message = "150 prefixes take 8 managed policies of 20 prefixes each"
+  }
+  assert {
+    condition = (
+      toset(flatten([for s in jsondecode(module.function["parse_file"].policy).Statement : s.Resource if s.Sid == "ReadLandedFiles"])) ==
+      toset([for i in range(150) : format("arn:aws:s3:::lft-landing/partners/partner-%03d/inbound/*", i)]) &&
+      toset(flatten([for s in jsondecode(module.function["parse_file"].policy).Statement : s.Condition.StringLike["s3:prefix"] if s.Sid == "ListOwnPrefixes"])) ==
+      toset([for i in range(150) : format("partners/partner-%03d/inbound/*", i)]) &&
+      toset(flatten([for s in jsondecode(module.function["fetch_api"].policy).Statement : s.Resource if s.Sid == "WriteLanding"])) ==
+      toset([for i in range(150) : format("arn:aws:s3:::lft-landing/partners/partner-%03d/inbound/*", i)])
+    )
+    error_message = "parse-file lists and reads, and fetch-api writes, exactly the 150 feed prefixes: no wildcard wider than a prefix"
+  }
+}
+
+# Lambda retries a failed asynchronous invocation twice by default, and EventBridge Scheduler
+# invokes asynchronously (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html,
+# https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html).
+run "a_failed_job_is_not_run_again_by_lambdas_async_retries" {
+  command = plan
+
+  variables {
+    config_file = "tests/fixtures/with-jobs.yaml"
+  }
+
+  assert {
+    condition     = module.function["run_job"].settings.async_retry_attempts == 0
+    error_message = "run-job's asynchronous invocations are not retried: a failed 15-minute job goes to the dead-letter queue"
+  }
+  assert {
+    condition     = alltrue([for k, f in module.function : f.settings.async_retry_attempts == null if k != "run_job"])
+    error_message = "the other scheduled functions keep Lambda's retries"
   }
 }

@@ -37,10 +37,28 @@ locals {
     }] : [],
   )
 
+  # Lambda's JSON log filter gives a line without a "level" key the level INFO and drops it
+  # below a WARN threshold; the EMF metric documents carry none, so above INFO the threshold
+  # would drop every metric. Lambda filters at INFO at most, and the binary's own subscriber
+  # filters the rest: lambda_runtime's EnvFilter takes RUST_LOG's directives over
+  # AWS_LAMBDA_LOG_LEVEL.
+  application_log_level = contains(["WARN", "ERROR", "FATAL"], var.log_level) ? "INFO" : var.log_level
+  environment           = merge(var.environment, { RUST_LOG = lower(var.log_level) })
+
   # jsonencode would write "Condition": null, which IAM refuses.
   statements = [
     for s in concat(local.own_statements, var.policy_statements) : { for k, v in s : k => v if v != null }
   ]
+  statement_groups = [
+    for g in var.policy_statement_groups : [for s in g : { for k, v in s : k => v if v != null }]
+  ]
+  inline_policy    = jsonencode({ Version = "2012-10-17", Statement = local.statements })
+  managed_policies = [for g in local.statement_groups : jsonencode({ Version = "2012-10-17", Statement = g })]
+
+  # IAM's sizes (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html), in
+  # characters without whitespace, which jsonencode writes none of.
+  inline_policy_chars  = 10240
+  managed_policy_chars = 6144
 }
 
 resource "aws_iam_role" "this" {
@@ -61,7 +79,46 @@ resource "aws_iam_role" "this" {
 resource "aws_iam_role_policy" "this" {
   name   = "${var.name}-access"
   role   = aws_iam_role.this.id
-  policy = jsonencode({ Version = "2012-10-17", Statement = local.statements })
+  policy = local.inline_policy
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for s in concat(local.statements, flatten(local.statement_groups)) : length(s.Action) > 0 && length(s.Resource) > 0])
+      error_message = "A statement of ${var.name}'s role names no action or no resource, which IAM refuses: ${join(", ", [for s in concat(local.statements, flatten(local.statement_groups)) : s.Sid if length(s.Action) == 0 || length(s.Resource) == 0])}."
+    }
+    precondition {
+      condition     = length(local.inline_policy) <= local.inline_policy_chars
+      error_message = "${var.name}'s inline policy is ${length(local.inline_policy)} characters; IAM holds ${local.inline_policy_chars} for all of a role's inline policies. Fewer secrets or topics named per feed would shrink it."
+    }
+    precondition {
+      condition     = length(local.managed_policies) + (var.vpc == null ? 0 : 1) <= var.managed_policy_quota
+      error_message = "${var.name}'s role needs ${length(local.managed_policies) + (var.vpc == null ? 0 : 1)} managed policies (its feed prefixes, 20 to a policy, and the VPC policy) and may have ${var.managed_policy_quota}: raise the IAM quota \"Managed policies per role\" (up to 20) and set iam_managed_policies_per_role, or use fewer, broader feed prefixes."
+    }
+  }
+}
+
+# The statements that grow with the config, one managed policy per group.
+resource "aws_iam_policy" "grouped" {
+  count = length(local.managed_policies)
+
+  name        = "${var.name}-access-${count.index + 1}"
+  description = "Part ${count.index + 1} of what the ${var.name} Lambda function touches (its feed prefixes)"
+  policy      = local.managed_policies[count.index]
+  tags        = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.managed_policies[count.index]) <= local.managed_policy_chars
+      error_message = "Managed policy ${count.index + 1} of ${var.name} is ${length(local.managed_policies[count.index])} characters; IAM holds ${local.managed_policy_chars}. Its 20 feed prefixes are too long."
+    }
+  }
+}
+
+resource "aws_iam_role_policy_attachment" "grouped" {
+  count = length(local.managed_policies)
+
+  role       = aws_iam_role.this.name
+  policy_arn = aws_iam_policy.grouped[count.index].arn
 }
 
 # In a VPC, Lambda creates the function's network interfaces with its role.
@@ -97,16 +154,16 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.reserved_concurrency
 
   environment {
-    variables = var.environment
+    variables = local.environment
   }
 
-  # The runtime's tracing subscriber reads these (AWS_LAMBDA_LOG_FORMAT,
-  # AWS_LAMBDA_LOG_LEVEL): JSON lines for Logs Insights, and the level set
-  # here wins over anything baked into the binary.
+  # The runtime's tracing subscriber reads AWS_LAMBDA_LOG_FORMAT (JSON lines for Logs
+  # Insights) and RUST_LOG, set above to the configured level; Lambda's own filter stays
+  # at INFO or below so the metric lines pass.
   logging_config {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.this.name
-    application_log_level = var.log_level
+    application_log_level = local.application_log_level
     system_log_level      = "WARN"
   }
 
@@ -128,9 +185,13 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
-  # The role's policy must allow the queue and logs before the mapping polls; the
-  # log group (retention, key) must exist before Lambda creates a bare one.
-  depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
+  # The role's policies must allow the queue and logs before the mapping polls, and in a
+  # VPC let Lambda create the network interfaces when it creates the function; the log
+  # group (retention, key) must exist before Lambda creates a bare one.
+  depends_on = [
+    aws_iam_role_policy.this, aws_iam_role_policy_attachment.grouped, aws_iam_role_policy_attachment.vpc,
+    aws_cloudwatch_log_group.this,
+  ]
 
   lifecycle {
     # Checked before the arguments, so a missing zip fails the plan with how to
@@ -140,6 +201,15 @@ resource "aws_lambda_function" "this" {
       error_message = "No deployment package at ${var.zip_file} (a path relative to the Terraform root module). Build the functions' zips with infra/package, which runs cargo lambda build --release --arm64 --output-format zip for each functions/<name> package, or set lambda_zip_dir to the directory holding <function>/bootstrap.zip."
     }
   }
+}
+
+# Lambda runs a failed asynchronous invocation twice more by default; a function whose run is
+# long and recorded (run-job) is better sent to the dead-letter queue at once.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  count = var.async_retry_attempts != null ? 1 : 0
+
+  function_name          = aws_lambda_function.this.function_name
+  maximum_retry_attempts = var.async_retry_attempts
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

@@ -19,8 +19,18 @@ output "role_name" {
 }
 
 output "policy" {
-  description = "The role's access policy document (JSON)."
+  description = "Every statement of the role's access policies as one document (JSON); IAM holds them as the inline policy (inline_policy) and the managed policies (managed_policies)."
+  value       = jsonencode({ Version = "2012-10-17", Statement = concat(local.statements, flatten(local.statement_groups)) })
+}
+
+output "inline_policy" {
+  description = "The role's inline access policy document (JSON)."
   value       = aws_iam_role_policy.this.policy
+}
+
+output "managed_policies" {
+  description = "The documents (JSON) of the customer-managed policies attached to the role for what grows with the config."
+  value       = aws_iam_policy.grouped[*].policy
 }
 
 output "log_group_name" {
@@ -41,7 +51,7 @@ output "event_source_mapping" {
 }
 
 output "settings" {
-  description = "The function's deployed settings: runtime, architectures, package, memory, timeout, environment, asynchronous dead-letter target, log retention, VPC subnets."
+  description = "The function's deployed settings: runtime, architectures, package, memory, timeout, environment, asynchronous dead-letter target, log retention and level, VPC subnets."
   value = {
     runtime               = aws_lambda_function.this.runtime
     architectures         = aws_lambda_function.this.architectures
@@ -51,6 +61,8 @@ output "settings" {
     environment           = aws_lambda_function.this.environment[0].variables
     dead_letter_target    = aws_lambda_function.this.dead_letter_config[0].target_arn
     log_retention_in_days = aws_cloudwatch_log_group.this.retention_in_days
+    application_log_level = aws_lambda_function.this.logging_config[0].application_log_level
+    async_retry_attempts  = one(aws_lambda_function_event_invoke_config.this[*].maximum_retry_attempts)
     vpc_subnet_ids        = try(aws_lambda_function.this.vpc_config[0].subnet_ids, [])
     vpc_policy_attached   = length(aws_iam_role_policy_attachment.vpc) == 1
   }

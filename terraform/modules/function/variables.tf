@@ -43,7 +43,7 @@ variable "log_retention_days" {
 
 variable "log_level" {
   type        = string
-  description = "Application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL); the function's tracing subscriber honours it."
+  description = "Application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): the function's tracing subscriber filters at it (RUST_LOG); Lambda's application log filter at it or INFO, whichever lets more through, so the metric lines (no level key: INFO to Lambda) are never dropped."
   default     = "INFO"
   validation {
     condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
@@ -83,6 +83,30 @@ variable "policy_statements" {
   }))
   description = "IAM statements for what the function touches beyond its own logs, queue and key: its buckets and prefixes, Glue database, secrets, Data API. Name resources exactly; no wildcards beyond a prefix."
   default     = []
+}
+
+variable "async_retry_attempts" {
+  type        = number
+  description = "Retries Lambda makes of a failed asynchronous invocation (a schedule's), 0-2; null keeps Lambda's default of 2."
+  default     = null
+}
+
+variable "policy_statement_groups" {
+  type = list(list(object({
+    Sid       = string
+    Effect    = optional(string, "Allow")
+    Action    = list(string)
+    Resource  = list(string)
+    Condition = optional(map(map(list(string))))
+  })))
+  description = "Statements that grow with the config (the feeds' prefixes), in groups: each group is one customer-managed policy attached to the role (at most 6,144 characters each), beside the inline policy of policy_statements (10,240 characters for all of a role's inline policies)."
+  default     = []
+}
+
+variable "managed_policy_quota" {
+  type        = number
+  description = "Managed policies an IAM role may have attached (10 by default; a quota increase allows up to 20). The plan fails when the groups and the VPC policy need more."
+  default     = 10
 }
 
 variable "vpc" {

@@ -19,6 +19,12 @@ variable "unload_prefixes" {
   default     = []
 }
 
+variable "external_ids" {
+  type        = list(string)
+  description = "sts:ExternalId values the COPY role's trust requires (Redshift passes the database user's ARN, arn:aws:redshift:<region>:<account>:dbuser:<cluster>/<user>); empty: any user of a cluster or namespace the role is associated with."
+  default     = []
+}
+
 variable "kms_key_arn" {
   type        = string
   description = "KMS key of the curated bucket (COPY decrypts with it) and of a created namespace. Null when the bucket uses SSE-S3."
@@ -34,8 +40,14 @@ variable "serverless" {
     subnet_ids          = optional(list(string), [])
     security_group_ids  = optional(list(string), [])
     publicly_accessible = optional(bool, false)
+    # COPY and UNLOAD through the VPC (off: Redshift reaches S3 over its own network path).
+    enhanced_vpc_routing = optional(bool, false)
+    s3_endpoint = optional(object({
+      vpc_id          = string
+      route_table_ids = list(string)
+    }))
   })
-  description = "Optional Redshift Serverless namespace and workgroup using the COPY role (admin password managed by Redshift in Secrets Manager). Off by default; empty subnet_ids use the default VPC."
+  description = "Optional Redshift Serverless namespace and workgroup using the COPY role (admin password managed by Redshift in Secrets Manager). Off by default; empty subnet_ids use the default VPC. enhanced_vpc_routing forces COPY and UNLOAD through the workgroup's VPC, which then needs a route to S3: s3_endpoint creates a gateway endpoint on the given route tables."
   default     = {}
 }
 
