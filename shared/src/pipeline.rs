@@ -41,12 +41,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::Value;
-use tracing::{error, info, info_span, warn};
+use tracing::{error, info_span};
 
 use crate::disposition::Disposition;
-use crate::events::{self, Invocation, Notice, Skip};
+use crate::events::{self, Invocation, Notice};
 use crate::lambda::Deadline;
 use crate::telemetry::Metrics;
+use crate::telemetry::catalog::{EventInvalid, EventSkipped, Invalid, MessageFailed};
 
 /// The message id a direct invocation's single notice carries in logs.
 pub const DIRECT: &str = "direct";
@@ -191,8 +192,7 @@ pub async fn handle<H: NoticeHandler>(
             handler.answer(handler.process(decoded, Budget::of::<H>(deadline)).await)
         }
         Err(e) => {
-            handler.metrics().incr("events_invalid", &[("reason", "shape")]);
-            error!(error = %e, function = H::NAME, "invocation payload is not an event this function understands");
+            EventInvalid { what: Invalid::Shape, function: H::NAME, error: &e }.emit(handler.metrics());
             Err(Box::new(e))
         }
     }
@@ -216,8 +216,7 @@ pub async fn handle_sqs<H: NoticeHandler>(handler: &H, event: SqsEvent, deadline
                 decoded.push(Decoded { index, message_id, notice });
             }
             Err(e) => {
-                metrics.incr("events_invalid", &[("reason", "body")]);
-                error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
+                EventInvalid { what: Invalid::Body, function: H::NAME, error: &e }.emit(metrics);
                 failed.fail(index, Disposition::DeadLetter);
             }
         }
@@ -226,27 +225,17 @@ pub async fn handle_sqs<H: NoticeHandler>(handler: &H, event: SqsEvent, deadline
     let mut response = SqsBatchResponse::default();
     for (index, disposition) in failed.iter() {
         let Some((message_id, _)) = messages.get(index) else { continue };
-        metrics.incr("messages_failed", &[("disposition", disposition.label())]);
-        warn!(message_id, disposition = disposition.label(), "message failed; SQS will deliver it again");
+        MessageFailed { message_id, disposition }.emit(metrics);
         response.add_failure(*message_id);
     }
     response
 }
 
-/// Counts and logs a record the handler deliberately does not process.
-pub fn skipped(metrics: &Metrics, reason: &'static str, detail: &str) {
-    metrics.incr("events_skipped", &[("reason", reason)]);
-    info!(reason, detail, "event skipped");
-}
-
+/// Counts and logs the records a notice deliberately leaves out.
 fn count_skips(metrics: &Metrics, notice: &Notice) {
     for skip in &notice.skipped {
-        skipped(metrics, skip.label(), &detail(skip));
+        EventSkipped { reason: skip.label(), detail: &format!("{skip:?}") }.emit(metrics);
     }
-}
-
-fn detail(skip: &Skip) -> String {
-    format!("{skip:?}")
 }
 
 /// The batch's messages with their ids, or, when one has none, the
@@ -270,6 +259,7 @@ pub fn identified(event: &SqsEvent) -> Result<Vec<(&str, &SqsMessage)>, SqsBatch
 mod tests {
     use super::*;
     use crate::events::fixtures::{failed_ids, s3_notification, sqs_event};
+    use crate::telemetry::catalog::{EVENTS_INVALID, EVENTS_SKIPPED, MESSAGES_FAILED};
 
     fn event(ids: &[Option<&str>]) -> SqsEvent {
         let records: Vec<serde_json::Value> = ids
@@ -360,9 +350,9 @@ mod tests {
         ];
         let response = handle_sqs(&h, sqs_event(&bodies), Deadline::never()).await;
         assert_eq!(failed_ids(&response), vec!["m0", "m2", "m3"]);
-        assert_eq!(h.metrics.get("messages_failed", &[("disposition", "retry")]), 1);
-        assert_eq!(h.metrics.get("messages_failed", &[("disposition", "dead_letter")]), 2);
-        assert_eq!(h.metrics.get("events_invalid", &[("reason", "body")]), 1);
+        assert_eq!(h.metrics.get(MESSAGES_FAILED.name, &[("disposition", "retry")]), 1);
+        assert_eq!(h.metrics.get(MESSAGES_FAILED.name, &[("disposition", "dead_letter")]), 2);
+        assert_eq!(h.metrics.get(EVENTS_INVALID.name, &[("reason", "body")]), 1);
     }
 
     #[tokio::test]
@@ -383,7 +373,7 @@ mod tests {
         let retry: Value = serde_json::from_str(&s3_notification("b", "retry.csv")).unwrap();
         assert!(handle(&h, retry, Deadline::never()).await.is_err());
         assert!(handle(&h, serde_json::json!({"what": 1}), Deadline::never()).await.is_err());
-        assert_eq!(h.metrics.get("events_invalid", &[("reason", "shape")]), 1);
+        assert_eq!(h.metrics.get(EVENTS_INVALID.name, &[("reason", "shape")]), 1);
     }
 
     #[tokio::test]
@@ -392,6 +382,6 @@ mod tests {
         let removed = s3_notification("b", "ok.csv").replace("ObjectCreated", "ObjectRemoved");
         let response = handle_sqs(&h, sqs_event(&[removed]), Deadline::never()).await;
         assert!(response.batch_item_failures.is_empty());
-        assert_eq!(h.metrics.get("events_skipped", &[("reason", "not_object_created")]), 1);
+        assert_eq!(h.metrics.get(EVENTS_SKIPPED.name, &[("reason", "not_object_created")]), 1);
     }
 }

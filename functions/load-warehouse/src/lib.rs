@@ -24,9 +24,12 @@ use landfall::manifest::Manifest;
 use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{
+    LoadCommitted, LoadDeferred, LoadFailed, ManifestMissing, ManifestUnreadable, NotAManifest,
+};
 use landfall::warehouse::{FeedRules, LoadReport, TableLoad, Warehouse, WarehouseError, plan_loads};
 use serde_json::{Value, json};
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, info_span, warn};
 
 /// Manifests fetched at once (small objects; S3 latency dominates).
 const FETCH_CONCURRENCY: usize = 16;
@@ -184,8 +187,7 @@ impl LoadWarehouse {
     fn is_manifest(&self, object: &ObjectCreated) -> bool {
         let ok = object.key.starts_with(layout::MANIFESTS_PREFIX) && object.key.ends_with(".json");
         if !ok {
-            pipeline::skipped(&self.metrics, "not_a_manifest", &object.url());
-            warn!(bucket = %object.bucket, key = %object.key, "not a manifest; skipped");
+            NotAManifest { bucket: &object.bucket, key: &object.key }.emit(&self.metrics);
         }
         ok
     }
@@ -220,14 +222,12 @@ impl LoadWarehouse {
             match result {
                 Ok(m) => manifests.push((key, m)),
                 Err(LoadError::Storage(StorageError::NotFound { .. })) => {
-                    self.metrics.incr("manifests_missing", &[]);
-                    warn!(%bucket, %key, "manifest no longer exists; nothing to load");
+                    ManifestMissing { bucket: &bucket, key: &key }.emit(&self.metrics);
                     outcome.missing.push(key);
                 }
                 Err(e) => {
-                    let retryable = if e.disposition() == Disposition::Retry { "true" } else { "false" };
-                    self.metrics.incr("manifests_unreadable", &[("retryable", retryable)]);
-                    error!(%bucket, %key, error = %e, "manifest could not be read");
+                    let retryable = e.disposition() == Disposition::Retry;
+                    ManifestUnreadable { bucket: &bucket, key: &key, retryable, error: &e }.emit(&self.metrics);
                     outcome.unreadable.push((key, e));
                 }
             }
@@ -243,10 +243,7 @@ impl LoadWarehouse {
                 info_span!("load", table = %load.target.plain(), load_id = %load.load_id, files = load.files.len());
             let result = if !budget.may_start() {
                 let left = budget.left();
-                self.metrics.incr("loads_deferred", &[("table", load.target.table.as_str())]);
-                span.in_scope(|| {
-                    warn!(left_ms = left.as_millis() as u64, "too close to the deadline to start the load")
-                });
+                span.in_scope(|| LoadDeferred { table: &load.target.table, left }.emit(&self.metrics));
                 Err(LoadError::Deferred { table: load.target.plain(), left })
             } else {
                 self.run(&load).instrument(span).await
@@ -273,46 +270,14 @@ impl LoadWarehouse {
         let table = load.target.table.as_str();
         let started = Instant::now();
         let result = self.warehouse.load(load).await;
-        let outcome = match &result {
-            Ok(_) => "committed",
-            Err(e) => e.disposition().label(),
-        };
-        self.metrics.observe("load_duration", &[("table", table), ("outcome", outcome)], started.elapsed());
+        let elapsed = started.elapsed();
         match result {
             Ok(report) => {
-                for f in &report.files {
-                    self.metrics.incr("files_loaded", &[("table", table), ("status", f.status.as_str())]);
-                }
-                self.metrics.add(
-                    "files_skipped",
-                    &[("table", table), ("reason", "already_loaded")],
-                    report.already_loaded.len() as u64,
-                );
-                self.metrics.add("rows_loaded", &[("table", table)], report.rows_loaded);
-                self.metrics.add("rows_rejected", &[("table", table), ("stage", "load")], report.rows_rejected_at_load);
-                self.metrics.add("columns_changed", &[("table", table)], report.changes.len() as u64);
-                self.metrics.incr("loads_completed", &[("table", table), ("outcome", "committed")]);
-                info!(
-                    files = report.files.len(),
-                    already_loaded = report.already_loaded.len(),
-                    rows = report.rows_loaded,
-                    rejected_at_load = report.rows_rejected_at_load,
-                    changes = ?report.changes,
-                    attempts = report.attempts,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "load committed"
-                );
+                LoadCommitted { table, report: &report, elapsed }.emit(&self.metrics);
                 Ok(report)
             }
             Err(e) => {
-                let retry = e.disposition() == Disposition::Retry;
-                let outcome = if retry { "retry" } else { "failed" };
-                self.metrics.incr("loads_completed", &[("table", table), ("outcome", outcome)]);
-                if retry {
-                    warn!(error = %e, "load failed; its messages will be retried");
-                } else {
-                    error!(error = %e, "load failed permanently; its messages go to the DLQ after their retries");
-                }
+                LoadFailed { table, disposition: e.disposition(), error: &e, elapsed }.emit(&self.metrics);
                 Err(e.into())
             }
         }

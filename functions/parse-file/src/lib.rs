@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{NaiveDate, Utc};
-use landfall::config::{Config, Feed};
+use landfall::config::Config;
 use landfall::convert::{ConvertError, ConvertRequest, Threads, convert};
 use landfall::disposition::Disposition;
 use landfall::events::{Notice, ObjectCreated};
@@ -26,8 +26,11 @@ use landfall::record::SinkError;
 use landfall::rejects::{self, Reject};
 use landfall::storage::{ObjectStore, StorageError, Version};
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{
+    FileMissing, FileSuperseded, FileUnmatched, FileWritten, MessageDeferred, ObjectFailed, ObjectProcessed,
+};
 use serde_json::{Value, json};
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, info_span};
 
 /// parse-file's [`NoticeHandler::DEADLINE_MARGIN`]: a large file takes about
 /// this long to parse, so a message is not started with less than this left.
@@ -142,21 +145,12 @@ impl ParseFile {
             let started = Instant::now();
             let result = self.process(object).instrument(span.clone()).await;
             let _enter = span.enter();
-            let outcome = match &result {
-                Ok(o) => o.label(),
-                Err(e) => e.disposition().label(),
-            };
-            self.metrics.observe("parse_duration", &[("outcome", outcome)], started.elapsed());
+            let elapsed = started.elapsed();
             match &result {
-                Ok(outcome) => info!(outcome = outcome.label(), detail = ?outcome, "object processed"),
-                Err(e) => {
-                    let disposition = e.disposition();
-                    self.metrics.incr("files_processed", &[("feed", "_any"), ("outcome", disposition.label())]);
-                    match disposition {
-                        Disposition::Retry => warn!(error = %e, "object failed; the message will be retried"),
-                        _ => error!(error = %e, "object failed; the message fails until it reaches the DLQ"),
-                    }
+                Ok(outcome) => {
+                    ObjectProcessed { outcome: outcome.label(), detail: outcome, elapsed }.emit(&self.metrics)
                 }
+                Err(e) => ObjectFailed { disposition: e.disposition(), error: e, elapsed }.emit(&self.metrics),
             }
             results.push(result);
         }
@@ -177,13 +171,12 @@ impl ParseFile {
         let body = match self.store.get(&object.bucket, &object.key, version).await {
             Ok(body) => body,
             Err(StorageError::NotFound { .. }) => {
-                self.metrics.incr("files_processed", &[("feed", &feed.name), ("outcome", "missing")]);
-                warn!("object no longer exists; nothing to parse");
+                FileMissing { feed: &feed.name }.emit(&self.metrics);
                 return Ok(Outcome::Missing);
             }
             Err(StorageError::PreconditionFailed { .. }) => {
                 // Overwritten since the event: the newer object has its own event.
-                self.metrics.incr("files_processed", &[("feed", &feed.name), ("outcome", "superseded")]);
+                FileSuperseded { feed: &feed.name }.emit(&self.metrics);
                 return Ok(Outcome::Superseded);
             }
             Err(e) => return Err(e.into()),
@@ -297,10 +290,17 @@ impl ParseFile {
             .put_bytes(&self.settings.curated_bucket, &manifest_key, manifest.to_json(), "application/json")
             .await?;
 
-        self.count(feed, &manifest, meta.size);
-        if let Some(err) = &outcome.error {
-            warn!(error = %err, status = ?outcome.status, "file could not be read completely; see the rejects");
+        FileWritten {
+            feed: &feed.name,
+            status: manifest.status.as_str(),
+            rows: manifest.rows,
+            rejected: manifest.rejected_rows,
+            parts: manifest.parts.len() as u64,
+            bytes: meta.size,
+            widened: manifest.widenings.len() as u64,
+            error: outcome.error.as_ref().map(|e| e as &dyn std::fmt::Display),
         }
+        .emit(&self.metrics);
         Ok(Outcome::Written {
             feed: feed.name.clone(),
             status: manifest.status,
@@ -309,16 +309,6 @@ impl ParseFile {
             rejected: manifest.rejected_rows,
             parts: manifest.parts.len(),
         })
-    }
-
-    fn count(&self, feed: &Feed, manifest: &Manifest, bytes: u64) {
-        let f = feed.name.as_str();
-        self.metrics.incr("files_processed", &[("feed", f), ("outcome", manifest.status.as_str())]);
-        self.metrics.add("rows_written", &[("feed", f)], manifest.rows);
-        self.metrics.add("rows_rejected", &[("feed", f)], manifest.rejected_rows);
-        self.metrics.add("parts_written", &[("feed", f)], manifest.parts.len() as u64);
-        self.metrics.add("bytes_read", &[("feed", f)], bytes);
-        self.metrics.add("columns_widened", &[("feed", f)], manifest.widenings.len() as u64);
     }
 
     /// A key no feed claims: one error record, a warning and a metric, so a
@@ -332,8 +322,7 @@ impl ParseFile {
         let body = rejects::encode(&[reject]).map_err(ParseError::EncodeRejects)?;
         let rejects_key = layout::rejects_key(layout::UNMATCHED_FEED, &file_id);
         self.store.put_bytes(&self.settings.curated_bucket, &rejects_key, body, "application/gzip").await?;
-        self.metrics.incr("files_processed", &[("feed", layout::UNMATCHED_FEED), ("outcome", "unmatched")]);
-        warn!(%reason, rejects_key, "landing key matches no feed");
+        FileUnmatched { reason: &reason, rejects_key: &rejects_key }.emit(&self.metrics);
         Ok(Outcome::Unmatched { rejects_key })
     }
 }
@@ -357,8 +346,7 @@ impl NoticeHandler for ParseFile {
         for Decoded { index, message_id, notice } in notices {
             let span = info_span!("message", message_id);
             if !budget.may_start() {
-                self.metrics.incr("messages_deferred", &[("reason", "deadline")]);
-                span.in_scope(|| warn!("too close to the deadline to start; the message will be delivered again"));
+                span.in_scope(|| MessageDeferred.emit(&self.metrics));
                 failed.fail(index, Disposition::Retry);
                 continue;
             }

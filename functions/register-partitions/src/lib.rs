@@ -29,6 +29,10 @@ use landfall::layout::{self, TABLES_PREFIX};
 use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{
+    CatalogFailed, EventInvalid, EventSkipped, FooterRead, Invalid, PartUnreadable, PartitionBatchSent,
+    PartitionsCompared, PartitionsRegistered, TableCreated, TableDeferred, TableEvolved, TableRegistered,
+};
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -97,8 +101,7 @@ impl NoticeHandler for RegisterPartitions {
         let request = match request {
             Ok(r) => r,
             Err(e) => {
-                self.metrics.incr("events_invalid", &[("reason", "repair_request")]);
-                error!(error = %e, "repair request refused");
+                EventInvalid { what: Invalid::RepairRequest, function: Self::NAME, error: &e }.emit(&self.metrics);
                 return Some(Err(Box::new(RegisterError::from(e))));
             }
         };
@@ -204,15 +207,14 @@ impl RegisterPartitions {
             let only_parts: Vec<Part> = parts.iter().map(|(_, p)| p.clone()).collect();
             let span = info_span!("table", table = %table, parts = only_parts.len());
             if !budget.may_start() {
-                self.metrics.incr("tables_deferred", &[("reason", "deadline")]);
-                span.in_scope(|| warn!("too close to the deadline to start; its messages will be delivered again"));
+                span.in_scope(|| TableDeferred.emit(&self.metrics));
                 failed.fail_all(parts.iter().map(|(m, _)| *m), Disposition::Retry);
                 continue;
             }
             let started = std::time::Instant::now();
             let result = self.register_table(&table, &only_parts).instrument(span).await;
-            let outcome = if result.as_ref().is_ok_and(|r| r.failed.is_empty()) { "ok" } else { "failed" };
-            self.metrics.observe("register_duration", &[("outcome", outcome)], started.elapsed());
+            let ok = result.as_ref().is_ok_and(|r| r.failed.is_empty());
+            TableRegistered { table: &table, ok, elapsed: started.elapsed() }.emit(&self.metrics);
             match result {
                 Ok(report) => {
                     for (message, part) in &parts {
@@ -224,7 +226,7 @@ impl RegisterPartitions {
                 Err(e) => {
                     // The table itself could not be ensured: every message that
                     // needed it waits for a retry (or, if it keeps failing, the DLQ).
-                    error!(table = %table, error = %e, "table not ensured; failing its messages");
+                    warn!(table = %table, error = %e, "table not ensured; failing its messages");
                     failed.fail_all(parts.iter().map(|(m, _)| *m), Disposition::of_fault(e.retryable()));
                 }
             }
@@ -233,7 +235,7 @@ impl RegisterPartitions {
     }
 
     fn skip(&self, reason: &'static str, detail: &str) {
-        pipeline::skipped(&self.metrics, reason, detail);
+        EventSkipped { reason, detail }.emit(&self.metrics);
     }
 
     /// Reads the footers, a few at a time. Returns the parts read (with the
@@ -270,7 +272,7 @@ impl RegisterPartitions {
             };
             match result {
                 Ok(columns) => {
-                    self.metrics.incr("footers_read", &[]);
+                    FooterRead { key: &w.key, columns: columns.len() }.emit(&self.metrics);
                     parts.push((w.message, w.table, Part { dt: w.dt, key: w.key, columns }));
                 }
                 Err(e) => self.unreadable(&w, &e, &mut failed),
@@ -287,8 +289,7 @@ impl RegisterPartitions {
         } else {
             // Retrying cannot make this part readable; it is counted and
             // logged, and the message succeeds rather than poisoning the queue.
-            self.metrics.incr("parts_unreadable", &[("reason", e.label())]);
-            error!(key = %w.key, error = %e, "part cannot be registered");
+            PartUnreadable { key: &w.key, reason: e.label(), error: e }.emit(&self.metrics);
         }
     }
 
@@ -298,7 +299,7 @@ impl RegisterPartitions {
         let def = self
             .ensure_table(table, parts)
             .await
-            .inspect_err(|e| self.metrics.incr("catalog_errors", &[("kind", e.kind.label())]))?;
+            .inspect_err(|e| CatalogFailed { table, dt: None, kind: e.kind.label(), error: e }.emit(&self.metrics))?;
         let mut by_dt: BTreeMap<&str, Vec<&[Column]>> = BTreeMap::new();
         for p in parts {
             by_dt.entry(p.dt.as_str()).or_default().push(p.columns.as_slice());
@@ -308,7 +309,7 @@ impl RegisterPartitions {
 
         let mut report = TableReport::default();
         for chunk in partitions.chunks(MAX_PARTITIONS_PER_CREATE) {
-            self.metrics.incr("partition_batches_sent", &[]);
+            PartitionBatchSent { table, partitions: chunk.len() }.emit(&self.metrics);
             let mut entry_errors: BTreeMap<String, CatalogError> = BTreeMap::new();
             match self.catalog.batch_create_partitions(&def, chunk).await {
                 Ok(errors) => {
@@ -327,22 +328,19 @@ impl RegisterPartitions {
                     None => report.created.push(p.dt.clone()),
                     Some(e) if e.kind == ErrorKind::AlreadyExists => report.existing.push(p.dt.clone()),
                     Some(e) => {
-                        self.metrics.incr("catalog_errors", &[("kind", e.kind.label())]);
-                        error!(table, dt = %p.dt, kind = e.kind.label(), error = %e, "partition not created");
+                        CatalogFailed { table, dt: Some(&p.dt), kind: e.kind.label(), error: &e }.emit(&self.metrics);
                         report.failed.insert(p.dt.clone(), e);
                     }
                 }
             }
         }
-        self.metrics.add("partitions_registered", &[("table", table)], report.created.len() as u64);
-        self.metrics.add("partitions_existing", &[("table", table)], report.existing.len() as u64);
-        info!(
+        PartitionsRegistered {
             table,
-            created = report.created.len(),
-            existing = report.existing.len(),
-            failed = report.failed.len(),
-            "partitions registered"
-        );
+            created: report.created.len(),
+            existing: report.existing.len(),
+            failed: report.failed.len(),
+        }
+        .emit(&self.metrics);
         Ok(report)
     }
 
@@ -362,8 +360,7 @@ impl RegisterPartitions {
                     let location = table_location(&self.settings.curated_bucket, table);
                     let def = TableDef::new(table, location, columns);
                     self.catalog.create_table(&def).await.map(|()| {
-                        self.metrics.incr("tables_created", &[]);
-                        info!(table, columns = def.columns.len(), "table created");
+                        TableCreated { table, columns: def.columns.len() }.emit(&self.metrics);
                         def
                     })
                 }
@@ -383,12 +380,9 @@ impl RegisterPartitions {
                     }
                     def.columns = merge.columns;
                     self.catalog.update_table(&def).await.map(|()| {
-                        self.metrics.incr("tables_updated", &[]);
-                        self.metrics.add("columns_added", &[("table", table)], merge.added.len() as u64);
-                        self.metrics.add("columns_widened", &[("table", table)], merge.widened.len() as u64);
                         let widened: Vec<String> =
                             merge.widened.iter().map(|(c, from, to)| format!("{c}: {from} -> {to}")).collect();
-                        info!(table, added = ?merge.added, widened = ?widened, "table evolved");
+                        TableEvolved { table, added: &merge.added, widened: &widened }.emit(&self.metrics);
                         def
                     })
                 }
@@ -482,8 +476,7 @@ impl RegisterPartitions {
             }
         }
         let missing: Vec<&String> = listed.iter().filter(|dt| !existing.contains(*dt)).collect();
-        info!(table, listed = listed.len(), missing = missing.len(), "partitions compared");
-        self.metrics.add("partitions_missing", &[("table", table)], missing.len() as u64);
+        PartitionsCompared { table, listed: listed.len(), missing: missing.len() }.emit(&self.metrics);
 
         let (mut registered, mut failed) = (0usize, Vec::new());
         for page in missing.chunks(MAX_PARTITIONS_PER_CREATE) {
