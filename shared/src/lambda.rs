@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::env::EnvError;
 use crate::storage::{ObjectStore, S3Store, s3_client};
 use crate::telemetry::Metrics;
+use crate::telemetry::catalog::InvocationFinished;
 
 /// Attempts per AWS call, the first included. The SDK's standard mode
 /// backs off with jitter and honours throttling; the functions add no loop
@@ -118,8 +119,7 @@ where
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
         let started = std::time::Instant::now();
         let result = handler(event.payload, Deadline::of(&event.context)).await;
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        metrics.observe("invocation_duration", &[("outcome", outcome)], started.elapsed());
+        InvocationFinished { ok: result.is_ok(), elapsed: started.elapsed() }.emit(metrics);
         metrics.flush_emf(function, &mut std::io::stdout().lock());
         result
     }))

@@ -3,7 +3,6 @@
 //! AWS adapter is a narrow trait next to its SDK implementation.
 
 pub mod aws;
-pub mod batch;
 pub mod catalog;
 pub mod config;
 pub mod convert;
@@ -19,6 +18,7 @@ pub mod lineage;
 pub mod manifest;
 pub mod monitor;
 pub mod notify;
+pub mod pipeline;
 pub mod record;
 pub mod rejects;
 pub mod retry;

@@ -244,7 +244,7 @@ async fn a_source_that_drops_the_connection_mid_page_is_read_again_from_the_same
     };
     let report = rig.run().await.unwrap();
     assert!(killer.await.unwrap(), "the page's backend was terminated mid-read");
-    assert!(rig.metrics.get("source_retries", &[("source", "src")]) >= 1);
+    assert!(rig.metrics.get(landfall::telemetry::catalog::SOURCE_RETRIES.name, &[("source", "src")]) >= 1);
     assert_eq!(ids(&rig.records(&report.keys)), (1..=20).collect::<Vec<_>>(), "every row once");
 }
 

@@ -97,7 +97,12 @@ async fn the_same_manifest_delivered_twice_changes_nothing() {
     h.send_to_queue("load-warehouse", &notification(&h.stack.curated_bucket, &manifest_key)).await;
     h.drain().await;
     assert_eq!(h.scalar("SELECT count(*) FROM public.wh_append").await, "3");
-    assert!(h.functions.metrics.get("files_skipped", &[("table", "wh_append"), ("reason", "already_loaded")]) >= 1);
+    assert!(
+        h.functions.metrics.get(
+            landfall::telemetry::catalog::FILES_SKIPPED.name,
+            &[("table", "wh_append"), ("reason", "already_loaded")]
+        ) >= 1
+    );
 
     // The same bytes dropped again: same file id, same manifest, no new rows.
     h.ingest("e2e/append/twice.csv", "wh_append", "id,name\n1,x\n2,y\n3,z\n").await;

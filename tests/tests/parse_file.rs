@@ -241,7 +241,9 @@ async fn a_key_no_feed_claims_is_reported_not_dropped() {
     let rejects = h.rejects(&layout::rejects_key(layout::UNMATCHED_FEED, &id)).await;
     assert_eq!(rejects[0].kind, RejectKind::File);
     assert!(rejects[0].reason.contains("no feed matches"), "{}", rejects[0].reason);
-    assert!(h.functions.metrics.get("files_processed", &[("outcome", "unmatched")]) >= 1);
+    assert!(
+        h.functions.metrics.get(landfall::telemetry::catalog::FILES_PROCESSED.name, &[("outcome", "unmatched")]) >= 1
+    );
 }
 
 #[tokio::test]
@@ -294,11 +296,15 @@ async fn an_undecodable_message_fails_alone_and_ends_in_the_dlq() {
 async fn the_s3_test_event_is_skipped_and_counted() {
     let h = Harness::start().await;
     let body = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/s3-test-event.json")).unwrap();
-    let before = h.functions.metrics.get("events_skipped", &[("reason", "test_event")]);
+    let before =
+        h.functions.metrics.get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "test_event")]);
     h.send_to_queue("parse-file", &body).await;
     let report = h.drain().await;
     assert_eq!(report.functions["parse-file"].failures, 0);
-    assert_eq!(h.functions.metrics.get("events_skipped", &[("reason", "test_event")]), before + 1);
+    assert_eq!(
+        h.functions.metrics.get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "test_event")]),
+        before + 1
+    );
 }
 
 #[tokio::test]

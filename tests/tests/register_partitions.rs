@@ -149,8 +149,15 @@ async fn the_same_event_twice_succeeds_and_changes_nothing() {
     assert_eq!(h.glue_partitions(table).await.len(), 1);
     assert!(h.catalog.calls_to("CreateTable", table).is_empty());
     assert!(h.catalog.calls_to("UpdateTable", table).is_empty());
-    assert_eq!(h.functions.metrics.get("partitions_registered", &[("table", table)]), 1, "only by the first delivery");
-    assert!(h.functions.metrics.get("partitions_existing", &[("table", table)]) >= 1, "AlreadyExists is success");
+    assert_eq!(
+        h.functions.metrics.get(landfall::telemetry::catalog::PARTITIONS_REGISTERED.name, &[("table", table)]),
+        1,
+        "only by the first delivery"
+    );
+    assert!(
+        h.functions.metrics.get(landfall::telemetry::catalog::PARTITIONS_EXISTING.name, &[("table", table)]) >= 1,
+        "AlreadyExists is success"
+    );
     assert!(h.dead_letters("register-partitions").await.is_empty());
 }
 
@@ -303,6 +310,6 @@ async fn a_glue_error_on_one_entry_fails_only_that_message() {
     assert_eq!(report.failures, 1, "only the message that needed 2026-11-02: {report:?}");
     assert_eq!(report.messages, 4, "three messages, then the failed one again after its visibility timeout");
     assert_eq!(h.glue_partitions(table).await.len(), 3, "the retry registered it");
-    assert_eq!(h.functions.metrics.get("catalog_errors", &[("kind", "server")]), 1);
+    assert_eq!(h.functions.metrics.get(landfall::telemetry::catalog::CATALOG_ERRORS.name, &[("kind", "server")]), 1);
     assert!(h.dead_letters("register-partitions").await.is_empty());
 }

@@ -10,8 +10,9 @@ use landfall::fetch::retry::{Jitter, request_backoff, retry_after, retryable_sta
 use landfall::fetch::{Auth, Method, Source, redact_query};
 use landfall::secrets::Secrets;
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{RequestRetried, TokenFetched};
 use serde_json::Value;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::FetchError;
 
@@ -199,8 +200,8 @@ impl Session<'_> {
             let wait = failure.wait.unwrap_or_else(|| {
                 request_backoff(Duration::from_millis(limits.backoff_base_ms)).retry_wait(attempt, &mut self.jitter)
             });
-            self.http.metrics.incr("requests_retried", &[("source", &source.name), ("reason", reason)]);
-            warn!(page, attempt, reason, wait_ms = wait.as_millis() as u64, error = %failure.error, "retrying");
+            RequestRetried { source: &source.name, reason, page, attempt, wait, error: &failure.error }
+                .emit(&self.http.metrics);
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
@@ -346,7 +347,7 @@ impl Session<'_> {
             return Err(fail(status, "the response has no access_token".into(), None));
         };
         let lifetime = parsed.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
-        self.http.metrics.incr("tokens_fetched", &[("source", name)]);
+        TokenFetched { source: name, lifetime_s: lifetime }.emit(&self.http.metrics);
         if let Ok(mut tokens) = self.http.tokens.lock() {
             tokens.insert(
                 key,

@@ -23,9 +23,10 @@ use landfall::lambda::Deadline;
 use landfall::secrets::{SecretError, Secrets};
 use landfall::storage::{ObjectStore, Precondition, PutOptions, StorageError};
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{PageFetched, RunFailed, RunFinished};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, info_span};
 
 pub use http::{Credentials, HttpClient, MAX_REDIRECTS, http_client};
 
@@ -197,18 +198,16 @@ impl FetchApi {
             }
             (None, None) => return Err(FetchError::UnknownSource { name: payload.source.clone() }),
         };
-        let label = match &outcome {
-            Ok(r) if r.complete => "complete",
-            Ok(_) => "partial",
-            Err(FetchError::Conflict { .. }) => "conflict",
-            Err(_) => "failed",
-        };
-        self.metrics.incr("runs_completed", &[("source", &payload.source), ("outcome", label)]);
+        let source = payload.source.as_str();
         span.in_scope(|| match &outcome {
             Ok(r) => {
-                info!(pages = r.pages, records = r.records, complete = r.complete, stopped = ?r.stopped, "run finished")
+                RunFinished { source, pages: r.pages, records: r.records, complete: r.complete, stopped: r.stopped }
+                    .emit(&self.metrics)
             }
-            Err(e) => warn!(error = %e, disposition = e.disposition().label(), "run failed"),
+            Err(e) => {
+                let conflict = matches!(e, FetchError::Conflict { .. });
+                RunFailed { source, conflict, disposition: e.disposition(), error: e }.emit(&self.metrics)
+            }
         });
         outcome
     }
@@ -285,8 +284,7 @@ impl FetchApi {
             }
             report.pages = page;
             report.records += records.len() as u64;
-            self.metrics.incr("pages_fetched", &[("source", name)]);
-            self.metrics.add("records_fetched", &[("source", name)], records.len() as u64);
+            PageFetched { source: name, records: records.len() as u64 }.emit(&self.metrics);
 
             let view = PageView { body: &parsed, link: response.link.as_deref(), records: records.len() };
             let Some((next, next_state)) = source.paginator.next(&page_state, &view) else { break };

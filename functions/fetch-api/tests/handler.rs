@@ -139,8 +139,8 @@ async fn a_single_page_lands_as_gzipped_ndjson_under_the_feed_prefix_with_metada
     assert!(meta.contains(&("page", "1".into())), "{meta:?}");
     assert!(meta.contains(&("run-id", report.run_id.clone())), "{meta:?}");
     assert!(meta.iter().any(|(k, v)| *k == "request-url" && v.ends_with("/things")), "{meta:?}");
-    assert_eq!(rig.metrics.get("runs_completed", &[("outcome", "complete")]), 1);
-    assert_eq!(rig.metrics.get("records_fetched", &[("source", "things")]), 2);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::RUNS_COMPLETED.name, &[("outcome", "complete")]), 1);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::RECORDS_FETCHED.name, &[("source", "things")]), 2);
 }
 
 #[tokio::test]
@@ -438,7 +438,7 @@ async fn a_429_with_retry_after_is_waited_out_then_the_page_succeeds() {
     let report = rig.run("things").await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was honoured ({:?})", started.elapsed());
     assert_eq!(report.records, 1);
-    assert_eq!(rig.metrics.get("requests_retried", &[("reason", "throttled")]), 1);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::REQUESTS_RETRIED.name, &[("reason", "throttled")]), 1);
 }
 
 #[tokio::test]
@@ -454,7 +454,7 @@ async fn three_500s_are_retried_with_backoff_then_the_page_succeeds() {
     let report = rig.run("things").await.unwrap();
     assert_eq!(report.records, 1);
     assert_eq!(rig.requests().await, 4);
-    assert_eq!(rig.metrics.get("requests_retried", &[("reason", "server_error")]), 3);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::REQUESTS_RETRIED.name, &[("reason", "server_error")]), 3);
 }
 
 #[tokio::test]
@@ -469,7 +469,7 @@ async fn a_timed_out_request_is_retried() {
     Mock::given(path("/things")).respond_with(ok(json!({"items": [{"id": 1}]}))).mount(&rig.server).await;
     let report = rig.run("things").await.unwrap();
     assert_eq!(rig.all_records(&report), vec![json!({"id": 1})]);
-    assert_eq!(rig.metrics.get("requests_retried", &[("reason", "timeout")]), 1);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::REQUESTS_RETRIED.name, &[("reason", "timeout")]), 1);
 }
 
 #[tokio::test]
@@ -480,7 +480,7 @@ async fn a_server_that_keeps_failing_fails_the_run_retryably_and_commits_nothing
     assert!(matches!(e, FetchError::Http { status: 503, .. }) && e.disposition() == Disposition::Retry, "{e}");
     assert_eq!(rig.requests().await, 5, "the first attempt and the default 4 retries");
     assert!(rig.state("things").is_none());
-    assert_eq!(rig.metrics.get("runs_completed", &[("outcome", "failed")]), 1);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::RUNS_COMPLETED.name, &[("outcome", "failed")]), 1);
 }
 
 #[tokio::test]
@@ -578,7 +578,7 @@ async fn of_two_overlapping_runs_only_one_advances_the_cursor() {
     };
     assert!(matches!(lost, FetchError::Conflict { .. }), "{lost}");
     assert_eq!(rig.state("things").unwrap().last_run_id, won.run_id);
-    assert_eq!(rig.metrics.get("runs_completed", &[("outcome", "conflict")]), 1);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::RUNS_COMPLETED.name, &[("outcome", "conflict")]), 1);
     // The loser's page is landed too: a repeat, never a gap.
     assert_eq!(rig.store.keys(LANDING, "api/things/").len(), 2);
 
@@ -616,7 +616,7 @@ async fn a_run_out_of_time_stops_at_a_page_boundary_commits_and_says_so() {
     assert_eq!(out["stopped"], "time budget");
     let state = rig.state("things").unwrap();
     assert_eq!((state.cursor, state.complete), (Some(json!(7)), false));
-    assert_eq!(rig.metrics.get("runs_completed", &[("outcome", "partial")]), 1);
+    assert_eq!(rig.metrics.get(landfall::telemetry::catalog::RUNS_COMPLETED.name, &[("outcome", "partial")]), 1);
 }
 
 #[tokio::test]

@@ -12,26 +12,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::StreamExt;
-use landfall::batch::{self, Failures};
 use landfall::config::Config;
 use landfall::disposition::Disposition;
-use landfall::events::{self, Invocation, ObjectCreated};
+use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::Manifest;
+use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{
+    LoadCommitted, LoadDeferred, LoadFailed, ManifestMissing, ManifestUnreadable, NotAManifest,
+};
 use landfall::warehouse::{FeedRules, LoadReport, TableLoad, Warehouse, WarehouseError, plan_loads};
 use serde_json::{Value, json};
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, info_span, warn};
 
 /// Manifests fetched at once (small objects; S3 latency dominates).
 const FETCH_CONCURRENCY: usize = 16;
-/// A table's load is not started with less than this left of the
-/// invocation; its messages are failed for a retry instead of being cut off
-/// mid-load (which would fail every message of the batch, loaded or not).
+/// load-warehouse's [`NoticeHandler::DEADLINE_MARGIN`]: a table's load is not
+/// started with less than this left; its messages come back instead.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,54 @@ impl BatchOutcome {
     }
 }
 
+/// load-warehouse's step: the batch's manifests are loaded together, one
+/// transaction per table ([`LoadWarehouse::load_manifests`]); a manifest that
+/// cannot be read, or a table that fails, fails the messages that carried it.
+#[async_trait]
+impl NoticeHandler for LoadWarehouse {
+    const NAME: &'static str = "load-warehouse";
+    const DEADLINE_MARGIN: Duration = DEADLINE_MARGIN;
+    type Report = BatchOutcome;
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    async fn process(&self, notices: Vec<Decoded<'_>>, budget: Budget) -> Processed<BatchOutcome> {
+        // Manifest (bucket, key) -> the messages that carried it.
+        let mut wanted: BTreeMap<(String, String), BTreeSet<usize>> = BTreeMap::new();
+        for Decoded { index, message_id, notice } in &notices {
+            let _span = info_span!("message", message_id).entered();
+            for object in notice.objects.iter().filter(|o| self.is_manifest(o)) {
+                wanted.entry((object.bucket.clone(), object.key.clone())).or_default().insert(*index);
+            }
+        }
+        let keys: Vec<(String, String)> = wanted.keys().cloned().collect();
+        let outcome = self.load(&keys, budget).await;
+        let messages_of = |key: &str| -> Vec<usize> {
+            wanted.iter().filter(|((_, k), _)| k == key).flat_map(|(_, ids)| ids.iter().copied()).collect()
+        };
+        let mut failed = Dispositions::default();
+        for (key, e) in &outcome.unreadable {
+            failed.fail_all(messages_of(key), e.disposition());
+        }
+        for load in &outcome.loads {
+            let Err(e) = &load.result else { continue };
+            for key in &load.manifest_keys {
+                failed.fail_all(messages_of(key), e.disposition());
+            }
+        }
+        Processed { failed, report: outcome }
+    }
+
+    fn answer(&self, processed: Processed<BatchOutcome>) -> Result<Value, lambda_runtime::Error> {
+        match processed.report.first_error() {
+            Some(e) => Err(e.into()),
+            None => Ok(json!({ "loads": processed.report.reports().map(summary).collect::<Vec<_>>() })),
+        }
+    }
+}
+
 fn summary(report: &LoadReport) -> Value {
     json!({
         "table": report.table,
@@ -126,37 +177,17 @@ impl LoadWarehouse {
         &self.metrics
     }
 
-    /// The Lambda entry point: SQS batches get an `SqsBatchResponse`; a
-    /// direct S3 or EventBridge event fails as a whole if any table failed.
+    /// The Lambda entry point ([`pipeline::handle`]): SQS batches get an
+    /// `SqsBatchResponse`; a direct S3 or EventBridge event fails as a whole
+    /// if any table failed.
     pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
-        match events::classify(payload) {
-            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event, deadline).await)?),
-            Ok(Invocation::Direct(notice)) => {
-                let keys: Vec<(String, String)> = notice
-                    .objects
-                    .iter()
-                    .filter(|o| self.is_manifest(o))
-                    .map(|o| (o.bucket.clone(), o.key.clone()))
-                    .collect();
-                let outcome = self.load_manifests(&keys, deadline).await;
-                match outcome.first_error() {
-                    Some(e) => Err(e.into()),
-                    None => Ok(json!({ "loads": outcome.reports().map(summary).collect::<Vec<_>>() })),
-                }
-            }
-            Err(e) => {
-                self.metrics.incr("events_invalid", &[("reason", "shape")]);
-                error!(error = %e, "invocation payload is not an event load-warehouse understands");
-                Err(Box::new(e))
-            }
-        }
+        pipeline::handle(self, payload, deadline).await
     }
 
     fn is_manifest(&self, object: &ObjectCreated) -> bool {
         let ok = object.key.starts_with(layout::MANIFESTS_PREFIX) && object.key.ends_with(".json");
         if !ok {
-            self.metrics.incr("events_skipped", &[("reason", "not_a_manifest")]);
-            warn!(bucket = %object.bucket, key = %object.key, "not a manifest; skipped");
+            NotAManifest { bucket: &object.bucket, key: &object.key }.emit(&self.metrics);
         }
         ok
     }
@@ -164,55 +195,7 @@ impl LoadWarehouse {
     /// One SQS batch: manifests grouped by table, one transaction per table;
     /// a failed table fails only the messages that carried its manifests.
     pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        let messages = match batch::identified(&event) {
-            Ok(m) => m,
-            Err(all_failed) => return all_failed,
-        };
-        let mut failures = Failures::default();
-        // Manifest (bucket, key) -> the messages that carried it.
-        let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        for (message_id, message) in messages {
-            let _span = info_span!("message", message_id).entered();
-            match events::parse_body(message.body.as_deref().unwrap_or("")) {
-                Ok(notice) => {
-                    for skip in &notice.skipped {
-                        self.metrics.incr("events_skipped", &[("reason", skip.label())]);
-                        info!(reason = skip.label(), "event skipped");
-                    }
-                    for object in notice.objects.iter().filter(|o| self.is_manifest(o)) {
-                        wanted
-                            .entry((object.bucket.clone(), object.key.clone()))
-                            .or_default()
-                            .insert(message_id.to_owned());
-                    }
-                }
-                Err(e) => {
-                    self.metrics.incr("events_invalid", &[("reason", "body")]);
-                    error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
-                    failures.fail(message_id, Disposition::DeadLetter);
-                }
-            }
-        }
-
-        let keys: Vec<(String, String)> = wanted.keys().cloned().collect();
-        let outcome = self.load_manifests(&keys, deadline).await;
-        let messages_of = |key: &str| -> Vec<String> {
-            wanted.iter().filter(|((_, k), _)| k == key).flat_map(|(_, ids)| ids.iter().cloned()).collect()
-        };
-        for (key, e) in &outcome.unreadable {
-            for id in messages_of(key) {
-                failures.fail(&id, e.disposition());
-            }
-        }
-        for load in &outcome.loads {
-            let Err(e) = &load.result else { continue };
-            for key in &load.manifest_keys {
-                for id in messages_of(key) {
-                    failures.fail(&id, e.disposition());
-                }
-            }
-        }
-        failures.into_response(&self.metrics)
+        pipeline::handle_sqs(self, event, deadline).await
     }
 
     /// Fetches the manifests, plans one load per table and runs them. Used
@@ -220,6 +203,10 @@ impl LoadWarehouse {
     /// A table whose load would start within [`DEADLINE_MARGIN`] of the
     /// deadline is not started.
     pub async fn load_manifests(&self, keys: &[(String, String)], deadline: Deadline) -> BatchOutcome {
+        self.load(keys, Budget::of::<Self>(deadline)).await
+    }
+
+    async fn load(&self, keys: &[(String, String)], budget: Budget) -> BatchOutcome {
         let mut outcome = BatchOutcome::default();
         let fetched: Vec<((String, String), Result<Manifest, LoadError>)> =
             futures_util::stream::iter(keys.iter().cloned())
@@ -235,14 +222,12 @@ impl LoadWarehouse {
             match result {
                 Ok(m) => manifests.push((key, m)),
                 Err(LoadError::Storage(StorageError::NotFound { .. })) => {
-                    self.metrics.incr("manifests_missing", &[]);
-                    warn!(%bucket, %key, "manifest no longer exists; nothing to load");
+                    ManifestMissing { bucket: &bucket, key: &key }.emit(&self.metrics);
                     outcome.missing.push(key);
                 }
                 Err(e) => {
-                    let retryable = if e.disposition() == Disposition::Retry { "true" } else { "false" };
-                    self.metrics.incr("manifests_unreadable", &[("retryable", retryable)]);
-                    error!(%bucket, %key, error = %e, "manifest could not be read");
+                    let retryable = e.disposition() == Disposition::Retry;
+                    ManifestUnreadable { bucket: &bucket, key: &key, retryable, error: &e }.emit(&self.metrics);
                     outcome.unreadable.push((key, e));
                 }
             }
@@ -256,12 +241,9 @@ impl LoadWarehouse {
         for load in loads {
             let span =
                 info_span!("load", table = %load.target.plain(), load_id = %load.load_id, files = load.files.len());
-            let result = if deadline.within(DEADLINE_MARGIN) {
-                let left = deadline.remaining().unwrap_or_default();
-                self.metrics.incr("loads_deferred", &[("table", load.target.table.as_str())]);
-                span.in_scope(|| {
-                    warn!(left_ms = left.as_millis() as u64, "too close to the deadline to start the load")
-                });
+            let result = if !budget.may_start() {
+                let left = budget.left();
+                span.in_scope(|| LoadDeferred { table: &load.target.table, left }.emit(&self.metrics));
                 Err(LoadError::Deferred { table: load.target.plain(), left })
             } else {
                 self.run(&load).instrument(span).await
@@ -288,46 +270,14 @@ impl LoadWarehouse {
         let table = load.target.table.as_str();
         let started = Instant::now();
         let result = self.warehouse.load(load).await;
-        let outcome = match &result {
-            Ok(_) => "committed",
-            Err(e) => e.disposition().label(),
-        };
-        self.metrics.observe("load_duration", &[("table", table), ("outcome", outcome)], started.elapsed());
+        let elapsed = started.elapsed();
         match result {
             Ok(report) => {
-                for f in &report.files {
-                    self.metrics.incr("files_loaded", &[("table", table), ("status", f.status.as_str())]);
-                }
-                self.metrics.add(
-                    "files_skipped",
-                    &[("table", table), ("reason", "already_loaded")],
-                    report.already_loaded.len() as u64,
-                );
-                self.metrics.add("rows_loaded", &[("table", table)], report.rows_loaded);
-                self.metrics.add("rows_rejected", &[("table", table), ("stage", "load")], report.rows_rejected_at_load);
-                self.metrics.add("columns_changed", &[("table", table)], report.changes.len() as u64);
-                self.metrics.incr("loads_completed", &[("table", table), ("outcome", "committed")]);
-                info!(
-                    files = report.files.len(),
-                    already_loaded = report.already_loaded.len(),
-                    rows = report.rows_loaded,
-                    rejected_at_load = report.rows_rejected_at_load,
-                    changes = ?report.changes,
-                    attempts = report.attempts,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "load committed"
-                );
+                LoadCommitted { table, report: &report, elapsed }.emit(&self.metrics);
                 Ok(report)
             }
             Err(e) => {
-                let retry = e.disposition() == Disposition::Retry;
-                let outcome = if retry { "retry" } else { "failed" };
-                self.metrics.incr("loads_completed", &[("table", table), ("outcome", outcome)]);
-                if retry {
-                    warn!(error = %e, "load failed; its messages will be retried");
-                } else {
-                    error!(error = %e, "load failed permanently; its messages go to the DLQ after their retries");
-                }
+                LoadFailed { table, disposition: e.disposition(), error: &e, elapsed }.emit(&self.metrics);
                 Err(e.into())
             }
         }

@@ -122,7 +122,11 @@ async fn a_failed_table_fails_only_the_messages_that_carried_its_manifests() {
     let h = handler(store, wh);
     let response = h.handle_sqs(sqs_event(&[&ok1, &bad, &ok2]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m1"]);
-    assert_eq!(h.metrics().get("loads_completed", &[("table", "broken"), ("outcome", "retry")]), 1);
+    assert_eq!(
+        h.metrics()
+            .get(landfall::telemetry::catalog::LOADS_COMPLETED.name, &[("table", "broken"), ("outcome", "retry")]),
+        1
+    );
 }
 
 #[tokio::test]
@@ -144,7 +148,7 @@ async fn a_key_that_is_not_a_manifest_is_skipped_and_its_message_succeeds() {
     let response = h.handle_sqs(sqs_event(&[&part]), Deadline::never()).await;
     assert!(failed_ids(&response).is_empty());
     assert!(wh.loads.lock().unwrap().is_empty());
-    assert_eq!(h.metrics().get("events_skipped", &[("reason", "not_a_manifest")]), 1);
+    assert_eq!(h.metrics().get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "not_a_manifest")]), 1);
 }
 
 #[tokio::test]
@@ -155,7 +159,7 @@ async fn a_manifest_deleted_before_loading_succeeds_with_nothing_to_load() {
     let h = handler(store, wh.clone());
     let response = h.handle_sqs(sqs_event(&[&gone]), Deadline::never()).await;
     assert!(failed_ids(&response).is_empty());
-    assert_eq!(h.metrics().get("manifests_missing", &[]), 1);
+    assert_eq!(h.metrics().get(landfall::telemetry::catalog::MANIFESTS_MISSING.name, &[]), 1);
     assert!(wh.loads.lock().unwrap().is_empty());
 }
 
@@ -180,7 +184,7 @@ async fn a_throttled_manifest_read_fails_its_message_for_a_retry() {
     let h = handler(store, wh);
     let response = h.handle_sqs(sqs_event(&[&slow]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
-    assert_eq!(h.metrics().get("manifests_unreadable", &[("retryable", "true")]), 1);
+    assert_eq!(h.metrics().get(landfall::telemetry::catalog::MANIFESTS_UNREADABLE.name, &[("retryable", "true")]), 1);
 }
 
 #[tokio::test]
@@ -215,6 +219,6 @@ async fn a_load_that_would_start_near_the_deadline_is_not_started_and_its_messag
     let response = h.handle_sqs(sqs_event(&[&a]), soon).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
     assert!(wh.loads.lock().unwrap().is_empty(), "nothing was started");
-    assert_eq!(h.metrics().get("loads_deferred", &[("table", "orders")]), 1);
-    assert_eq!(h.metrics().get("messages_failed", &[("disposition", "retry")]), 1);
+    assert_eq!(h.metrics().get(landfall::telemetry::catalog::LOADS_DEFERRED.name, &[("table", "orders")]), 1);
+    assert_eq!(h.metrics().get(landfall::telemetry::catalog::MESSAGES_FAILED.name, &[("disposition", "retry")]), 1);
 }

@@ -134,7 +134,7 @@ impl MonitorFeeds {
         for (feed, expect) in &feeds {
             if deadline.within(DEADLINE_MARGIN) {
                 warn!(feed = %feed.name, "the invocation's deadline is near; feed left for the next run");
-                self.metrics.incr("feeds_deferred", &[]);
+                landfall::telemetry::catalog::FeedDeferred.emit(&self.metrics);
                 report.deferred += 1;
                 continue;
             }
@@ -142,8 +142,8 @@ impl MonitorFeeds {
             let span = info_span!("feed", feed = %feed.name);
             match self.feed(feed, expect, now).instrument(span).await {
                 Ok(o) => {
-                    self.metrics.incr("feeds_evaluated", &[("outcome", "ok")]);
-                    self.metrics.observe("evaluation_duration", &[("outcome", "ok")], started.elapsed());
+                    landfall::telemetry::catalog::FeedEvaluated { ok: true, elapsed: started.elapsed() }
+                        .emit(&self.metrics);
                     report.feeds += 1;
                     report.series += o.series;
                     report.opened += o.reconciled.opened.len();
@@ -153,8 +153,8 @@ impl MonitorFeeds {
                 }
                 Err(e) => {
                     error!(feed = %feed.name, error = %e, "feed not evaluated");
-                    self.metrics.incr("feeds_evaluated", &[("outcome", "failed")]);
-                    self.metrics.observe("evaluation_duration", &[("outcome", "failed")], started.elapsed());
+                    landfall::telemetry::catalog::FeedEvaluated { ok: false, elapsed: started.elapsed() }
+                        .emit(&self.metrics);
                     failed.push(format!("{}: {e}", feed.name));
                 }
             }
@@ -197,12 +197,12 @@ impl MonitorFeeds {
         for chunk in d.apply_reconciled(&feed.name, &reconciled, now).chunks(MAX_TRANSACTION_STATEMENTS) {
             self.warehouse.execute(chunk.to_vec()).await?;
         }
-        self.metrics.add("series_evaluated", &[("feed", &feed.name)], series.len() as u64);
+        landfall::telemetry::catalog::SeriesEvaluated { feed: &feed.name, series: series.len() }.emit(&self.metrics);
         let channels = self.channels(Some(feed));
         let opened = reconciled.opened.iter().map(|f| {
             info!(series = %f.dims, kind = f.kind.as_str(), detail = %f.detail, "alert opened");
             (
-                "alerts_opened",
+                landfall::telemetry::catalog::AlertChange::Opened,
                 AlertNotice {
                     feed: &feed.name,
                     dims: &f.dims,
@@ -217,7 +217,7 @@ impl MonitorFeeds {
             info!(series = %a.dims, kind = a.kind.as_str(), since = %a.first_seen, "alert resolved");
             let detail = "back within the feed's expectations";
             (
-                "alerts_resolved",
+                landfall::telemetry::catalog::AlertChange::Resolved,
                 AlertNotice {
                     feed: &feed.name,
                     dims: &a.dims,
@@ -230,7 +230,8 @@ impl MonitorFeeds {
         });
         let mut delivery = Delivery::default();
         for (metric, notice) in opened.chain(resolved).collect::<Vec<_>>() {
-            self.metrics.incr(metric, &[("feed", &feed.name), ("kind", notice.kind.as_str())]);
+            landfall::telemetry::catalog::AlertChanged { change: metric, feed: &feed.name, kind: notice.kind.as_str() }
+                .emit(&self.metrics);
             delivery += self.notifier.send(&channels, &messages::alert(&notice)).await;
         }
         Ok(FeedOutcome { series: series.len(), reconciled, delivery })
@@ -253,7 +254,7 @@ impl MonitorFeeds {
         for f in feeds {
             for (status, n) in [("refused", f.refused), ("failed", f.failed)] {
                 if n > 0 {
-                    self.metrics.add("files_digested", &[("feed", &f.feed), ("status", status)], n);
+                    landfall::telemetry::catalog::FilesDigested { feed: &f.feed, status, files: n }.emit(&self.metrics);
                 }
             }
             groups.entry(self.channels(self.config.feed(&f.feed))).or_default().push(f);
@@ -286,13 +287,15 @@ impl MonitorFeeds {
             match record {
                 alarm::Record::Alarm(a) => {
                     info!(alarm = %a.name, state = %a.state, "alarm forwarded");
-                    self.metrics.incr("alarms_forwarded", &[("state", &a.state)]);
+                    landfall::telemetry::catalog::AlarmForwarded { state: &a.state }.emit(&self.metrics);
                     delivery += self.notifier.send(&slack_only, &messages::alarm(&a)).await;
                 }
-                alarm::Record::Own => self.metrics.incr("events_skipped", &[("reason", "own_message")]),
+                alarm::Record::Own => {
+                    landfall::telemetry::catalog::SnsRecordSkipped { reason: "own_message" }.emit(&self.metrics)
+                }
                 alarm::Record::Other(reason) => {
                     warn!(reason, "SNS record is not a CloudWatch alarm; skipped");
-                    self.metrics.incr("events_skipped", &[("reason", reason)]);
+                    landfall::telemetry::catalog::SnsRecordSkipped { reason }.emit(&self.metrics);
                 }
             }
         }

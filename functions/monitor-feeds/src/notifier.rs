@@ -70,8 +70,7 @@ impl Notifier {
     }
 
     fn count(&self, channel: &'static str, notice: &Notice, ok: bool) {
-        let name = if ok { "notifications_sent" } else { "notifications_failed" };
-        self.metrics.incr(name, &[("channel", channel), ("what", notice.what)]);
+        landfall::telemetry::catalog::NotificationDelivered { channel, what: notice.what, ok }.emit(&self.metrics);
     }
 
     /// Sends `notice` to the Slack webhook and the topic of `channels`.
@@ -106,7 +105,7 @@ impl Notifier {
         }
         if d.sent + d.failed == 0 {
             info!(what = notice.what, subject = %notice.subject, "no channel configured; nobody told");
-            self.metrics.incr("notifications_unrouted", &[("what", notice.what)]);
+            landfall::telemetry::catalog::NotificationUnrouted { what: notice.what }.emit(&self.metrics);
         }
         d
     }

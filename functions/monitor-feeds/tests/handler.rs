@@ -205,9 +205,9 @@ async fn fifty_partners_one_stops_one_halves_one_sends_rejects_three_alerts_each
     let resolved: Vec<&String> = all.iter().filter(|t| t.contains(": resolved")).collect();
     assert_eq!(resolved.len(), 3, "{all:?}");
     assert_eq!(all.len(), 7);
-    assert_eq!(m.metrics.get("alerts_opened", &[]), 3);
-    assert_eq!(m.metrics.get("alerts_resolved", &[]), 3);
-    assert_eq!(m.metrics.get("notifications_sent", &[("channel", "slack")]), 6);
+    assert_eq!(m.metrics.get(landfall::telemetry::catalog::ALERTS_OPENED.name, &[]), 3);
+    assert_eq!(m.metrics.get(landfall::telemetry::catalog::ALERTS_RESOLVED.name, &[]), 3);
+    assert_eq!(m.metrics.get(landfall::telemetry::catalog::NOTIFICATIONS_SENT.name, &[("channel", "slack")]), 6);
 
     let rows = text_rows(&m.db, "SELECT dims, kind, state FROM landfall.feed_alerts ORDER BY dims").await.unwrap();
     let rows: Vec<Vec<String>> =
@@ -302,7 +302,10 @@ async fn a_thousand_refused_files_make_one_digest_message_and_the_next_run_sends
     assert!(text.contains("would change type from bigint to text"), "{text}");
     assert!(text.contains("995 more not shown"), "five named per feed: {text}");
     assert_eq!(topic.subjects(DEFAULT_TOPIC), vec!["landfall: 1000 files refused or failed"]);
-    assert_eq!(m.metrics.get("files_digested", &[("feed", "orders"), ("status", "refused")]), 1_000);
+    assert_eq!(
+        m.metrics.get(landfall::telemetry::catalog::FILES_DIGESTED.name, &[("feed", "orders"), ("status", "refused")]),
+        1_000
+    );
 
     let next = m.handler.run(now + chrono::Duration::minutes(15), Deadline::never()).await.unwrap();
     assert_eq!(next.digested, 0);
@@ -322,7 +325,7 @@ async fn a_digest_no_channel_took_is_sent_by_the_next_run_and_the_run_still_succ
 
     let lost = m.handler.run(now, Deadline::never()).await.expect("a failed notification never fails the run");
     assert_eq!((lost.delivery.sent, lost.delivery.failed), (0, 2));
-    assert_eq!(m.metrics.get("notifications_failed", &[("what", "digest")]), 2);
+    assert_eq!(m.metrics.get(landfall::telemetry::catalog::NOTIFICATIONS_FAILED.name, &[("what", "digest")]), 2);
     assert_eq!(slack.received_requests().await.unwrap().len(), 4, "Slack was tried four times");
 
     let retried = m.handler.run(now + chrono::Duration::minutes(15), Deadline::never()).await.unwrap();
@@ -343,5 +346,5 @@ async fn a_dlq_alarm_from_the_topic_is_forwarded_to_slack_and_the_functions_own_
     assert_eq!(out["alarms_forwarded"], 1);
     assert_eq!(messages(&slack).await, vec![":rotating_light: landfall-prod-parse-file-dlq-messages is ALARM"]);
     assert!(topic.published.lock().unwrap().is_empty(), "the topic has it already: nothing published back");
-    assert_eq!(m.metrics.get("events_skipped", &[("reason", "own_message")]), 1);
+    assert_eq!(m.metrics.get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "own_message")]), 1);
 }

@@ -11,26 +11,29 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{NaiveDate, Utc};
-use landfall::batch::{self, Failures};
-use landfall::config::{Config, Feed};
+use landfall::config::Config;
 use landfall::convert::{ConvertError, ConvertRequest, Threads, convert};
 use landfall::disposition::Disposition;
-use landfall::events::{self, Invocation, Notice, ObjectCreated};
+use landfall::events::{Notice, ObjectCreated};
 use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
+use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::record::SinkError;
 use landfall::rejects::{self, Reject};
 use landfall::storage::{ObjectStore, StorageError, Version};
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{
+    FileMissing, FileSuperseded, FileUnmatched, FileWritten, MessageDeferred, ObjectFailed, ObjectProcessed,
+};
 use serde_json::{Value, json};
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, info_span};
 
-/// A message is not started with less than this left of the invocation:
-/// a large file takes about this long to parse, and a message left
-/// untouched is simply delivered again.
+/// parse-file's [`NoticeHandler::DEADLINE_MARGIN`]: a large file takes about
+/// this long to parse, so a message is not started with less than this left.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 /// Settings read once from the environment at cold start.
@@ -121,76 +124,20 @@ impl ParseFile {
         &self.metrics
     }
 
-    /// The Lambda entry point: an SQS batch gets an `SqsBatchResponse`; a
-    /// direct S3 or EventBridge invocation fails as a whole if any object
-    /// needs a retry (Lambda's async retries then apply).
+    /// The Lambda entry point ([`pipeline::handle`]): an SQS batch gets an
+    /// `SqsBatchResponse`; a direct S3 or EventBridge invocation fails as a
+    /// whole if any object needs a retry (Lambda's async retries then apply).
     pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
-        match events::classify(payload) {
-            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event, deadline).await)?),
-            Ok(Invocation::Direct(notice)) => {
-                let results = self.handle_notice(&notice).await;
-                let mut summary = Vec::new();
-                for r in results {
-                    match r {
-                        Ok(o) => summary.push(json!(o.label())),
-                        Err(e) if e.disposition().fails_message() => return Err(Box::new(e)),
-                        Err(e) => summary.push(json!(e.to_string())),
-                    }
-                }
-                Ok(json!({ "outcomes": summary }))
-            }
-            Err(e) => {
-                self.metrics.incr("events_invalid", &[("reason", "shape")]);
-                error!(error = %e, "invocation payload is not an event parse-file understands");
-                Err(Box::new(e))
-            }
-        }
+        pipeline::handle(self, payload, deadline).await
     }
 
     /// One SQS batch: each message succeeds or fails on its own; near the
     /// deadline, the messages not yet started are failed for a retry.
     pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        let messages = match batch::identified(&event) {
-            Ok(m) => m,
-            Err(all_failed) => return all_failed,
-        };
-        let mut failures = Failures::default();
-        for (message_id, message) in messages {
-            let span = info_span!("message", message_id);
-            if deadline.within(DEADLINE_MARGIN) {
-                self.metrics.incr("messages_deferred", &[("reason", "deadline")]);
-                span.in_scope(|| warn!("too close to the deadline to start; the message will be delivered again"));
-                failures.fail(message_id, Disposition::Retry);
-                continue;
-            }
-            let disposition = async {
-                let notice = match events::parse_body(message.body.as_deref().unwrap_or("")) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        self.metrics.incr("events_invalid", &[("reason", "body")]);
-                        error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
-                        return Disposition::DeadLetter;
-                    }
-                };
-                self.handle_notice(&notice)
-                    .await
-                    .iter()
-                    .filter_map(|r| r.as_ref().err().map(ParseError::disposition))
-                    .min()
-                    .unwrap_or(Disposition::Done)
-            }
-            .instrument(span)
-            .await;
-            failures.fail(message_id, disposition);
-        }
-        failures.into_response(&self.metrics)
+        pipeline::handle_sqs(self, event, deadline).await
     }
 
     async fn handle_notice(&self, notice: &Notice) -> Vec<Result<Outcome, ParseError>> {
-        for skip in &notice.skipped {
-            self.metrics.incr("events_skipped", &[("reason", skip.label())]);
-            info!(reason = skip.label(), detail = ?skip, "event skipped");
-        }
         let mut results = Vec::with_capacity(notice.objects.len());
         for object in &notice.objects {
             let span =
@@ -198,21 +145,12 @@ impl ParseFile {
             let started = Instant::now();
             let result = self.process(object).instrument(span.clone()).await;
             let _enter = span.enter();
-            let outcome = match &result {
-                Ok(o) => o.label(),
-                Err(e) => e.disposition().label(),
-            };
-            self.metrics.observe("parse_duration", &[("outcome", outcome)], started.elapsed());
+            let elapsed = started.elapsed();
             match &result {
-                Ok(outcome) => info!(outcome = outcome.label(), detail = ?outcome, "object processed"),
-                Err(e) => {
-                    let disposition = e.disposition();
-                    self.metrics.incr("files_processed", &[("feed", "_any"), ("outcome", disposition.label())]);
-                    match disposition {
-                        Disposition::Retry => warn!(error = %e, "object failed; the message will be retried"),
-                        _ => error!(error = %e, "object failed; the message fails until it reaches the DLQ"),
-                    }
+                Ok(outcome) => {
+                    ObjectProcessed { outcome: outcome.label(), detail: outcome, elapsed }.emit(&self.metrics)
                 }
+                Err(e) => ObjectFailed { disposition: e.disposition(), error: e, elapsed }.emit(&self.metrics),
             }
             results.push(result);
         }
@@ -233,13 +171,12 @@ impl ParseFile {
         let body = match self.store.get(&object.bucket, &object.key, version).await {
             Ok(body) => body,
             Err(StorageError::NotFound { .. }) => {
-                self.metrics.incr("files_processed", &[("feed", &feed.name), ("outcome", "missing")]);
-                warn!("object no longer exists; nothing to parse");
+                FileMissing { feed: &feed.name }.emit(&self.metrics);
                 return Ok(Outcome::Missing);
             }
             Err(StorageError::PreconditionFailed { .. }) => {
                 // Overwritten since the event: the newer object has its own event.
-                self.metrics.incr("files_processed", &[("feed", &feed.name), ("outcome", "superseded")]);
+                FileSuperseded { feed: &feed.name }.emit(&self.metrics);
                 return Ok(Outcome::Superseded);
             }
             Err(e) => return Err(e.into()),
@@ -353,10 +290,17 @@ impl ParseFile {
             .put_bytes(&self.settings.curated_bucket, &manifest_key, manifest.to_json(), "application/json")
             .await?;
 
-        self.count(feed, &manifest, meta.size);
-        if let Some(err) = &outcome.error {
-            warn!(error = %err, status = ?outcome.status, "file could not be read completely; see the rejects");
+        FileWritten {
+            feed: &feed.name,
+            status: manifest.status.as_str(),
+            rows: manifest.rows,
+            rejected: manifest.rejected_rows,
+            parts: manifest.parts.len() as u64,
+            bytes: meta.size,
+            widened: manifest.widenings.len() as u64,
+            error: outcome.error.as_ref().map(|e| e as &dyn std::fmt::Display),
         }
+        .emit(&self.metrics);
         Ok(Outcome::Written {
             feed: feed.name.clone(),
             status: manifest.status,
@@ -365,16 +309,6 @@ impl ParseFile {
             rejected: manifest.rejected_rows,
             parts: manifest.parts.len(),
         })
-    }
-
-    fn count(&self, feed: &Feed, manifest: &Manifest, bytes: u64) {
-        let f = feed.name.as_str();
-        self.metrics.incr("files_processed", &[("feed", f), ("outcome", manifest.status.as_str())]);
-        self.metrics.add("rows_written", &[("feed", f)], manifest.rows);
-        self.metrics.add("rows_rejected", &[("feed", f)], manifest.rejected_rows);
-        self.metrics.add("parts_written", &[("feed", f)], manifest.parts.len() as u64);
-        self.metrics.add("bytes_read", &[("feed", f)], bytes);
-        self.metrics.add("columns_widened", &[("feed", f)], manifest.widenings.len() as u64);
     }
 
     /// A key no feed claims: one error record, a warning and a metric, so a
@@ -388,9 +322,55 @@ impl ParseFile {
         let body = rejects::encode(&[reject]).map_err(ParseError::EncodeRejects)?;
         let rejects_key = layout::rejects_key(layout::UNMATCHED_FEED, &file_id);
         self.store.put_bytes(&self.settings.curated_bucket, &rejects_key, body, "application/gzip").await?;
-        self.metrics.incr("files_processed", &[("feed", layout::UNMATCHED_FEED), ("outcome", "unmatched")]);
-        warn!(%reason, rejects_key, "landing key matches no feed");
+        FileUnmatched { reason: &reason, rejects_key: &rejects_key }.emit(&self.metrics);
         Ok(Outcome::Unmatched { rejects_key })
+    }
+}
+
+/// parse-file's step: message by message, each object of a notice parsed
+/// in turn; a message fails with the most urgent of its objects' failures.
+#[async_trait]
+impl NoticeHandler for ParseFile {
+    const NAME: &'static str = "parse-file";
+    const DEADLINE_MARGIN: Duration = DEADLINE_MARGIN;
+    /// Every object's result, message by message.
+    type Report = Vec<Result<Outcome, ParseError>>;
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    async fn process(&self, notices: Vec<Decoded<'_>>, budget: Budget) -> Processed<Self::Report> {
+        let mut failed = Dispositions::default();
+        let mut report = Vec::new();
+        for Decoded { index, message_id, notice } in notices {
+            let span = info_span!("message", message_id);
+            if !budget.may_start() {
+                span.in_scope(|| MessageDeferred.emit(&self.metrics));
+                failed.fail(index, Disposition::Retry);
+                continue;
+            }
+            let results = self.handle_notice(&notice).instrument(span).await;
+            let disposition = results.iter().filter_map(|r| r.as_ref().err().map(ParseError::disposition)).min();
+            failed.fail(index, disposition.unwrap_or(Disposition::Done));
+            report.extend(results);
+        }
+        Processed { failed, report }
+    }
+
+    fn answer(&self, processed: Processed<Self::Report>) -> Result<Value, lambda_runtime::Error> {
+        let mut summary = Vec::new();
+        for r in processed.report {
+            match r {
+                Ok(o) => summary.push(json!(o.label())),
+                Err(e) if e.disposition().fails_message() => return Err(Box::new(e)),
+                Err(e) => summary.push(json!(e.to_string())),
+            }
+        }
+        if let Some((_, disposition)) = processed.failed.iter().next() {
+            return Err(format!("not processed ({}); invoke again", disposition.label()).into());
+        }
+        Ok(json!({ "outcomes": summary }))
     }
 }
 

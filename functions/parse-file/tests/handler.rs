@@ -96,7 +96,10 @@ async fn a_manifest_that_cannot_be_stored_fails_the_message_for_the_dlq() {
     let (h, _dir) = handler(Arc::clone(&store));
     let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/a.csv")]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
-    assert_eq!(h.metrics().get("messages_failed", &[("disposition", "dead_letter")]), 1);
+    assert_eq!(
+        h.metrics().get(landfall::telemetry::catalog::MESSAGES_FAILED.name, &[("disposition", "dead_letter")]),
+        1
+    );
 }
 
 #[tokio::test]
@@ -116,7 +119,7 @@ async fn an_object_deleted_before_processing_succeeds_as_missing() {
     let store = Arc::new(MemoryStore::default());
     let (h, _dir) = handler(store);
     assert_eq!(h.process(&object("clicks/gone.csv")).await.unwrap(), Outcome::Missing);
-    assert_eq!(h.metrics().get("files_processed", &[("outcome", "missing")]), 1);
+    assert_eq!(h.metrics().get(landfall::telemetry::catalog::FILES_PROCESSED.name, &[("outcome", "missing")]), 1);
 }
 
 #[tokio::test]
@@ -181,5 +184,5 @@ async fn messages_not_started_before_the_deadline_margin_come_back_untouched() {
     let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/a.csv")]), soon).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
     assert!(store.keys("curated", "_manifests/").is_empty(), "the file was not parsed");
-    assert_eq!(h.metrics().get("messages_deferred", &[("reason", "deadline")]), 1);
+    assert_eq!(h.metrics().get(landfall::telemetry::catalog::MESSAGES_DEFERRED.name, &[("reason", "deadline")]), 1);
 }

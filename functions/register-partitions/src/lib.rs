@@ -16,18 +16,23 @@ pub mod repair;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use landfall::batch::{self, Failures};
 use landfall::catalog::{
     Catalog, CatalogError, Column, ErrorKind, MAX_PARTITIONS_PER_CREATE, MAX_PARTITIONS_PER_GET, Merge, TableDef,
     merge_columns, partition_columns, table_location, valid_table_name,
 };
 use landfall::disposition::Disposition;
-use landfall::events::{self, EventError, Invocation, Notice};
+use landfall::events::EventError;
 use landfall::lambda::Deadline;
 use landfall::layout::{self, TABLES_PREFIX};
+use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
+use landfall::telemetry::catalog::{
+    CatalogFailed, EventInvalid, EventSkipped, FooterRead, Invalid, PartUnreadable, PartitionBatchSent,
+    PartitionsCompared, PartitionsRegistered, TableCreated, TableDeferred, TableEvolved, TableRegistered,
+};
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -38,15 +43,10 @@ use crate::repair::{RepairRequest, RequestError, Tables};
 const CONCURRENT_FOOTER_READS: usize = 16;
 /// Attempts at creating or evolving a table when another writer got there first.
 const TABLE_ATTEMPTS: usize = 3;
-/// A table is not started with less than this left of the invocation.
+/// register-partitions' [`NoticeHandler::DEADLINE_MARGIN`]: a table's
+/// partitions take a few Glue calls, so a table is not started with less
+/// than this left.
 pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Message (index in the batch) -> what its failure means.
-type Failed = BTreeMap<usize, Disposition>;
-
-fn fail(failed: &mut Failed, message: usize, disposition: Disposition) {
-    failed.entry(message).or_insert(disposition);
-}
 
 /// Settings read once from the environment at cold start.
 #[derive(Debug, Clone)]
@@ -69,6 +69,44 @@ pub enum RegisterError {
     Partitions { failed: usize, first: CatalogError },
     #[error("{0} message(s) of a direct invocation failed; see the log")]
     Direct(usize),
+}
+
+/// register-partitions' step: the batch's parts grouped by table, each
+/// table ensured and its partitions added once; a message fails only for the
+/// parts it carried. Repair requests are answered before any notice decoding.
+#[async_trait]
+impl NoticeHandler for RegisterPartitions {
+    const NAME: &'static str = "register-partitions";
+    const DEADLINE_MARGIN: std::time::Duration = DEADLINE_MARGIN;
+    type Report = ();
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    async fn process(&self, notices: Vec<Decoded<'_>>, budget: Budget) -> Processed<()> {
+        Processed { failed: self.register_notices(&notices, budget).await, report: () }
+    }
+
+    fn answer(&self, processed: Processed<()>) -> Result<Value, lambda_runtime::Error> {
+        if processed.failed.is_empty() {
+            Ok(json!({"failed": 0}))
+        } else {
+            Err(Box::new(RegisterError::Direct(processed.failed.len())))
+        }
+    }
+
+    async fn intercept(&self, payload: &Value) -> Option<Result<Value, lambda_runtime::Error>> {
+        let request = repair::from_payload(payload, chrono::Utc::now())?;
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => {
+                EventInvalid { what: Invalid::RepairRequest, function: Self::NAME, error: &e }.emit(&self.metrics);
+                return Some(Err(Box::new(RegisterError::from(e))));
+            }
+        };
+        Some(self.repair(&request).await.map_err(|e| Box::new(e) as lambda_runtime::Error))
+    }
 }
 
 /// One Parquet part and the columns its footer declares.
@@ -114,72 +152,26 @@ impl RegisterPartitions {
         &self.metrics
     }
 
-    /// The Lambda entry point: a repair request (direct or a scheduled
-    /// event) gets its report; an SQS batch an `SqsBatchResponse`; a direct
-    /// S3 or EventBridge notification fails as a whole if any part failed.
+    /// The Lambda entry point ([`pipeline::handle`]): a repair request
+    /// (direct or a scheduled event) gets its report; an SQS batch an
+    /// `SqsBatchResponse`; a direct S3 or EventBridge notification fails as a
+    /// whole if any part failed.
     pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
-        if let Some(request) = repair::from_payload(&payload, chrono::Utc::now()) {
-            let request = request.inspect_err(|e| {
-                self.metrics.incr("events_invalid", &[("reason", "repair_request")]);
-                error!(error = %e, "repair request refused");
-            })?;
-            return Ok(self.repair(&request).await?);
-        }
-        match events::classify(payload) {
-            Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(self.handle_sqs(event, deadline).await)?),
-            Ok(Invocation::Direct(notice)) => {
-                let failed = self.register_notices(&[("direct", Ok(notice))], deadline).await;
-                if failed.is_empty() {
-                    Ok(json!({"failed": 0}))
-                } else {
-                    Err(Box::new(RegisterError::Direct(failed.len())))
-                }
-            }
-            Err(e) => {
-                self.metrics.incr("events_invalid", &[("reason", "shape")]);
-                error!(error = %e, "invocation payload is not an event register-partitions understands");
-                Err(Box::new(e))
-            }
-        }
+        pipeline::handle(self, payload, deadline).await
     }
 
     /// One SQS batch: a message fails only for its own parts.
     pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        let messages = match batch::identified(&event) {
-            Ok(m) => m,
-            Err(all_failed) => return all_failed,
-        };
-        let notices: Vec<(&str, Result<Notice, EventError>)> =
-            messages.iter().map(|(id, m)| (*id, events::parse_body(m.body.as_deref().unwrap_or("")))).collect();
-        let mut failures = Failures::default();
-        for (i, disposition) in self.register_notices(&notices, deadline).await {
-            if let Some((id, _)) = messages.get(i) {
-                warn!(message_id = id, disposition = disposition.label(), "message failed; SQS will deliver it again");
-                failures.fail(id, disposition);
-            }
-        }
-        failures.into_response(&self.metrics)
+        pipeline::handle_sqs(self, event, deadline).await
     }
 
-    /// Registers the parts the notices name; returns the notices that must
+    /// Registers the parts the notices name; returns the messages that must
     /// come back, with why.
-    async fn register_notices(&self, notices: &[(&str, Result<Notice, EventError>)], deadline: Deadline) -> Failed {
-        let mut failed = Failed::new();
+    async fn register_notices(&self, notices: &[Decoded<'_>], budget: Budget) -> Dispositions {
+        let mut failed = Dispositions::default();
         let mut wanted = Vec::new();
-        for (i, (message_id, notice)) in notices.iter().enumerate() {
+        for Decoded { index, message_id, notice } in notices {
             let _message = info_span!("message", message_id).entered();
-            let notice = match notice {
-                Ok(notice) => notice,
-                Err(e) => {
-                    self.metrics.incr("events_invalid", &[("reason", "body")]);
-                    error!(error = %e, "message body is not a notification; failing it so it reaches the DLQ");
-                    fail(&mut failed, i, Disposition::DeadLetter);
-                    continue;
-                }
-            };
-            for skip in &notice.skipped {
-                self.skip(skip.label(), &format!("{skip:?}"));
-            }
             for object in &notice.objects {
                 let _span = info_span!("object", bucket = %object.bucket, key = %object.key).entered();
                 if object.bucket != self.settings.curated_bucket {
@@ -195,7 +187,7 @@ impl RegisterPartitions {
                     continue;
                 }
                 wanted.push(Wanted {
-                    message: i,
+                    message: *index,
                     message_id: (*message_id).to_owned(),
                     table: part.table.to_owned(),
                     dt: part.dt.to_owned(),
@@ -205,9 +197,7 @@ impl RegisterPartitions {
         }
 
         let (parts, unread) = self.read_footers(wanted).await;
-        for (message, disposition) in unread {
-            fail(&mut failed, message, disposition);
-        }
+        failed.extend(unread);
 
         let mut by_table: BTreeMap<String, Vec<(usize, Part)>> = BTreeMap::new();
         for (message, table, part) in parts {
@@ -216,33 +206,28 @@ impl RegisterPartitions {
         for (table, parts) in by_table {
             let only_parts: Vec<Part> = parts.iter().map(|(_, p)| p.clone()).collect();
             let span = info_span!("table", table = %table, parts = only_parts.len());
-            if deadline.within(DEADLINE_MARGIN) {
-                self.metrics.incr("tables_deferred", &[("reason", "deadline")]);
-                span.in_scope(|| warn!("too close to the deadline to start; its messages will be delivered again"));
-                for (m, _) in &parts {
-                    fail(&mut failed, *m, Disposition::Retry);
-                }
+            if !budget.may_start() {
+                span.in_scope(|| TableDeferred.emit(&self.metrics));
+                failed.fail_all(parts.iter().map(|(m, _)| *m), Disposition::Retry);
                 continue;
             }
             let started = std::time::Instant::now();
             let result = self.register_table(&table, &only_parts).instrument(span).await;
-            let outcome = if result.as_ref().is_ok_and(|r| r.failed.is_empty()) { "ok" } else { "failed" };
-            self.metrics.observe("register_duration", &[("outcome", outcome)], started.elapsed());
+            let ok = result.as_ref().is_ok_and(|r| r.failed.is_empty());
+            TableRegistered { table: &table, ok, elapsed: started.elapsed() }.emit(&self.metrics);
             match result {
                 Ok(report) => {
                     for (message, part) in &parts {
                         if let Some(e) = report.failed.get(&part.dt) {
-                            fail(&mut failed, *message, Disposition::of_fault(e.retryable()));
+                            failed.fail(*message, Disposition::of_fault(e.retryable()));
                         }
                     }
                 }
                 Err(e) => {
                     // The table itself could not be ensured: every message that
                     // needed it waits for a retry (or, if it keeps failing, the DLQ).
-                    error!(table = %table, error = %e, "table not ensured; failing its messages");
-                    for (m, _) in &parts {
-                        fail(&mut failed, *m, Disposition::of_fault(e.retryable()));
-                    }
+                    warn!(table = %table, error = %e, "table not ensured; failing its messages");
+                    failed.fail_all(parts.iter().map(|(m, _)| *m), Disposition::of_fault(e.retryable()));
                 }
             }
         }
@@ -250,15 +235,14 @@ impl RegisterPartitions {
     }
 
     fn skip(&self, reason: &'static str, detail: &str) {
-        self.metrics.incr("events_skipped", &[("reason", reason)]);
-        info!(reason, detail, "event skipped");
+        EventSkipped { reason, detail }.emit(&self.metrics);
     }
 
     /// Reads the footers, a few at a time. Returns the parts read (with the
     /// message and table that asked for them) and the messages to retry.
-    async fn read_footers(&self, wanted: Vec<Wanted>) -> (Vec<(usize, String, Part)>, Failed) {
+    async fn read_footers(&self, wanted: Vec<Wanted>) -> (Vec<(usize, String, Part)>, Dispositions) {
         let mut parts = Vec::with_capacity(wanted.len());
-        let mut failed = Failed::new();
+        let mut failed = Dispositions::default();
         let everyone: BTreeSet<usize> = wanted.iter().map(|w| w.message).collect();
         let mut pending = wanted.into_iter();
         let mut tasks = tokio::task::JoinSet::new();
@@ -282,15 +266,13 @@ impl RegisterPartitions {
                 Err(e) => {
                     // A panicked read cannot be tied to its message: retry them all.
                     error!(error = %e, "a footer read task failed");
-                    for m in &everyone {
-                        fail(&mut failed, *m, Disposition::Retry);
-                    }
+                    failed.fail_all(everyone.iter().copied(), Disposition::Retry);
                     continue;
                 }
             };
             match result {
                 Ok(columns) => {
-                    self.metrics.incr("footers_read", &[]);
+                    FooterRead { key: &w.key, columns: columns.len() }.emit(&self.metrics);
                     parts.push((w.message, w.table, Part { dt: w.dt, key: w.key, columns }));
                 }
                 Err(e) => self.unreadable(&w, &e, &mut failed),
@@ -299,16 +281,15 @@ impl RegisterPartitions {
         (parts, failed)
     }
 
-    fn unreadable(&self, w: &Wanted, e: &ReadError, failed: &mut Failed) {
+    fn unreadable(&self, w: &Wanted, e: &ReadError, failed: &mut Dispositions) {
         let disposition = e.disposition();
         if disposition.fails_message() {
             warn!(key = %w.key, error = %e, "footer not read; the message will be retried");
-            fail(failed, w.message, disposition);
+            failed.fail(w.message, disposition);
         } else {
             // Retrying cannot make this part readable; it is counted and
             // logged, and the message succeeds rather than poisoning the queue.
-            self.metrics.incr("parts_unreadable", &[("reason", e.label())]);
-            error!(key = %w.key, error = %e, "part cannot be registered");
+            PartUnreadable { key: &w.key, reason: e.label(), error: e }.emit(&self.metrics);
         }
     }
 
@@ -318,7 +299,7 @@ impl RegisterPartitions {
         let def = self
             .ensure_table(table, parts)
             .await
-            .inspect_err(|e| self.metrics.incr("catalog_errors", &[("kind", e.kind.label())]))?;
+            .inspect_err(|e| CatalogFailed { table, dt: None, kind: e.kind.label(), error: e }.emit(&self.metrics))?;
         let mut by_dt: BTreeMap<&str, Vec<&[Column]>> = BTreeMap::new();
         for p in parts {
             by_dt.entry(p.dt.as_str()).or_default().push(p.columns.as_slice());
@@ -328,7 +309,7 @@ impl RegisterPartitions {
 
         let mut report = TableReport::default();
         for chunk in partitions.chunks(MAX_PARTITIONS_PER_CREATE) {
-            self.metrics.incr("partition_batches_sent", &[]);
+            PartitionBatchSent { table, partitions: chunk.len() }.emit(&self.metrics);
             let mut entry_errors: BTreeMap<String, CatalogError> = BTreeMap::new();
             match self.catalog.batch_create_partitions(&def, chunk).await {
                 Ok(errors) => {
@@ -347,22 +328,19 @@ impl RegisterPartitions {
                     None => report.created.push(p.dt.clone()),
                     Some(e) if e.kind == ErrorKind::AlreadyExists => report.existing.push(p.dt.clone()),
                     Some(e) => {
-                        self.metrics.incr("catalog_errors", &[("kind", e.kind.label())]);
-                        error!(table, dt = %p.dt, kind = e.kind.label(), error = %e, "partition not created");
+                        CatalogFailed { table, dt: Some(&p.dt), kind: e.kind.label(), error: &e }.emit(&self.metrics);
                         report.failed.insert(p.dt.clone(), e);
                     }
                 }
             }
         }
-        self.metrics.add("partitions_registered", &[("table", table)], report.created.len() as u64);
-        self.metrics.add("partitions_existing", &[("table", table)], report.existing.len() as u64);
-        info!(
+        PartitionsRegistered {
             table,
-            created = report.created.len(),
-            existing = report.existing.len(),
-            failed = report.failed.len(),
-            "partitions registered"
-        );
+            created: report.created.len(),
+            existing: report.existing.len(),
+            failed: report.failed.len(),
+        }
+        .emit(&self.metrics);
         Ok(report)
     }
 
@@ -382,8 +360,7 @@ impl RegisterPartitions {
                     let location = table_location(&self.settings.curated_bucket, table);
                     let def = TableDef::new(table, location, columns);
                     self.catalog.create_table(&def).await.map(|()| {
-                        self.metrics.incr("tables_created", &[]);
-                        info!(table, columns = def.columns.len(), "table created");
+                        TableCreated { table, columns: def.columns.len() }.emit(&self.metrics);
                         def
                     })
                 }
@@ -403,12 +380,9 @@ impl RegisterPartitions {
                     }
                     def.columns = merge.columns;
                     self.catalog.update_table(&def).await.map(|()| {
-                        self.metrics.incr("tables_updated", &[]);
-                        self.metrics.add("columns_added", &[("table", table)], merge.added.len() as u64);
-                        self.metrics.add("columns_widened", &[("table", table)], merge.widened.len() as u64);
                         let widened: Vec<String> =
                             merge.widened.iter().map(|(c, from, to)| format!("{c}: {from} -> {to}")).collect();
-                        info!(table, added = ?merge.added, widened = ?widened, "table evolved");
+                        TableEvolved { table, added: &merge.added, widened: &widened }.emit(&self.metrics);
                         def
                     })
                 }
@@ -502,8 +476,7 @@ impl RegisterPartitions {
             }
         }
         let missing: Vec<&String> = listed.iter().filter(|dt| !existing.contains(*dt)).collect();
-        info!(table, listed = listed.len(), missing = missing.len(), "partitions compared");
-        self.metrics.add("partitions_missing", &[("table", table)], missing.len() as u64);
+        PartitionsCompared { table, listed: listed.len(), missing: missing.len() }.emit(&self.metrics);
 
         let (mut registered, mut failed) = (0usize, Vec::new());
         for page in missing.chunks(MAX_PARTITIONS_PER_CREATE) {

@@ -299,8 +299,11 @@ async fn the_first_part_creates_an_external_parquet_table_and_its_partition() {
     );
     assert_eq!(s.catalog.dts("orders"), ["2026-11-01"]);
     assert_eq!(s.catalog.partition("orders", "2026-11-01").location, "s3://curated/tables/orders/dt=2026-11-01/");
-    assert_eq!(s.handler.metrics().get("tables_created", &[]), 1);
-    assert_eq!(s.handler.metrics().get("partitions_registered", &[("table", "orders")]), 1);
+    assert_eq!(s.handler.metrics().get(landfall::telemetry::catalog::TABLES_CREATED.name, &[]), 1);
+    assert_eq!(
+        s.handler.metrics().get(landfall::telemetry::catalog::PARTITIONS_REGISTERED.name, &[("table", "orders")]),
+        1
+    );
 }
 
 #[tokio::test]
@@ -338,7 +341,11 @@ async fn the_same_event_twice_succeeds_and_changes_nothing() {
     assert!(s.batch(&[body]).await.is_empty(), "again in a later batch");
     assert_eq!(s.catalog.dts("orders"), ["2026-11-01"]);
     assert_eq!((s.catalog.count("CreateTable"), s.catalog.count("UpdateTable")), (1, 0));
-    assert_eq!(s.handler.metrics().get("partitions_existing", &[]), 1, "the later batch found it registered");
+    assert_eq!(
+        s.handler.metrics().get(landfall::telemetry::catalog::PARTITIONS_EXISTING.name, &[]),
+        1,
+        "the later batch found it registered"
+    );
 }
 
 #[tokio::test]
@@ -372,8 +379,8 @@ async fn a_new_column_is_appended_and_a_wider_type_widens_the_table() {
     );
     let new = s.catalog.partition("orders", "2026-11-02");
     assert!(types(&new.columns).contains(&"amount double".to_string()));
-    assert_eq!(s.handler.metrics().get("columns_added", &[]), 1);
-    assert_eq!(s.handler.metrics().get("columns_widened", &[]), 1);
+    assert_eq!(s.handler.metrics().get(landfall::telemetry::catalog::COLUMNS_ADDED.name, &[]), 1);
+    assert_eq!(s.handler.metrics().get(landfall::telemetry::catalog::CATALOG_COLUMNS_WIDENED.name, &[]), 1);
 }
 
 #[tokio::test]
@@ -421,7 +428,7 @@ async fn a_per_entry_glue_error_fails_only_the_messages_that_needed_that_partiti
 
     assert_eq!(s.batch(&[a, b, c, b2]).await, ["m1", "m3"]);
     assert_eq!(s.catalog.dts("orders"), ["2026-11-01", "2026-11-03"]);
-    assert_eq!(s.handler.metrics().get("catalog_errors", &[("kind", "server")]), 1);
+    assert_eq!(s.handler.metrics().get(landfall::telemetry::catalog::CATALOG_ERRORS.name, &[("kind", "server")]), 1);
 }
 
 #[tokio::test]
@@ -432,7 +439,7 @@ async fn throttling_on_one_table_fails_only_that_tables_messages() {
     s.catalog.throttle_tables.lock().unwrap().insert("slow".into());
     assert_eq!(s.batch(&[slow, fine]).await, ["m0"]);
     assert_eq!(s.catalog.dts("orders"), ["2026-11-01"]);
-    assert_eq!(s.handler.metrics().get("catalog_errors", &[("kind", "throttled")]), 1);
+    assert_eq!(s.handler.metrics().get(landfall::telemetry::catalog::CATALOG_ERRORS.name, &[("kind", "throttled")]), 1);
 }
 
 #[tokio::test]
@@ -470,7 +477,7 @@ async fn a_table_partitioned_by_something_else_is_a_conflict_that_fails_its_mess
     foreign.partition_keys = vec!["year".into(), "month".into()];
     s.catalog.tables.lock().unwrap().insert("orders".into(), foreign);
     assert_eq!(s.batch(&[s.part("orders", "2026-11-01", 0, orders_v1())]).await, ["m0"]);
-    assert_eq!(s.handler.metrics().get("catalog_errors", &[("kind", "conflict")]), 1);
+    assert_eq!(s.handler.metrics().get(landfall::telemetry::catalog::CATALOG_ERRORS.name, &[("kind", "conflict")]), 1);
 }
 
 #[tokio::test]
@@ -490,8 +497,14 @@ async fn a_part_that_is_not_parquet_is_counted_and_does_not_poison_the_queue() {
     let bad = notification(&key("orders", "2026-11-01", 0));
     let gone = notification(&key("orders", "2026-11-01", 9));
     assert!(s.batch(&[bad, gone]).await.is_empty());
-    assert_eq!(s.handler.metrics().get("parts_unreadable", &[("reason", "not_parquet")]), 1);
-    assert_eq!(s.handler.metrics().get("parts_unreadable", &[("reason", "missing")]), 1);
+    assert_eq!(
+        s.handler.metrics().get(landfall::telemetry::catalog::PARTS_UNREADABLE.name, &[("reason", "not_parquet")]),
+        1
+    );
+    assert_eq!(
+        s.handler.metrics().get(landfall::telemetry::catalog::PARTS_UNREADABLE.name, &[("reason", "missing")]),
+        1
+    );
     assert_eq!(s.catalog.count("GetTable"), 0, "nothing to register");
 }
 
@@ -504,9 +517,9 @@ async fn keys_that_are_not_parts_and_test_events_are_skipped_and_counted() {
     let bad_table = notification("tables/Orders-X/dt=2026-11-01/f00d-0.parquet");
     assert!(s.batch(&[test_event, manifest, no_dt, bad_table]).await.is_empty());
     let m = s.handler.metrics();
-    assert_eq!(m.get("events_skipped", &[("reason", "test_event")]), 1);
-    assert_eq!(m.get("events_skipped", &[("reason", "not_a_part")]), 2);
-    assert_eq!(m.get("events_skipped", &[("reason", "bad_table_name")]), 1);
+    assert_eq!(m.get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "test_event")]), 1);
+    assert_eq!(m.get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "not_a_part")]), 2);
+    assert_eq!(m.get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "bad_table_name")]), 1);
 }
 
 #[tokio::test]
@@ -591,5 +604,8 @@ async fn a_repair_with_a_failed_partition_reports_it_as_an_error() {
 async fn a_malformed_repair_request_is_refused() {
     let s = setup();
     assert!(s.handler.handle(json!({"repair": {"tables": "some"}}), Deadline::never()).await.is_err());
-    assert_eq!(s.handler.metrics().get("events_invalid", &[("reason", "repair_request")]), 1);
+    assert_eq!(
+        s.handler.metrics().get(landfall::telemetry::catalog::EVENTS_INVALID.name, &[("reason", "repair_request")]),
+        1
+    );
 }

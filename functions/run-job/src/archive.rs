@@ -410,7 +410,8 @@ async fn register(
             return Err(catalog_err(e));
         }
     }
-    ctx.metrics.add("partitions_registered", &[("table", &name)], partitions.len() as u64);
+    landfall::telemetry::catalog::ArchivePartitionsRegistered { table: &name, partitions: partitions.len() }
+        .emit(&ctx.metrics);
     Ok(())
 }
 

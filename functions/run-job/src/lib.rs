@@ -300,7 +300,7 @@ impl RunJob {
                 detail: Some(&detail),
             };
             self.ledger_exec(job, "skip", vec![ledger::insert(d, &start)]).await?;
-            self.metrics.incr("jobs_completed", &[("job", &job.name), ("kind", kind), ("outcome", "skipped")]);
+            landfall::telemetry::catalog::JobCompleted { job: &job.name, kind, outcome: "skipped" }.emit(&self.metrics);
             info!(job = %job.name, run_id = %run_id, reason = %reason, "job skipped");
             return Ok(RunReport {
                 job: job.name.clone(),
@@ -317,11 +317,15 @@ impl RunJob {
         let span = info_span!("job", job = %job.name, kind, run_id = %run.run_id);
         let outcome = Box::pin(self.execute(&run, resumed)).instrument(span.clone()).await;
         let label = if outcome.is_ok() { "succeeded" } else { "failed" };
-        self.metrics.incr("jobs_completed", &[("job", &job.name), ("kind", kind), ("outcome", label)]);
+        landfall::telemetry::catalog::JobCompleted { job: &job.name, kind, outcome: label }.emit(&self.metrics);
         match outcome {
             Ok(o) => {
-                self.metrics.add("rows_written", &[("job", &job.name)], o.rows.unwrap_or(0));
-                self.metrics.add("bytes_written", &[("job", &job.name)], o.bytes.unwrap_or(0));
+                landfall::telemetry::catalog::JobWrote {
+                    job: &job.name,
+                    rows: o.rows.unwrap_or(0),
+                    bytes: o.bytes.unwrap_or(0),
+                }
+                .emit(&self.metrics);
                 span.in_scope(|| info!(rows = ?o.rows, bytes = ?o.bytes, "job finished"));
                 Ok(RunReport {
                     job: job.name.clone(),
@@ -392,7 +396,8 @@ impl RunJob {
         match slack.post(message).await {
             Ok(()) => None,
             Err(e) => {
-                self.metrics.incr("notifications_failed", &[("channel", "slack")]);
+                landfall::telemetry::catalog::NotificationDelivered { channel: "slack", what: "job_report", ok: false }
+                    .emit(&self.metrics);
                 warn!(error = %e, "notification failed");
                 Some(match e {
                     NotifyError::Secret(_) => "the webhook secret could not be read".to_owned(),

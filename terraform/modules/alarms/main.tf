@@ -98,7 +98,8 @@ resource "aws_cloudwatch_metric_alarm" "notifications_failed" {
   }
 }
 
-# The dashboard: what every function counts (EMF, shared/src/telemetry.rs; the
+# The dashboard: what every function counts (EMF; every name and label set is
+# defined in shared/src/telemetry/catalog.rs, whose tests read this file; the
 # dimension sets are the metrics' labels plus `function`), how long they take,
 # and the queues' age and dead-letter depth. SEARCH expressions draw one line per
 # feed, table or function as they report, so a feed added to the config appears
@@ -111,7 +112,7 @@ locals {
     rows_written    = ["{${local.ns},feed,function} MetricName=\"rows_written\"", "Sum"]
     rows_loaded     = ["{${local.ns},function,table} MetricName=\"rows_loaded\"", "Sum"]
     rows_rejected   = ["{${local.ns},feed,function} MetricName=\"rows_rejected\"", "Sum"]
-    load_rejected   = ["{${local.ns},function,stage,table} MetricName=\"rows_rejected\"", "Sum"]
+    load_rejected   = ["{${local.ns},function,table} MetricName=\"rows_rejected_at_load\"", "Sum"]
     partitions      = ["{${local.ns},function,table} MetricName=\"partitions_registered\"", "Sum"]
     fetch_runs      = ["{${local.ns},function,outcome,source} MetricName=\"runs_completed\"", "Sum"]
     duration_p95    = ["{${local.ns},function,outcome} MetricName=\"invocation_duration\"", "p95"]
@@ -130,7 +131,7 @@ locals {
     { title = "Rows written per feed (parse-file)", stat = "Sum", metrics = [[{ expression = local.search.rows_written, id = "e", label = "" }]] },
     { title = "Rows loaded per table (load-warehouse)", stat = "Sum", metrics = [[{ expression = local.search.rows_loaded, id = "e", label = "" }]] },
     { title = "Rows rejected per feed (parse-file)", stat = "Sum", metrics = [[{ expression = local.search.rows_rejected, id = "e", label = "" }]] },
-    { title = "Rows rejected per table and stage (load-warehouse)", stat = "Sum", metrics = [[{ expression = local.search.load_rejected, id = "e", label = "" }]] },
+    { title = "Rows rejected at load per table (load-warehouse)", stat = "Sum", metrics = [[{ expression = local.search.load_rejected, id = "e", label = "" }]] },
     { title = "Partitions registered per table (register-partitions)", stat = "Sum", metrics = [[{ expression = local.search.partitions, id = "e", label = "" }]] },
     { title = "Fetch runs per source and outcome (fetch-api)", stat = "Sum", metrics = [[{ expression = local.search.fetch_runs, id = "e", label = "" }]] },
     { title = "Invocation duration p95 per function (ms)", stat = "p95", metrics = [[{ expression = local.search.duration_p95, id = "e", label = "" }]] },

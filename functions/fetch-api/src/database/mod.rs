@@ -21,9 +21,10 @@ use landfall::fetch::{DatabaseKind, SourceState};
 use landfall::retry::Backoff;
 use landfall::secrets::Secrets;
 use landfall::storage::PutOptions;
+use landfall::telemetry::catalog::{PageFetched, SourcePageRetried};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::{FetchApi, FetchError, RunReport};
 
@@ -177,8 +178,7 @@ impl FetchApi {
                 report.keys.push(key);
                 report.pages += 1;
                 report.records += page.rows;
-                self.metrics.incr("pages_fetched", &[("source", name)]);
-                self.metrics.add("records_fetched", &[("source", name)], page.rows);
+                PageFetched { source: name, records: page.rows }.emit(&self.metrics);
                 after = page.last.or(after);
             }
             let full = page.rows >= u64::from(source.page_rows);
@@ -239,8 +239,7 @@ impl FetchApi {
             match result {
                 Ok(page) => return Ok(page),
                 Err(e) if e.retryable && attempt < PAGE_ATTEMPTS => {
-                    self.metrics.incr("source_retries", &[("source", &source.name)]);
-                    warn!(attempt, error = %e.message, "source page failed; reconnecting");
+                    SourcePageRetried { source: &source.name, attempt, error: &e.message }.emit(&self.metrics);
                     *db = None;
                     tokio::time::sleep(BACKOFF.retry_wait(attempt, &mut jitter)).await;
                     attempt += 1;

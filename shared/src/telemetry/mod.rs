@@ -8,6 +8,13 @@
 //! Format documents with a `function` dimension, which CloudWatch turns into
 //! metrics without any API call from the function.
 //!
+//! Every metric is defined once, in [`catalog`]: its name, unit and label
+//! names, and the typed events that emit it. An event's one `emit` writes its
+//! log line and its metrics together, so a call site cannot spell a name or
+//! a label set of its own; [`Metrics`] has no public way to record by name.
+//! Tests read values back by the catalog's names
+//! (`metrics.get(catalog::FILES_PROCESSED.name, ...)`).
+//!
 //! Hand-written rather than the `metrics` crate with an EMF exporter: each
 //! handler owns its [`Metrics`] (the tests and the local stack run four
 //! functions in one process, and read their counters back), where the
@@ -19,6 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+
+pub mod catalog;
+
+use catalog::{Metric, Unit};
 
 /// CloudWatch takes at most this many values of one metric in one EMF document.
 const MAX_EMF_VALUES: usize = 100;
@@ -52,8 +63,11 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-fn owned(labels: &[(&'static str, &str)]) -> Labels {
-    labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+/// The metric's label names paired with these values, in the catalog's order.
+fn labelled(metric: &Metric, values: &[&str]) -> Labels {
+    debug_assert_eq!(metric.labels.len(), values.len(), "{}: labels {:?}", metric.name, metric.labels);
+    debug_assert!(catalog::ALL.iter().any(|m| m.name == metric.name), "{} is not in the catalog", metric.name);
+    metric.labels.iter().zip(values).map(|(k, v)| (*k, (*v).to_owned())).collect()
 }
 
 fn matches(have: &Labels, want: &[(&str, &str)]) -> bool {
@@ -65,22 +79,23 @@ impl Metrics {
         Self { inner: Arc::default(), namespace: namespace.into() }
     }
 
-    /// Adds `value` to the counter `name` with these labels.
-    pub fn add(&self, name: &'static str, labels: &[(&'static str, &str)], value: u64) {
+    /// Adds `value` to a counter of the catalog, with one value per label
+    /// (in the order the catalog names them). Only the catalog's events call it.
+    pub(crate) fn count(&self, metric: &Metric, values: &[&str], value: u64) {
+        debug_assert_eq!(metric.unit, Unit::Count, "{} is not a counter", metric.name);
+        let labels = labelled(metric, values);
         if let Ok(mut r) = self.inner.lock() {
-            *r.counters.entry((name, owned(labels))).or_insert(0) += value;
+            *r.counters.entry((metric.name, labels)).or_insert(0) += value;
         }
     }
 
-    pub fn incr(&self, name: &'static str, labels: &[(&'static str, &str)]) {
-        self.add(name, labels, 1);
-    }
-
-    /// Records one duration of `name` (a distribution: CloudWatch keeps its
-    /// percentiles).
-    pub fn observe(&self, name: &'static str, labels: &[(&'static str, &str)], elapsed: Duration) {
+    /// Records one duration of a distribution of the catalog (CloudWatch
+    /// keeps its percentiles).
+    pub(crate) fn time(&self, metric: &Metric, values: &[&str], elapsed: Duration) {
+        debug_assert_eq!(metric.unit, Unit::Milliseconds, "{} is not a distribution", metric.name);
+        let labels = labelled(metric, values);
         if let Ok(mut r) = self.inner.lock() {
-            r.durations.entry((name, owned(labels))).or_default().push(elapsed.as_secs_f64() * 1000.0);
+            r.durations.entry((metric.name, labels)).or_default().push(elapsed.as_secs_f64() * 1000.0);
         }
     }
 
@@ -104,15 +119,15 @@ impl Metrics {
         let taken = std::mem::take(&mut *r);
         let mut docs: BTreeMap<Labels, Vec<(&'static str, &'static str, Value)>> = BTreeMap::new();
         for ((name, labels), value) in taken.counters {
-            docs.entry(labels).or_default().push((name, "Count", json!(value)));
+            docs.entry(labels).or_default().push((name, Unit::Count.emf(), json!(value)));
         }
         let mut extra = Vec::new();
         for ((name, labels), values) in taken.durations {
             let mut chunks = values.chunks(MAX_EMF_VALUES);
             if let Some(first) = chunks.next() {
-                docs.entry(labels.clone()).or_default().push((name, "Milliseconds", json!(first)));
+                docs.entry(labels.clone()).or_default().push((name, Unit::Milliseconds.emf(), json!(first)));
             }
-            extra.extend(chunks.map(|c| (labels.clone(), vec![(name, "Milliseconds", json!(c))])));
+            extra.extend(chunks.map(|c| (labels.clone(), vec![(name, Unit::Milliseconds.emf(), json!(c))])));
         }
         docs.into_iter()
             .chain(extra)
@@ -164,28 +179,29 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
+    use super::catalog::*;
     use super::*;
 
     #[test]
     fn counters_add_up_per_label_set() {
         let m = Metrics::new("landfall");
-        m.incr("files_processed", &[("feed", "orders"), ("outcome", "parsed")]);
-        m.add("files_processed", &[("feed", "orders"), ("outcome", "parsed")], 2);
-        m.incr("files_processed", &[("feed", "orders"), ("outcome", "failed")]);
-        assert_eq!(m.get("files_processed", &[("outcome", "parsed")]), 3);
-        assert_eq!(m.get("files_processed", &[("feed", "orders")]), 4);
+        m.count(&FILES_PROCESSED, &["orders", "parsed"], 1);
+        m.count(&FILES_PROCESSED, &["orders", "parsed"], 2);
+        m.count(&FILES_PROCESSED, &["orders", "failed"], 1);
+        assert_eq!(m.get(FILES_PROCESSED.name, &[("outcome", "parsed")]), 3);
+        assert_eq!(m.get(FILES_PROCESSED.name, &[("feed", "orders")]), 4);
     }
 
     #[test]
     fn emf_documents_carry_dimensions_and_values_and_reset() {
         let m = Metrics::new("landfall");
-        m.add("rows_written", &[("feed", "orders")], 10);
-        m.add("rows_rejected", &[("feed", "orders")], 2);
+        m.count(&ROWS_WRITTEN, &["orders"], 10);
+        m.count(&ROWS_REJECTED, &["orders"], 2);
         let docs = m.drain_emf("parse-file", 1_700_000_000_000);
         assert_eq!(docs.len(), 1);
         let d = &docs[0];
         assert_eq!(d["feed"], "orders");
-        assert_eq!(d["rows_written"], 10);
+        assert_eq!(d[ROWS_WRITTEN.name], 10);
         assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][1], "feed");
         assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Namespace"], "landfall");
         assert!(m.drain_emf("parse-file", 0).is_empty());
@@ -195,8 +211,8 @@ mod tests {
     fn two_functions_write_one_metric_name_into_two_series() {
         let a = Metrics::new("landfall");
         let b = Metrics::new("landfall");
-        a.incr("events_skipped", &[("reason", "test_event")]);
-        b.incr("events_skipped", &[("reason", "test_event")]);
+        a.count(&EVENTS_SKIPPED, &["test_event"], 1);
+        b.count(&EVENTS_SKIPPED, &["test_event"], 1);
         let (da, db) = (a.drain_emf("parse-file", 0), b.drain_emf("register-partitions", 0));
         assert_eq!(da[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "function");
         assert_eq!(da[0]["function"], "parse-file");
@@ -207,14 +223,14 @@ mod tests {
     fn durations_are_a_distribution_in_milliseconds_split_at_100_values() {
         let m = Metrics::new("landfall");
         for i in 0..150u64 {
-            m.observe("load_duration", &[("table", "orders")], Duration::from_millis(i));
+            m.time(&LOAD_DURATION, &["orders", "committed"], Duration::from_millis(i));
         }
-        assert_eq!(m.observed("load_duration", &[("table", "orders")]), 150);
+        assert_eq!(m.observed(LOAD_DURATION.name, &[("table", "orders")]), 150);
         let docs = m.drain_emf("load-warehouse", 0);
         assert_eq!(docs.len(), 2);
-        let values: usize = docs.iter().map(|d| d["load_duration"].as_array().map_or(0, Vec::len)).sum();
+        let values: usize = docs.iter().map(|d| d[LOAD_DURATION.name].as_array().map_or(0, Vec::len)).sum();
         assert_eq!(values, 150);
         assert_eq!(docs[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Milliseconds");
-        assert_eq!(docs[0]["load_duration"][5], 5.0);
+        assert_eq!(docs[0][LOAD_DURATION.name][5], 5.0);
     }
 }
