@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use landfall::config::Config;
-use landfall::convert::Threads;
+use landfall::threads::Threads;
 use landfall::storage::ObjectStore;
 use landfall::telemetry::Metrics;
 use landfall::warehouse::postgres::{LoaderSettings, PostgresTarget, PostgresWarehouse};

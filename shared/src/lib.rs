@@ -26,5 +26,6 @@ pub mod schema;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;
+pub mod threads;
 pub mod tls;
 pub mod warehouse;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landfall::config::{Config, RedshiftConfig, RedshiftEndpoint};
-use landfall::convert::Threads;
+use landfall::threads::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::{ObjectStore, S3Store, s3_client};

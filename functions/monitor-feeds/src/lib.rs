@@ -22,13 +22,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use landfall::config::{Config, Feed};
+use landfall::config::{Channels, Config, Expectations, Feed};
 use landfall::lambda::Deadline;
 use landfall::monitor::alerts::{BadAlertRow, parse_open_alerts};
 use landfall::monitor::digest::{BadDigestRow, FeedDigest, parse_digest};
 use landfall::monitor::query::{BadRow, parse_series, window};
-use landfall::monitor::{Expectations, Reconciled, evaluate, reconcile};
-use landfall::notify::{AlertNotice, Channels};
+use landfall::monitor::{Reconciled, evaluate, reconcile};
+use landfall::notify::AlertNotice;
 use landfall::telemetry::Metrics;
 use landfall::warehouse::{MAX_TRANSACTION_STATEMENTS, Warehouse, WarehouseError};
 use serde_json::{Value, json};

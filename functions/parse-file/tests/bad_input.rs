@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use landfall::config::Config;
-use landfall::convert::Threads;
+use landfall::threads::Threads;
 use landfall::events::ObjectCreated;
 use landfall::manifest::{FileStatus, Manifest};
 use landfall::storage::memory::MemoryStore;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use landfall::config::Config;
-use landfall::convert::Threads;
+use landfall::threads::Threads;
 use landfall::events::ObjectCreated;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
 use landfall::lambda::Deadline;

@@ -8,7 +8,7 @@ use landfall::catalog::GlueCatalog;
 use landfall::notify::Slack;
 use landfall::secrets::SecretsManager;
 use landfall::storage::s3_client;
-use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV};
+use landfall::config::{SECRET_ENV, URL_ENV};
 use landfall::{env, lambda, telemetry::Metrics};
 use run_job::{RunJob, Settings, engine};
 

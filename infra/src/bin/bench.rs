@@ -38,7 +38,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use landfall::config::Config;
-use landfall::convert::{ConvertRequest, Threads, convert};
+use landfall::convert::{ConvertRequest, convert};
+use landfall::threads::Threads;
 use landfall::record::{RecordSink, Value};
 use landfall::schema::{ParquetCompression, TableWriter, WriterOptions};
 

@@ -1,18 +1,17 @@
-//! Knowing when a feed or a partner goes quiet: the feeds' expectations
-//! (config), the per-dimension stats load-warehouse writes in the same
-//! transaction as the rows (`landfall.feed_stats`, see
+//! Knowing when a feed or a partner goes quiet: the per-dimension stats
+//! load-warehouse writes in the same transaction as the rows
+//! (`landfall.feed_stats`, see
 //! [`crate::warehouse::stats`]), and their evaluation into findings and
 //! alerts that open once and resolve once, and the digest of refused and
-//! failed files (pure code).
+//! failed files (pure code). The feeds' expectations are config
+//! ([`crate::config::Expectations`]).
 
 pub mod alerts;
 pub mod digest;
 pub mod evaluate;
-pub mod expect;
 pub mod query;
 
 pub use evaluate::{AlertKind, Finding, OpenAlert, Reconciled, Series, evaluate, reconcile};
-pub use expect::{Expectations, MAX_MONITOR_BY, parse_duration};
 
 use crate::warehouse::sql::Dialect;
 
@@ -25,7 +24,7 @@ impl Dialect {
     pub fn create_monitor_tables(self) -> Vec<String> {
         let mut out = Vec::new();
         if self == Dialect::Postgres {
-            out.push(format!("SELECT pg_advisory_xact_lock({})", crate::warehouse::postgres::DDL_LOCK_KEY));
+            out.push(format!("SELECT pg_advisory_xact_lock({})", crate::lineage::DDL_LOCK_KEY));
         }
         out.push(self.create_schema(crate::warehouse::ledger::LEDGER_SCHEMA));
         out.push(self.create_ledger());

@@ -12,8 +12,7 @@ use super::LoadFile;
 use super::sql::{Dialect, TableName};
 use crate::manifest::FileStatus;
 
-/// Schema of the load ledger (and of `load_rejects`).
-pub const LEDGER_SCHEMA: &str = "landfall";
+pub use crate::lineage::LEDGER_SCHEMA;
 pub const LEDGER_TABLE: &str = "load_ledger";
 
 impl TableName {

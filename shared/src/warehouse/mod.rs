@@ -247,8 +247,8 @@ impl DriverSettings {
         Ok(DriverSettings {
             curated_bucket: crate::env::required("LANDFALL_CURATED_BUCKET")?,
             work_dir: crate::lambda::work_dir(),
-            url: crate::env::optional(postgres::connection::URL_ENV),
-            password_secret: crate::env::optional(postgres::connection::SECRET_ENV),
+            url: crate::env::optional(crate::config::URL_ENV),
+            password_secret: crate::env::optional(crate::config::SECRET_ENV),
             statement_deadline,
         })
     }

@@ -5,13 +5,9 @@ use serde_json::Value;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::WarehouseConfig;
+use crate::config::{SECRET_ENV, URL_ENV, UrlError, WarehouseConfig};
 use crate::secrets::{SecretError, Secrets};
 use crate::warehouse::WarehouseError;
-
-/// Environment variables that override the config file's `warehouse:` section.
-pub const URL_ENV: &str = "LANDFALL_WAREHOUSE_URL";
-pub const SECRET_ENV: &str = "LANDFALL_WAREHOUSE_PASSWORD_SECRET";
 
 /// Where and how to connect, resolved once at cold start.
 #[derive(Clone)]
@@ -26,15 +22,6 @@ impl std::fmt::Debug for PostgresTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresTarget").field("display", &self.display).finish_non_exhaustive()
     }
-}
-
-/// Why a warehouse URL is not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
-    #[error("not a PostgreSQL connection string: {0}")]
-    Unparseable(String),
-    #[error("it carries a password; name a Secrets Manager secret instead (warehouse.password_secret or {SECRET_ENV})")]
-    Password,
 }
 
 /// Parses a warehouse URL, in either of libpq's forms (`postgres://...` or

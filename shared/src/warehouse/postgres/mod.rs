@@ -49,6 +49,7 @@ use super::sql::{self, Dialect, ExistingColumn, MergeKey, SqlType, TableName};
 use super::stats::StatsInsert;
 use super::{FileResult, LoadReport, TableLoad, Warehouse, WarehouseError};
 use crate::config::WriteDisposition;
+use crate::lineage::DDL_LOCK_KEY;
 use crate::manifest::FileStatus;
 use crate::rejects::{Reject, RejectKind};
 use crate::storage::ObjectStore;
@@ -57,8 +58,6 @@ use crate::storage::ObjectStore;
 pub const MAX_ROW_RETRIES: u32 = 10;
 /// COPY data is sent in chunks of about this size.
 const CHUNK_BYTES: usize = 256 * 1024;
-/// Serialises table creation across loaders (any fixed key; this is "landfall" in ASCII).
-pub(crate) const DDL_LOCK_KEY: i64 = 0x6c61_6e64_6661_6c6c;
 use super::sql::STAGING;
 
 /// Whether a SQLSTATE names a fault that can pass: connection loss,
