@@ -18,14 +18,17 @@ pub mod layout;
 pub mod lineage;
 pub mod manifest;
 pub mod monitor;
+#[cfg(feature = "http")]
 pub mod notify;
 pub mod record;
 pub mod rejects;
 pub mod retry;
 pub mod schema;
+#[cfg(feature = "secrets")]
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod threads;
+#[cfg(feature = "tls")]
 pub mod tls;
 pub mod warehouse;

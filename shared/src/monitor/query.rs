@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::Expectations;
+use crate::config::Expectations;
 use super::evaluate::{BASELINE_DAYS, Series};
 use crate::warehouse::sql::{Dialect, TableName};
 

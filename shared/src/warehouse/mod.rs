@@ -14,24 +14,31 @@ pub mod decision;
 pub mod error;
 pub mod ledger;
 pub mod load_rejects;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redshift")]
 pub mod redshift;
 pub mod sql;
 pub mod stats;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Feed, WarehouseConfig, WarehouseDriver, WriteDisposition};
+use crate::config::{Feed, WriteDisposition};
 use crate::manifest::{FileStatus, Manifest};
 use crate::schema::SchemaContract;
-use crate::secrets::SecretsManager;
-use crate::storage::ObjectStore;
+// Only the driver's choice needs the drivers' types.
+#[cfg(all(feature = "postgres", feature = "redshift"))]
+use {
+    crate::config::{WarehouseConfig, WarehouseDriver},
+    crate::secrets::SecretsManager,
+    crate::storage::ObjectStore,
+    std::sync::Arc,
+};
 
 pub use decision::{LoadDecision, decide};
 pub use error::WarehouseError;
@@ -257,6 +264,7 @@ impl DriverSettings {
 /// The configured driver: `postgres` (the URL checked and its password
 /// fetched from Secrets Manager now, so a bad setting fails the cold start)
 /// or `redshift` (a Data API client from the SDK configuration).
+#[cfg(all(feature = "postgres", feature = "redshift"))]
 pub async fn from_config(
     warehouse: &WarehouseConfig,
     sdk: &aws_config::SdkConfig,
