@@ -65,9 +65,7 @@ async fn local_runner(
     let work_dir = stack.dir.join("work");
     std::fs::create_dir_all(&work_dir).map_err(CliError::failed)?;
     let store = Arc::new(landfall::storage::S3Store::new(landfall::storage::s3_client(sdk)));
-    let url = std::env::var(landfall::config::URL_ENV)
-        .ok()
-        .or_else(|| Some(stack.database_url.clone()));
+    let url = std::env::var(landfall::config::URL_ENV).ok().or_else(|| Some(stack.database_url.clone()));
     let engine = run_job::engine::from_config(
         &config.warehouse,
         sdk,

@@ -15,7 +15,7 @@ use crate::retry::{Backoff, Jitter};
 use crate::secrets::{SecretError, Secrets};
 
 /// Attempts at one message before it is given up (and logged).
-pub const ATTEMPTS: u32 = 4;
+pub(crate) const ATTEMPTS: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {

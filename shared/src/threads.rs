@@ -13,11 +13,11 @@ impl Threads {
     /// Lambda gives a function CPU time in proportion to its memory: one
     /// vCPU's worth at 1,769 MB, whatever number of cores it can see. A
     /// second thread pays only where it has a core's worth of its own.
-    pub const LAMBDA_MB_PER_VCPU: u64 = 1_769;
+    const LAMBDA_MB_PER_VCPU: u64 = 1_769;
 
     /// Two threads where there are two cores to run them: `cores` as the
     /// process sees them and, in Lambda, the memory size that buys the time.
-    pub fn auto(cores: usize, lambda_memory_mb: Option<u64>) -> Self {
+    fn auto(cores: usize, lambda_memory_mb: Option<u64>) -> Self {
         let vcpus = lambda_memory_mb.map_or(cores as u64, |mb| (mb / Self::LAMBDA_MB_PER_VCPU).min(cores as u64));
         if vcpus >= 2 { Threads::Two } else { Threads::One }
     }

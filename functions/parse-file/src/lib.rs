@@ -16,7 +16,6 @@ use chrono::{NaiveDate, Utc};
 use landfall::batch::{self, Failures};
 use landfall::config::{Config, Feed};
 use landfall::convert::{ConvertError, ConvertRequest, convert};
-use landfall::threads::Threads;
 use landfall::disposition::Disposition;
 use landfall::events::{self, Invocation, Notice, ObjectCreated};
 use landfall::lambda::Deadline;
@@ -26,6 +25,7 @@ use landfall::record::SinkError;
 use landfall::rejects::{self, Reject};
 use landfall::storage::{ObjectStore, StorageError, Version};
 use landfall::telemetry::Metrics;
+use landfall::threads::Threads;
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
 

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use landfall::catalog::GlueCatalog;
+use landfall::config::{SECRET_ENV, URL_ENV};
 use landfall::notify::Slack;
 use landfall::secrets::SecretsManager;
 use landfall::storage::s3_client;
-use landfall::config::{SECRET_ENV, URL_ENV};
 use landfall::{env, lambda, telemetry::Metrics};
 use run_job::{RunJob, Settings, engine};
 

@@ -39,9 +39,9 @@ use std::time::Instant;
 
 use landfall::config::Config;
 use landfall::convert::{ConvertRequest, convert};
-use landfall::threads::Threads;
 use landfall::record::{RecordSink, Value};
 use landfall::schema::{ParquetCompression, TableWriter, WriterOptions};
+use landfall::threads::Threads;
 
 const FEEDS: &str = r#"
 feeds:

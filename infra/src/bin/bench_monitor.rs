@@ -17,8 +17,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
+use landfall::config::Expectations;
 use landfall::monitor::query::{parse_series, window};
-use landfall::monitor::{Expectations, evaluate, reconcile};
+use landfall::monitor::{evaluate, reconcile};
 use landfall::warehouse::Dialect;
 use landfall::warehouse::postgres::PostgresTarget;
 use landfall::warehouse::postgres::text_rows;

@@ -18,7 +18,8 @@ mod warehouse;
 
 pub use channels::Channels;
 pub use expect::Expectations;
-pub use postgres_url::{SECRET_ENV, URL_ENV, UrlError};
+pub(crate) use postgres_url::UrlError;
+pub use postgres_url::{SECRET_ENV, URL_ENV};
 use warehouse::{RawWarehouse, validate_warehouse};
 pub use warehouse::{RedshiftConfig, RedshiftEndpoint, WarehouseConfig, WarehouseDriver};
 

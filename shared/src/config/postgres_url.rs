@@ -36,7 +36,7 @@ const OPTIONS: [&str; 19] = [
 
 /// Why a warehouse URL is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
+pub(crate) enum UrlError {
     #[error("not a PostgreSQL connection string: {0}")]
     Unparseable(String),
     #[error("it carries a password; name a Secrets Manager secret instead (warehouse.password_secret or {SECRET_ENV})")]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Expectations;
 use super::evaluate::{BASELINE_DAYS, Series};
+use crate::config::Expectations;
 use crate::warehouse::sql::{Dialect, TableName};
 
 /// How far back a series' last load is looked for: a series quiet for

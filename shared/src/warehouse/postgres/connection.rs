@@ -5,7 +5,7 @@ use serde_json::Value;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{SECRET_ENV, URL_ENV, UrlError, WarehouseConfig};
+use crate::config::{URL_ENV, UrlError, WarehouseConfig};
 use crate::secrets::{SecretError, Secrets};
 use crate::warehouse::WarehouseError;
 
@@ -28,7 +28,7 @@ impl std::fmt::Debug for PostgresTarget {
 /// `host=... user=...`), and refuses one that carries a password, wherever
 /// it sits (`user:pw@`, `?password=`, `password=`): text that holds a
 /// password ends up in logs and in Terraform state.
-pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, UrlError> {
+pub(crate) fn parse_url(url: &str) -> Result<tokio_postgres::Config, UrlError> {
     let config: tokio_postgres::Config =
         url.parse().map_err(|e: tokio_postgres::Error| UrlError::Unparseable(e.to_string()))?;
     if config.get_password().is_some() {
