@@ -18,6 +18,7 @@ mod warehouse;
 
 pub use channels::Channels;
 pub use expect::Expectations;
+#[cfg(feature = "postgres")]
 pub(crate) use postgres_url::UrlError;
 pub use postgres_url::{SECRET_ENV, URL_ENV};
 use warehouse::{RawWarehouse, validate_warehouse};
