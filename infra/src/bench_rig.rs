@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use landfall::config::Config;
-use landfall::convert::Threads;
 use landfall::storage::ObjectStore;
 use landfall::telemetry::Metrics;
+use landfall::threads::Threads;
 use landfall::warehouse::postgres::{LoaderSettings, PostgresTarget, PostgresWarehouse};
 use load_warehouse::LoadWarehouse;
 use parse_file::{ParseFile, Settings};

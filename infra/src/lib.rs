@@ -57,11 +57,11 @@ pub mod local {
     use fetch_api::{FetchApi, HttpClient};
     use landfall::catalog::{Catalog, GlueCatalog};
     use landfall::config::Config;
-    use landfall::convert::Threads;
+    use landfall::config::{SECRET_ENV, URL_ENV};
     use landfall::secrets::SecretsManager;
     use landfall::storage::{S3Store, s3_client};
     use landfall::telemetry::Metrics;
-    use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV};
+    use landfall::threads::Threads;
     use landfall::warehouse::{self, Driver, DriverSettings, Warehouse, WarehouseError};
     use load_warehouse::LoadWarehouse;
     use parse_file::{ParseFile, Settings};

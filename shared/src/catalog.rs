@@ -9,6 +9,7 @@
 //! functions need; [`GlueCatalog`] implements it with aws-sdk-glue.
 
 pub mod footer;
+#[cfg(feature = "glue")]
 mod glue;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use arrow_schema::{DataType, Field, Schema};
 use async_trait::async_trait;
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
+#[cfg(feature = "glue")]
 pub use glue::GlueCatalog;
 
 use crate::lineage::PARTITION_KEY;

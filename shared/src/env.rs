@@ -27,9 +27,9 @@ pub fn required(name: &'static str) -> Result<String, EnvError> {
 }
 
 /// A thread count for parsing: `1`, `2` or `auto` (the default, two where there are two cores).
-pub fn parse_threads(name: &'static str) -> Result<crate::convert::Threads, EnvError> {
+pub fn parse_threads(name: &'static str) -> Result<crate::threads::Threads, EnvError> {
     let value = optional(name).unwrap_or_else(|| "auto".to_owned());
-    crate::convert::Threads::parse(&value)
+    crate::threads::Threads::parse(&value)
         .ok_or_else(|| EnvError::Invalid { name, message: format!("{value:?} is not 1, 2 or auto") })
 }
 

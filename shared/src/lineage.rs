@@ -1,7 +1,9 @@
 //! The columns landfall adds to every table, in the lake and the warehouse.
 //! One place names them: the writer stamps them, the catalog partitions on
 //! `dt`, the warehouse carries them through staging and the ledger joins on
-//! `_landfall_file`.
+//! `_landfall_file`. Also the other names landfall reserves in a warehouse:
+//! the schema of its bookkeeping tables and its DDL lock, here so that the
+//! config can refuse them without reaching into a driver.
 
 /// The source object's `s3://` URL.
 pub const FILE_COLUMN: &str = "_landfall_file";
@@ -13,3 +15,7 @@ pub const LOADED_AT_COLUMN: &str = "_landfall_loaded_at";
 pub const PARTITION_KEY: &str = "dt";
 /// Names a source column can never take.
 pub const RESERVED_NAMES: [&str; 4] = [FILE_COLUMN, ROW_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY];
+
+/// Schema of landfall's bookkeeping tables (the ledger, `load_rejects`, the
+/// stats, alerts, digests and job runs); no feed's warehouse schema.
+pub const LEDGER_SCHEMA: &str = "landfall";

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use landfall::config::Config;
-use landfall::convert::{ConvertRequest, Threads, convert};
+use landfall::convert::{ConvertRequest, convert};
+use landfall::threads::Threads;
 
 const FEEDS: &str = "feeds:\n  any:\n    prefix: any/\n  declared:\n    prefix: declared/\n    partition_column: d\n    schema:\n      - { name: d, type: date }\n      - { name: n, type: int64, nullable: false }\n";
 

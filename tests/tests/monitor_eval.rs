@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use landfall::monitor::{AlertKind, Expectations, OpenAlert, evaluate, reconcile};
+use landfall::config::Expectations;
+use landfall::monitor::{AlertKind, OpenAlert, evaluate, reconcile};
 use landfall::warehouse::Dialect;
 use landfall::warehouse::bookkeeping::feed_alerts::parse_open_alerts;
 use landfall::warehouse::bookkeeping::feed_series::{parse_series, window};

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landfall::config::{Config, RedshiftConfig, RedshiftEndpoint};
-use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::storage::{ObjectStore, S3Store, s3_client};
 use landfall::telemetry::Metrics;
+use landfall::threads::Threads;
 use landfall::warehouse::redshift::{DataApi, Polling, RedshiftSettings, RedshiftWarehouse, SdkDataApi, Session};
 use load_warehouse::LoadWarehouse;
 use parse_file::{Outcome, ParseFile, Settings};

@@ -22,10 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use landfall::config::{Config, Feed};
+use landfall::config::{Channels, Config, Expectations, Feed};
 use landfall::lambda::Deadline;
-use landfall::monitor::{Expectations, Reconciled, evaluate, reconcile};
-use landfall::notify::{AlertNotice, Channels};
+use landfall::monitor::{Reconciled, evaluate, reconcile};
+use landfall::notify::AlertNotice;
 use landfall::telemetry::Metrics;
 use landfall::warehouse::bookkeeping::feed_alerts::{BadAlertRow, parse_open_alerts};
 use landfall::warehouse::bookkeeping::feed_series::{BadRow, parse_series, window};

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use landfall::notify::Channels;
+use landfall::config::Channels;
 use landfall::secrets::SecretsManager;
 use landfall::warehouse::{self, DriverSettings, Warehouse};
 use landfall::{env, lambda, telemetry::Metrics};

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use landfall::notify::{Channels, Slack};
+use landfall::config::Channels;
+use landfall::notify::Slack;
 use landfall::retry::Backoff;
 use landfall::secrets::Secrets;
 use landfall::telemetry::Metrics;

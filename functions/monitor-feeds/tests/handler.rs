@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use landfall::config::Config;
+use landfall::config::{Channels, Config};
 use landfall::lambda::Deadline;
-use landfall::notify::Channels;
 use landfall::retry::Backoff;
 use landfall::secrets::{SecretError, Secrets};
 use landfall::storage::memory::MemoryStore;

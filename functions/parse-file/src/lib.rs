@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{NaiveDate, Utc};
 use landfall::config::Config;
-use landfall::convert::{ConvertError, ConvertRequest, Threads, convert};
+use landfall::convert::{ConvertError, ConvertRequest, convert};
 use landfall::disposition::Disposition;
 use landfall::events::{Notice, ObjectCreated};
 use landfall::lambda::Deadline;
@@ -29,6 +29,7 @@ use landfall::telemetry::Metrics;
 use landfall::telemetry::catalog::{
     FileMissing, FileSuperseded, FileUnmatched, FileWritten, MessageDeferred, ObjectFailed, ObjectProcessed,
 };
+use landfall::threads::Threads;
 use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
 

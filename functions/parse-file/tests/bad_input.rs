@@ -7,11 +7,11 @@ use std::io::Write;
 use std::sync::Arc;
 
 use landfall::config::Config;
-use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::manifest::{FileStatus, Manifest};
 use landfall::storage::memory::MemoryStore;
 use landfall::telemetry::Metrics;
+use landfall::threads::Threads;
 use parse_file::{Outcome, ParseFile, Settings};
 
 const CONFIG: &str = "feeds:\n  any:\n    prefix: any/\n  small:\n    prefix: small/\n    max_decompressed_mb: 1\n";

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use landfall::config::Config;
-use landfall::convert::Threads;
 use landfall::events::ObjectCreated;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
 use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, Manifest};
 use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::telemetry::Metrics;
+use landfall::threads::Threads;
 use parse_file::{Outcome, ParseFile, Settings};
 
 const CONFIG: &str = "feeds:\n  clicks:\n    prefix: clicks/\n    partition_column: day\n";

@@ -21,14 +21,16 @@ use futures_util::{StreamExt, pin_mut};
 use landfall::catalog::footer::read_columns;
 use landfall::catalog::{Column, ErrorKind, PartitionDef, TableDef, merge_columns, partition_columns};
 use landfall::config::{Feed, ParquetCodec, WriteDisposition};
-use landfall::convert::{ConvertRequest, Threads, convert};
+use landfall::convert::{ConvertRequest, convert};
 use landfall::formats::{CsvOptions, FormatChoice, ReadOptions};
 use landfall::jobs::sql::{archive_condition, archive_delete, unload_archive};
 use landfall::jobs::{Archive, ArchiveRows};
 use landfall::layout::s3_url;
 use landfall::lineage::{PARTITION_KEY, RESERVED_NAMES};
 use landfall::schema::{DeclaredColumn, FinishedPart, LogicalType, SchemaContract};
+use landfall::threads::Threads;
 use landfall::warehouse::postgres::{self as pg, PostgresTarget, sql_error};
+
 use landfall::warehouse::sql::{Dialect, TableName, quote_ident};
 use landfall::warehouse::{Driver, Warehouse};
 use serde_json::json;

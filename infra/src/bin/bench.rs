@@ -38,9 +38,10 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use landfall::config::Config;
-use landfall::convert::{ConvertRequest, Threads, convert};
+use landfall::convert::{ConvertRequest, convert};
 use landfall::record::{RecordSink, Value};
 use landfall::schema::{ParquetCompression, TableWriter, WriterOptions};
+use landfall::threads::Threads;
 
 const FEEDS: &str = r#"
 feeds:

@@ -17,7 +17,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
-use landfall::monitor::{Expectations, evaluate, reconcile};
+use landfall::config::Expectations;
+
+use landfall::monitor::{evaluate, reconcile};
 use landfall::warehouse::Dialect;
 use landfall::warehouse::bookkeeping::feed_series::{parse_series, window};
 use landfall::warehouse::postgres::PostgresTarget;

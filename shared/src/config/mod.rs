@@ -11,8 +11,16 @@ use serde_saphyr::Spanned;
 use crate::formats::{CompressionChoice, CsvOptions, FormatChoice, ReadOptions, encoding_for_label};
 use crate::schema::{DeclaredColumn, LogicalType, SchemaContract, normalize_identifier};
 
+mod channels;
+mod expect;
+mod postgres_url;
 mod warehouse;
 
+pub use channels::Channels;
+pub use expect::Expectations;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres_url::UrlError;
+pub use postgres_url::{SECRET_ENV, URL_ENV};
 use warehouse::{RawWarehouse, validate_warehouse};
 pub use warehouse::{RedshiftConfig, RedshiftEndpoint, WarehouseConfig, WarehouseDriver};
 
@@ -111,10 +119,10 @@ struct RawFeed {
     #[serde(default)]
     monitor_by: Vec<String>,
     #[serde(default)]
-    expect: Option<crate::monitor::expect::RawExpect>,
+    expect: Option<expect::RawExpect>,
     /// This feed's own Slack webhook secret and SNS topic, instead of the defaults.
     #[serde(default)]
-    notify: Option<crate::notify::RawChannels>,
+    notify: Option<channels::RawChannels>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,9 +203,9 @@ pub struct Feed {
     /// Columns whose values are monitored one by one (normalised names).
     pub monitor_by: Vec<String>,
     /// What a healthy feed looks like; `None`: not monitored.
-    pub expect: Option<crate::monitor::Expectations>,
+    pub expect: Option<Expectations>,
     /// Where this feed's alerts and digests go instead of the defaults (`notify:`).
-    pub notify: crate::notify::Channels,
+    pub notify: Channels,
     /// Line of the feed's definition in the config file.
     pub line: u64,
 }
@@ -454,9 +462,9 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
     let sortkey = raw.sortkey.iter().map(|c| check_known("sortkey column", c)).collect::<Result<Vec<_>, _>>()?;
     let monitor_by =
         raw.monitor_by.iter().map(|c| check_known("monitor_by column", c)).collect::<Result<Vec<_>, _>>()?;
-    crate::monitor::expect::validate_monitor_by(&monitor_by).map_err(&bad)?;
-    let expect = raw.expect.map(crate::monitor::expect::validate_expect).transpose().map_err(&bad)?;
-    let notify = raw.notify.map(crate::notify::validate_channels).transpose().map_err(&bad)?.unwrap_or_default();
+    expect::validate_monitor_by(&monitor_by).map_err(&bad)?;
+    let expect = raw.expect.map(expect::validate_expect).transpose().map_err(&bad)?;
+    let notify = raw.notify.map(channels::validate_channels).transpose().map_err(&bad)?.unwrap_or_default();
     if raw.write_disposition == WriteDisposition::Merge && primary_key.is_empty() {
         return Err(bad("write_disposition merge needs a primary_key".into()));
     }

@@ -102,10 +102,10 @@ impl Default for WarehouseConfig {
 pub(super) fn validate_warehouse(raw: RawWarehouse, line: u64, origin: &str) -> Result<WarehouseConfig, ConfigError> {
     let bad = |message: String| ConfigError::Invalid { origin: format!("{origin}:{line}"), message };
     if let Some(url) = &raw.url {
-        crate::warehouse::postgres::connection::parse_url(url).map_err(|e| bad(format!("warehouse.url: {e}")))?;
+        super::postgres_url::check_url(url).map_err(|e| bad(format!("warehouse.url: {e}")))?;
     }
     let schema = raw.schema.as_deref().map(normalize_identifier).unwrap_or_else(|| "public".into());
-    if schema == crate::warehouse::bookkeeping::LEDGER_SCHEMA {
+    if schema == crate::lineage::LEDGER_SCHEMA {
         return Err(bad(format!("warehouse.schema {schema:?} is reserved for the load ledger")));
     }
     let redshift_fields = [

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::Expectations;
+use crate::config::Expectations;
 
 /// Days of history the volume baseline takes its median over: the same
 /// window (same hour) on each of the previous 7 days.

@@ -13,23 +13,30 @@
 pub mod bookkeeping;
 pub mod decision;
 pub mod error;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redshift")]
 pub mod redshift;
 pub mod sql;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Feed, WarehouseConfig, WarehouseDriver, WriteDisposition};
+use crate::config::{Feed, WriteDisposition};
 use crate::manifest::{FileStatus, Manifest};
 use crate::schema::SchemaContract;
-use crate::secrets::SecretsManager;
-use crate::storage::ObjectStore;
+// Only the driver's choice needs the drivers' types.
+#[cfg(all(feature = "postgres", feature = "redshift"))]
+use {
+    crate::config::{WarehouseConfig, WarehouseDriver},
+    crate::secrets::SecretsManager,
+    crate::storage::ObjectStore,
+    std::sync::Arc,
+};
 
 pub use bookkeeping::feed_stats::StatsRules;
 pub use bookkeeping::load_ledger::{Counted, FileResult, LedgerRow, LedgerStatus, LoadReport};
@@ -322,8 +329,8 @@ impl DriverSettings {
         Ok(DriverSettings {
             curated_bucket: crate::env::required("LANDFALL_CURATED_BUCKET")?,
             work_dir: crate::lambda::work_dir(),
-            url: crate::env::optional(postgres::connection::URL_ENV),
-            password_secret: crate::env::optional(postgres::connection::SECRET_ENV),
+            url: crate::env::optional(crate::config::URL_ENV),
+            password_secret: crate::env::optional(crate::config::SECRET_ENV),
             statement_deadline,
         })
     }
@@ -332,6 +339,7 @@ impl DriverSettings {
 /// The configured driver: `postgres` (the URL checked and its password
 /// fetched from Secrets Manager now, so a bad setting fails the cold start)
 /// or `redshift` (a Data API client from the SDK configuration).
+#[cfg(all(feature = "postgres", feature = "redshift"))]
 pub async fn from_config(
     warehouse: &WarehouseConfig,
     sdk: &aws_config::SdkConfig,

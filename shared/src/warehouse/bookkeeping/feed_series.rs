@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::monitor::Expectations;
+use crate::config::Expectations;
 use crate::monitor::evaluate::{BASELINE_DAYS, Series};
 use crate::warehouse::sql::{Dialect, TableName};
 

@@ -12,8 +12,7 @@ use crate::manifest::FileStatus;
 use crate::warehouse::LoadFile;
 use crate::warehouse::sql::{Dialect, TableName};
 
-/// Schema of the load ledger (and of `load_rejects`).
-pub const LEDGER_SCHEMA: &str = "landfall";
+pub use crate::lineage::LEDGER_SCHEMA;
 pub const LEDGER_TABLE: &str = "load_ledger";
 
 impl TableName {

@@ -5,13 +5,9 @@ use serde_json::Value;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::WarehouseConfig;
+use crate::config::{URL_ENV, UrlError, WarehouseConfig};
 use crate::secrets::{SecretError, Secrets};
 use crate::warehouse::WarehouseError;
-
-/// Environment variables that override the config file's `warehouse:` section.
-pub const URL_ENV: &str = "LANDFALL_WAREHOUSE_URL";
-pub const SECRET_ENV: &str = "LANDFALL_WAREHOUSE_PASSWORD_SECRET";
 
 /// Where and how to connect, resolved once at cold start.
 #[derive(Clone)]
@@ -28,20 +24,11 @@ impl std::fmt::Debug for PostgresTarget {
     }
 }
 
-/// Why a warehouse URL is not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
-    #[error("not a PostgreSQL connection string: {0}")]
-    Unparseable(String),
-    #[error("it carries a password; name a Secrets Manager secret instead (warehouse.password_secret or {SECRET_ENV})")]
-    Password,
-}
-
 /// Parses a warehouse URL, in either of libpq's forms (`postgres://...` or
 /// `host=... user=...`), and refuses one that carries a password, wherever
 /// it sits (`user:pw@`, `?password=`, `password=`): text that holds a
 /// password ends up in logs and in Terraform state.
-pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, UrlError> {
+pub(crate) fn parse_url(url: &str) -> Result<tokio_postgres::Config, UrlError> {
     let config: tokio_postgres::Config =
         url.parse().map_err(|e: tokio_postgres::Error| UrlError::Unparseable(e.to_string()))?;
     if config.get_password().is_some() {

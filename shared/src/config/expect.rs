@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::lineage::RESERVED_NAMES;
 
 /// `monitor_by` columns at most: each adds a term to the stats key.
-pub const MAX_MONITOR_BY: usize = 4;
+pub(crate) const MAX_MONITOR_BY: usize = 4;
 
 /// `expect:` as written.
 #[derive(Debug, Deserialize, Default)]
@@ -42,7 +42,7 @@ pub struct Expectations {
 }
 
 /// Parses `15m`, `1h`, `2d`, `90s`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
     let (digits, unit) = text.split_at(unit_at);

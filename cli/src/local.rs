@@ -9,13 +9,14 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::Utc;
 use landfall::config::{Config, Feed};
-use landfall::convert::{ConvertRequest, Threads, convert};
+use landfall::convert::{ConvertRequest, convert};
 use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{DetectedInput, FileStatus, Manifest};
 use landfall::rejects::{Reject, read_rejects};
 use landfall::schema::ColumnSchema;
 use landfall::storage::{ObjectStore, S3Store, s3_client};
+use landfall::threads::Threads;
 use landfall_infra::{LocalStack, local};
 use serde::Serialize;
 

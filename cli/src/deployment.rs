@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use landfall::config::Config;
+use landfall::config::{SECRET_ENV, URL_ENV};
 use landfall::storage::{S3Store, s3_client};
-use landfall::warehouse::postgres::connection::{SECRET_ENV, URL_ENV};
 use landfall::warehouse::{self, DriverSettings, Warehouse};
 use serde::Deserialize;
 

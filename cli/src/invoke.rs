@@ -207,7 +207,7 @@ pub async fn monitor(d: &Deployment, args: &MonitorArgs, json: bool) -> Result<(
                 std::sync::Arc::new(monitor_feeds::sns::SnsPublisher::new(&functions.sdk)),
                 functions.metrics.clone(),
             );
-            let defaults = landfall::notify::Channels {
+            let defaults = landfall::config::Channels {
                 slack_secret: args.slack_secret.clone(),
                 sns_topic: args.sns_topic.clone(),
             };
