@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Feed, WarehouseConfig, WarehouseDriver, WriteDisposition};
-use crate::manifest::{FileStatus, Manifest};
+use crate::manifest::Manifest;
 use crate::schema::SchemaContract;
 use crate::secrets::SecretsManager;
 use crate::storage::ObjectStore;
@@ -174,7 +174,7 @@ fn load_id(target: &TableName, files: &[LoadFile]) -> String {
 
 fn union_needs(files: &[LoadFile]) -> Vec<ColumnNeed> {
     let mut needs: Vec<ColumnNeed> = Vec::new();
-    for file in files.iter().filter(|f| f.manifest.status != FileStatus::Failed) {
+    for file in files.iter().filter(|f| f.manifest.status.has_rows()) {
         add_needs(&mut needs, file.needs());
     }
     needs
@@ -294,7 +294,7 @@ pub async fn from_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{MANIFEST_VERSION, SourceObject};
+    use crate::manifest::{FileStatus, MANIFEST_VERSION, SourceObject};
     use crate::schema::{ColumnSchema, LogicalType};
 
     fn manifest(file_id: &str, url: &str, parsed_at: &str, cols: &[(&str, LogicalType, Option<u32>)]) -> Manifest {

@@ -49,7 +49,6 @@ use super::sql::{self, Dialect, ExistingColumn, MergeKey, SqlType, TableName};
 use super::stats::StatsInsert;
 use super::{FileResult, LoadReport, TableLoad, Warehouse, WarehouseError};
 use crate::config::WriteDisposition;
-use crate::manifest::FileStatus;
 use crate::rejects::{Reject, RejectKind};
 use crate::storage::ObjectStore;
 
@@ -306,7 +305,7 @@ impl PostgresWarehouse {
         let mut parts: Vec<PartJob> = Vec::new();
         for &i in &fresh {
             let file = &load.files[i];
-            if states[i].refused.is_some() || file.manifest.status == FileStatus::Failed {
+            if states[i].refused.is_some() || !file.manifest.status.has_rows() {
                 continue;
             }
             for p in &file.manifest.parts {
