@@ -118,7 +118,8 @@ pub struct Fate {
     pub feed: Option<String>,
     pub table: Option<String>,
     pub file_id: String,
-    /// loaded, partial, failed, refused (the ledger's word); parsed (a
+    /// loaded, partial, failed, refused (the ledger's word, or refused by
+    /// parse-file before any load); parsed (a
     /// manifest, no ledger row yet); pending (no manifest yet); unmatched.
     pub state: String,
     pub parsed: Option<Parsed>,
@@ -143,8 +144,9 @@ impl Fate {
     fn settle(&mut self) {
         if let Some(l) = &self.ledger {
             self.state = l.status.clone();
-        } else if self.parsed.is_some() {
-            self.state = "parsed".into();
+        } else if let Some(p) = &self.parsed {
+            // A file parse-file refused loads nothing; waiting for the loader would mislead.
+            self.state = if p.status == "refused" { "refused" } else { "parsed" }.into();
         }
     }
 }
@@ -392,6 +394,11 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
             l.load_id,
             l.loaded_at,
             if l.rows_rejected > 0 { "; `landfall rejects` shows the bad rows" } else { "" }
+        ),
+        ("refused", _, Some(p)) if p.status == "refused" => format!(
+            "refused by parse-file, nothing of it loads: {}; fix the file or the feed, then `landfall replay --prefix {}`",
+            p.error.clone().or(reason).unwrap_or_else(|| "see the rejects".into()),
+            f.object.key
         ),
         ("refused", Some(l), _) => format!(
             "refused by the loader for {}: {}; fix the cause, then `landfall replay --prefix {}`",

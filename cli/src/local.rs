@@ -279,12 +279,29 @@ fn feed_block(name: &str, i: &Inspection) -> String {
     if let Some(input) = &i.input {
         let format = if input.format == "csv" { "csv" } else { "json" };
         out.push_str(&format!("    format: {format}\n"));
+        // The detected dialect is pinned, so a later file is read the same way.
+        let mut csv = Vec::new();
         if let Some(d) = input.delimiter.as_deref().filter(|d| *d != ",") {
-            let d = if d == "\t" { "\"\\t\"".to_owned() } else { format!("{d:?}") };
-            out.push_str(&format!("    csv: {{ delimiter: {d} }}\n"));
+            csv.push(format!("delimiter: {}", if d == "\t" { "\"\\t\"".to_owned() } else { format!("{d:?}") }));
+        }
+        if let Some(q) = &input.quote {
+            csv.push(format!("quote: {q:?}"));
+        }
+        if let Some(n) = input.skip_rows {
+            csv.push(format!("skip_rows: {n}"));
+        }
+        if input.skip_initial_space == Some(true) {
+            csv.push("skip_initial_space: true".to_owned());
+        }
+        if !csv.is_empty() {
+            out.push_str(&format!("    csv: {{ {} }}\n", csv.join(", ")));
         }
         if !input.encoding.eq_ignore_ascii_case("utf-8") {
             out.push_str(&format!("    encoding: {}\n", input.encoding));
+        }
+        // Pinned, so a later file whose dates happen to be ambiguous is read the same way.
+        if let Some(order) = input.date_order {
+            out.push_str(&format!("    dates: {{ order: {} }}\n", order.as_str()));
         }
     }
     if let Some(c) = i.schema.iter().find(|c| {
@@ -316,13 +333,19 @@ fn render_inspection(i: &Inspection) -> String {
     }
     if let Some(input) = &i.input {
         out.push_str(&format!(
-            "\ndetected: {}{}, {} compression, {} encoding, {} bytes decoded",
+            "\ndetected: {}{}{}{}{}, {} compression, {} encoding, {} bytes decoded",
             input.format,
             input.delimiter.as_deref().map(|d| format!(" delimited by {d:?}")).unwrap_or_default(),
+            input.skip_initial_space.map(|_| " (a space after each skipped)").unwrap_or_default(),
+            input.quote.as_deref().map(|q| format!(", quoted with {q:?}")).unwrap_or_default(),
+            input.skip_rows.map(|n| format!(", {n} line(s) before the header skipped")).unwrap_or_default(),
             input.compression,
             input.encoding,
             input.decoded_bytes
         ));
+        for note in &input.notes {
+            out.push_str(&format!("\ndecided: {note}"));
+        }
     }
     out.push_str(&format!("\n{} row(s), {} rejected", i.rows, i.rejected));
     for (dt, rows) in &i.partitions {

@@ -184,6 +184,27 @@ async fn a_file_is_followed_from_landing_to_the_ledger_in_one_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_file_whose_rows_fit_no_header_is_refused_in_file_the_ledger_and_the_digest() {
+    let s = Stack::start().await;
+    let key = format!("{}ragged.csv", unique("legacy/"));
+    // `legacy_export` reads `|`: the header has 2 fields, the rows 1, 3 and 4.
+    s.put(&key, "sku|name\n1\n2|b|x\n3|c|y|z\n").await;
+    s.pump();
+    let v = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(v["state"], "refused", "{v}");
+    assert_eq!(v["parsed"]["status"], "refused", "{v}");
+    assert_eq!(v["parsed"]["rows"], 0);
+    assert_eq!(v["ledger"]["status"], "refused", "{v}");
+    let verdict = v["verdict"].as_str().unwrap_or_default();
+    assert!(verdict.contains("the header has 2 fields and the rows agree on no width"), "{verdict}");
+    // The digest marks the refused file, so the operator is told of it.
+    run(bin().args(["monitor", "--json"]));
+    let file_id = v["file_id"].as_str().unwrap_or_default().to_owned();
+    let digested = s.sql(&format!("SELECT count(*) FROM landfall.file_digests WHERE file_id = '{file_id}'")).await;
+    assert_eq!(digested, 1, "the refused file is in a digest");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn rejects_lists_the_bad_rows_of_a_file_with_line_column_and_reason() {
     let s = Stack::start().await;
     let key = format!("{}orders.csv", unique("orders/"));

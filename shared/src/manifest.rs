@@ -19,6 +19,10 @@ pub enum FileStatus {
     Partial,
     /// Nothing could be read; the reason is in the rejects and `error`.
     Failed,
+    /// The file was read but nothing in it can be loaded: its rows cannot be
+    /// aligned with its header, or every row was rejected. The reason is in
+    /// `error`; the ledger records the file as `refused`.
+    Refused,
 }
 
 impl FileStatus {
@@ -28,7 +32,14 @@ impl FileStatus {
             FileStatus::Parsed => "parsed",
             FileStatus::Partial => "partial",
             FileStatus::Failed => "failed",
+            FileStatus::Refused => "refused",
         }
+    }
+
+    /// The file has rows to load (all of them, or what could be read). A
+    /// failed or refused file loads nothing and changes no table.
+    pub fn has_rows(self) -> bool {
+        matches!(self, FileStatus::Parsed | FileStatus::Partial)
     }
 }
 
@@ -50,6 +61,22 @@ pub struct DetectedInput {
     pub compression: String,
     pub encoding: String,
     pub decoded_bytes: u64,
+    /// The quote character, where it is not `"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// Lines skipped before the header (a preamble), where there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_rows: Option<usize>,
+    /// Set where a space after each delimiter was skipped (`a, b, c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_initial_space: Option<bool>,
+    /// What the reader and the typing decided about the file (a header
+    /// fitted to its rows, the order of day-month dates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The order day-month dates were read in, where a column held them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_order: Option<crate::schema::DateOrder>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

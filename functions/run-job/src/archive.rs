@@ -154,7 +154,16 @@ fn archive_feed(table: &TableName, declared: Vec<DeclaredColumn>, partition_colu
         table: glue_table(&table.table),
         read: ReadOptions {
             format: FormatChoice::Csv,
-            csv: CsvOptions { delimiter: Some(b','), ..CsvOptions::default() },
+            // PostgreSQL's own CSV: nothing to detect, and a text column's
+            // `NA` or `-` is a value, never a missing one.
+            csv: CsvOptions {
+                delimiter: Some(b','),
+                quote: Some(b'"'),
+                skip_rows: Some(0),
+                skip_initial_space: Some(false),
+                null_tokens: landfall::schema::NullTokens::new(Vec::<String>::new()),
+                ..CsvOptions::default()
+            },
             ..ReadOptions::default()
         },
         declared,

@@ -92,6 +92,9 @@ struct RawFeed {
     encoding: Option<String>,
     #[serde(default)]
     csv: RawCsv,
+    /// Day-month dates: `{ order: day_first | month_first, two_digit_years: true }`.
+    #[serde(default)]
+    dates: crate::schema::DateRules,
     #[serde(default)]
     schema: Vec<RawColumn>,
     #[serde(default)]
@@ -138,11 +141,25 @@ struct RawCsv {
     null_values: Option<Vec<String>>,
     #[serde(default)]
     decimal_separator: Option<String>,
+    /// Lines before the header (a title, notes); detected when unset.
+    #[serde(default)]
+    skip_rows: Option<usize>,
+    /// Whether a space after each delimiter is no part of a field; detected when unset.
+    #[serde(default)]
+    skip_initial_space: Option<bool>,
 }
 
 impl Default for RawCsv {
     fn default() -> Self {
-        Self { delimiter: None, header: true, quote: None, null_values: None, decimal_separator: None }
+        Self {
+            delimiter: None,
+            header: true,
+            quote: None,
+            null_values: None,
+            decimal_separator: None,
+            skip_rows: None,
+            skip_initial_space: None,
+        }
     }
 }
 
@@ -414,11 +431,14 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         csv.delimiter = Some(single_byte(d).ok_or_else(|| bad(one_char("delimiter", d)))?);
     }
     if let Some(q) = raw.csv.quote.as_deref() {
-        csv.quote = single_byte(q).ok_or_else(|| bad(one_char("quote", q)))?;
+        csv.quote = Some(single_byte(q).ok_or_else(|| bad(one_char("quote", q)))?);
     }
     csv.header = raw.csv.header;
+    csv.skip_rows = raw.csv.skip_rows;
+    csv.skip_initial_space = raw.csv.skip_initial_space;
     if let Some(nulls) = raw.csv.null_values {
         csv.null_values = nulls;
+        csv.null_tokens = crate::schema::NullTokens::default();
     }
     csv.decimal_comma = match raw.csv.decimal_separator.as_deref() {
         None | Some(".") => false,
@@ -433,7 +453,14 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         Some(mb) => Some(mb.saturating_mul(1 << 20)),
         None => None,
     };
-    let read = ReadOptions { format: raw.format, compression: raw.compression, max_decompressed_bytes, encoding, csv };
+    let read = ReadOptions {
+        format: raw.format,
+        compression: raw.compression,
+        max_decompressed_bytes,
+        encoding,
+        csv,
+        dates: raw.dates,
+    };
 
     let mut declared = Vec::with_capacity(raw.schema.len());
     for col in raw.schema {

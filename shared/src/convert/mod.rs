@@ -79,10 +79,13 @@ fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
     };
     opts.row_group_rows = feed.row_group_rows;
     opts.encode_on_thread = req.threads == Threads::Two;
+    opts.null_tokens = feed.read.csv.null_tokens.clone();
+    opts.dates = feed.read.dates;
     opts
 }
 
 fn describe(summary: &ReadSummary) -> DetectedInput {
+    let dialect = summary.dialect;
     let (format, delimiter) = match summary.format {
         DetectedFormat::Csv { delimiter } => ("csv", Some(char::from(delimiter).to_string())),
         DetectedFormat::JsonArray => ("json_array", None),
@@ -95,6 +98,11 @@ fn describe(summary: &ReadSummary) -> DetectedInput {
         compression: summary.compression.as_str().to_owned(),
         encoding: summary.encoding.to_owned(),
         decoded_bytes: summary.decoded_bytes,
+        quote: dialect.filter(|d| d.quote != b'"').map(|d| char::from(d.quote).to_string()),
+        skip_rows: dialect.map(|d| d.preamble).filter(|&n| n > 0),
+        skip_initial_space: dialect.filter(|d| d.space_after).map(|_| true),
+        notes: summary.notes.clone(),
+        date_order: None,
     }
 }
 
@@ -108,14 +116,20 @@ pub fn convert(
 ) -> Result<ConvertOutcome, ConvertError> {
     let rejects = Arc::new(Mutex::new(RejectWriter::new(req.work_dir)));
 
+    // The first row's reason, to say why a file whose every row was rejected loads nothing.
+    let first_reason: Arc<Mutex<Option<String>>> = Arc::default();
     let on_reject = {
         let rejects = Arc::clone(&rejects);
+        let first_reason = Arc::clone(&first_reason);
         let file = req.source_url.to_owned();
         let feed = req.feed.name.clone();
         Box::new(move |row: crate::schema::RejectedRow| -> Result<(), SinkError> {
             // Readers cut their raw text already; rows the writer renders itself may be longer.
             let mut raw = row.raw;
             truncate_in_place(&mut raw, MAX_RAW_BYTES);
+            if let Ok(mut first) = first_reason.lock() {
+                first.get_or_insert_with(|| row.reason.clone());
+            }
             let reject = Reject {
                 kind: RejectKind::Row,
                 file: file.clone(),
@@ -145,7 +159,7 @@ pub fn convert(
         }
     };
     let read = formats::read(input, req.name, &req.feed.read, &mut writer);
-    let (status, mut error, input) = match read {
+    let (status, mut error, mut input) = match read {
         Ok(summary) => (FileStatus::Parsed, None, Some(describe(&summary))),
         Err(FormatError::Source(e)) => return Err(ConvertError::Source(e)),
         Err(FormatError::Sink(e)) if e.retryable => return Err(ConvertError::Sink(e)),
@@ -157,10 +171,24 @@ pub fn convert(
             file_error(&reason, line)?;
             (FileStatus::Failed, Some(reason), None)
         }
+        Err(FormatError::Refused { reason }) => {
+            file_error(&reason, None)?;
+            (FileStatus::Refused, Some(reason), None)
+        }
     };
     let (status, write) = match writer.finish() {
         Ok(write) if status == FileStatus::Failed && write.rows_written + write.rows_rejected > 0 => {
             (FileStatus::Partial, write)
+        }
+        // Rows were there and none could be kept: nothing of the file loads,
+        // which must never read as a success.
+        Ok(write) if status == FileStatus::Parsed && write.rows_written == 0 && write.rows_rejected > 0 => {
+            let rejected = write.rows_rejected;
+            error.get_or_insert_with(|| {
+                let first = first_reason.lock().ok().and_then(|r| r.clone()).unwrap_or_default();
+                format!("all {rejected} rows were rejected (the first: {first})")
+            });
+            (FileStatus::Refused, write)
         }
         Ok(write) => (status, write),
         Err(e) if e.retryable => return Err(ConvertError::Sink(e)),
@@ -170,6 +198,10 @@ pub fn convert(
             (FileStatus::Failed, WriteSummary::default())
         }
     };
+    if let Some(input) = &mut input {
+        input.notes.extend(write.notes.iter().cloned());
+        input.date_order = write.date_order;
+    }
     finish(rejects, status, error, input, write)
 }
 

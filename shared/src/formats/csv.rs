@@ -11,20 +11,24 @@ use std::io::{self, Read};
 use csv_core::{ReadRecordResult, Reader as Core, ReaderBuilder as CoreBuilder};
 
 use super::stream::Ctx;
-use super::{BUF_SIZE, CsvOptions, FormatError, MAX_RECORD_BYTES, Out, recycle};
+use super::{BUF_SIZE, CsvOptions, Dialect, FormatError, MAX_RECORD_BYTES, Out, recycle};
 use crate::record::Value;
 
 /// More fields than this in one record is not a table.
 const MAX_FIELDS: usize = 1 << 20;
 
+/// Reads a CSV file in `dialect` whose rows hold `data_width` fields,
+/// whatever its header says (see [`data_width`]).
 pub(crate) fn read_csv(
     src: impl Read,
-    delimiter: u8,
+    dialect: Dialect,
     opts: &CsvOptions,
+    data_width: Option<usize>,
     ctx: &Ctx,
     out: &mut Out<'_>,
 ) -> Result<(), FormatError> {
-    let mut p = Parser::new(src, delimiter, opts.quote);
+    let delimiter = dialect.delimiter;
+    let mut p = Parser::new(src, delimiter, dialect.quote);
     let next = |p: &mut Parser<_>| -> Result<Option<u64>, FormatError> {
         match p.next_record().map_err(|e| ctx.fail(e))? {
             Next::Record(line) => Ok(Some(line)),
@@ -40,15 +44,24 @@ pub(crate) fn read_csv(
         }
     };
 
+    for _ in 0..dialect.preamble {
+        if next(&mut p)?.is_none() {
+            return Ok(());
+        }
+    }
     let Some(first_line) = next(&mut p)? else {
         return Ok(());
     };
-    let width = p.len;
-    let names: Vec<String> = if opts.header {
+    let mut width = p.len;
+    let mut names: Vec<String> = if opts.header {
         p.fields().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
     } else {
         (1..=width).map(|i| format!("column_{i}")).collect()
     };
+    if let Some(data) = data_width.filter(|&w| opts.header && w != width) {
+        out.note(align_header(&mut names, data));
+        width = data;
+    }
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     out.header(&name_refs)?;
 
@@ -119,6 +132,55 @@ pub(crate) fn read_csv(
             Some(l) => line = l,
             None => return Ok(()),
         }
+    }
+}
+
+/// The width the data rows agree on when it is not the header's, from the
+/// sample's `records` (the header first): `Ok(None)` when the header fits
+/// (or as many rows are as wide as it as any other width), `Ok(Some(w))`
+/// when a majority of the rows hold `w` fields, and `Err(reason)` when no
+/// width holds a majority, so the file cannot be aligned with its header.
+pub(crate) fn data_width(records: &[Vec<String>]) -> Result<Option<usize>, String> {
+    let Some((header, rows)) = records.split_first() else { return Ok(None) };
+    let header = header.len();
+    let widths: Vec<usize> = rows.iter().map(Vec::len).collect();
+    let count = |w: usize| widths.iter().filter(|&&x| x == w).count();
+    let Some((mode, n)) = widths.iter().map(|&w| (w, count(w))).max_by_key(|&(w, n)| (n, w == header)) else {
+        return Ok(None);
+    };
+    if mode == header || count(header) >= n {
+        return Ok(None);
+    }
+    if n * 2 > widths.len() {
+        return Ok(Some(mode));
+    }
+    let mut seen: Vec<(usize, usize)> = Vec::new();
+    for &w in &widths {
+        if !seen.iter().any(|&(x, _)| x == w) {
+            seen.push((w, count(w)));
+        }
+    }
+    seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let found: Vec<String> = seen.iter().take(4).map(|(w, n)| format!("{w} fields in {n}")).collect();
+    Err(format!(
+        "the header has {header} fields and the rows agree on no width ({} of the first {} rows); \
+         the file cannot be aligned with its header",
+        found.join(", "),
+        widths.len()
+    ))
+}
+
+/// Fits the header's names to rows of `width` fields: extra fields get
+/// `column_<n>` names, names past the rows' width are left out. Says what it did.
+fn align_header(names: &mut Vec<String>, width: usize) -> String {
+    let header = names.len();
+    if width > header {
+        names.extend((header + 1..=width).map(|i| format!("column_{i}")));
+        let added = names.get(header..).unwrap_or_default().join(", ");
+        format!("the header names {header} columns but the rows hold {width}: the extra columns are named {added}")
+    } else {
+        let dropped = names.split_off(width).join(", ");
+        format!("the header names {header} columns but the rows hold {width}: left out (no data): {dropped}")
     }
 }
 
@@ -196,13 +258,13 @@ impl<'a> Nulls<'a> {
     }
 }
 
-enum Next {
+pub(super) enum Next {
     Record(u64),
     End,
     TooLarge(u64),
 }
 
-struct Parser<R> {
+pub(super) struct Parser<R> {
     src: R,
     core: Core,
     buf: Vec<u8>,
@@ -218,7 +280,7 @@ struct Parser<R> {
 }
 
 impl<R: Read> Parser<R> {
-    fn new(src: R, delimiter: u8, quote: u8) -> Self {
+    pub(super) fn new(src: R, delimiter: u8, quote: u8) -> Self {
         let core = CoreBuilder::new().delimiter(delimiter).quote(quote).double_quote(true).build();
         Self {
             src,
@@ -253,7 +315,7 @@ impl<R: Read> Parser<R> {
         }
     }
 
-    fn next_record(&mut self) -> io::Result<Next> {
+    pub(super) fn next_record(&mut self) -> io::Result<Next> {
         // Blank lines and the '\n' of a CRLF belong to no record; skipping
         // them here is what makes `line` the record's own first line.
         loop {
@@ -322,7 +384,7 @@ impl<R: Read> Parser<R> {
         })
     }
 
-    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+    pub(super) fn fields(&self) -> impl Iterator<Item = &[u8]> {
         self.field_ranges().map(|(start, end)| self.fields.get(start..end).unwrap_or_default())
     }
 
@@ -460,6 +522,36 @@ mod tests {
         assert_eq!((r.line, r.reason.as_str(), r.raw.as_str()), (4, "expected 3 fields, found 4", "6,7,x,8,9"));
     }
 
+    fn width(sample: &str) -> Result<Option<usize>, String> {
+        let comma = Dialect { delimiter: b',', quote: b'"', space_after: false, preamble: 0 };
+        super::data_width(&super::super::dialect::records(sample.as_bytes(), true, comma))
+    }
+
+    #[test]
+    fn the_width_the_rows_agree_on_wins_over_the_header() {
+        assert_eq!(width("a,b,c\n1,2,3\n4,5\n"), Ok(None), "a header the rows share is kept");
+        assert_eq!(width("a,b\n1,2,3\n4,5,6\n7,8\n"), Ok(Some(3)));
+        assert_eq!(width("a,b,c,d\n1,2\n3,4\n"), Ok(Some(2)));
+        assert_eq!(width("a,b,c\n"), Ok(None), "no rows, nothing to agree on");
+        // As many rows as wide as the header as any other width: the header stands.
+        assert_eq!(width("a,b,c\n1,2,3\n1,2\n"), Ok(None));
+        let refused = width("a,b,c\n1,2\n1,2,3,4\n1\n").unwrap_err();
+        assert!(refused.starts_with("the header has 3 fields and the rows agree on no width"), "{refused}");
+    }
+
+    #[test]
+    fn a_header_narrower_than_its_rows_names_the_extra_columns() {
+        let (s, sink) = read_ok(b"a,b\n1,2,3\n4,5,6\n", "x.csv");
+        assert_eq!((s.records, s.rejected), (2, 0));
+        assert_eq!(sink.header.clone().unwrap(), vec!["a", "b", "column_3"]);
+        assert_eq!(
+            s.notes,
+            vec!["the header names 2 columns but the rows hold 3: the extra columns are named column_3"]
+        );
+        let (res, _) = read_with(b"a,b,c\n1\n1,2,3,4\n", "x.csv", &ReadOptions::default());
+        assert!(matches!(res, Err(FormatError::Refused { .. })), "{res:?}");
+    }
+
     #[test]
     fn header_false_synthesizes_names() {
         let o = opts_with(|c| c.header = false);
@@ -482,7 +574,7 @@ mod tests {
     fn configured_delimiter_and_quote() {
         let o = opts_with(|c| {
             c.delimiter = Some(b'|');
-            c.quote = b'\'';
+            c.quote = Some(b'\'');
         });
         let (res, sink) = read_with(b"a|b\n'x|y'|'it''s'\n", "x.csv", &o);
         res.unwrap();

@@ -50,7 +50,10 @@ pub(crate) fn detect(
     };
     let rest = sample.get(start..).unwrap_or_default();
     let csv = || DetectedFormat::Csv {
-        delimiter: opts.csv.delimiter.unwrap_or_else(|| sniff_delimiter(sample, complete, opts.csv.quote, hint)),
+        delimiter: opts
+            .csv
+            .delimiter
+            .unwrap_or_else(|| super::dialect::detect(sample, complete, None, opts.csv.quote, hint).delimiter),
     };
     match opts.format {
         FormatChoice::Csv => Ok(csv()),
@@ -164,63 +167,6 @@ impl<'a> Iterator for CompleteLines<'a> {
     }
 }
 
-const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-const SNIFF_RECORDS: usize = 50;
-
-/// Picks the candidate that occurs the same non-zero number of times (outside
-/// quotes) in the most records; ties go by `, ; TAB |`, or to TAB for a .tsv
-/// key. A single-column file has no candidate and gets ','.
-pub(crate) fn sniff_delimiter(sample: &[u8], complete: bool, quote: u8, hint: NameHint) -> u8 {
-    let mut per_record: Vec<[u32; 4]> = Vec::new();
-    let mut current = [0u32; 4];
-    let mut in_quotes = false;
-    let mut has_content = false;
-    for &b in sample {
-        if b == quote {
-            // A doubled quote toggles twice, which is what we want.
-            in_quotes = !in_quotes;
-            has_content = true;
-        } else if in_quotes {
-            continue;
-        } else if b == b'\n' {
-            if has_content {
-                per_record.push(current);
-                if per_record.len() == SNIFF_RECORDS {
-                    break;
-                }
-            }
-            current = [0; 4];
-            has_content = false;
-        } else if let Some(i) = CANDIDATES.iter().position(|&c| c == b) {
-            current[i] += 1;
-            has_content = true;
-        } else if !b.is_ascii_whitespace() {
-            has_content = true;
-        }
-    }
-    // The last record may be cut by the end of the sample.
-    if has_content && complete && !in_quotes && per_record.len() < SNIFF_RECORDS {
-        per_record.push(current);
-    }
-
-    let mut best = (0usize, b',');
-    for (i, &candidate) in CANDIDATES.iter().enumerate() {
-        let score = consistency(per_record.iter().map(|r| r[i]));
-        let wins = score > best.0 || (score == best.0 && score > 0 && candidate == b'\t' && hint == NameHint::Tsv);
-        if wins {
-            best = (score, candidate);
-        }
-    }
-    best.1
-}
-
-/// How many records share the most common non-zero count.
-fn consistency(counts: impl Iterator<Item = u32>) -> usize {
-    let mut counts: Vec<u32> = counts.filter(|&c| c > 0).collect();
-    counts.sort_unstable();
-    counts.chunk_by(|a, b| a == b).map(<[u32]>::len).max().unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -228,7 +174,11 @@ mod tests {
     use super::*;
 
     fn sniff(s: &str) -> u8 {
-        sniff_delimiter(s.as_bytes(), true, b'"', NameHint::None)
+        sniff_delimiter(s.as_bytes(), true, NameHint::None)
+    }
+
+    fn sniff_delimiter(sample: &[u8], complete: bool, hint: NameHint) -> u8 {
+        super::super::dialect::detect(sample, complete, None, None, hint).delimiter
     }
 
     #[test]
@@ -263,13 +213,13 @@ mod tests {
     }
 
     fn sniffer_incomplete(s: &[u8]) -> u8 {
-        sniff_delimiter(s, false, b'"', NameHint::None)
+        sniff_delimiter(s, false, NameHint::None)
     }
 
     #[test]
     fn tsv_hint_breaks_ties() {
-        assert_eq!(sniff_delimiter(b"a,b\tc\n", true, b'"', NameHint::None), b',');
-        assert_eq!(sniff_delimiter(b"a,b\tc\n", true, b'"', NameHint::Tsv), b'\t');
+        assert_eq!(sniff_delimiter(b"a,b\tc\n", true, NameHint::None), b',');
+        assert_eq!(sniff_delimiter(b"a,b\tc\n", true, NameHint::Tsv), b'\t');
     }
 
     #[test]

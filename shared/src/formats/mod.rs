@@ -6,6 +6,7 @@
 mod compression;
 mod csv;
 mod detect;
+mod dialect;
 mod encoding;
 mod json;
 mod stream;
@@ -16,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{LineNo, RecordSink, SinkError, Value};
 pub(crate) use crate::record::{MAX_RAW_BYTES, truncate, truncate_in_place};
+use crate::schema::NullTokens;
 
+pub use dialect::Dialect;
 pub use encoding::encoding_for_label;
 
 use stream::{Counted, Ctx, Decompressed, Tap};
@@ -55,12 +58,23 @@ pub enum CompressionChoice {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
-    /// `None`: sniff among `,` `;` TAB `|`.
+    /// `None`: detected among `,` `;` TAB `|` and space.
     pub delimiter: Option<u8>,
     pub header: bool,
-    pub quote: u8,
-    /// Fields equal to one of these become `Value::Null`.
+    /// `None`: detected among `"` and `'`.
+    pub quote: Option<u8>,
+    /// Records before the header (`csv.skip_rows`); `None`: detected.
+    pub skip_rows: Option<usize>,
+    /// A space after each delimiter is no part of a field
+    /// (`csv.skip_initial_space`); `None`: detected.
+    pub skip_initial_space: Option<bool>,
+    /// Fields equal to one of these become `Value::Null`, in every column
+    /// (`csv.null_values`; by default only the empty field).
     pub null_values: Vec<String>,
+    /// Fields read as missing only in columns that are not text (by default
+    /// `NA`, `NULL`, `#N/A`, ...; none once a feed sets `csv.null_values`,
+    /// which then says exactly what is missing).
+    pub null_tokens: NullTokens,
     /// Numbers are written with a decimal comma and optional dot thousands
     /// separators (`1.234,50`), as in German or French exports: such fields
     /// are rewritten to `1234.50` before typing.
@@ -69,7 +83,16 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { delimiter: None, header: true, quote: b'"', null_values: vec![String::new()], decimal_comma: false }
+        Self {
+            delimiter: None,
+            header: true,
+            quote: None,
+            skip_rows: None,
+            skip_initial_space: None,
+            null_values: vec![String::new()],
+            null_tokens: NullTokens::defaults(),
+            decimal_comma: false,
+        }
     }
 }
 
@@ -86,6 +109,8 @@ pub struct ReadOptions {
     /// `None`: the file must be UTF-8 (a UTF-8 or UTF-16 BOM is honoured).
     pub encoding: Option<&'static encoding_rs::Encoding>,
     pub csv: CsvOptions,
+    /// How day-month dates are read; used by the typed writer, not the readers.
+    pub dates: crate::schema::DateRules,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +154,11 @@ pub struct ReadSummary {
     pub rejected: u64,
     /// Bytes of decompressed, UTF-8 text parsed (without a BOM).
     pub decoded_bytes: u64,
+    /// The CSV dialect read (detected where the feed does not set it).
+    pub dialect: Option<Dialect>,
+    /// What the reader decided that a person would want to know (a header
+    /// fitted to its rows), in the manifest's `input.notes`.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +173,10 @@ pub enum FormatError {
     /// The file as a whole cannot be read. `line` is set where known.
     #[error("{reason}")]
     Unreadable { reason: String, line: Option<u64> },
+    /// The file reads, but its rows cannot be lined up with its columns, so
+    /// nothing in it can be loaded (a header the rows agree with in no way).
+    #[error("{reason}")]
+    Refused { reason: String },
 }
 
 impl FormatError {
@@ -153,7 +187,7 @@ impl FormatError {
         match self {
             FormatError::Source(_) => Disposition::Retry,
             FormatError::Sink(e) if e.retryable => Disposition::Retry,
-            FormatError::Sink(_) | FormatError::Unreadable { .. } => Disposition::Done,
+            FormatError::Sink(_) | FormatError::Unreadable { .. } | FormatError::Refused { .. } => Disposition::Done,
         }
     }
 
@@ -203,11 +237,18 @@ pub(crate) struct Out<'s> {
     sink: &'s mut dyn RecordSink,
     records: u64,
     rejected: u64,
+    notes: Vec<String>,
 }
 
 impl<'s> Out<'s> {
     fn new(sink: &'s mut dyn RecordSink) -> Self {
-        Self { sink, records: 0, rejected: 0 }
+        Self { sink, records: 0, rejected: 0, notes: Vec::new() }
+    }
+
+    /// Something the reader decided about the file, for the manifest.
+    pub(crate) fn note(&mut self, note: String) {
+        tracing::info!(note = %note, "reader decision");
+        self.notes.push(note);
     }
 
     pub(crate) fn header(&mut self, names: &[&str]) -> Result<(), SinkError> {
@@ -293,10 +334,32 @@ pub fn read(
         "detected file layout"
     );
 
+    let dialect = match format {
+        DetectedFormat::Csv { delimiter } => {
+            Some(csv_dialect(&decoded.sample, decoded.complete, delimiter, opts, hint))
+        }
+        _ => None,
+    };
+    let data_width = match dialect {
+        Some(d) if opts.csv.header => {
+            let records = dialect::records(&decoded.sample, decoded.complete, d);
+            csv::data_width(records.get(d.preamble..).unwrap_or_default())
+                .map_err(|reason| FormatError::Refused { reason })?
+        }
+        _ => None,
+    };
+
     let text = Counted::new(Cursor::new(decoded.sample).chain(decoded.rest), ctx.clone());
     let mut out = Out::new(sink);
     match format {
-        DetectedFormat::Csv { delimiter } => csv::read_csv(text, delimiter, &opts.csv, &ctx, &mut out)?,
+        DetectedFormat::Csv { .. } => {
+            let d = dialect.unwrap_or(Dialect { delimiter: b',', quote: b'"', space_after: false, preamble: 0 });
+            if d.space_after {
+                csv::read_csv(dialect::SkipSpaces::new(text, d), d, &opts.csv, data_width, &ctx, &mut out)?
+            } else {
+                csv::read_csv(text, d, &opts.csv, data_width, &ctx, &mut out)?
+            }
+        }
         DetectedFormat::Ndjson => json::read_ndjson(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?,
         DetectedFormat::JsonArray | DetectedFormat::JsonStream => {
             json::read_json_stream(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?
@@ -310,7 +373,22 @@ pub fn read(
         records: out.records,
         rejected: out.rejected,
         decoded_bytes: ctx.decoded_bytes(),
+        dialect,
+        notes: out.notes,
     })
+}
+
+/// The dialect of a CSV file: what the feed sets, the rest detected.
+fn csv_dialect(sample: &[u8], complete: bool, delimiter: u8, opts: &ReadOptions, hint: NameHint) -> Dialect {
+    let csv = &opts.csv;
+    let mut d = dialect::detect(sample, complete, Some(delimiter), csv.quote, hint);
+    if let Some(space) = csv.skip_initial_space {
+        d.space_after = space;
+    }
+    if let Some(skip) = csv.skip_rows {
+        d.preamble = skip;
+    }
+    d
 }
 
 #[cfg(test)]
@@ -462,8 +540,9 @@ mod tests {
     fn defaults() {
         let o = ReadOptions::default();
         assert!(o.csv.header);
-        assert_eq!(o.csv.quote, b'"');
+        assert_eq!(o.csv.quote, None, "detected");
         assert_eq!(o.csv.null_values, vec![String::new()]);
+        assert_eq!(o.csv.null_tokens, NullTokens::defaults());
         assert_eq!(o.encoding, None);
     }
 

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use crate::record::{SinkError, Value};
 
 use super::columns::{Column, MAX_COLUMNS, Status};
+use super::dates::{DateRules, parse_ordered};
+use super::nulls::NullTokens;
 use super::parquet::ColBuilder;
 use super::types::LogicalType;
 use super::values::{
@@ -37,10 +39,27 @@ pub(super) enum Checked {
     Widen(LogicalType),
 }
 
+/// How text becomes values beyond the fixed formats: the feed's null tokens
+/// and day-month dates.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TextRules {
+    pub(super) nulls: NullTokens,
+    pub(super) dates: DateRules,
+}
+
 /// Checks `v`, at `pos` in its record, against `col` without touching any
-/// builder. `writing` is false while types are still being inferred.
+/// builder. `writing` is false while types are still being inferred; a null
+/// token is missing unless the column holds text.
 #[inline]
-pub(super) fn check_value(col: &Column, v: &Value<'_>, pos: u32, writing: bool, scratch: &mut String) -> Checked {
+pub(super) fn check_value(
+    col: &Column,
+    v: &Value<'_>,
+    pos: u32,
+    writing: bool,
+    rules: &TextRules,
+    scratch: &mut String,
+) -> Checked {
+    let nulls = &rules.nulls;
     if let Value::Null = v {
         return Checked::Cell(Cell::Null);
     }
@@ -63,12 +82,21 @@ pub(super) fn check_value(col: &Column, v: &Value<'_>, pos: u32, writing: bool, 
     // While buffering, inferred columns take anything: their type is
     // the join of what they hold.
     let Some(ty) = col.ty.filter(|_| col.declared || writing) else {
-        if writing && let Some(t) = infer_value(v) {
+        if writing
+            && !nulls.matches(v)
+            && let Some(t) = infer_value(v)
+        {
             return Checked::Widen(t);
         }
         return Checked::Cell(Cell::Null);
     };
-    match coerce(v, ty, col.declared, pos, scratch) {
+    if !ty.is_text() && nulls.matches(v) {
+        return Checked::Cell(Cell::Null);
+    }
+    // A declared date column reads day-month dates in the feed's order.
+    let order = col.date_order.or(rules.dates.order.filter(|_| col.declared));
+    let dates = DayMonth { order, two_digit_years: rules.dates.two_digit_years };
+    match coerce(v, ty, col.declared, pos, dates, scratch) {
         Some(c) => Checked::Cell(c),
         None if col.declared => {
             let ty = col.ty.map(|t| t.to_string()).unwrap_or_default();
@@ -107,7 +135,14 @@ pub(super) fn describe(v: &Value<'_>) -> String {
 /// which accept exactly what inference would have typed as `ty` or narrower;
 /// declared columns (`lenient`) also take blanks, leading zeros and similar.
 #[inline]
-fn coerce(v: &Value<'_>, ty: LogicalType, lenient: bool, pos: u32, scratch: &mut String) -> Option<Cell> {
+fn coerce(
+    v: &Value<'_>,
+    ty: LogicalType,
+    lenient: bool,
+    pos: u32,
+    dates: DayMonth,
+    scratch: &mut String,
+) -> Option<Cell> {
     match ty {
         LogicalType::String => Some(Cell::Src(pos)),
         LogicalType::Int64 => match *v {
@@ -138,7 +173,10 @@ fn coerce(v: &Value<'_>, ty: LogicalType, lenient: bool, pos: u32, scratch: &mut
             _ => None,
         },
         LogicalType::Date => match *v {
-            Value::Text(s) => if lenient { parse_date(s.trim()) } else { parse_date(s) }.map(|d| Cell::I64(d as i64)),
+            Value::Text(s) => {
+                let s = if lenient { s.trim() } else { s };
+                parse_date(s).or_else(|| dates.parse(s)).map(|d| Cell::I64(d as i64))
+            }
             _ => None,
         },
         LogicalType::Timestamp | LogicalType::TimestampTz => {
@@ -162,6 +200,19 @@ fn coerce(v: &Value<'_>, ty: LogicalType, lenient: bool, pos: u32, scratch: &mut
             Value::Float(f) if lenient && f.is_finite() => Some(Cell::Src(pos)),
             _ => None,
         },
+    }
+}
+
+/// The day-month order a date column reads its text in, if any.
+#[derive(Debug, Clone, Copy)]
+struct DayMonth {
+    order: Option<super::dates::DateOrder>,
+    two_digit_years: bool,
+}
+
+impl DayMonth {
+    fn parse(self, s: &str) -> Option<i32> {
+        parse_ordered(s, self.order?, self.two_digit_years)
     }
 }
 

@@ -49,6 +49,8 @@ pub(super) struct Column {
     pub(super) ty: Option<LogicalType>,
     pub(super) status: Status,
     pub(super) max_bytes: Option<u32>,
+    /// The order a date column's day-month text is read in (`28/01/2018`).
+    pub(super) date_order: Option<super::dates::DateOrder>,
 }
 
 impl Column {
@@ -63,6 +65,7 @@ impl Column {
             ty: None,
             status: Status::Active,
             max_bytes: None,
+            date_order: None,
         }
     }
 

@@ -4,7 +4,9 @@
 
 use crate::record::{LineNo, SinkError, StoredValue, Value};
 
+use super::coerce::TextRules;
 use super::columns::{Columns, Status};
+use super::dates::{DateOrder, Votes};
 use super::types::{LogicalType, join};
 use super::values::infer_value;
 
@@ -43,16 +45,36 @@ pub(super) struct Inference {
     /// Records buffered before types are decided.
     infer_rows: usize,
     widenings: Vec<String>,
+    /// Per column: what its values say about day-month dates.
+    votes: Vec<Votes>,
+    /// What was decided about columns that a person would want to know.
+    notes: Vec<String>,
+    /// The day-month order decided for the first column that settled one.
+    date_order: Option<DateOrder>,
 }
 
 impl Inference {
     pub(super) fn new(infer_rows: usize) -> Self {
-        Inference { buffer: InferBuffer::default(), infer_rows, widenings: Vec::new() }
+        Inference {
+            buffer: InferBuffer::default(),
+            infer_rows,
+            widenings: Vec::new(),
+            votes: Vec::new(),
+            notes: Vec::new(),
+            date_order: None,
+        }
     }
 
     /// Keeps a record that passed the checks and joins its values into the
-    /// types of the inferred columns. True once it is time to decide.
-    pub(super) fn buffer(&mut self, line: LineNo, values: &[(usize, Value<'_>)], columns: &mut Columns) -> bool {
+    /// types of the inferred columns (a null token tells nothing about a
+    /// type). True once it is time to decide.
+    pub(super) fn buffer(
+        &mut self,
+        line: LineNo,
+        values: &[(usize, Value<'_>)],
+        columns: &mut Columns,
+        rules: &TextRules,
+    ) -> bool {
         let buf = &mut self.buffer;
         let start = buf.values.len();
         for &(idx, v) in values {
@@ -63,9 +85,18 @@ impl Inference {
                 continue;
             }
             if !col.declared
+                && !rules.nulls.matches(&v)
                 && let Some(t) = infer_value(&v)
             {
                 col.ty = Some(col.ty.map_or(t, |c| join(c, t)));
+                if self.votes.len() <= idx {
+                    self.votes.resize_with(idx + 1, Votes::default);
+                }
+                match (t, v) {
+                    (LogicalType::String, Value::Text(s)) => self.votes[idx].text(s, rules.dates),
+                    (LogicalType::Date | LogicalType::Timestamp | LogicalType::TimestampTz, _) => {}
+                    _ => self.votes[idx].other(),
+                }
             }
             buf.values.push((idx, StoredValue::store(v, &mut buf.text)));
         }
@@ -119,14 +150,34 @@ impl Inference {
     pub(super) fn take_widenings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.widenings)
     }
-}
 
-/// Decides the type of every inferred column from what it held (string
-/// where it held only nulls).
-pub(super) fn settle_types(columns: &mut Columns) {
-    for col in columns.iter_mut() {
-        if col.status == Status::Active && !col.declared {
+    /// What was decided about columns (a date order), for the summary.
+    pub(super) fn take_notes(&mut self) -> (Vec<String>, Option<DateOrder>) {
+        (std::mem::take(&mut self.notes), self.date_order)
+    }
+
+    /// Decides the type of every inferred column from what it held (string
+    /// where it held only nulls; a date where it held only day-month dates
+    /// whose order the values or the feed settle).
+    pub(super) fn settle_types(&mut self, columns: &mut Columns, rules: &TextRules) {
+        for (idx, col) in columns.iter_mut().enumerate() {
+            if col.status != Status::Active || col.declared {
+                continue;
+            }
             col.ty = Some(roomy(col.ty.unwrap_or(LogicalType::String)));
+            if col.ty != Some(LogicalType::String) {
+                continue;
+            }
+            match self.votes.get(idx).and_then(|v| v.decide(rules.dates)) {
+                Some(Ok((order, why))) => {
+                    col.ty = Some(LogicalType::Date);
+                    col.date_order = Some(order);
+                    self.date_order.get_or_insert(order);
+                    self.notes.push(format!("{}: dates read {} ({why})", col.name, order.as_str().replace('_', "-")));
+                }
+                Some(Err(why)) => self.notes.push(format!("{}: day-month dates kept as text: {why}", col.name)),
+                None => {}
+            }
         }
     }
 }
@@ -243,7 +294,8 @@ mod tests {
         assert_eq!(strings(&batch, "zip"), vec![Some("007".into()), Some("10001".into()), None]);
         assert_eq!(col(&batch, "empty").null_count(), 3);
         let ratio = col(&batch, "ratio").as_primitive::<Float64Type>();
-        assert!(ratio.value(1).is_nan());
+        // `NaN` is one of the null tokens: missing in a number column, as pandas reads it.
+        assert!(ratio.is_null(1));
         assert_eq!(strings(&batch, FILE_COLUMN), vec![Some(URL.to_string()); 3]);
         assert_eq!(ints(&batch, ROW_COLUMN), vec![Some(2), Some(3), Some(4)]);
         assert!(!schema.field_with_name(FILE_COLUMN).unwrap().is_nullable());

@@ -4,9 +4,11 @@
 mod coerce;
 mod columns;
 pub mod contract;
+pub mod dates;
 mod encoder;
 mod infer;
 pub mod naming;
+pub mod nulls;
 pub mod parquet;
 mod parts;
 #[cfg(test)]
@@ -17,7 +19,9 @@ pub mod writer;
 
 pub use columns::ColumnSchema;
 pub use contract::{DeclaredColumn, SchemaContract};
+pub use dates::{DateOrder, DateRules};
 pub use naming::{NameRegistry, normalize_identifier};
+pub use nulls::{DEFAULT_NULL_TOKENS, NullTokens};
 pub use parquet::ParquetCompression;
 pub use parts::{FinishedPart, PartSummary};
 pub use types::{LogicalType, join};

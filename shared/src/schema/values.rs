@@ -340,7 +340,7 @@ fn is_leap(y: i32) -> bool {
 }
 
 #[inline]
-fn days_in_month(y: i32, m: u32) -> u32 {
+pub(super) fn days_in_month(y: i32, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

@@ -7,10 +7,12 @@ use chrono::NaiveDate;
 
 use crate::record::{LineNo, RecordSink, SinkError, Value};
 
-use super::coerce::{Cell, Checked, check_value, render_values};
+use super::coerce::{Cell, Checked, TextRules, check_value, render_values};
 use super::columns::{Column, ColumnSchema, Columns, MAX_COLUMNS, Slot, path_hash};
 use super::contract::{Contract, DeclaredColumn, SchemaContract};
-use super::infer::{Inference, settle_types};
+use super::dates::{DateOrder, DateRules};
+use super::infer::Inference;
+use super::nulls::NullTokens;
 use super::parquet::ParquetCompression;
 use super::parts::{FinishedPart, PartSummary, Partitioning, Parts};
 use super::types::LogicalType;
@@ -44,6 +46,11 @@ pub struct WriterOptions {
     /// Encode and compress each part on a thread of its own, beside the
     /// thread that types the rows. The files are the same either way.
     pub encode_on_thread: bool,
+    /// Values read as missing in columns that are not text
+    /// ([`super::nulls::DEFAULT_NULL_TOKENS`] unless the feed says).
+    pub null_tokens: NullTokens,
+    /// How day-month dates are read (`dates:` of the feed).
+    pub dates: DateRules,
 }
 
 impl WriterOptions {
@@ -64,6 +71,8 @@ impl WriterOptions {
             max_open_partitions: 8,
             out_dir: out_dir.into(),
             encode_on_thread: false,
+            null_tokens: NullTokens::defaults(),
+            dates: DateRules::default(),
         }
     }
 }
@@ -88,6 +97,10 @@ pub struct WriteSummary {
     /// "price: int64 -> decimal(38,2) at line 1503".
     pub widenings: Vec<String>,
     pub discarded_columns: Vec<String>,
+    /// What was decided about columns: "order_date: dates read day-first (28/01/2018 ...)".
+    pub notes: Vec<String>,
+    /// The day-month order the file's dates were read in, if any.
+    pub date_order: Option<DateOrder>,
 }
 
 pub type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
@@ -112,6 +125,7 @@ pub struct TableWriter {
     inference: Inference,
     parts: Parts,
     header_seen: bool,
+    rules: TextRules,
     /// Scratch for coercing a value through its text.
     render: String,
     rows_written: u64,
@@ -137,6 +151,7 @@ impl TableWriter {
             inference: Inference::new(opts.infer_rows),
             parts,
             header_seen: false,
+            rules: TextRules { nulls: opts.null_tokens, dates: opts.dates },
             render: String::new(),
             rows_written: 0,
             rows_rejected: 0,
@@ -200,7 +215,7 @@ impl TableWriter {
                 )));
             };
             let pos = pos as u32;
-            let cell = match check_value(col, v, pos, writing, &mut self.render) {
+            let cell = match check_value(col, v, pos, writing, &self.rules, &mut self.render) {
                 Checked::Cell(cell) => cell,
                 Checked::Reject { column, reason } => return Ok(Outcome::Reject { column, reason }),
                 Checked::Widen(t) => {
@@ -243,7 +258,7 @@ impl TableWriter {
             }
             Outcome::Write(_) | Outcome::Widen(_) => {}
         }
-        if self.inference.buffer(line, values, &mut self.columns) {
+        if self.inference.buffer(line, values, &mut self.columns, &self.rules) {
             self.decide()?;
         }
         Ok(())
@@ -255,7 +270,7 @@ impl TableWriter {
             return Ok(());
         }
         self.add_unseen_declared();
-        settle_types(&mut self.columns);
+        self.inference.settle_types(&mut self.columns, &self.rules);
         self.columns.rebuild_schema();
         let buf = self.inference.take_buffer();
         let names = self.columns.source_names();
@@ -298,12 +313,15 @@ impl TableWriter {
         self.decide()?;
         self.parts.close_all(&mut self.columns)?;
         let columns = self.columns();
+        let (notes, date_order) = self.inference.take_notes();
         Ok(WriteSummary {
             columns,
             rows_written: self.rows_written,
             rows_rejected: self.rows_rejected,
             parts: self.parts.take_finished(),
             widenings: self.inference.take_widenings(),
+            notes,
+            date_order,
             discarded_columns: self.contract.take_discarded(),
         })
     }

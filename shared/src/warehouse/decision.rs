@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use super::sql::{self, Change, Dialect, ExistingColumn, SqlType};
 use super::{ColumnNeed, TableLoad, add_needs};
 use crate::config::WriteDisposition;
-use crate::manifest::FileStatus;
 use crate::schema::SchemaContract;
 
 /// What a load does with its files, decided from the table as it is and
@@ -33,7 +32,7 @@ impl LoadDecision {
             .copied()
             .filter(|&i| {
                 self.refused.get(i).is_some_and(Option::is_none)
-                    && load.files.get(i).is_some_and(|f| f.manifest.status != FileStatus::Failed)
+                    && load.files.get(i).is_some_and(|f| f.manifest.status.has_rows())
             })
             .collect()
     }
@@ -66,7 +65,7 @@ pub fn decide(
     let mut accepted: Vec<ColumnNeed> = Vec::new();
     for &i in &decision.fresh {
         let file = &load.files[i];
-        if file.manifest.status == FileStatus::Failed {
+        if !file.manifest.status.has_rows() {
             continue;
         }
         let forbidden: Vec<String> = sql::changes(dialect, existing, &file.needs())
@@ -109,7 +108,7 @@ pub fn decide(
             load.rules.primary_key.iter().map(String::as_str).filter(|k| type_after(k).is_none()).collect();
         if !missing.is_empty() {
             for &i in &decision.fresh {
-                if load.files[i].manifest.status != FileStatus::Failed && decision.refused[i].is_none() {
+                if load.files[i].manifest.status.has_rows() && decision.refused[i].is_none() {
                     decision.refused[i] = Some(format!(
                         "the merge key column(s) {} are in neither the file nor the table",
                         missing.join(", ")

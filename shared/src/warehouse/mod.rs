@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Feed, WriteDisposition};
-use crate::manifest::{FileStatus, Manifest};
+use crate::manifest::Manifest;
 use crate::schema::SchemaContract;
 // Only the driver's choice needs the drivers' types.
 #[cfg(all(feature = "postgres", feature = "redshift"))]
@@ -179,7 +179,7 @@ fn load_id(target: &TableName, files: &[LoadFile]) -> String {
 
 fn union_needs(files: &[LoadFile]) -> Vec<ColumnNeed> {
     let mut needs: Vec<ColumnNeed> = Vec::new();
-    for file in files.iter().filter(|f| f.manifest.status != FileStatus::Failed) {
+    for file in files.iter().filter(|f| f.manifest.status.has_rows()) {
         add_needs(&mut needs, file.needs());
     }
     needs
@@ -377,7 +377,7 @@ pub async fn from_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{MANIFEST_VERSION, SourceObject};
+    use crate::manifest::{FileStatus, MANIFEST_VERSION, SourceObject};
     use crate::schema::{ColumnSchema, LogicalType};
 
     fn manifest(file_id: &str, url: &str, parsed_at: &str, cols: &[(&str, LogicalType, Option<u32>)]) -> Manifest {

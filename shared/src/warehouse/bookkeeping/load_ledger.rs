@@ -38,7 +38,7 @@ impl LedgerStatus {
     /// A file's status from whether the loader refused it and how parse-file read it.
     pub fn of(refused: bool, parsed: FileStatus) -> LedgerStatus {
         match (refused, parsed) {
-            (true, _) => LedgerStatus::Refused,
+            (true, _) | (_, FileStatus::Refused) => LedgerStatus::Refused,
             (false, FileStatus::Failed) => LedgerStatus::Failed,
             (false, FileStatus::Partial) => LedgerStatus::Partial,
             (false, FileStatus::Parsed) => LedgerStatus::Loaded,

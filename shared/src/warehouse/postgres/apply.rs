@@ -13,7 +13,6 @@ use super::copy::CopyColumns;
 use super::stream::{Attempt, Copied, CopyFailure, PartJob};
 use super::{MAX_ROW_RETRIES, PostgresWarehouse, exec, existing_columns, sql_error};
 use crate::config::WriteDisposition;
-use crate::manifest::FileStatus;
 use crate::rejects::{Reject, RejectKind};
 use crate::warehouse::bookkeeping::feed_stats::StatsInsert;
 use crate::warehouse::bookkeeping::load_ledger::{Counted, LedgerRow};
@@ -75,7 +74,7 @@ impl CopyPlan {
         let mut parts = Vec::new();
         for &i in &decision.fresh {
             let file = &load.files[i];
-            if states[i].refused.is_some() || file.manifest.status == FileStatus::Failed {
+            if states[i].refused.is_some() || !file.manifest.status.has_rows() {
                 continue;
             }
             parts.extend(file.manifest.parts.iter().map(|p| PartJob {
