@@ -23,12 +23,12 @@ use landfall::catalog::{Column, ErrorKind, PartitionDef, TableDef, merge_columns
 use landfall::config::{Feed, ParquetCodec, WriteDisposition};
 use landfall::convert::{ConvertRequest, convert};
 use landfall::formats::{CsvOptions, FormatChoice, ReadOptions};
-use landfall::jobs::sql::{archive_condition, archive_delete, unload_archive};
 use landfall::jobs::{Archive, ArchiveRows};
 use landfall::layout::s3_url;
 use landfall::lineage::{PARTITION_KEY, RESERVED_NAMES};
 use landfall::schema::{DeclaredColumn, FinishedPart, LogicalType, SchemaContract};
 use landfall::threads::Threads;
+use landfall::warehouse::jobs::{archive_condition, archive_delete, unload_archive};
 use landfall::warehouse::postgres::{self as pg, PostgresTarget, sql_error};
 
 use landfall::warehouse::sql::{Dialect, TableName, quote_ident};

@@ -412,7 +412,7 @@ impl RunJob {
 /// transaction (exports) or in it (archives): status, rows, bytes, detail.
 pub(crate) fn settle(d: Dialect, run: &Run<'_>, rows: u64, bytes: u64, detail: &Value) -> Vec<String> {
     let finished = now();
-    let finish = landfall::jobs::sql::Finish {
+    let finish = landfall::warehouse::jobs::Finish {
         run_id: &run.run_id,
         finished: &finished,
         rows_sql: rows.to_string(),

@@ -4,8 +4,8 @@
 
 use landfall::jobs::Materialize;
 use landfall::jobs::Transform;
-use landfall::jobs::sql::{Finish, Window, incremental, table_swap, view};
 use landfall::warehouse::bookkeeping::job_runs as ledger;
+use landfall::warehouse::jobs::{Finish, Window, incremental, table_swap, view};
 use serde_json::json;
 
 use landfall::warehouse::Warehouse;

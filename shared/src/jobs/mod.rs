@@ -2,11 +2,10 @@
 //! `transform` (SQL into a table, rebuilt atomically or incrementally, or a
 //! view), `export` (a query to a gzipped CSV in S3, then a message) and
 //! `archive` (old rows to Parquet in the lake, then out of the warehouse,
-//! exactly once). This module is the validated config; [`sql`] builds every
-//! statement the jobs run, for both dialects, and [`ledger`] the job ledger
-//! `landfall.job_runs`.
-
-pub mod sql;
+//! exactly once). This module is the validated config (pure, below the
+//! warehouse): [`crate::warehouse::jobs`] builds every statement the jobs
+//! run, for both dialects, and [`crate::warehouse::bookkeeping::job_runs`]
+//! the job ledger `landfall.job_runs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -13,6 +13,7 @@
 pub mod bookkeeping;
 pub mod decision;
 pub mod error;
+pub mod jobs;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redshift")]
@@ -251,6 +252,7 @@ fn statement_name(what: &str) -> String {
     format!("landfall-{what}-{}", chrono::Utc::now().timestamp_micros())
 }
 
+#[cfg(all(feature = "postgres", feature = "redshift"))]
 /// The configured driver. Most callers use it as a [`Warehouse`]; the work
 /// only one engine can do (PostgreSQL's `COPY ... TO STDOUT` inside a held
 /// transaction, Redshift's `UNLOAD`) matches on it.
@@ -260,6 +262,7 @@ pub enum Driver {
     Redshift(Arc<redshift::RedshiftWarehouse>),
 }
 
+#[cfg(all(feature = "postgres", feature = "redshift"))]
 impl Driver {
     fn inner(&self) -> &dyn Warehouse {
         match self {
@@ -269,6 +272,7 @@ impl Driver {
     }
 }
 
+#[cfg(all(feature = "postgres", feature = "redshift"))]
 #[async_trait]
 impl Warehouse for Driver {
     fn dialect(&self) -> Dialect {
