@@ -5,7 +5,8 @@
 //! stack's S3 (moto), so the config fetch shows on its own. Prints figures.
 //!
 //!   infra/stack up
-//!   cargo build --profile bench-fast -p fetch-api -p load-warehouse -p parse-file -p register-partitions ...
+//!   for f in fetch-api load-warehouse parse-file register-partitions ...; do cargo build --profile bench-fast -p $f; done
+//!   (one build per function: cargo unifies the features of the packages one build names)
 //!   cargo run --profile bench-fast -p landfall-infra --bin landfall-bench-cold-start -- [--profile bench-fast] [--runs 5]
 //!
 //! The package is the binary stripped (strip(1)) and deflated into a zip as
