@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::Utc;
 use landfall::config::{Config, Feed};
-use landfall::convert::{ConvertRequest, convert};
+use landfall::convert::{ConvertRequest, NameRules, convert};
 use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{DetectedInput, FileStatus, Manifest};
@@ -200,7 +200,7 @@ pub struct Inspection {
 
 /// Runs the parse pipeline on a local file for a feed, into a scratch
 /// directory: no AWS, no stack.
-fn inspect(path: &Path, feed: &Feed, sample_rows: usize) -> Result<Inspection, CliError> {
+fn inspect(path: &Path, feed: &Feed, names: NameRules, sample_rows: usize) -> Result<Inspection, CliError> {
     let file = std::fs::File::open(path).map_err(|e| CliError::NotFound(format!("{}: {e}", path.display())))?;
     let scratch = tempfile::tempdir().map_err(CliError::failed)?;
     let url = format!("file://{}", path.display());
@@ -222,6 +222,7 @@ fn inspect(path: &Path, feed: &Feed, sample_rows: usize) -> Result<Inspection, C
         arrival_date: Utc::now().date_naive(),
         work_dir: scratch.path(),
         threads: Threads::available(),
+        names,
     };
     let outcome = convert(file, &req, on_part).map_err(CliError::failed)?;
     let parts = std::mem::take(&mut *parts.lock().map_err(|_| CliError::failed("parts lock poisoned"))?);
@@ -389,13 +390,13 @@ pub fn infer(args: &InferArgs, json: bool) -> Result<(), CliError> {
     let name = args.feed_name.clone().unwrap_or_else(|| landfall::schema::normalize_identifier(&stem));
     let config = infer_config(&name, None)?;
     let feed = config.feeds.first().ok_or_else(|| CliError::failed("no feed"))?;
-    let mut i = inspect(&args.file, feed, args.rows)?;
+    let mut i = inspect(&args.file, feed, NameRules::fresh(config.warehouse.driver), args.rows)?;
     // Text that is not UTF-8 is, in practice, almost always Windows-1252
     // (the legacy exports this is for); try it before giving up.
     if i.status == FileStatus::Failed.as_str() && i.error.as_deref().is_some_and(|e| e.contains("not valid UTF-8")) {
         let config = infer_config(&name, Some("windows-1252"))?;
         let feed = config.feeds.first().ok_or_else(|| CliError::failed("no feed"))?;
-        i = inspect(&args.file, feed, args.rows)?;
+        i = inspect(&args.file, feed, NameRules::fresh(config.warehouse.driver), args.rows)?;
     }
     i.feed_block = Some(feed_block(&name, &i));
     emit(json, &i, render_inspection)
@@ -415,7 +416,7 @@ pub fn preview(args: &PreviewArgs, json: bool) -> Result<(), CliError> {
             config.feeds.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
         ))
     })?;
-    let i = inspect(&args.file, feed, args.rows)?;
+    let i = inspect(&args.file, feed, NameRules::fresh(config.warehouse.driver), args.rows)?;
     emit(json, &i, render_inspection)
 }
 

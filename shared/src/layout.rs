@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 pub const TABLES_PREFIX: &str = "tables/";
 pub const MANIFESTS_PREFIX: &str = "_manifests/";
 pub const REJECTS_PREFIX: &str = "_rejects/";
+pub const COLUMN_MAPS_PREFIX: &str = "_columns/";
 /// The rejects "feed" for landing keys that match no configured feed.
 pub const UNMATCHED_FEED: &str = "_unmatched";
 
@@ -45,6 +46,13 @@ pub fn part_key(table: &str, dt: NaiveDate, file_id: &str, seq: u32) -> String {
 
 pub fn manifest_key(table: &str, file_id: &str) -> String {
     format!("{MANIFESTS_PREFIX}{table}/{file_id}.json")
+}
+
+/// A table's recorded map from source names to columns (`schema::ColumnMap`),
+/// read and extended by parse-file so every file of the table names its
+/// columns the same way.
+pub fn column_map_key(table: &str) -> String {
+    format!("{COLUMN_MAPS_PREFIX}{table}.json")
 }
 
 pub fn rejects_key(feed: &str, file_id: &str) -> String {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use landfall::config::Config;
-use landfall::convert::{ConvertRequest, convert};
+use landfall::convert::{ConvertRequest, NameRules, convert};
 use landfall::threads::Threads;
 
 const FEEDS: &str = "feeds:\n  any:\n    prefix: any/\n  declared:\n    prefix: declared/\n    partition_column: d\n    schema:\n      - { name: d, type: date }\n      - { name: n, type: int64, nullable: false }\n";
@@ -92,6 +92,7 @@ fn mutated_inputs_never_panic_and_always_end_as_an_outcome() {
                 arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
                 work_dir: dir.path(),
                 threads: Threads::One,
+                names: NameRules::fresh(config.warehouse.driver),
             };
             let out = convert(
                 &input[..],

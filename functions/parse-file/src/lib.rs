@@ -47,10 +47,14 @@ pub struct Settings {
     pub threads: Threads,
 }
 
+mod names;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Names(#[from] names::NamesError),
     #[error("converting {url}: {source}")]
     Convert { url: String, source: ConvertError },
     #[error("creating scratch space in {dir}: {source}")]
@@ -74,6 +78,9 @@ impl ParseError {
                 Some(e) => Disposition::of_fault(e.retryable()),
                 None => Disposition::of_fault(source.retryable()),
             },
+            ParseError::Names(names::NamesError::Storage(e)) => Disposition::of_fault(e.retryable()),
+            ParseError::Names(names::NamesError::Conflict { .. }) => Disposition::Retry,
+            ParseError::Names(names::NamesError::Corrupt { .. }) => Disposition::DeadLetter,
             ParseError::Scratch { .. } | ParseError::Task { .. } => Disposition::Retry,
             ParseError::EncodeRejects(_) => Disposition::DeadLetter,
         }
@@ -224,8 +231,10 @@ impl ParseFile {
             })
         };
 
+        let recorded = names::read(self.store.as_ref(), &self.settings.curated_bucket, &feed.table).await?;
         let outcome = {
             let feed = feed.clone();
+            let names = recorded.rules(self.config.warehouse.driver);
             let task_url = url.clone();
             let key = object.key.clone();
             let dir = scratch.path().to_path_buf();
@@ -239,6 +248,7 @@ impl ParseFile {
                     arrival_date,
                     work_dir: &dir,
                     threads,
+                    names,
                 };
                 convert(reader, &req, on_part)
             })
@@ -246,6 +256,12 @@ impl ParseFile {
             .map_err(|e| ParseError::Task { url: url.clone(), message: e.to_string() })?
             .map_err(|source| ParseError::Convert { url: url.clone(), source })?
         };
+
+        // Before the manifest: a loaded file's names are always recorded.
+        if outcome.status.has_rows() {
+            let added = &outcome.write.added_names;
+            names::record(self.store.as_ref(), &self.settings.curated_bucket, &feed.table, &recorded, added).await?;
+        }
 
         let rejects_key = match &outcome.rejects_file {
             Some(path) => {

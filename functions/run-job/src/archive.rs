@@ -20,8 +20,8 @@ use chrono::NaiveDate;
 use futures_util::{StreamExt, pin_mut};
 use landfall::catalog::footer::read_columns;
 use landfall::catalog::{Column, ErrorKind, PartitionDef, TableDef, merge_columns, partition_columns};
-use landfall::config::{Feed, ParquetCodec, WriteDisposition};
-use landfall::convert::{ConvertRequest, convert};
+use landfall::config::{Feed, ParquetCodec, WarehouseDriver, WriteDisposition};
+use landfall::convert::{ConvertRequest, NameRules, convert};
 use landfall::formats::{CsvOptions, FormatChoice, ReadOptions};
 use landfall::jobs::{Archive, ArchiveRows};
 use landfall::layout::s3_url;
@@ -303,6 +303,8 @@ async fn write_parts(
             arrival_date: today,
             work_dir: &dir,
             threads: Threads::available(),
+            // The names come from the PostgreSQL table being archived, so they fit already.
+            names: NameRules::fresh(WarehouseDriver::Postgres),
         };
         let on_part = Box::new(move |p: FinishedPart| {
             sink.lock().map_err(|_| landfall::record::SinkError::fatal("parts poisoned"))?.push(p);

@@ -38,7 +38,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use landfall::config::Config;
-use landfall::convert::{ConvertRequest, convert};
+use landfall::convert::{ConvertRequest, NameRules, convert};
 use landfall::record::{RecordSink, Value};
 use landfall::schema::{ParquetCompression, TableWriter, WriterOptions};
 use landfall::threads::Threads;
@@ -89,6 +89,7 @@ fn run_one(mode: &str, format: &str, input: &Path, scratch: &Path) -> Result<(),
                 arrival_date: arrival,
                 work_dir: scratch,
                 threads,
+                names: NameRules::fresh(config.warehouse.driver),
             };
             let outcome = convert(
                 file,

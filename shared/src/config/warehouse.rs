@@ -40,6 +40,24 @@ pub enum WarehouseDriver {
     Redshift,
 }
 
+impl WarehouseDriver {
+    /// The longest identifier the warehouse keeps, in bytes: PostgreSQL cuts
+    /// longer names to 63 (NAMEDATALEN - 1) silently, Redshift refuses past
+    /// 127. Every column name is fitted to it when the file is named.
+    pub fn identifier_limit(self) -> usize {
+        match self {
+            WarehouseDriver::Postgres => 63,
+            WarehouseDriver::Redshift => 127,
+        }
+    }
+
+    /// The most columns a table holds: 1,600 on both (PostgreSQL's
+    /// MaxHeapAttributeNumber, Redshift's documented quota).
+    pub fn max_columns(self) -> usize {
+        1600
+    }
+}
+
 /// Where the Redshift Data API runs statements: a Serverless workgroup or a
 /// provisioned cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

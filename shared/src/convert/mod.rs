@@ -9,13 +9,14 @@
 //! thread. (Handing records from a reading thread to a typing one as well
 //! was measured too: copying each record across cost more than it gained.)
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 
-use crate::config::{Feed, ParquetCodec};
+use crate::config::{Feed, ParquetCodec, WarehouseDriver};
 use crate::formats::{self, DetectedFormat, FormatError, ReadSummary};
 use crate::manifest::{DetectedInput, FileStatus};
 use crate::record::{MAX_RAW_BYTES, SinkError, truncate_in_place};
@@ -54,6 +55,27 @@ pub struct ConvertRequest<'a> {
     /// A private scratch directory for part and rejects files.
     pub work_dir: &'a Path,
     pub threads: Threads,
+    /// How the table names its columns: the warehouse's identifier limit and
+    /// the map recorded from the table's earlier files.
+    pub names: NameRules,
+}
+
+/// What a file's column names must agree with.
+#[derive(Debug, Clone)]
+pub struct NameRules {
+    /// The warehouse's identifier limit in bytes
+    /// (`WarehouseDriver::identifier_limit`).
+    pub identifier_limit: usize,
+    /// Source name -> column, recorded from the table's earlier files.
+    pub column_map: BTreeMap<String, String>,
+}
+
+impl NameRules {
+    /// The configured warehouse's limit and no recorded names (a table's
+    /// first file, or a file read on its own as `landfall infer` does).
+    pub fn fresh(driver: WarehouseDriver) -> Self {
+        NameRules { identifier_limit: driver.identifier_limit(), column_map: BTreeMap::new() }
+    }
 }
 
 #[derive(Debug)]
@@ -81,6 +103,8 @@ fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
     opts.encode_on_thread = req.threads == Threads::Two;
     opts.null_tokens = feed.read.csv.null_tokens.clone();
     opts.dates = feed.read.dates;
+    opts.identifier_limit = req.names.identifier_limit;
+    opts.column_map = req.names.column_map.clone();
     opts
 }
 
@@ -163,6 +187,11 @@ pub fn convert(
         Ok(summary) => (FileStatus::Parsed, None, Some(describe(&summary))),
         Err(FormatError::Source(e)) => return Err(ConvertError::Source(e)),
         Err(FormatError::Sink(e)) if e.retryable => return Err(ConvertError::Sink(e)),
+        // The writer refused the file whole (a header it cannot map): refused, not failed.
+        Err(FormatError::Sink(e)) if writer.refusal().is_some() => {
+            file_error(&e.message, None)?;
+            (FileStatus::Refused, Some(e.message), None)
+        }
         Err(FormatError::Sink(e)) => {
             file_error(&e.message, None)?;
             (FileStatus::Failed, Some(e.message), None)
@@ -237,6 +266,7 @@ mod tests {
             arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
             work_dir: dir.path(),
             threads: Threads::One,
+            names: NameRules::fresh(WarehouseDriver::Postgres),
         };
         let outcome = convert(input, &req, Box::new(|_| Ok(())))?;
         // Read the rejects before the scratch directory goes away.

@@ -42,6 +42,7 @@ fn produce(config: &Config, name: &str, input: &[u8], threads: Threads) -> Resul
         arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
         work_dir: dir.path(),
         threads,
+        names: NameRules::fresh(config.warehouse.driver),
     };
     let parts: Arc<Mutex<PartBytes>> = Arc::default();
     let sink = Arc::clone(&parts);
@@ -163,6 +164,7 @@ fn a_part_that_cannot_be_handed_over_fails_the_conversion_on_two_threads() {
             arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
             work_dir: dir.path(),
             threads,
+            names: NameRules::fresh(config.warehouse.driver),
         };
         let failing =
             Box::new(|_: FinishedPart| Err(SinkError::retryable("uploading a part", std::io::Error::other("503"))));

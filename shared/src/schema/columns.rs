@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use crate::lineage::RESERVED_NAMES;
 
 use super::coerce::Cell;
-use super::naming::NameRegistry;
+use super::naming::{NameRegistry, NamingError};
 use super::types::LogicalType;
 
 /// Redshift's 1600-column table limit, leaving room for the lineage and
@@ -107,8 +107,15 @@ pub(super) struct Columns {
 
 impl Default for Columns {
     fn default() -> Self {
+        Columns::new(NameRegistry::new(&RESERVED_NAMES))
+    }
+}
+
+impl Columns {
+    /// Columns named by `registry` (which must reserve the lineage names).
+    pub(super) fn new(registry: NameRegistry) -> Self {
         Columns {
-            registry: NameRegistry::new(&RESERVED_NAMES),
+            registry,
             list: Vec::new(),
             paths: HashMap::new(),
             overflow: None,
@@ -151,6 +158,16 @@ impl Columns {
     /// A unique column name for a CSV header (or declared) name.
     pub(super) fn assign_fresh(&mut self, source: &str) -> String {
         self.registry.assign_fresh(source)
+    }
+
+    /// Column names for a whole CSV header, or why it cannot be mapped.
+    pub(super) fn assign_header(&mut self, names: &[&str]) -> Result<Vec<String>, NamingError> {
+        self.registry.assign_header(names)
+    }
+
+    /// Source names this file adds to the table's recorded map.
+    pub(super) fn added_names(&self) -> std::collections::BTreeMap<String, String> {
+        self.registry.added().clone()
     }
 
     /// A unique column name for a JSON path.

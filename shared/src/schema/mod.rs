@@ -2,6 +2,7 @@
 //! and widening, coercion, Hive-style date partitioning and Parquet output.
 
 mod coerce;
+pub mod column_map;
 mod columns;
 pub mod contract;
 pub mod dates;
@@ -17,10 +18,11 @@ pub mod types;
 pub mod values;
 pub mod writer;
 
+pub use column_map::{ColumnMap, MapConflict};
 pub use columns::ColumnSchema;
 pub use contract::{DeclaredColumn, SchemaContract};
 pub use dates::{DateOrder, DateRules};
-pub use naming::{NameRegistry, normalize_identifier};
+pub use naming::{NameRegistry, NamingError, fit_identifier, normalize_identifier};
 pub use nulls::{DEFAULT_NULL_TOKENS, NullTokens};
 pub use parquet::ParquetCompression;
 pub use parts::{FinishedPart, PartSummary};

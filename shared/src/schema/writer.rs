@@ -1,6 +1,7 @@
 //! `TableWriter`: the `RecordSink` that infers a schema, coerces values,
 //! routes rows to date partitions and writes typed Parquet parts.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
@@ -12,10 +13,12 @@ use super::columns::{Column, ColumnSchema, Columns, MAX_COLUMNS, Slot, path_hash
 use super::contract::{Contract, DeclaredColumn, SchemaContract};
 use super::dates::{DateOrder, DateRules};
 use super::infer::Inference;
+use super::naming::NameRegistry;
 use super::nulls::NullTokens;
 use super::parquet::ParquetCompression;
 use super::parts::{FinishedPart, PartSummary, Partitioning, Parts};
 use super::types::LogicalType;
+use crate::lineage::RESERVED_NAMES;
 
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
@@ -51,6 +54,10 @@ pub struct WriterOptions {
     pub null_tokens: NullTokens,
     /// How day-month dates are read (`dates:` of the feed).
     pub dates: DateRules,
+    /// The warehouse's identifier limit in bytes: every name is fitted to it.
+    pub identifier_limit: usize,
+    /// The table's recorded source name -> column map from earlier files.
+    pub column_map: BTreeMap<String, String>,
 }
 
 impl WriterOptions {
@@ -73,6 +80,8 @@ impl WriterOptions {
             encode_on_thread: false,
             null_tokens: NullTokens::defaults(),
             dates: DateRules::default(),
+            identifier_limit: super::naming::MAX_IDENTIFIER_BYTES,
+            column_map: BTreeMap::new(),
         }
     }
 }
@@ -101,6 +110,8 @@ pub struct WriteSummary {
     pub notes: Vec<String>,
     /// The day-month order the file's dates were read in, if any.
     pub date_order: Option<DateOrder>,
+    /// Source names this file adds to the table's recorded column map.
+    pub added_names: BTreeMap<String, String>,
 }
 
 pub type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
@@ -130,6 +141,8 @@ pub struct TableWriter {
     render: String,
     rows_written: u64,
     rows_rejected: u64,
+    /// Why the file cannot be loaded at all (its header cannot be mapped).
+    refusal: Option<String>,
 }
 
 impl TableWriter {
@@ -143,9 +156,10 @@ impl TableWriter {
         opts.max_open_partitions = opts.max_open_partitions.max(1);
         let parts = Parts::new(&opts, on_part)?;
         let contract = Contract::new(opts.contract, &opts.declared)?;
+        let registry = NameRegistry::for_table(&RESERVED_NAMES, opts.identifier_limit, &opts.column_map);
         Ok(TableWriter {
             on_reject,
-            columns: Columns::default(),
+            columns: Columns::new(registry),
             contract,
             partitioning: Partitioning::new(opts.partition_column, opts.arrival_date),
             inference: Inference::new(opts.infer_rows),
@@ -155,7 +169,20 @@ impl TableWriter {
             render: String::new(),
             rows_written: 0,
             rows_rejected: 0,
+            refusal: None,
         })
+    }
+
+    /// Why the file is refused whole, once the writer has said so with a
+    /// fatal error: its header cannot be given columns without guessing, or
+    /// it has more columns than a table can take.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refusal.as_deref()
+    }
+
+    fn refuse(&mut self, reason: String) -> SinkError {
+        self.refusal = Some(reason.clone());
+        SinkError::fatal(reason)
     }
 
     /// The current schema (lineage columns excluded), e.g. for logging.
@@ -315,6 +342,7 @@ impl TableWriter {
         let columns = self.columns();
         let (notes, date_order) = self.inference.take_notes();
         Ok(WriteSummary {
+            added_names: self.columns.added_names(),
             columns,
             rows_written: self.rows_written,
             rows_rejected: self.rows_rejected,
@@ -334,14 +362,17 @@ impl RecordSink for TableWriter {
         }
         self.header_seen = true;
         if names.len() + self.contract.len() > MAX_COLUMNS {
-            return Err(SinkError::fatal(format!(
-                "the header has {} columns; at most {MAX_COLUMNS} are supported",
+            return Err(self.refuse(format!(
+                "the header has {} columns; a table takes at most {MAX_COLUMNS}: declare the columns the feed needs (schema_contract: discard_columns drops the rest)",
                 names.len()
             )));
         }
-        for raw in names {
+        let assigned = match self.columns.assign_header(names) {
+            Ok(assigned) => assigned,
+            Err(e) => return Err(self.refuse(e.to_string())),
+        };
+        for (raw, name) in names.iter().zip(assigned) {
             let slot = self.contract.find(raw, false);
-            let name = self.columns.assign_fresh(raw);
             self.add_column(name, (*raw).to_string(), None, slot);
         }
         self.add_unseen_declared();
