@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS "analytics"."orders" (
   "ordered_at" timestamptz,
   "tags" super,
   "dt" date,
-  "_landfall_file" varchar(1024),
+  "_landfall_file" varchar(1093),
   "_landfall_row" bigint,
   "_landfall_loaded_at" timestamptz
 )

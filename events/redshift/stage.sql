@@ -1,4 +1,4 @@
-CREATE TEMP TABLE "landfall_staging" ("order_id" bigint, "amount" numeric(18,2), "note" varchar(64), "attrs" super, "ordered_at" timestamptz, "dt" date, "_landfall_file" varchar(1024), "_landfall_row" bigint, "_landfall_loaded_at" timestamptz, "_landfall_seq" bigint);
+CREATE TEMP TABLE "landfall_staging" ("order_id" bigint, "amount" numeric(18,2), "note" varchar(64), "attrs" super, "ordered_at" timestamptz, "dt" date, "_landfall_file" varchar(1093), "_landfall_row" bigint, "_landfall_loaded_at" timestamptz, "_landfall_seq" bigint);
 
 CREATE TEMP TABLE "landfall_files" ("file_id" varchar(64), "url" varchar(2048), "seq" bigint, "feed" varchar(256), "etag" varchar(256), "manifest_key" varchar(1024), "status" varchar(32), "rows_rejected" bigint, "detail" varchar(65535));
 

@@ -7,6 +7,10 @@
 
 /// The source object's `s3://` URL.
 pub const FILE_COLUMN: &str = "_landfall_file";
+/// The longest `s3://bucket/key` URL: `s3://` (5), a bucket name (at most 63
+/// bytes), `/` and a key (at most 1,024 bytes of UTF-8), so a file under any
+/// key S3 accepts has a `_landfall_file` that fits.
+pub const FILE_URL_MAX_BYTES: u32 = 5 + 63 + 1 + 1024;
 /// The row's line in the source (or its record number in a JSON array).
 pub const ROW_COLUMN: &str = "_landfall_row";
 /// When the warehouse committed the row.

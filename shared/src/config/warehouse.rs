@@ -50,12 +50,6 @@ impl WarehouseDriver {
             WarehouseDriver::Redshift => 127,
         }
     }
-
-    /// The most columns a table holds: 1,600 on both (PostgreSQL's
-    /// MaxHeapAttributeNumber, Redshift's documented quota).
-    pub fn max_columns(self) -> usize {
-        1600
-    }
 }
 
 /// Where the Redshift Data API runs statements: a Serverless workgroup or a

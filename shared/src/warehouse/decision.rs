@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use super::sql::{self, Change, Dialect, ExistingColumn, SqlType};
 use super::{ColumnNeed, TableLoad, add_needs};
 use crate::config::WriteDisposition;
+use crate::lineage::{FILE_COLUMN, FILE_URL_MAX_BYTES};
 use crate::schema::SchemaContract;
 
 /// What a load does with its files, decided from the table as it is and
@@ -42,6 +43,61 @@ impl LoadDecision {
     }
 }
 
+/// A table created when `_landfall_file` was `varchar(1024)` cannot hold the
+/// URL of a file under a long key: widened like any text column, once.
+fn widen_file_column(existing: &[ExistingColumn]) -> Option<Change> {
+    let column = existing.iter().find(|c| c.name == FILE_COLUMN)?;
+    match column.sql_type {
+        SqlType::Varchar(n) if n < FILE_URL_MAX_BYTES => Some(Change::Widen {
+            column: FILE_COLUMN.to_owned(),
+            from: column.sql_type.clone(),
+            to: SqlType::Varchar(FILE_URL_MAX_BYTES),
+        }),
+        _ => None,
+    }
+}
+
+/// Per file of the load: why it is refused for taking the table past the
+/// warehouse's column limit (less the lineage columns), if it would. Files
+/// are taken in batch order, each adding the columns it brings to those
+/// the table has and those of the files accepted before it, so one wide
+/// file is refused and the others still load. A `discard_columns` feed
+/// never adds columns to an existing table, so only its first file counts.
+pub fn over_budget(
+    dialect: Dialect,
+    load: &TableLoad,
+    existing: &[ExistingColumn],
+    fresh: &[usize],
+) -> Vec<Option<String>> {
+    let lineage = sql::lineage_names();
+    let budget = dialect.max_columns() - lineage.len();
+    let mut columns: HashSet<&str> =
+        existing.iter().map(|c| c.name.as_str()).filter(|n| !lineage.contains(n)).collect();
+    let adds_nothing = load.rules.contract == SchemaContract::DiscardColumns && !existing.is_empty();
+    let mut refused = vec![None; load.files.len()];
+    for &i in fresh {
+        let Some(file) = load.files.get(i).filter(|f| f.manifest.status.has_rows()) else { continue };
+        if adds_nothing {
+            continue;
+        }
+        let new: Vec<&str> =
+            file.manifest.schema.iter().map(|c| c.name.as_str()).filter(|n| !columns.contains(n)).collect();
+        if columns.len() + new.len() > budget {
+            refused[i] = Some(format!(
+                "the file brings {} new columns and the table has {}: past the {budget} data columns {} allows ({} less {} for landfall's lineage); declare the columns the feed needs and set schema_contract: discard_columns, or load the wide part as one json column",
+                new.len(),
+                columns.len(),
+                dialect.name(),
+                dialect.max_columns(),
+                lineage.len(),
+            ));
+        } else {
+            columns.extend(new);
+        }
+    }
+    refused
+}
+
 /// Decides a load: leaves out the files the ledger holds, applies the feed's
 /// schema contract file by file (`freeze` refuses a file that would change a
 /// column's type or add one; `discard_columns` loads files without their new
@@ -62,10 +118,15 @@ pub fn decide(
         }
     }
     let contract = load.rules.contract;
+    let budget = over_budget(dialect, load, existing, &decision.fresh);
     let mut accepted: Vec<ColumnNeed> = Vec::new();
     for &i in &decision.fresh {
         let file = &load.files[i];
         if !file.manifest.status.has_rows() {
+            continue;
+        }
+        if let Some(reason) = budget.get(i).cloned().flatten() {
+            decision.refused[i] = Some(reason);
             continue;
         }
         let forbidden: Vec<String> = sql::changes(dialect, existing, &file.needs())
@@ -84,6 +145,7 @@ pub fn decide(
     if contract == SchemaContract::DiscardColumns {
         changes.retain(|c| !matches!(c, Change::Add { .. }));
     }
+    changes.extend(widen_file_column(existing));
     let type_after = |name: &str| -> Option<SqlType> {
         let changed = changes.iter().find_map(|c| match c {
             Change::Add { column, sql_type } if column == name => Some(sql_type.clone()),

@@ -473,4 +473,43 @@ mod tests {
         assert_eq!(one[0].load_id, two[0].load_id);
         assert_eq!(one[0].load_id.len(), 20);
     }
+
+    fn wide(file_id: &str, parsed_at: &str, prefix: &str, n: usize) -> Manifest {
+        let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+        let cols: Vec<(&str, LogicalType, Option<u32>)> =
+            names.iter().map(|c| (c.as_str(), LogicalType::String, Some(4))).collect();
+        manifest(file_id, &format!("s3://l/{file_id}.csv"), parsed_at, &cols)
+    }
+
+    #[test]
+    fn a_file_that_would_take_its_table_past_1600_columns_is_refused_and_the_others_load() {
+        let existing: Vec<sql::ExistingColumn> =
+            (0..1503).map(|i| sql::ExistingColumn { name: format!("a{i}"), sql_type: SqlType::Varchar(32) }).collect();
+        let too_wide = wide("wide", "t1", "b", 200);
+        let narrow = manifest("narrow", "s3://l/n.csv", "t2", &[("a1", LogicalType::String, Some(4))]);
+        let loads = plan_loads("public", vec![("w".into(), too_wide), ("n".into(), narrow)], |_| FeedRules::default());
+        let decision = decide(Dialect::Postgres, &loads[0], &existing, &HashSet::new());
+        let reason = decision.refused[0].as_deref().unwrap_or_default();
+        assert!(reason.contains("200 new columns") && reason.contains("1596"), "{reason}");
+        assert_eq!(decision.refused[1], None);
+        assert!(decision.changes.is_empty(), "no DDL for the refused file: {:?}", decision.changes);
+    }
+
+    #[test]
+    fn a_file_column_sized_for_1024_bytes_is_widened_to_hold_any_s3_url() {
+        let existing =
+            vec![sql::ExistingColumn { name: crate::lineage::FILE_COLUMN.into(), sql_type: SqlType::Varchar(1024) }];
+        let loads = plan_loads("public", vec![("a".into(), manifest("a", "s3://l/1.csv", "t1", &[]))], |_| {
+            FeedRules::default()
+        });
+        let decision = decide(Dialect::Redshift, &loads[0], &existing, &HashSet::new());
+        assert_eq!(
+            decision.changes,
+            vec![sql::Change::Widen {
+                column: crate::lineage::FILE_COLUMN.into(),
+                from: SqlType::Varchar(1024),
+                to: SqlType::Varchar(crate::lineage::FILE_URL_MAX_BYTES),
+            }]
+        );
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::lineage::{FILE_COLUMN, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
+use crate::lineage::{FILE_COLUMN, FILE_URL_MAX_BYTES, LOADED_AT_COLUMN, PARTITION_KEY, ROW_COLUMN};
 use crate::schema::LogicalType;
 
 /// The session table a batch's rows are staged in before the disposition.
@@ -297,7 +297,7 @@ pub fn changes(dialect: Dialect, existing: &[ExistingColumn], needs: &[ColumnNee
 pub fn lineage_columns() -> [(&'static str, SqlType); 4] {
     [
         (PARTITION_KEY, SqlType::Date),
-        (FILE_COLUMN, SqlType::Varchar(1024)),
+        (FILE_COLUMN, SqlType::Varchar(FILE_URL_MAX_BYTES)),
         (ROW_COLUMN, SqlType::BigInt),
         (LOADED_AT_COLUMN, SqlType::TimestampTz),
     ]
@@ -317,6 +317,20 @@ pub struct MergeKey<'a> {
 }
 
 impl Dialect {
+    /// The most columns a table may have: PostgreSQL's MaxHeapAttributeNumber
+    /// (1,600) and Redshift's documented limit of 1,600 columns per table.
+    pub fn max_columns(self) -> usize {
+        1600
+    }
+
+    /// The warehouse's name, for reasons and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::Redshift => "Redshift",
+        }
+    }
+
     pub fn type_sql(self, t: &SqlType) -> String {
         match (self, t) {
             (_, SqlType::Boolean) => "boolean".into(),

@@ -85,8 +85,8 @@ impl FromStr for LedgerStatus {
 /// The ledger's `detail` column: why a file's row says what it says.
 #[derive(Debug, Serialize)]
 struct LedgerDetail<'a> {
-    /// Columns the load added and widened.
-    changes: &'a [String],
+    /// Columns the load added and widened (as many as fit; see [`DETAIL_CHANGES_BYTES`]).
+    changes: Vec<&'a str>,
     /// Why the file was refused, or why parse-file could not read it.
     reason: Option<&'a str>,
     rows_rejected_at_parse: u64,
@@ -95,6 +95,28 @@ struct LedgerDetail<'a> {
     rejects: Option<&'a str>,
     /// Where this load writes the rows (and files) it set aside.
     load_rejects: Option<&'a str>,
+}
+
+/// The bytes of `detail` the change list may take: `detail` is a
+/// varchar(65535) (Redshift's longest), and a file that adds 1,000 columns
+/// of 63-byte names lists about 90,000 bytes of changes.
+const DETAIL_CHANGES_BYTES: usize = 48 * 1024;
+/// The bytes of `detail` a reason may take (a server's message can be long).
+const DETAIL_REASON_BYTES: usize = 8 * 1024;
+
+/// The leading changes whose JSON fits [`DETAIL_CHANGES_BYTES`].
+fn fit_changes(changes: &[String]) -> Vec<&str> {
+    let mut used = 0;
+    let mut out = Vec::new();
+    for c in changes {
+        // Quotes, a comma and escapes: a change's JSON is at most twice its length and 3.
+        used += 2 * c.len() + 3;
+        if used > DETAIL_CHANGES_BYTES {
+            break;
+        }
+        out.push(c.as_str());
+    }
+    out
 }
 
 /// One file as the ledger records it. The rows it loaded and rejected at
@@ -124,9 +146,16 @@ impl LedgerRow {
     pub fn new(file: &LoadFile, refused: Option<&str>, changes: &[String], load_rejects: Option<&str>) -> LedgerRow {
         let m = &file.manifest;
         let reason = Self::reason(file, refused);
+        let reason = reason.as_deref().map(|r| crate::record::truncate(r, DETAIL_REASON_BYTES));
+        let more;
+        let mut listed = fit_changes(changes);
+        if listed.len() < changes.len() {
+            more = format!("... and {} more changes", changes.len() - listed.len());
+            listed.push(&more);
+        }
         let detail = LedgerDetail {
-            changes,
-            reason: reason.as_deref(),
+            changes: listed,
+            reason,
             rows_rejected_at_parse: m.rejected_rows,
             parse_status: m.status.as_str(),
             rejects: m.rejects_key.as_deref(),
@@ -392,5 +421,15 @@ mod tests {
             assert_eq!(s.as_str().parse::<LedgerStatus>(), Ok(s));
         }
         assert_eq!("done".parse::<LedgerStatus>(), Err(UnknownLedgerStatus("done".into())));
+    }
+
+    #[test]
+    fn a_thousand_new_columns_fit_the_detail_with_a_count_of_the_rest() {
+        let changes: Vec<String> =
+            (0..1000).map(|i| format!("add column \"{}{i:04}\" varchar(32)", "q".repeat(59))).collect();
+        let listed = fit_changes(&changes);
+        assert!(listed.len() > 100 && listed.len() < 1000, "{}", listed.len());
+        let json = serde_json::to_string(&listed).unwrap();
+        assert!(json.len() <= DETAIL_CHANGES_BYTES, "{}", json.len());
     }
 }

@@ -199,11 +199,19 @@ async fn prepare(client: &mut tokio_postgres::Client, load: &TableLoad) -> Resul
     txn.commit().await.map_err(|e| sql_error(t, "COMMIT", &e))
 }
 
+/// The new table's data columns: those of the files that fit the column
+/// budget (a file past it is refused by `decide`, and must not make the
+/// CREATE itself fail).
 fn column_types(load: &TableLoad) -> Vec<(String, SqlType)> {
-    load.needs
-        .iter()
-        .map(|n| (n.name.clone(), SqlType::for_column(Dialect::Postgres, n.logical, n.max_bytes)))
-        .collect()
+    let fresh: Vec<usize> = (0..load.files.len()).collect();
+    let refused = crate::warehouse::decision::over_budget(Dialect::Postgres, load, &[], &fresh);
+    let mut needs = Vec::new();
+    for (file, refused) in load.files.iter().zip(&refused) {
+        if refused.is_none() && file.manifest.status.has_rows() {
+            crate::warehouse::add_needs(&mut needs, file.needs());
+        }
+    }
+    needs.iter().map(|n| (n.name.clone(), SqlType::for_column(Dialect::Postgres, n.logical, n.max_bytes))).collect()
 }
 
 async fn existing_columns(txn: &Transaction<'_>, table: &TableName) -> Result<Vec<ExistingColumn>, WarehouseError> {
