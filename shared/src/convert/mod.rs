@@ -298,6 +298,36 @@ mod tests {
     }
 
     #[test]
+    fn nul_bytes_in_three_of_twenty_values_cost_three_rows_not_the_file() {
+        let mut csv = String::from("id,name\n");
+        for i in 0..20 {
+            let name = if i % 7 == 3 { format!("bad\0name{i}") } else { format!("name{i}") };
+            csv.push_str(&format!("{i},{name}\n"));
+        }
+        let out = run("feeds:\n  f:\n    prefix: f/\n", csv.as_bytes()).unwrap();
+        assert_eq!((out.status, out.write.rows_written, out.rejected), (FileStatus::Parsed, 17, 3));
+    }
+
+    #[test]
+    fn a_header_that_maps_two_names_to_one_recorded_column_refuses_the_file() {
+        let config = Config::from_yaml("feeds:\n  f:\n    prefix: f/\n", "test").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let column_map = [("Phone".to_owned(), "phone".to_owned())].into_iter().collect();
+        let req = ConvertRequest {
+            feed: &config.feeds[0],
+            source_url: "s3://landing/f/x.csv",
+            name: "f/x.csv",
+            arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            work_dir: dir.path(),
+            threads: Threads::One,
+            names: NameRules { identifier_limit: 63, column_map },
+        };
+        let out = convert(&b"PHONE,phone #\n1,2\n"[..], &req, Box::new(|_| Ok(()))).unwrap();
+        assert_eq!(out.status, FileStatus::Refused);
+        assert!(out.error.as_deref().unwrap_or_default().contains("both map to column phone"), "{:?}", out.error);
+    }
+
+    #[test]
     fn a_clean_file_is_parsed_with_no_rejects_file() {
         let out = run("feeds:\n  f:\n    prefix: f/\n", b"a,b\n1,x\n2,y\n").unwrap();
         assert_eq!((out.status, out.write.rows_written, out.rejected), (FileStatus::Parsed, 2, 0));

@@ -112,11 +112,21 @@ fn line_at(text: &[u8], offset: usize) -> u64 {
     text.get(..offset).unwrap_or(text).iter().filter(|&&b| b == b'\n').count() as u64 + 1
 }
 
+/// Text with a NUL byte in every fiftieth byte or more is not text; a few
+/// NULs in values (a partner's export pads a field) cost only their rows,
+/// which the writer rejects (no warehouse text type can hold a NUL).
+const BINARY_NUL_SHARE: usize = 50;
+
 fn check_nul(sample: &[u8], base: u64) -> Result<(), FormatError> {
     let Some(pos) = sample.iter().position(|&b| b == 0) else {
         return Ok(());
     };
-    let hint = match utf16_without_bom(sample) {
+    let utf16 = utf16_without_bom(sample);
+    let nuls = sample.iter().filter(|&&b| b == 0).count();
+    if utf16.is_none() && nuls * BINARY_NUL_SHARE <= sample.len() {
+        return Ok(());
+    }
+    let hint = match utf16 {
         Some(label) => format!("; looks like {label} text without a byte-order mark: set format.encoding to {label}"),
         None => String::new(),
     };

@@ -79,6 +79,17 @@ pub(super) fn check_value(
             };
         }
     }
+    if let Value::Text(text) | Value::Json(text) = v
+        && let Some(at) = text.find('\0')
+    {
+        return Checked::Reject {
+            column: Some(col.name.clone()),
+            reason: format!(
+                "column {} holds a NUL byte (at byte {at}), which no warehouse text column can store",
+                col.name
+            ),
+        };
+    }
     // While buffering, inferred columns take anything: their type is
     // the join of what they hold.
     let Some(ty) = col.ty.filter(|_| col.declared || writing) else {
