@@ -1,7 +1,7 @@
 //! Fuzzing on stable Rust: a generator/mutator loop over a corpus seeded from
 //! `events/samples/`, the configs and the kept regression inputs
-//! (`events/fuzz/<target>/`), driving four targets: the CSV reader, the JSON
-//! reader, value parsing and the config parser. `landfall-fuzz` (and
+//! (`events/fuzz/<target>/`), driving five targets: the CSV reader, the JSON
+//! reader, value parsing, the config parser and column naming across files. `landfall-fuzz` (and
 //! `infra/fuzz`) runs them; a panic, a broken invariant or an input slower
 //! than the bound is a failure, minimised and written out for keeping.
 //!

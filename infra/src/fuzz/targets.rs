@@ -14,9 +14,11 @@ pub enum Target {
     Values,
     /// `Config::from_yaml` on a whole file.
     Config,
+    /// Column naming across files of one table: each line a CSV header.
+    Names,
 }
 
-pub const ALL: [Target; 4] = [Target::Csv, Target::Json, Target::Values, Target::Config];
+pub const ALL: [Target; 5] = [Target::Csv, Target::Json, Target::Values, Target::Config, Target::Names];
 
 impl Target {
     pub fn name(self) -> &'static str {
@@ -25,6 +27,7 @@ impl Target {
             Target::Json => "json",
             Target::Values => "values",
             Target::Config => "config",
+            Target::Names => "names",
         }
     }
 
@@ -42,6 +45,7 @@ impl Target {
                 let _ = landfall::config::Config::from_yaml(&String::from_utf8_lossy(input), "fuzz");
                 Ok(())
             }
+            Target::Names => names(&String::from_utf8_lossy(input)),
         }
     }
 }
@@ -133,6 +137,42 @@ fn value_parsers(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Each line is one file's header (fields split on `,`), named in turn
+/// against the map the files before it recorded, at PostgreSQL's limit (or
+/// Redshift's when the input starts with `#`). Whatever the headers: no two
+/// source names of one file share a column, every name is a safe identifier
+/// within the limit, and a source name keeps its recorded column.
+fn names(input: &str) -> Result<(), String> {
+    use landfall::lineage::RESERVED_NAMES;
+    use landfall::schema::NameRegistry;
+    use std::collections::{BTreeMap, HashMap};
+    let limit = if input.starts_with('#') { 127 } else { 63 };
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
+    for line in input.lines().take(8) {
+        let header: Vec<&str> = line.split(',').take(2000).collect();
+        let mut reg = NameRegistry::for_table(&RESERVED_NAMES, limit, &map);
+        let Ok(columns) = reg.assign_header(&header) else { continue };
+        let mut holder: HashMap<&str, &str> = HashMap::new();
+        for (raw, column) in header.iter().zip(&columns) {
+            let safe = column.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && column.bytes().next().is_some_and(|b| !b.is_ascii_digit());
+            if !safe || column.len() > limit || RESERVED_NAMES.contains(&column.as_str()) {
+                return Err(format!("{raw:?} got the column {column:?}"));
+            }
+            if let Some(other) = holder.insert(column, raw).filter(|other| other != raw) {
+                return Err(format!("{other:?} and {raw:?} share the column {column}"));
+            }
+            if let Some(recorded) = map.get(*raw).filter(|r| *r != column)
+                && header.iter().filter(|h| *h == raw).count() == 1
+            {
+                return Err(format!("{raw:?} was recorded as {recorded} and now went to {column}"));
+            }
+        }
+        map.extend(reg.added().iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Ok(())
+}
+
 /// Hand-made inputs every run starts with.
 pub fn edge_cases(target: Target) -> Vec<Vec<u8>> {
     let deep = |open: &str, n: usize| open.repeat(n).into_bytes();
@@ -175,6 +215,17 @@ pub fn edge_cases(target: Target) -> Vec<Vec<u8>> {
             b"version: 1\nfeeds:\n  a:\n    prefix: a/\n    schema: [{name: x, type: \"decimal(99,99)\"}]\n".to_vec(),
             b"a: &x [*x]\n".to_vec(),
         ],
+        Target::Names => {
+            let stem = "How satisfied were you with the delivery of your order overall";
+            vec![
+                Vec::new(),
+                b"id,Phone,phone #\nid,phone #,Phone\nPHONE\nPHONE,Phone,phone #\n".to_vec(),
+                format!("{stem} 1,{stem} 2\n{stem} 2,{stem} 1,{stem} 3\n").into_bytes(),
+                b"dt,_landfall_file,a,a,A,a_2\na_2,a,A\n".to_vec(),
+                format!("#{}\n{}\n", "x".repeat(300), "x".repeat(301)).into_bytes(),
+                format!("{}\n", (0..1700).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",")).into_bytes(),
+            ]
+        }
     }
 }
 

@@ -1,0 +1,132 @@
+//! Partner files that are merely unusual, dropped through the local stack
+//! (parse-file, then load-warehouse into the stack's PostgreSQL): each gets
+//! a recorded fate, and no file wedges its feed or moves values between
+//! columns. The feeds are `e2e_hostile_*` in `events/config/e2e.yaml`.
+//!
+//! Needs the local stack: `infra/stack up` (the README's test command does it).
+
+use landfall::layout;
+use landfall::manifest::FileStatus;
+use landfall_tests::Harness;
+
+/// A table's rows, ledger and recorded column map forgotten, so each run starts from nothing.
+async fn fresh(h: &Harness, table: &str) {
+    h.reset_tables(&[table]).await;
+    let key = layout::column_map_key(table);
+    let _ = h.s3.delete_object().bucket(&h.stack.curated_bucket).key(&key).send().await;
+}
+
+fn text(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("NULL")
+}
+
+async fn statuses(h: &Harness, table: &str) -> Vec<(String, String)> {
+    h.sql(&format!(
+        "SELECT status, detail FROM landfall.load_ledger WHERE table_name = 'public.{table}' ORDER BY loaded_at, source_url"
+    ))
+    .await
+    .iter()
+    .map(|r| (text(&r[0]).to_owned(), text(&r[1]).to_owned()))
+    .collect()
+}
+
+/// A survey question as a header: 69 bytes once normalised, past PostgreSQL's 63.
+const QUESTION: &str = "How satisfied were you with the delivery of your order overall, 1 to 5?";
+
+#[tokio::test]
+async fn a_long_header_loads_into_a_fitted_column_and_a_later_file_lands_in_the_same_column() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_names").await;
+    let first = h.ingest("e2e/hostile-names/q1.csv", "wh_hostile_names", format!("id,\"{QUESTION}\"\n1,4\n")).await;
+    let second = h.ingest("e2e/hostile-names/q2.csv", "wh_hostile_names", format!("\"{QUESTION}\",id\n5,2\n")).await;
+
+    let column = first.schema.iter().find(|c| c.source_name == QUESTION).map(|c| c.name.clone()).unwrap();
+    assert_eq!(column.len(), 63, "{column}");
+    assert_eq!(second.schema.iter().find(|c| c.source_name == QUESTION).map(|c| &c.name), Some(&column));
+    let rows = h.sql(&format!("SELECT id, \"{column}\" FROM public.wh_hostile_names ORDER BY id")).await;
+    let rows: Vec<(&str, &str)> = rows.iter().map(|r| (text(&r[0]), text(&r[1]))).collect();
+    assert_eq!(rows, vec![("1", "4"), ("2", "5")]);
+    assert!(statuses(&h, "wh_hostile_names").await.iter().all(|(s, _)| s == "loaded"));
+}
+
+#[tokio::test]
+async fn swapped_colliding_headers_land_in_the_same_columns_in_both_files() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_names").await;
+    h.ingest("e2e/hostile-names/p1.csv", "wh_hostile_names", "id,Phone,phone #\n1,HOME-1,MOBILE-1\n").await;
+    h.ingest("e2e/hostile-names/p2.csv", "wh_hostile_names", "id,phone #,Phone\n2,MOBILE-2,HOME-2\n").await;
+
+    let rows = h.sql("SELECT phone, phone_2 FROM public.wh_hostile_names ORDER BY id").await;
+    let rows: Vec<(&str, &str)> = rows.iter().map(|r| (text(&r[0]), text(&r[1]))).collect();
+    assert_eq!(rows, vec![("HOME-1", "MOBILE-1"), ("HOME-2", "MOBILE-2")]);
+}
+
+#[tokio::test]
+async fn a_header_that_cannot_be_mapped_without_guessing_refuses_its_file() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_names").await;
+    h.ingest("e2e/hostile-names/r1.csv", "wh_hostile_names", "id,Phone\n1,HOME-1\n").await;
+    let m = h.ingest("e2e/hostile-names/r2.csv", "wh_hostile_names", "id,PHONE,phone #\n2,A,B\n").await;
+
+    assert_eq!(m.status, FileStatus::Refused);
+    assert!(m.error.as_deref().unwrap_or_default().contains("both map to column phone"), "{:?}", m.error);
+    let ledger = statuses(&h, "wh_hostile_names").await;
+    assert_eq!(ledger.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec!["loaded", "refused"]);
+}
+
+fn wide_csv(prefix: &str, columns: usize) -> String {
+    let header: Vec<String> = (0..columns).map(|i| format!("{prefix}{i}")).collect();
+    format!("{}\n{}\n", header.join(","), vec!["1"; columns].join(","))
+}
+
+#[tokio::test]
+async fn a_file_past_the_column_limit_is_refused_and_a_normal_file_of_the_feed_loads_after_it() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_wide").await;
+    h.ingest("e2e/hostile-wide/1503.csv", "wh_hostile_wide", wide_csv("a", 1503)).await;
+    h.ingest("e2e/hostile-wide/200-more.csv", "wh_hostile_wide", wide_csv("b", 200)).await;
+    let alone = h.ingest("e2e/hostile-wide/1700.csv", "wh_hostile_wide", wide_csv("c", 1700)).await;
+    h.ingest("e2e/hostile-wide/normal.csv", "wh_hostile_wide", "a0,a1\n7,8\n").await;
+
+    assert_eq!(alone.status, FileStatus::Refused, "{:?}", alone.error);
+    let ledger = statuses(&h, "wh_hostile_wide").await;
+    let states: Vec<&str> = ledger.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(states, vec!["loaded", "refused", "refused", "loaded"]);
+    assert!(ledger[1].1.contains("200 new columns"), "{}", ledger[1].1);
+    assert_eq!(h.scalar("SELECT count(*) FROM public.wh_hostile_wide").await, "2");
+    assert_eq!(h.scalar("SELECT max(a0) FROM public.wh_hostile_wide").await, "7");
+    assert!(h.dead_letters("load-warehouse").await.iter().all(|m| !m.contains("wh_hostile_wide")));
+}
+
+#[tokio::test]
+async fn a_file_under_a_1019_byte_key_loads_its_rows() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_values").await;
+    let prefix = "e2e/hostile-values/";
+    let key = format!("{prefix}{}.csv", "k".repeat(1019 - prefix.len() - 4));
+    assert_eq!(key.len(), 1019);
+    h.ingest(&key, "wh_hostile_values", "id,name\n1,x\n2,y\n").await;
+
+    let url = format!("s3://{}/{key}", h.stack.landing_bucket);
+    let files = h.column("SELECT _landfall_file FROM public.wh_hostile_values").await;
+    assert_eq!(files, vec![url.clone(), url]);
+}
+
+#[tokio::test]
+async fn a_csv_with_nul_bytes_in_3_of_20_rows_loads_17_and_rejects_3() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_values").await;
+    let mut csv = String::from("id,name\n");
+    for i in 0..20 {
+        let name = if i % 7 == 3 { format!("pad\0{i}") } else { format!("name{i}") };
+        csv.push_str(&format!("{i},{name}\n"));
+    }
+    let m = h.ingest("e2e/hostile-values/nul.csv", "wh_hostile_values", csv).await;
+
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 17, 3));
+    assert_eq!(h.scalar("SELECT count(*) FROM public.wh_hostile_values").await, "17");
+    let rejects = h.rejects(m.rejects_key.as_deref().unwrap_or_default()).await;
+    let lines: Vec<Option<u64>> = rejects.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![Some(5), Some(12), Some(19)]);
+    assert!(rejects.iter().all(|r| r.column.as_deref() == Some("name") && r.reason.contains("NUL byte")));
+}
