@@ -14,7 +14,7 @@ use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{DetectedInput, FileStatus, Manifest};
 use landfall::rejects::{Reject, read_rejects};
-use landfall::schema::ColumnSchema;
+use landfall::schema::{ColumnSchema, LogicalType};
 use landfall::storage::{ObjectStore, S3Store, s3_client};
 use landfall::threads::Threads;
 use landfall_infra::{LocalStack, local};
@@ -191,8 +191,9 @@ pub struct Inspection {
     pub partitions: BTreeMap<String, u64>,
     pub schema: Vec<ColumnSchema>,
     pub widenings: Vec<String>,
-    /// The first typed rows, as `column: value` text.
-    pub sample: Vec<BTreeMap<String, String>>,
+    /// The first typed rows, each value as JSON: numbers, booleans, nulls,
+    /// strings, and a json column's value as its JSON.
+    pub sample: Vec<BTreeMap<String, serde_json::Value>>,
     pub rejects: Vec<Reject>,
     /// infer only: a feed block for config/landfall.yaml.
     pub feed_block: Option<String>,
@@ -231,7 +232,7 @@ fn inspect(path: &Path, feed: &Feed, names: NameRules, sample_rows: usize) -> Re
     for p in &parts {
         *partitions.entry(p.dt.format("%Y-%m-%d").to_string()).or_insert(0) += p.rows;
         if sample.len() < sample_rows {
-            sample.extend(first_rows(&p.path, sample_rows - sample.len())?);
+            sample.extend(first_rows(&p.path, &outcome.write.columns, sample_rows - sample.len())?);
         }
     }
     let rejects = match &outcome.rejects_file {
@@ -255,22 +256,62 @@ fn inspect(path: &Path, feed: &Feed, names: NameRules, sample_rows: usize) -> Re
     })
 }
 
-/// The first rows of a Parquet part, lineage columns left out.
-fn first_rows(path: &Path, n: usize) -> Result<Vec<BTreeMap<String, String>>, CliError> {
+/// The first rows of a Parquet part, lineage columns left out, as JSON values.
+fn first_rows(
+    path: &Path,
+    schema: &[ColumnSchema],
+    n: usize,
+) -> Result<Vec<BTreeMap<String, serde_json::Value>>, CliError> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let file = std::fs::File::open(path).map_err(CliError::failed)?;
     let reader = SerializedFileReader::new(file).map_err(CliError::failed)?;
+    let json_columns: Vec<&str> =
+        schema.iter().filter(|c| c.data_type == LogicalType::Json).map(|c| c.name.as_str()).collect();
     let mut out = Vec::new();
     for row in reader.get_row_iter(None).map_err(CliError::failed)?.take(n) {
         let row = row.map_err(CliError::failed)?;
         out.push(
             row.get_column_iter()
                 .filter(|(name, _)| !name.starts_with("_landfall"))
-                .map(|(name, v)| (name.clone(), v.to_string()))
+                .map(|(name, v)| (name.clone(), json_value(v, json_columns.contains(&name.as_str()))))
                 .collect(),
         );
     }
     Ok(out)
+}
+
+/// A Parquet value as JSON: numbers and booleans as themselves, a json
+/// column's text as the JSON it holds, decimals, dates and timestamps as
+/// their text (exact, where a JSON number would round).
+fn json_value(field: &parquet::record::Field, is_json: bool) -> serde_json::Value {
+    use parquet::record::Field;
+    use serde_json::Value;
+    match field {
+        Field::Null => Value::Null,
+        Field::Bool(b) => Value::Bool(*b),
+        Field::Byte(n) => Value::from(*n),
+        Field::Short(n) => Value::from(*n),
+        Field::Int(n) => Value::from(*n),
+        Field::Long(n) => Value::from(*n),
+        Field::UByte(n) => Value::from(*n),
+        Field::UShort(n) => Value::from(*n),
+        Field::UInt(n) => Value::from(*n),
+        Field::ULong(n) => Value::from(*n),
+        Field::Float(f) => serde_json::Number::from_f64(f64::from(*f)).map_or(Value::Null, Value::Number),
+        Field::Double(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Field::Str(s) if is_json => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Field::Str(s) => Value::String(s.clone()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// A sample value as the text table shows it: strings without JSON quotes.
+fn display_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 /// A feed block to paste into config/landfall.yaml: what was detected, and
@@ -361,7 +402,7 @@ fn render_inspection(i: &Inspection) -> String {
         let columns: Vec<&str> = i.schema.iter().map(|c| c.name.as_str()).collect();
         let mut rows = Table::new(&columns);
         for r in &i.sample {
-            rows.push(columns.iter().map(|c| r.get(*c).cloned().unwrap_or_default()).collect());
+            rows.push(columns.iter().map(|c| r.get(*c).map(display_value).unwrap_or_default()).collect());
         }
         out.push_str(&format!("\n\nfirst rows\n{}", rows.render()));
     }

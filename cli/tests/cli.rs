@@ -389,6 +389,41 @@ fn infer_prints_a_feed_block_that_the_config_accepts() {
     assert_eq!((again["rows"].clone(), again["rejected"].clone()), (v["rows"].clone(), Value::from(0)));
 }
 
+/// Values with quotes, backslashes and newlines, numbers, booleans and nulls:
+/// what `infer` and `preview` print in `--json` is each value as JSON, so a
+/// script reads back exactly what the file held.
+#[test]
+fn infer_and_preview_json_carry_typed_values_a_script_can_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("products.csv");
+    let csv = "sku,name,price,active,note\n\
+               1,\"Men's Boxer, 5\"\" Inseam\",12.5,true,\"C:\\temp\\new\"\n\
+               2,\"two\nlines\",7,false,\n";
+    std::fs::write(&file, csv).unwrap();
+    let inferred = json_of(&run(bin().arg("infer").arg(&file).args(["--feed-name", "products", "--json"])));
+    let config = dir.path().join("landfall.yaml");
+    let block = inferred["feed_block"].as_str().expect("a feed block");
+    std::fs::write(&config, format!("version: 1\nfeeds:\n{block}")).unwrap();
+    let previewed = json_of(&run(bin()
+        .arg("preview")
+        .arg(&file)
+        .args(["--feed", "products", "--config"])
+        .arg(&config)
+        .arg("--json")));
+    for v in [inferred, previewed] {
+        let rows = v["sample"].as_array().expect("sample rows");
+        assert_eq!(rows[0]["sku"], Value::from(1));
+        assert_eq!(rows[0]["name"], Value::from("Men's Boxer, 5\" Inseam"));
+        // A decimal is its exact text; a double would be a JSON number.
+        let price = rows[0]["price"].as_f64().or_else(|| rows[0]["price"].as_str().and_then(|p| p.parse().ok()));
+        assert_eq!(price, Some(12.5), "{}", rows[0]["price"]);
+        assert_eq!(rows[0]["active"], Value::Bool(true));
+        assert_eq!(rows[0]["note"], Value::from("C:\\temp\\new"));
+        assert_eq!(rows[1]["name"], Value::from("two\nlines"));
+        assert_eq!(rows[1]["note"], Value::Null);
+    }
+}
+
 #[test]
 fn preview_reads_a_local_file_as_a_configured_feed_without_aws() {
     let sample = repo().join("events/samples/orders/2026-11-01/orders.csv");
