@@ -12,6 +12,7 @@ use landfall::manifest::Manifest;
 use landfall::rejects::{Reject, read_rejects};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::warehouse::Warehouse;
+use landfall::warehouse::bookkeeping::failures;
 use landfall::warehouse::bookkeeping::load_ledger::reads;
 use serde::Serialize;
 
@@ -32,7 +33,8 @@ pub struct FilesArgs {
     #[arg(long, value_parser = parse_since)]
     pub since: Option<DateTime<Utc>>,
     /// Only files in this state: loaded, partial, failed, refused, parsed (waiting for the load),
-    /// pending (not parsed yet), unmatched (no feed claims the key).
+    /// pending (not parsed yet), unmatched (no feed claims the key), stuck (its load failed:
+    /// retrying or dead-lettered).
     #[arg(long)]
     pub status: Option<String>,
     /// At most this many files, newest first.
@@ -111,6 +113,17 @@ pub struct Ledgered {
     pub detail: Option<serde_json::Value>,
 }
 
+/// The last failed load of a file (`landfall.failures`), while no load has settled it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFailure {
+    pub table: String,
+    /// retry or dead_letter: where the message went.
+    pub disposition: String,
+    pub error: String,
+    pub attempts: u64,
+    pub failed_at: String,
+}
+
 /// One file's fate.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fate {
@@ -124,6 +137,8 @@ pub struct Fate {
     pub state: String,
     pub parsed: Option<Parsed>,
     pub ledger: Option<Ledgered>,
+    /// Set when the file's load failed and nothing settled it since (state `stuck`).
+    pub failure: Option<LoadFailure>,
 }
 
 impl Fate {
@@ -138,12 +153,15 @@ impl Fate {
             object,
             parsed: None,
             ledger: None,
+            failure: None,
         }
     }
 
     fn settle(&mut self) {
         if let Some(l) = &self.ledger {
             self.state = l.status.clone();
+        } else if self.failure.is_some() {
+            self.state = "stuck".into();
         } else if let Some(p) = &self.parsed {
             // A file parse-file refused loads nothing; waiting for the loader would mislead.
             self.state = if p.status == "refused" { "refused" } else { "parsed" }.into();
@@ -215,11 +233,15 @@ async fn settle(d: &Deployment, warehouse: &dyn Warehouse, fates: &mut [Fate]) -
     }
     let ids: Vec<&str> = fates.iter().filter(|f| f.parsed.is_some()).map(|f| f.file_id.as_str()).collect();
     let ledger = ledger_rows(warehouse, &ids).await?;
+    let failed = failure_rows(warehouse, &ids).await?;
     for fate in fates.iter_mut() {
         if let Some(table) = &fate.table {
             let suffix = format!(".{table}");
             fate.ledger =
                 ledger.get(&fate.file_id).and_then(|rows| rows.iter().find(|l| l.table.ends_with(&suffix))).cloned();
+            let failure = failed.get(&fate.file_id).and_then(|rows| rows.iter().find(|f| f.table.ends_with(&suffix)));
+            // A failure a later load settled is history, not the file's state.
+            fate.failure = failure.filter(|_| fate.ledger.is_none()).cloned();
         }
         fate.settle();
     }
@@ -247,6 +269,30 @@ async fn ledger_rows(w: &dyn Warehouse, ids: &[&str]) -> Result<BTreeMap<String,
                 load_id: text(5),
                 loaded_at: text(6),
                 detail: serde_json::from_str(&text(7)).ok(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The failed loads of these files: file id -> its rows (one per table).
+async fn failure_rows(w: &dyn Warehouse, ids: &[&str]) -> Result<BTreeMap<String, Vec<LoadFailure>>, CliError> {
+    let mut out: BTreeMap<String, Vec<LoadFailure>> = BTreeMap::new();
+    for chunk in ids.chunks(LEDGER_CHUNK) {
+        let rows = match w.query(&failures::reads::files(w.dialect(), chunk)).await {
+            Ok(rows) => rows,
+            // No load has failed on this warehouse yet.
+            Err(e) if e.to_string().contains("does not exist") => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        for r in rows {
+            let text = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            out.entry(text(1)).or_default().push(LoadFailure {
+                table: text(0),
+                disposition: text(2),
+                error: text(3),
+                attempts: text(4).parse().unwrap_or(0),
+                failed_at: text(5),
             });
         }
     }
@@ -411,6 +457,18 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
             p.as_ref().and_then(|p| p.error.clone()).or(reason).unwrap_or_else(|| "see the rejects".into()),
             f.object.key
         ),
+        ("stuck", _, _) => match &f.failure {
+            Some(fail) => format!(
+                "its load into {} failed {} time(s), last at {} ({}): {}; fix the cause, then `landfall redrive load-warehouse`{}",
+                fail.table,
+                fail.attempts,
+                fail.failed_at,
+                if fail.disposition == "retry" { "retrying" } else { "dead-lettered" },
+                fail.error,
+                if fail.disposition == "retry" { " if it stays stuck" } else { "" }
+            ),
+            None => "its load failed".into(),
+        },
         ("parsed", _, Some(p)) if missing > 0 => format!(
             "parsed at {} but {missing} of {} part(s) are missing from the lake: `landfall replay --prefix {}` writes them again",
             p.parsed_at,

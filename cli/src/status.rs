@@ -8,6 +8,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Duration as Days, Utc};
 use landfall::layout;
 use landfall::warehouse::Warehouse;
+use landfall::warehouse::bookkeeping::failures;
 use landfall::warehouse::bookkeeping::load_ledger::reads;
 use serde::Serialize;
 
@@ -37,6 +38,8 @@ pub struct FeedStatus {
     pub rows_rejected_7d: u64,
     pub files_refused_7d: u64,
     pub files_failed_7d: u64,
+    /// Files whose load failed (retrying or dead-lettered) and no load has settled since.
+    pub files_stuck: u64,
 }
 
 /// One function's queues.
@@ -88,6 +91,10 @@ pub async fn collect(d: &Deployment, args: &StatusArgs) -> Result<Status, CliErr
         }
         f.last_file = newest_manifest(d, &f.table).await?;
     }
+    let stuck = stuck_files(warehouse.as_ref()).await?;
+    for f in &mut feeds {
+        f.files_stuck = stuck.get(&f.feed).copied().unwrap_or(0);
+    }
     let mut queues = Vec::new();
     for (function, binding) in &d.queues {
         queues.push(queue_status(d, function, binding).await?);
@@ -113,6 +120,7 @@ fn render(s: &Status) -> String {
         "rejected 7d",
         "refused 7d",
         "failed 7d",
+        "stuck",
     ]);
     for f in &s.feeds {
         feeds.push(vec![
@@ -126,6 +134,7 @@ fn render(s: &Status) -> String {
             f.rows_rejected_7d.to_string(),
             f.files_refused_7d.to_string(),
             f.files_failed_7d.to_string(),
+            f.files_stuck.to_string(),
         ]);
     }
     let mut queues = Table::new(&["function", "queued", "in flight", "oldest (s)", "dead letters"]);
@@ -179,6 +188,25 @@ async fn ledger_stats(w: &dyn Warehouse, now: DateTime<Utc>) -> Result<BTreeMap<
                     ..FeedStatus::default()
                 },
             ))
+        })
+        .collect())
+}
+
+/// Per feed: the files `landfall.failures` holds that no load settled since
+/// (`landfall file` tells each one's error).
+async fn stuck_files(w: &dyn Warehouse) -> Result<BTreeMap<String, u64>, CliError> {
+    let rows = match w.query(&failures::reads::stuck_per_feed()).await {
+        Ok(rows) => rows,
+        // No load has failed on this warehouse yet.
+        Err(e) if e.to_string().contains("does not exist") => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let feed = r.first().cloned().flatten()?;
+            let n = r.get(1).cloned().flatten()?.parse().ok()?;
+            Some((feed, n))
         })
         .collect())
 }

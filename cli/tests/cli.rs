@@ -100,6 +100,12 @@ impl Stack {
         assert!(out.status.success(), "the queues drain");
     }
 
+    async fn exec(&self, statements: &str) {
+        let (client, conn) = tokio_postgres::connect(&self.stack.database_url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(statements).await.unwrap_or_else(|e| panic!("{statements}: {e}"));
+    }
+
     async fn sql(&self, q: &str) -> i64 {
         let (client, conn) = tokio_postgres::connect(&self.stack.database_url, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
@@ -387,6 +393,30 @@ fn infer_prints_a_feed_block_that_the_config_accepts() {
         .arg(&config)
         .arg("--json")));
     assert_eq!((again["rows"].clone(), again["rejected"].clone()), (v["rows"].clone(), Value::from(0)));
+}
+
+/// A load the warehouse refuses on every delivery (a view stands where the
+/// feed's table should be) dead-letters its message; `landfall file` still
+/// says why, from `landfall.failures`, and `status` counts the file stuck.
+#[tokio::test]
+async fn a_dead_lettered_file_shows_its_error_in_landfall_file() {
+    let s = Stack::start().await;
+    s.exec("DROP TABLE IF EXISTS public.crm_contacts; CREATE OR REPLACE VIEW public.crm_contacts AS SELECT 1::bigint AS id")
+        .await;
+    let key = format!("{}contacts.csv", unique("crm/"));
+    s.put(&key, "id,name\n1,a\n").await;
+    s.pump();
+    let file = json_of(&run(bin().args(["file", &key, "--json"])));
+    let status = json_of(&run(bin().args(["status", "--feed", "crm_contacts", "--json"])));
+    s.exec("DROP VIEW public.crm_contacts").await;
+
+    assert_eq!(file["state"], "stuck", "{file}");
+    let error = file["failure"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("crm_contacts"), "{error}");
+    assert!(file["failure"]["attempts"].as_u64().is_some_and(|n| n >= 1), "{file}");
+    assert!(file["verdict"].as_str().unwrap_or_default().contains("failed"), "{file}");
+    assert!(status["feeds"][0]["files_stuck"].as_u64().is_some_and(|n| n >= 1), "{status}");
+    let _ = run(bin().args(["redrive", "load-warehouse"]));
 }
 
 /// Values with quotes, backslashes and newlines, numbers, booleans and nulls:

@@ -27,7 +27,8 @@ use landfall::telemetry::Metrics;
 use landfall::telemetry::catalog::{
     LoadCommitted, LoadDeferred, LoadFailed, ManifestMissing, ManifestUnreadable, NotAManifest,
 };
-use landfall::warehouse::{FeedRules, LoadReport, TableLoad, Warehouse, WarehouseError, plan_loads};
+use landfall::warehouse::bookkeeping::failures::Failure;
+use landfall::warehouse::{FeedRules, LoadReport, TableLoad, TableName, Warehouse, WarehouseError, plan_loads};
 use serde_json::{Value, json};
 use tracing::{Instrument, info_span, warn};
 
@@ -278,8 +279,44 @@ impl LoadWarehouse {
             }
             Err(e) => {
                 LoadFailed { table, disposition: e.disposition(), error: &e, elapsed }.emit(&self.metrics);
+                self.record_failure(load, &e).await;
                 Err(e.into())
             }
         }
     }
+
+    /// Leaves a failed load's error in `landfall.failures`, one row per file,
+    /// in transactions of its own (the load's rolled back), so `landfall
+    /// file` tells why a file is not loaded even after its message went to
+    /// the dead-letter queue. Best effort: if the warehouse is what failed,
+    /// this fails too, and the error is in the log and the metric above.
+    async fn record_failure(&self, load: &TableLoad, e: &WarehouseError) {
+        let dialect = self.warehouse.dialect();
+        let (table, error) = (load.target.plain(), e.to_string());
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let failures: Vec<Failure<'_>> = load
+            .files
+            .iter()
+            .map(|f| Failure {
+                table: &table,
+                file_id: &f.manifest.file_id,
+                feed: &load.feed,
+                source_url: &f.manifest.source.url,
+                disposition: e.disposition().label(),
+                error: &error,
+            })
+            .collect();
+        for (i, chunk) in failures.chunks(FAILURES_PER_TRANSACTION).enumerate() {
+            let name = format!("landfall-{}-failures-{i}-{}", load.load_id, chrono::Utc::now().timestamp_micros());
+            let statements = dialect.record_failures(chunk, &at);
+            if let Err(record) = self.warehouse.transaction(&TableName::failures(), &name, statements).await {
+                warn!(table = %table, error = %record, "could not record the failed load in landfall.failures");
+                return;
+            }
+        }
+    }
 }
+
+/// Files per transaction of `record_failure`: two statements each and three
+/// to create the table must stay within the Data API's 40 per batch.
+const FAILURES_PER_TRANSACTION: usize = 15;

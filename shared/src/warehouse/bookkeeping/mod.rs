@@ -12,7 +12,9 @@
 //! | `feed_alerts` | monitor-feeds | [`feed_alerts`] |
 //! | `file_digests` | monitor-feeds | [`file_digests`] |
 //! | `job_runs` | run-job | [`job_runs`] |
+//! | `failures` | load-warehouse, after a failed load, in its own transaction | [`failures`] |
 
+pub mod failures;
 pub mod feed_alerts;
 pub mod feed_series;
 pub mod feed_stats;
