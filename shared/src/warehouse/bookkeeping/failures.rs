@@ -5,7 +5,7 @@
 //! queue; `landfall file`/`files` show it and `landfall status` counts the
 //! files still stuck per feed (failed, and not loaded since).
 
-use super::LEDGER_SCHEMA;
+use crate::lineage::LEDGER_SCHEMA;
 use crate::warehouse::sql::{Dialect, TableName};
 
 /// The longest error kept: a server's message with its statement is
