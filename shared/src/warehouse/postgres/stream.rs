@@ -278,13 +278,12 @@ fn locate(f: CopyFailure, parts: &[PartJob]) -> CopyFailure {
     }
 }
 
-/// Data exceptions (class 22), constraint violations on a row (not null,
-/// check) and a row too big for a heap page (54000: wide text in many
-/// columns) carry the COPY line; anything else is the load's failure.
+/// Data exceptions (class 22) and constraint violations on a row (not
+/// null, check) carry the COPY line; anything else is the load's failure.
 fn classify_copy_error(table: &TableName, statement: &str, e: &tokio_postgres::Error, lines: &LineMap) -> CopyFailure {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
-        let row_level = code.starts_with("22") || matches!(code, "23502" | "23514" | "54000");
+        let row_level = code.starts_with("22") || matches!(code, "23502" | "23514");
         if row_level && let Some(at) = db.where_().and_then(copy_position) {
             let (line, column) = at;
             if let Some((part, offset)) = lines.locate(line) {
