@@ -42,13 +42,17 @@ async fn a_header_only_csv_is_parsed_with_its_columns_and_no_rows() {
 }
 
 #[tokio::test]
-async fn five_thousand_columns_fail_the_file_with_the_limit_named() {
+async fn five_thousand_columns_refuse_the_file_with_the_limit_named() {
     let header: Vec<String> = (0..5000).map(|i| format!("c{i}")).collect();
     let row: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
     let body = format!("{}\n{}\n", header.join(","), row.join(","));
     let m = parse("any/wide.csv", body.as_bytes()).await;
-    assert_eq!(m.status, FileStatus::Failed);
-    assert!(m.error.as_deref().is_some_and(|e| e.contains("5000 columns; at most 1590")), "{:?}", m.error);
+    assert_eq!(m.status, FileStatus::Refused);
+    assert!(
+        m.error.as_deref().is_some_and(|e| e.contains("5000 columns; a table takes at most 1590")),
+        "{:?}",
+        m.error
+    );
 }
 
 #[tokio::test]
