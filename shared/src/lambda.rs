@@ -21,9 +21,9 @@ use crate::telemetry::catalog::InvocationFinished;
 /// backs off with jitter and honours throttling; the functions add no loop
 /// of their own around SDK calls (the Data API driver, which does, builds
 /// its client with retries off).
-pub const SDK_ATTEMPTS: u32 = 3;
+pub(crate) const SDK_ATTEMPTS: u32 = 3;
 /// A black-holed endpoint fails in seconds, not at the function's timeout.
-pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Tracing through lambda_runtime's subscriber, so the function's log
 /// configuration wins: `AWS_LAMBDA_LOG_LEVEL` (then `RUST_LOG`) for the

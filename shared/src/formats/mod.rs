@@ -98,7 +98,7 @@ impl Default for CsvOptions {
 
 /// What one file may decompress to unless its feed says otherwise: past it,
 /// the file is refused as a likely compression bomb.
-pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 16 << 30;
+pub(crate) const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 16 << 30;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadOptions {
@@ -433,7 +433,7 @@ pub(crate) mod testutil {
 
     /// Collects everything; JSON columns are named by joining path segments with "__".
     #[derive(Default, Debug)]
-    pub struct Collect {
+    pub(crate) struct Collect {
         pub header: Option<Vec<String>>,
         pub columns: Vec<String>,
         pub records: Vec<(u64, Vec<(usize, V)>)>,
@@ -501,18 +501,22 @@ pub(crate) mod testutil {
         }
     }
 
-    pub fn read_with(bytes: &[u8], name: &str, opts: &ReadOptions) -> (Result<ReadSummary, FormatError>, Collect) {
+    pub(crate) fn read_with(
+        bytes: &[u8],
+        name: &str,
+        opts: &ReadOptions,
+    ) -> (Result<ReadSummary, FormatError>, Collect) {
         let mut sink = Collect::default();
         let res = read(bytes, name, opts, &mut sink);
         (res, sink)
     }
 
-    pub fn read_ok(bytes: &[u8], name: &str) -> (ReadSummary, Collect) {
+    pub(crate) fn read_ok(bytes: &[u8], name: &str) -> (ReadSummary, Collect) {
         let (res, sink) = read_with(bytes, name, &ReadOptions::default());
         (res.expect("read failed"), sink)
     }
 
-    pub fn read_err(bytes: &[u8], name: &str) -> (String, Option<u64>) {
+    pub(crate) fn read_err(bytes: &[u8], name: &str) -> (String, Option<u64>) {
         match read_with(bytes, name, &ReadOptions::default()).0 {
             Err(FormatError::Unreadable { reason, line }) => (reason, line),
             other => panic!("expected Unreadable, got {other:?}"),

@@ -157,7 +157,7 @@ impl Job {
 }
 
 /// The longest a presigned S3 link may live (SigV4's limit).
-pub const MAX_LINK_HOURS: u32 = 7 * 24;
+pub(crate) const MAX_LINK_HOURS: u32 = 7 * 24;
 
 fn ident(what: &str, name: &str) -> Result<String, String> {
     let n = normalize_identifier(name);
@@ -179,7 +179,7 @@ fn refuse(field: &str, set: bool, kind: JobKind) -> Result<(), String> {
 }
 
 /// A schedule EventBridge takes: `rate(N unit)`, `cron(...)` or `at(...)`.
-pub fn valid_schedule(s: &str) -> bool {
+pub(crate) fn valid_schedule(s: &str) -> bool {
     let inner = |p: &str| s.strip_prefix(p).and_then(|r| r.strip_suffix(')')).is_some_and(|r| !r.trim().is_empty());
     if let Some(rate) = s.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
         let mut it = rate.split_whitespace();
@@ -196,7 +196,7 @@ pub fn valid_schedule(s: &str) -> bool {
 }
 
 /// `400d` (days) or `2w`, `6m` (30-day months), `1y` (365 days).
-pub fn parse_age(s: &str) -> Option<u32> {
+pub(crate) fn parse_age(s: &str) -> Option<u32> {
     let s = s.trim();
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
     let n: u32 = n.parse().ok()?;

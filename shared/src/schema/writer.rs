@@ -103,8 +103,8 @@ pub struct WriteSummary {
     pub date_order: Option<DateOrder>,
 }
 
-pub type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
-pub type RejectCallback = Box<dyn FnMut(RejectedRow) -> Result<(), SinkError> + Send>;
+pub(crate) type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
+pub(crate) type RejectCallback = Box<dyn FnMut(RejectedRow) -> Result<(), SinkError> + Send>;
 
 enum Outcome {
     Write(i32),

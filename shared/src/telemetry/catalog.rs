@@ -34,7 +34,7 @@ pub enum Unit {
 
 impl Unit {
     /// The EMF unit name.
-    pub fn emf(self) -> &'static str {
+    pub(crate) fn emf(self) -> &'static str {
         match self {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
@@ -133,7 +133,7 @@ pub fn find(name: &str) -> Option<&'static Metric> {
 }
 
 /// The `feed` label of a file whose feed is not known (it failed before).
-pub const ANY_FEED: &str = "_any";
+pub(crate) const ANY_FEED: &str = "_any";
 
 fn yes_no(b: bool) -> &'static str {
     if b { "true" } else { "false" }
@@ -142,7 +142,7 @@ fn yes_no(b: bool) -> &'static str {
 // ---------------------------------------------------------------- every function
 
 /// An invocation finished (`lambda::serve`).
-pub struct InvocationFinished {
+pub(crate) struct InvocationFinished {
     pub ok: bool,
     pub elapsed: Duration,
 }
@@ -225,7 +225,7 @@ impl NotAManifest<'_> {
 }
 
 /// A message named in `batchItemFailures`.
-pub struct MessageFailed<'a> {
+pub(crate) struct MessageFailed<'a> {
     pub message_id: &'a str,
     pub disposition: Disposition,
 }

@@ -9,7 +9,7 @@ use crate::warehouse::bookkeeping::job_runs::RUNS;
 use crate::warehouse::sql::{Dialect, TableName, quote_ident};
 
 /// The temporary table an incremental run selects its new rows into.
-pub const NEW_ROWS: &str = "landfall_job_rows";
+pub(crate) const NEW_ROWS: &str = "landfall_job_rows";
 
 /// What the ledger row of a finishing run gets, in the run's transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +140,7 @@ pub fn incremental(
 }
 
 /// The query's text inside UNLOAD's quotes: `\` and `'` backslash-escaped.
-pub fn unload_quoted(sql: &str) -> String {
+pub(crate) fn unload_quoted(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 2);
     out.push('\'');
     for c in sql.chars() {
@@ -175,7 +175,7 @@ pub fn archive_condition(d: Dialect, column: &str, cutoff: &str) -> String {
 }
 
 /// The rows an archive moves, as a query.
-pub fn archive_select(table: &TableName, condition: &str) -> String {
+pub(crate) fn archive_select(table: &TableName, condition: &str) -> String {
     format!("SELECT * FROM {table} WHERE {condition}")
 }
 

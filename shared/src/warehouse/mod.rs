@@ -188,7 +188,7 @@ fn union_needs(files: &[LoadFile]) -> Vec<ColumnNeed> {
 
 /// Adds columns to a union: a known column takes the wider type and the
 /// longer value, a new one is appended (order of first appearance).
-pub fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
+pub(crate) fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
     for need in needs {
         match union.iter_mut().find(|n| n.name == need.name) {
             Some(n) => {

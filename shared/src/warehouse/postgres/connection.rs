@@ -65,7 +65,7 @@ pub fn describe(config: &tokio_postgres::Config) -> String {
 
 /// The URL and secret name, the environment winning over the file. A URL
 /// from the environment is held to the same rule as the file's: no password.
-pub fn connection_settings(
+pub(crate) fn connection_settings(
     warehouse: &WarehouseConfig,
     env_url: Option<String>,
     env_secret: Option<String>,
@@ -82,7 +82,7 @@ pub fn connection_settings(
 /// Applies a secret's value: a plain string is the password; a JSON object
 /// (the shape RDS and Redshift secrets have) gives `password` and,
 /// if present, `username`.
-pub fn apply_secret(config: &mut tokio_postgres::Config, name: &str, value: &str) -> Result<(), WarehouseError> {
+pub(crate) fn apply_secret(config: &mut tokio_postgres::Config, name: &str, value: &str) -> Result<(), WarehouseError> {
     match serde_json::from_str::<Value>(value) {
         Ok(Value::Object(map)) => {
             let password = map.get("password").and_then(Value::as_str).ok_or_else(|| WarehouseError::Secret {

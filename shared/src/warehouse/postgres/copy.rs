@@ -22,7 +22,7 @@ use crate::warehouse::sql::{SEQ_COLUMN, SqlType, TableName, lineage_names, quote
 
 /// The columns of one COPY stream, in order.
 #[derive(Debug, Clone)]
-pub struct CopyColumns {
+pub(crate) struct CopyColumns {
     /// Data columns, named as in the table.
     pub data: Vec<String>,
     /// The table's type of each data column.
@@ -64,7 +64,7 @@ impl CopyColumns {
     }
 
     /// Bytes that close the stream.
-    pub fn trailer(&self) -> &'static [u8] {
+    pub(crate) fn trailer(&self) -> &'static [u8] {
         if self.binary() { BINARY_TRAILER } else { b"" }
     }
 
@@ -73,14 +73,14 @@ impl CopyColumns {
         i16::try_from(n).unwrap_or(i16::MAX)
     }
 
-    pub fn statement_for(&self, table: &TableName) -> String {
+    pub(crate) fn statement_for(&self, table: &TableName) -> String {
         self.statement(&table.to_string())
     }
 }
 
 /// What is constant for one part.
 #[derive(Debug, Clone, Copy)]
-pub struct PartContext<'a> {
+pub(crate) struct PartContext<'a> {
     /// The part's `dt` partition.
     pub dt: &'a str,
     /// This load's timestamp, as `timestamptz` text.
@@ -97,7 +97,7 @@ pub struct PartContext<'a> {
 
 /// A row left out of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedRow {
+pub(crate) struct SkippedRow {
     /// Position in the part.
     pub position: u32,
     /// The source line (`_landfall_row`).
@@ -109,7 +109,7 @@ pub struct SkippedRow {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EncodeError {
+pub(crate) enum EncodeError {
     #[error("column {column} has Arrow type {data_type}, which landfall does not load")]
     Unsupported { column: String, data_type: DataType },
     #[error("the part has no {0} column")]
@@ -179,7 +179,7 @@ impl Cell<'_> {
 
 /// Encodes the parts of one COPY stream, tracking positions so a COPY line
 /// number can be traced back to its part and row.
-pub struct PartEncoder<'a> {
+pub(crate) struct PartEncoder<'a> {
     columns: &'a CopyColumns,
     ctx: PartContext<'a>,
     position: u32,
@@ -192,7 +192,7 @@ impl<'a> PartEncoder<'a> {
     }
 
     /// Rows written to the stream so far.
-    pub fn emitted(&self) -> u64 {
+    pub(crate) fn emitted(&self) -> u64 {
         self.emitted
     }
 
@@ -502,7 +502,7 @@ fn parse_day(text: &str) -> Option<i64> {
 
 /// Where COPY line numbers fall: each part's first line, in stream order.
 #[derive(Debug, Default, Clone)]
-pub struct LineMap {
+pub(crate) struct LineMap {
     starts: Vec<(u64, usize)>,
     next_line: u64,
 }
@@ -529,7 +529,7 @@ impl LineMap {
 
 /// The position in the part of the `offset`-th emitted row, given the rows
 /// that were left out before it.
-pub fn position_of(offset: u64, excluded: &BTreeSet<u32>) -> u32 {
+pub(crate) fn position_of(offset: u64, excluded: &BTreeSet<u32>) -> u32 {
     let mut position = u32::try_from(offset).unwrap_or(u32::MAX);
     for &e in excluded {
         if e <= position {

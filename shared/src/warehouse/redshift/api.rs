@@ -54,7 +54,7 @@ pub struct Described {
 
 impl Described {
     /// The Redshift query id of the statement that failed.
-    pub fn failed_query_id(&self) -> Option<i64> {
+    pub(crate) fn failed_query_id(&self) -> Option<i64> {
         self.subs
             .iter()
             .find(|s| s.status == Some(StatementStatus::Failed) || s.error.is_some())
@@ -86,7 +86,7 @@ pub struct ApiError {
 }
 
 /// Error codes of the Data API that pass with time.
-pub fn retryable_api_code(code: &str) -> bool {
+pub(crate) fn retryable_api_code(code: &str) -> bool {
     matches!(
         code,
         "ActiveStatementsExceededException"

@@ -61,7 +61,7 @@ use crate::retry::{Backoff, Jitter};
 use crate::storage::ObjectStore;
 
 /// Files set aside for data errors before the load gives up on the batch.
-pub const MAX_FILE_REFUSALS: usize = 10;
+pub(crate) const MAX_FILE_REFUSALS: usize = 10;
 /// Prefix of the COPY manifests in the curated bucket (the COPY role reads it).
 pub const COPY_PREFIX: &str = "_copy/";
 /// Footers read at once.
@@ -739,7 +739,7 @@ fn file_rows(load: &TableLoad, decision: &LoadDecision, changes: &[String], load
         .collect()
 }
 /// A column type from `svv_columns`.
-pub fn svv_type(data_type: &str, length: &str, precision: &str, scale: &str) -> SqlType {
+pub(crate) fn svv_type(data_type: &str, length: &str, precision: &str, scale: &str) -> SqlType {
     let t = data_type.trim().to_ascii_lowercase();
     match t.as_str() {
         "character varying" | "varchar" if !length.is_empty() => SqlType::parse(&format!("varchar({length})")),

@@ -75,7 +75,7 @@ pub struct StagedLoad<'a> {
 
 /// The type COPY reads a Parquet column as (Redshift maps Parquet types by
 /// position; the conversion to the table's type happens in SQL).
-pub fn raw_type(t: &HiveType) -> SqlType {
+pub(crate) fn raw_type(t: &HiveType) -> SqlType {
     match t {
         HiveType::Boolean => SqlType::Boolean,
         HiveType::Bigint => SqlType::BigInt,
@@ -91,7 +91,7 @@ pub fn raw_type(t: &HiveType) -> SqlType {
 
 /// A Redshift COPY manifest: every part mandatory, with its length (which
 /// COPY from Parquet requires).
-pub fn copy_manifest(parts: &[(String, u64)]) -> String {
+pub(crate) fn copy_manifest(parts: &[(String, u64)]) -> String {
     let entries: Vec<_> = parts
         .iter()
         .map(|(url, len)| json!({"url": url, "mandatory": true, "meta": {"content_length": len}}))
@@ -246,7 +246,7 @@ impl StagedLoad<'_> {
     }
 
     /// Everything before the apply transaction, in order.
-    pub fn stage_statements(&self, d: Dialect) -> Vec<String> {
+    pub(crate) fn stage_statements(&self, d: Dialect) -> Vec<String> {
         let mut out = self.setup_statements(d);
         for (i, g) in self.groups.iter().enumerate() {
             out.extend(self.group_statements(d, i, g));
