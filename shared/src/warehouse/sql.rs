@@ -419,7 +419,10 @@ impl Dialect {
         format!("CREATE TEMP TABLE {} ({body}){on_commit}", quote_ident(staging))
     }
 
-    /// Serialises loaders of one table; readers are not blocked.
+    /// Serialises loaders of one table. On PostgreSQL readers are not
+    /// blocked; Redshift's LOCK is ACCESS EXCLUSIVE, so reads of the table
+    /// wait too (<https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html>),
+    /// which is why its locked transactions hold only the apply or the delete.
     pub fn lock(self, target: &TableName) -> String {
         match self {
             Dialect::Postgres => format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE"),
