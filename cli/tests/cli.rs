@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 19] = [
+const SUBCOMMANDS: [&str; 20] = [
     "status",
     "files",
     "file",
@@ -34,6 +34,7 @@ const SUBCOMMANDS: [&str; 19] = [
     "summary",
     "jobs",
     "run-job",
+    "doctor",
 ];
 
 fn bin() -> Command {
@@ -470,4 +471,62 @@ async fn jobs_lists_the_configured_jobs_with_their_last_run() {
     assert_eq!(missing.status.code(), Some(3));
     let missing = run(bin().args(["run-job", "no_such_job"]));
     assert_eq!(missing.status.code(), Some(3));
+}
+
+/// A command's JSON on stdout, whatever its exit code.
+fn json_anyway(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"].as_array().and_then(|c| c.iter().find(|c| c["check"] == name)).expect("the check is reported")
+}
+
+#[tokio::test]
+async fn doctor_passes_on_the_stack_and_names_the_fix_for_each_failure_it_finds() {
+    let s = Stack::start().await;
+    let ok = json_of(&run(bin().args(["doctor", "--json"])));
+    assert_eq!(ok["failed"], 0, "{ok}");
+    assert_eq!(check(&ok, "config")["verdict"], "pass");
+    assert_eq!(check(&ok, "warehouse")["verdict"], "pass");
+
+    // The bucket's config is not the repository's.
+    let outputs: Value = serde_json::from_slice(&std::fs::read(s.stack.dir.join("outputs.json")).unwrap()).unwrap();
+    let url = outputs["config_url"]["value"].as_str().unwrap().to_owned();
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let original = std::fs::read(repo().join("config/landfall.yaml")).unwrap();
+    let mut changed = original.clone();
+    changed.extend_from_slice(b"# edited in the console\n");
+    s.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(changed)).send().await.unwrap();
+    let drift = run(bin().args(["doctor", "--json"]));
+    s.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(original)).send().await.unwrap();
+    assert_eq!(drift.status.code(), Some(1));
+    let drift = json_anyway(&drift);
+    let config = check(&drift, "config");
+    assert_eq!(config["verdict"], "fail");
+    assert!(config["fix"].as_str().unwrap().contains("aws s3 cp "), "{config}");
+
+    // A warehouse user that may not create the landfall schema.
+    let (client, conn) = tokio_postgres::connect(&s.stack.database_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'landfall_doctor_nobody') THEN \
+             CREATE ROLE landfall_doctor_nobody LOGIN; END IF; END $$",
+        )
+        .await
+        .unwrap();
+    let (scheme, rest) = s.stack.database_url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    // No password in the URL (the config refuses one); the stack's server trusts loopback.
+    let nobody = format!("{scheme}://landfall_doctor_nobody@{host}");
+    let denied = run(bin().env("LANDFALL_WAREHOUSE_URL", &nobody).args(["doctor", "--json"]));
+    assert_eq!(denied.status.code(), Some(1));
+    let denied = json_anyway(&denied);
+    let warehouse = check(&denied, "warehouse");
+    assert_eq!(warehouse["verdict"], "fail");
+    let fix = warehouse["fix"].as_str().unwrap();
+    assert!(fix.starts_with("GRANT CREATE ON DATABASE ") && fix.contains("TO \"landfall_doctor_nobody\";"), "{fix}");
+    assert_eq!(check(&denied, "config")["verdict"], "pass", "one failure at a time");
 }

@@ -48,6 +48,12 @@ pub enum JobError {
     Invariant { job: String, message: String },
     #[error("job {job}: scratch space: {source}")]
     Scratch { job: String, source: std::io::Error },
+    /// An archive's files hold other rows than its range now has (rows were
+    /// loaded or merged into it after the UNLOAD): nothing was deleted.
+    #[error(
+        "job {job}: {table}: the archive's files hold {archived} rows but {matching} now meet its range; nothing deleted, the next run unloads again"
+    )]
+    RangeMoved { job: String, table: String, archived: u64, matching: u64 },
 }
 
 impl JobError {
@@ -58,7 +64,7 @@ impl JobError {
             JobError::Warehouse { source, .. } => source.disposition(),
             JobError::Storage { source, .. } => Disposition::of_fault(source.retryable()),
             JobError::Catalog { source, .. } => Disposition::of_fault(source.retryable()),
-            JobError::Scratch { .. } => Disposition::Retry,
+            JobError::Scratch { .. } | JobError::RangeMoved { .. } => Disposition::Retry,
             JobError::Payload { .. }
             | JobError::UnknownJob { .. }
             | JobError::Config { .. }
@@ -355,6 +361,8 @@ impl RunJob {
         let d = self.dialect();
         let job = run.job;
         let started = now();
+        // The run's start as its ledger row has it: an archive's rows are bounded by it.
+        let recorded = resumed.as_ref().map_or_else(|| started.clone(), |r| r.started.clone());
         let range = match (&job.spec, &resumed) {
             (JobSpec::Archive(a), None) => Some(archive::range(a, Utc::now().date_naive())),
             (JobSpec::Archive(_), Some(r)) => Some((r.range_from.clone(), r.range_to.clone().unwrap_or_default())),
@@ -385,7 +393,7 @@ impl RunJob {
             JobSpec::Export(e) => Box::pin(export::run(self, run, e)).await,
             JobSpec::Archive(a) => {
                 let (column, cutoff) = range.unwrap_or_default();
-                Box::pin(archive::run(self, run, a, column.as_deref(), &cutoff)).await
+                Box::pin(archive::run(self, run, a, (column.as_deref(), &cutoff), &recorded)).await
             }
         }
     }

@@ -315,6 +315,14 @@ impl Config {
             name,
             message,
         })?;
+        if warehouse.driver == WarehouseDriver::Redshift {
+            crate::jobs::check_unloads(&jobs).map_err(|(name, line, message)| ConfigError::Job {
+                origin: origin.to_owned(),
+                line,
+                name,
+                message,
+            })?;
+        }
         Ok(Config { version: raw.version, feeds, warehouse, sources, databases, jobs, origin: origin.to_owned() })
     }
 

@@ -167,6 +167,20 @@ impl SqlType {
     }
 }
 
+/// A column's values as the wider type, on Redshift: SUPER becomes text
+/// through JSON_SERIALIZE (a cast gives no text for an object or array), and
+/// a boolean, which Redshift does not cast to a character type, through CASE
+/// (<https://docs.aws.amazon.com/redshift/latest/dg/JSON_SERIALIZE.html>,
+/// <https://docs.aws.amazon.com/redshift/latest/dg/r_CAST_function.html>).
+fn redshift_widened(col: &str, from: &SqlType, to: &SqlType) -> String {
+    let ty = Dialect::Redshift.type_sql(to);
+    match (from, to.is_text()) {
+        (SqlType::Json, true) => format!("JSON_SERIALIZE({col})"),
+        (SqlType::Boolean, true) => format!("CASE WHEN {col} THEN 'true' WHEN NOT {col} THEN 'false' END"),
+        _ => format!("CAST({col} AS {ty})"),
+    }
+}
+
 fn varchar_for(dialect: Dialect, max_bytes: u32) -> SqlType {
     if max_bytes > MAX_VARCHAR && dialect == Dialect::Postgres {
         return SqlType::Text;
@@ -405,7 +419,10 @@ impl Dialect {
         format!("CREATE TEMP TABLE {} ({body}){on_commit}", quote_ident(staging))
     }
 
-    /// Serialises loaders of one table; readers are not blocked.
+    /// Serialises loaders of one table. On PostgreSQL readers are not
+    /// blocked; Redshift's LOCK is ACCESS EXCLUSIVE, so reads of the table
+    /// wait too (<https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html>),
+    /// which is why its locked transactions hold only the apply or the delete.
     pub fn lock(self, target: &TableName) -> String {
         match self {
             Dialect::Postgres => format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE"),
@@ -435,7 +452,7 @@ impl Dialect {
                         let tmp = quote_ident(&format!("{column}__landfall_widen"));
                         vec![
                             format!("ALTER TABLE {target} ADD COLUMN {tmp} {ty}"),
-                            format!("UPDATE {target} SET {tmp} = CAST({col} AS {ty})"),
+                            format!("UPDATE {target} SET {tmp} = {}", redshift_widened(&col, from, to)),
                             format!("ALTER TABLE {target} DROP COLUMN {col}"),
                             format!("ALTER TABLE {target} RENAME COLUMN {tmp} TO {col}"),
                         ]
@@ -627,6 +644,13 @@ mod tests {
         let sql = Dialect::Redshift.apply_change(&t, &change);
         assert_eq!(sql.len(), 4);
         assert!(sql[1].starts_with("UPDATE \"public\".\"t\" SET \"n__landfall_widen\" = CAST(\"n\" AS varchar(64))"));
+        let json = Change::Widen { column: "j".into(), from: SqlType::Json, to: SqlType::Varchar(65535) };
+        assert!(Dialect::Redshift.apply_change(&t, &json)[1].ends_with("= JSON_SERIALIZE(\"j\")"));
+        let flag = Change::Widen { column: "b".into(), from: SqlType::Boolean, to: SqlType::Varchar(64) };
+        assert!(
+            Dialect::Redshift.apply_change(&t, &flag)[1]
+                .ends_with("= CASE WHEN \"b\" THEN 'true' WHEN NOT \"b\" THEN 'false' END")
+        );
         let grow = Change::Widen { column: "s".into(), from: SqlType::Varchar(32), to: SqlType::Varchar(64) };
         assert_eq!(
             Dialect::Redshift.apply_change(&t, &grow),
