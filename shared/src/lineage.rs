@@ -6,11 +6,11 @@
 //! config can refuse them without reaching into a driver.
 
 /// The source object's `s3://` URL.
-pub(crate) const FILE_COLUMN: &str = "_landfall_file";
+pub const FILE_COLUMN: &str = "_landfall_file";
 /// The row's line in the source (or its record number in a JSON array).
-pub(crate) const ROW_COLUMN: &str = "_landfall_row";
+pub const ROW_COLUMN: &str = "_landfall_row";
 /// When the warehouse committed the row.
-pub(crate) const LOADED_AT_COLUMN: &str = "_landfall_loaded_at";
+pub const LOADED_AT_COLUMN: &str = "_landfall_loaded_at";
 /// The Hive partition key.
 pub const PARTITION_KEY: &str = "dt";
 /// Names a source column can never take.
@@ -18,4 +18,4 @@ pub const RESERVED_NAMES: [&str; 4] = [FILE_COLUMN, ROW_COLUMN, LOADED_AT_COLUMN
 
 /// Schema of landfall's bookkeeping tables (the ledger, `load_rejects`, the
 /// stats, alerts, digests and job runs); no feed's warehouse schema.
-pub(crate) const LEDGER_SCHEMA: &str = "landfall";
+pub const LEDGER_SCHEMA: &str = "landfall";
