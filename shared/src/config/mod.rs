@@ -18,9 +18,9 @@ mod warehouse;
 
 pub use channels::Channels;
 pub use expect::Expectations;
-#[cfg(feature = "postgres")]
-pub(crate) use postgres_url::UrlError;
 pub use postgres_url::{SECRET_ENV, URL_ENV};
+#[cfg(feature = "postgres")]
+pub(crate) use postgres_url::{UrlError, names_option};
 use warehouse::{RawWarehouse, validate_warehouse};
 pub use warehouse::{RedshiftConfig, RedshiftEndpoint, WarehouseConfig, WarehouseDriver};
 
@@ -92,6 +92,9 @@ struct RawFeed {
     encoding: Option<String>,
     #[serde(default)]
     csv: RawCsv,
+    /// `{ map_keys: N }`: nested objects with more distinct keys are one JSON column.
+    #[serde(default)]
+    json: RawJson,
     /// Day-month dates: `{ order: day_first | month_first, two_digit_years: true }`.
     #[serde(default)]
     dates: crate::schema::DateRules,
@@ -126,6 +129,13 @@ struct RawFeed {
     /// This feed's own Slack webhook secret and SNS topic, instead of the defaults.
     #[serde(default)]
     notify: Option<channels::RawChannels>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJson {
+    #[serde(default)]
+    map_keys: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -453,12 +463,18 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         Some(mb) => Some(mb.saturating_mul(1 << 20)),
         None => None,
     };
+    let json = match raw.json.map_keys {
+        Some(0) => return Err(bad("json.map_keys must be at least 1".into())),
+        Some(map_keys) => crate::formats::JsonOptions { map_keys },
+        None => crate::formats::JsonOptions::default(),
+    };
     let read = ReadOptions {
         format: raw.format,
         compression: raw.compression,
         max_decompressed_bytes,
         encoding,
         csv,
+        json,
         dates: raw.dates,
     };
 

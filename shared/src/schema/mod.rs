@@ -18,6 +18,7 @@ pub mod values;
 pub mod writer;
 
 pub use columns::ColumnSchema;
+pub(crate) use columns::MAX_COLUMNS;
 pub use contract::{DeclaredColumn, SchemaContract};
 pub use dates::{DateOrder, DateRules};
 pub use naming::{NameRegistry, normalize_identifier};
