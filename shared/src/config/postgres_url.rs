@@ -62,6 +62,7 @@ pub(crate) fn check_url(url: &str) -> Result<(), UrlError> {
 
 /// Whether the connection string sets `name` itself (`sslmode`: whether
 /// the driver's default may be replaced); an unparseable string sets nothing.
+#[cfg(feature = "postgres")]
 pub(crate) fn names_option(url: &str, name: &str) -> bool {
     let options = match ["postgres://", "postgresql://"].iter().find_map(|p| url.strip_prefix(p)) {
         Some(rest) => uri_options(rest),
