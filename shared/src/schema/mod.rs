@@ -6,6 +6,7 @@ mod columns;
 pub mod contract;
 pub mod dates;
 mod encoder;
+mod held;
 mod infer;
 pub mod naming;
 pub mod nulls;

@@ -11,7 +11,8 @@ use super::coerce::{Cell, Checked, TextRules, check_value, render_values};
 use super::columns::{Column, ColumnSchema, Columns, MAX_COLUMNS, Slot, path_hash};
 use super::contract::{Contract, DeclaredColumn, SchemaContract};
 use super::dates::{DateOrder, DateRules};
-use super::infer::Inference;
+use super::held::Held;
+use super::infer::{InferBuffer, Inference};
 use super::nulls::NullTokens;
 use super::parquet::ParquetCompression;
 use super::parts::{FinishedPart, PartSummary, Partitioning, Parts};
@@ -38,9 +39,11 @@ pub struct WriterOptions {
     pub row_group_bytes: usize,
     /// A part file is closed after this many rows.
     pub part_max_rows: u64,
-    /// Distinct dt values open at once; opening one more closes the least
-    /// recently used part.
+    /// Distinct dt values open at once; a row for another day is held
+    /// (`held.rs`) until its day's rows are written together.
     pub max_open_partitions: usize,
+    /// Bytes of held rows past which the biggest day's are written.
+    pub held_bytes: usize,
     /// Where part files are written (a temp dir owned by the caller).
     pub out_dir: PathBuf,
     /// Encode and compress each part on a thread of its own, beside the
@@ -69,6 +72,7 @@ impl WriterOptions {
             row_group_bytes: 64 << 20,
             part_max_rows: 10_000_000,
             max_open_partitions: 8,
+            held_bytes: 64 << 20,
             out_dir: out_dir.into(),
             encode_on_thread: false,
             null_tokens: NullTokens::defaults(),
@@ -124,6 +128,10 @@ pub struct TableWriter {
     partitioning: Partitioning,
     inference: Inference,
     parts: Parts,
+    held: Held,
+    held_bytes: usize,
+    /// The day whose held rows are being written (so they are not held again).
+    releasing: Option<i32>,
     header_seen: bool,
     rules: TextRules,
     /// Scratch for coercing a value through its text.
@@ -150,6 +158,9 @@ impl TableWriter {
             partitioning: Partitioning::new(opts.partition_column, opts.arrival_date),
             inference: Inference::new(opts.infer_rows),
             parts,
+            held: Held::default(),
+            held_bytes: opts.held_bytes,
+            releasing: None,
             header_seen: false,
             rules: TextRules { nulls: opts.null_tokens, dates: opts.dates },
             render: String::new(),
@@ -302,15 +313,37 @@ impl TableWriter {
     }
 
     fn append(&mut self, line: LineNo, values: &[(usize, Value<'_>)], day: i32) -> Result<(), SinkError> {
+        if self.releasing != Some(day) && (self.held.holds(day) || self.parts.full_without(day)) {
+            if self.held.hold(day, line, values, self.held_bytes)
+                && let Some((day, rows)) = self.held.take_biggest()
+            {
+                self.release(day, &rows)?;
+            }
+            return Ok(());
+        }
         let pi = self.parts.part_for(day, &mut self.columns)?;
         self.parts.append(pi, line, values, &self.columns)?;
         self.rows_written += 1;
         self.parts.roll(pi, &mut self.columns)
     }
 
+    /// Writes one day's held rows together (opening its part, closing the
+    /// least recently used one); they were checked, and are checked again
+    /// against the columns as they are now.
+    fn release(&mut self, day: i32, rows: &InferBuffer) -> Result<(), SinkError> {
+        self.releasing = Some(day);
+        let names = self.columns.source_names();
+        let written = rows.replay(|line, values| self.write_record(line, values, &|| render_values(values, &names)));
+        self.releasing = None;
+        written
+    }
+
     /// Flushes and closes every open part (calling `on_part`) and returns the summary.
     pub fn finish(mut self) -> Result<WriteSummary, SinkError> {
         self.decide()?;
+        while let Some((day, rows)) = self.held.take_first() {
+            self.release(day, &rows)?;
+        }
         self.parts.close_all(&mut self.columns)?;
         let columns = self.columns();
         let (notes, date_order) = self.inference.take_notes();
