@@ -122,3 +122,31 @@ async fn twenty_thousand_ids_as_keys_make_one_json_column_one_part_and_lose_no_r
         "{notes:?}"
     );
 }
+
+#[tokio::test]
+async fn a_gzip_csv_whose_dates_cycle_through_nine_days_makes_one_part_per_day() {
+    let store = Arc::new(MemoryStore::default());
+    let mut csv = String::from("id,day\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},2026-01-0{}\n", i % 9 + 1));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    store.insert("landing", "days/cycle.csv.gz", &gz.finish().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_yaml("feeds:\n  days:\n    prefix: days/\n    partition_column: day\n", "test").unwrap();
+    let settings =
+        Settings { curated_bucket: "curated".into(), work_dir: dir.path().to_path_buf(), threads: Threads::Two };
+    let h = ParseFile::new(store.clone(), Arc::new(config), settings, Metrics::new("test"));
+    let Outcome::Written { manifest_key, .. } =
+        h.process(&ObjectCreated::put("landing", "days/cycle.csv.gz")).await.unwrap()
+    else {
+        panic!("expected a manifest")
+    };
+    let m = Manifest::from_json(&store.read("curated", &manifest_key).unwrap()).unwrap();
+    assert_eq!((m.status, m.rows), (FileStatus::Parsed, 20_000));
+    let mut days: Vec<&str> = m.parts.iter().map(|p| p.dt.as_str()).collect();
+    days.sort_unstable();
+    days.dedup();
+    assert_eq!((m.parts.len(), days.len()), (9, 9), "one part per day");
+}
