@@ -121,6 +121,9 @@ struct RawFeed {
     /// What one file may decompress to, in MiB (a compression bomb's bound).
     #[serde(default)]
     max_decompressed_mb: Option<u64>,
+    /// Distinct days one file may write (default 1000); rows of later days are rejected.
+    #[serde(default)]
+    max_partitions: Option<usize>,
     /// Columns whose values are monitored one by one (`[partner_id, domain]`).
     #[serde(default)]
     monitor_by: Vec<String>,
@@ -227,6 +230,8 @@ pub struct Feed {
     pub parquet_codec: ParquetCodec,
     pub zstd_level: i32,
     pub row_group_rows: usize,
+    /// Distinct days (parts) one file may write; rows of a day past them are rejected.
+    pub max_partitions: usize,
     /// Columns whose values are monitored one by one (normalised names).
     pub monitor_by: Vec<String>,
     /// What a healthy feed looks like; `None`: not monitored.
@@ -544,6 +549,11 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         parquet_codec: raw.parquet.compression.unwrap_or_default(),
         zstd_level: raw.parquet.zstd_level.unwrap_or(1),
         row_group_rows: raw.parquet.row_group_rows.unwrap_or(122_880),
+        max_partitions: match raw.max_partitions {
+            Some(0) => return Err(bad("max_partitions must be at least 1".into())),
+            Some(n) => n,
+            None => crate::schema::DEFAULT_MAX_PARTITIONS,
+        },
         monitor_by,
         expect,
         notify,

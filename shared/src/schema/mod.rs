@@ -27,4 +27,4 @@ pub use nulls::{DEFAULT_NULL_TOKENS, NullTokens};
 pub use parquet::ParquetCompression;
 pub use parts::{FinishedPart, PartSummary};
 pub use types::{LogicalType, join};
-pub use writer::{RejectedRow, TableWriter, WriteSummary, WriterOptions};
+pub use writer::{DEFAULT_MAX_PARTITIONS, RejectedRow, TableWriter, WriteSummary, WriterOptions};

@@ -46,7 +46,7 @@ pub(super) fn day_of(date: NaiveDate) -> i32 {
     (date - epoch).num_days() as i32
 }
 
-fn date_of(day: i32) -> Option<NaiveDate> {
+pub(super) fn date_of(day: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(day.checked_add(719_163)?)
 }
 
@@ -69,6 +69,11 @@ impl Partitioning {
         if self.idx.is_none() && self.column.as_deref() == Some(name) {
             self.idx = Some(idx);
         }
+    }
+
+    /// The partition column's name, if the feed names one.
+    pub(super) fn column_name(&self) -> Option<String> {
+        self.column.clone()
     }
 
     /// The partition column, if one is configured but no column has its name.
@@ -413,6 +418,27 @@ mod tests {
         assert_eq!(summary.rows_written, 20_000);
         assert!(parts.len() < 20_000 / 50, "a part per release, not per row: {}", parts.len());
         assert_eq!(ids_by_day(&parts).values().map(Vec::len).sum::<usize>(), 20_000);
+    }
+
+    #[test]
+    fn rows_of_a_day_past_max_partitions_are_rejected_with_the_cap_named() {
+        let mut h = harness(|o| {
+            o.partition_column = Some("day".into());
+            o.max_partitions = 3;
+        });
+        h.writer.header(&["id", "day"]).unwrap();
+        for i in 0..10u64 {
+            h.row(i + 2, &[&i.to_string(), &format!("2026-01-0{}", i % 5 + 1)]);
+        }
+        let (summary, parts, rejects, _dir, _) = h.finish();
+        assert_eq!((summary.rows_written, parts.len()), (6, 3));
+        assert_eq!(rejects.len(), 4);
+        assert_eq!(rejects[0].line, 5);
+        assert_eq!(rejects[0].column.as_deref(), Some("day"));
+        assert_eq!(
+            rejects[0].reason,
+            "its day 2026-01-04 would be partition 4 of this file; a file may write at most 3 (the feed's max_partitions)"
+        );
     }
 
     #[test]

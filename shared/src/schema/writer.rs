@@ -1,6 +1,7 @@
 //! `TableWriter`: the `RecordSink` that infers a schema, coerces values,
 //! routes rows to date partitions and writes typed Parquet parts.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
@@ -44,6 +45,8 @@ pub struct WriterOptions {
     pub max_open_partitions: usize,
     /// Bytes of held rows past which the biggest day's are written.
     pub held_bytes: usize,
+    /// Distinct days one file may write; a row of a day past them is rejected.
+    pub max_partitions: usize,
     /// Where part files are written (a temp dir owned by the caller).
     pub out_dir: PathBuf,
     /// Encode and compress each part on a thread of its own, beside the
@@ -73,6 +76,7 @@ impl WriterOptions {
             part_max_rows: 10_000_000,
             max_open_partitions: 8,
             held_bytes: 64 << 20,
+            max_partitions: DEFAULT_MAX_PARTITIONS,
             out_dir: out_dir.into(),
             encode_on_thread: false,
             null_tokens: NullTokens::defaults(),
@@ -80,6 +84,10 @@ impl WriterOptions {
         }
     }
 }
+
+/// Distinct days (parts, PUTs, catalog partitions) one file may write
+/// unless its feed sets `max_partitions`.
+pub const DEFAULT_MAX_PARTITIONS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedRow {
@@ -132,6 +140,9 @@ pub struct TableWriter {
     held_bytes: usize,
     /// The day whose held rows are being written (so they are not held again).
     releasing: Option<i32>,
+    /// The days this file has written or held, up to `max_partitions`.
+    days: HashSet<i32>,
+    max_partitions: usize,
     header_seen: bool,
     rules: TextRules,
     /// Scratch for coercing a value through its text.
@@ -161,6 +172,8 @@ impl TableWriter {
             held: Held::default(),
             held_bytes: opts.held_bytes,
             releasing: None,
+            days: HashSet::new(),
+            max_partitions: opts.max_partitions.max(1),
             header_seen: false,
             rules: TextRules { nulls: opts.null_tokens, dates: opts.dates },
             render: String::new(),
@@ -296,13 +309,35 @@ impl TableWriter {
     ) -> Result<(), SinkError> {
         loop {
             match self.check(values)? {
-                Outcome::Write(day) => return self.append(line, values, day),
+                Outcome::Write(day) => {
+                    if let Some(reason) = self.past_partition_cap(day) {
+                        return self.emit_reject(line, self.partitioning.column_name(), reason, raw());
+                    }
+                    return self.append(line, values, day);
+                }
                 Outcome::Reject { column, reason } => {
                     return self.emit_reject(line, column, reason, raw());
                 }
                 Outcome::Widen(changes) => self.widen(changes, line)?,
             }
         }
+    }
+
+    /// Why a row of `day` is refused: the file already wrote `max_partitions` other days.
+    fn past_partition_cap(&mut self, day: i32) -> Option<String> {
+        if self.days.contains(&day) {
+            return None;
+        }
+        if self.days.len() < self.max_partitions {
+            self.days.insert(day);
+            return None;
+        }
+        let shown = super::parts::date_of(day).map_or_else(|| day.to_string(), |d| d.to_string());
+        Some(format!(
+            "its day {shown} would be partition {} of this file; a file may write at most {} (the feed's max_partitions)",
+            self.max_partitions + 1,
+            self.max_partitions
+        ))
     }
 
     fn widen(&mut self, changes: Vec<(usize, LogicalType)>, line: LineNo) -> Result<(), SinkError> {
