@@ -12,7 +12,7 @@ use std::io::{BufRead, Read};
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use keys::{MAX_KEYS, MapReason, looks_like_data};
+use keys::{LATE_AFTER, MAX_KEYS, MAX_LATE_KEYS, MapReason, PastReason, looks_like_data};
 
 use super::encoding::is_json_whitespace;
 use super::stream::Ctx;
@@ -213,8 +213,10 @@ struct Records {
     map_keys: usize,
     /// Objects that became maps in the current record, told once in the notes.
     became_maps: Vec<(u32, MapReason)>,
-    /// The current record's first key past [`MAX_KEYS`].
-    past: Option<Box<str>>,
+    /// The current record's first key the registry refused, and why.
+    past: Option<(Box<str>, PastReason)>,
+    /// Top-level keys first seen after record [`LATE_AFTER`].
+    late_keys: usize,
     /// The text of an object that became a map midway, as it is rebuilt.
     spill: String,
 }
@@ -230,6 +232,7 @@ impl Records {
             map_keys: map_keys.max(1),
             became_maps: Vec::new(),
             past: None,
+            late_keys: 0,
             spill: String::new(),
         }
     }
@@ -262,8 +265,16 @@ impl Records {
                 return Key::MapFrom;
             }
         }
-        if self.nodes.len() > MAX_KEYS {
-            self.past.get_or_insert_with(|| key.into());
+        let refused = if self.nodes.len() > MAX_KEYS {
+            Some(PastReason::Registry)
+        } else if parent == ROOT && self.stamp > LATE_AFTER {
+            self.late_keys += 1;
+            (self.late_keys > MAX_LATE_KEYS).then_some(PastReason::Late(self.stamp))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            self.past.get_or_insert_with(|| (key.into(), why));
             return Key::Past;
         }
         let id = self.nodes.len() as u32;
@@ -354,11 +365,8 @@ impl Records {
                 reason.explain()
             ));
         }
-        if let Some(key) = &self.past {
-            let reason = format!(
-                "key {:?} is new past the {MAX_KEYS} distinct keys one file may have",
-                key.chars().take(64).collect::<String>()
-            );
+        if let Some((key, why)) = &self.past {
+            let reason = why.explain(key);
             return match raw_line {
                 Some(text) => out.reject(line, None, &reason, text),
                 None => out.reject(line, None, &reason, &self.render()),

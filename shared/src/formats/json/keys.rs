@@ -9,14 +9,48 @@
 //!   `map_inference_threshold` does the same), is a map: from then on its
 //!   whole value is one JSON column (noted in the manifest, which
 //!   `landfall infer` shows);
-//! - past [`MAX_KEYS`] keys in the whole file, a record bringing a new key
-//!   is rejected with the key and the reason (the record itself cannot be a
-//!   map: its keys are the columns).
+//! - past [`MAX_KEYS`] keys in the whole file, or past [`MAX_LATE_KEYS`]
+//!   top-level keys first seen after record [`LATE_AFTER`], a record
+//!   bringing a new key is rejected with the key and the reason (the record
+//!   itself cannot be a map: its keys are the columns). A column that
+//!   appears after the writer has decided the types closes every open part,
+//!   so keys that keep appearing would make a part per key, each as wide as
+//!   the table: the late bound keeps that to a few dozen.
 
 /// Keys one file's registry holds at most: twice the columns a table can
 /// have (interior objects take keys but no column), so the writer's cap
 /// is met before this one on a flat file.
 pub(crate) const MAX_KEYS: usize = 2 * crate::schema::MAX_COLUMNS;
+
+/// Records after which a new top-level key is late: the writer has
+/// decided the types (`WriterOptions::infer_rows`) and each new column costs
+/// a part.
+pub(crate) const LATE_AFTER: u64 = 1000;
+
+/// Late top-level keys one file may bring.
+pub(crate) const MAX_LATE_KEYS: usize = 64;
+
+/// Why the registry refused a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PastReason {
+    /// The registry holds [`MAX_KEYS`].
+    Registry,
+    /// A top-level key new at this record, past [`MAX_LATE_KEYS`].
+    Late(u64),
+}
+
+impl PastReason {
+    pub(super) fn explain(self, key: &str) -> String {
+        let key: String = key.chars().take(64).collect();
+        match self {
+            PastReason::Registry => format!("key {key:?} is new past the {MAX_KEYS} distinct keys one file may have"),
+            PastReason::Late(n) => format!(
+                "key {key:?} is new at record {n}, after {MAX_LATE_KEYS} other keys appeared past record {LATE_AFTER}: \
+                 keys that keep appearing are data; nest them in an object (read as one JSON column) or declare the schema"
+            ),
+        }
+    }
+}
 
 /// Distinct keys past which a nested object is read as a map, unless the
 /// feed sets `json.map_keys`.

@@ -368,10 +368,21 @@ fn twenty_thousand_new_keys_stop_the_registry_at_its_bound_and_the_records_past_
     let n = 20_000;
     let data: String = (0..n).map(|i| format!("{{\"id\":{i},\"k{i}\":{i}}}\n")).collect();
     let (s, sink) = read_ok(data.as_bytes(), "x.jsonl");
-    assert_eq!(s.keys, super::keys::MAX_KEYS, "the registry holds at most its bound");
+    let late = super::keys::LATE_AFTER as usize + super::keys::MAX_LATE_KEYS;
+    assert_eq!(s.keys, 1 + late, "id, then one key a line until the late bound");
     assert_eq!(sink.records.len() + sink.rejects.len(), n, "every record is loaded or rejected");
+    assert_eq!(sink.records.len(), late);
     let first = &sink.rejects[0];
-    assert_eq!(first.line, super::keys::MAX_KEYS as u64, "id and one key a line: the bound is met on this line");
+    assert_eq!(first.line, late as u64 + 1);
+    assert!(first.reason.starts_with("key \"k1064\" is new at record 1065, after 64 other keys"), "{}", first.reason);
+}
+
+#[test]
+fn keys_inside_objects_stop_the_registry_at_its_bound() {
+    let data: String = (0..5_000).map(|i| format!("{{\"id\":{i},\"o{}\":{{\"k{i}\":{i}}}}}\n", i % 1000)).collect();
+    let (s, sink) = read_ok(data.as_bytes(), "x.jsonl");
+    assert_eq!(s.keys, super::keys::MAX_KEYS, "the registry holds at most its bound");
+    let first = &sink.rejects[0];
     assert!(first.reason.contains("is new past the 3180 distinct keys"), "{}", first.reason);
 }
 
