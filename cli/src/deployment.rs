@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use landfall::config::Config;
-use landfall::config::{SECRET_ENV, URL_ENV};
 use landfall::storage::{S3Store, s3_client};
 use landfall::warehouse::{self, DriverSettings, Warehouse};
 use serde::Deserialize;
@@ -193,15 +192,8 @@ impl Deployment {
     /// `LANDFALL_WAREHOUSE_URL` / `LANDFALL_WAREHOUSE_PASSWORD_SECRET` over
     /// it, and on the local stack its PostgreSQL by default.
     pub async fn warehouse(&self, config: &Config) -> Result<Arc<dyn Warehouse>, CliError> {
-        let work_dir = std::env::temp_dir();
-        let url = landfall::env::optional(URL_ENV).or_else(|| self.local.as_ref().map(|s| s.database_url.clone()));
-        let settings = DriverSettings {
-            curated_bucket: self.curated_bucket.clone(),
-            work_dir,
-            url,
-            password_secret: landfall::env::optional(SECRET_ENV),
-            statement_deadline: None,
-        };
+        let default_url = self.local.as_ref().map(|s| s.database_url.clone());
+        let settings = DriverSettings::for_tool(self.curated_bucket.clone(), std::env::temp_dir(), default_url);
         Ok(Arc::new(warehouse::from_config(&config.warehouse, &self.sdk, Arc::new(self.store()), settings).await?))
     }
 

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use landfall::events::{ObjectCreated, notification};
 use landfall::lambda::Deadline;
 use landfall::layout;
+use landfall::pipeline::NoticeHandler;
 use landfall_infra::local;
 use serde_json::{Value, json};
 

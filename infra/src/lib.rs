@@ -57,7 +57,6 @@ pub mod local {
     use fetch_api::{FetchApi, HttpClient};
     use landfall::catalog::{Catalog, GlueCatalog};
     use landfall::config::Config;
-    use landfall::config::{SECRET_ENV, URL_ENV};
     use landfall::secrets::SecretsManager;
     use landfall::storage::{S3Store, s3_client};
     use landfall::telemetry::Metrics;
@@ -106,13 +105,8 @@ pub mod local {
         config: &Config,
         work_dir: std::path::PathBuf,
     ) -> Result<Driver, WarehouseError> {
-        let settings = DriverSettings {
-            curated_bucket: stack.curated_bucket.clone(),
-            work_dir,
-            url: std::env::var(URL_ENV).ok().or_else(|| Some(stack.database_url.clone())),
-            password_secret: std::env::var(SECRET_ENV).ok(),
-            statement_deadline: None,
-        };
+        let settings =
+            DriverSettings::for_tool(stack.curated_bucket.clone(), work_dir, Some(stack.database_url.clone()));
         let store = Arc::new(S3Store::new(s3_client(sdk)));
         warehouse::from_config(&config.warehouse, sdk, store, settings).await
     }

@@ -20,6 +20,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 
 use crate::stack::QueueBinding;
 use landfall::lambda::Deadline;
+use landfall::pipeline::NoticeHandler;
 
 #[async_trait]
 pub trait SqsHandler: Send + Sync {

@@ -171,12 +171,32 @@ pub trait NoticeHandler: Send + Sync {
     async fn intercept(&self, _payload: &Value) -> Option<Result<Value, lambda_runtime::Error>> {
         None
     }
+
+    /// The Lambda entry point: an SQS batch gets an `SqsBatchResponse`; a
+    /// direct notice the handler's [`answer`](NoticeHandler::answer) (a
+    /// direct S3 or EventBridge invocation fails as a whole if any of its
+    /// work needs a retry, so Lambda's async retries apply); any other
+    /// payload an error.
+    async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error>
+    where
+        Self: Sized,
+    {
+        dispatch(self, payload, deadline).await
+    }
+
+    /// One SQS batch: each message succeeds or fails on its own; near the
+    /// deadline, the messages not yet started are failed for a retry.
+    async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse
+    where
+        Self: Sized,
+    {
+        batch(self, event, deadline).await
+    }
 }
 
-/// The Lambda entry point of a [`NoticeHandler`]: an SQS batch gets an
-/// `SqsBatchResponse`; a direct notice the handler's answer; any other
-/// payload an error.
-pub async fn handle<H: NoticeHandler>(
+/// [`NoticeHandler::handle`]: intercepted, an SQS batch, a direct notice
+/// or a payload of neither shape.
+async fn dispatch<H: NoticeHandler>(
     handler: &H,
     payload: Value,
     deadline: Deadline,
@@ -185,7 +205,7 @@ pub async fn handle<H: NoticeHandler>(
         return answer;
     }
     match events::classify(payload) {
-        Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(handle_sqs(handler, event, deadline).await)?),
+        Ok(Invocation::Sqs(event)) => Ok(serde_json::to_value(batch(handler, event, deadline).await)?),
         Ok(Invocation::Direct(notice)) => {
             count_skips(handler.metrics(), &notice);
             let decoded = vec![Decoded { index: 0, message_id: DIRECT, notice }];
@@ -198,9 +218,9 @@ pub async fn handle<H: NoticeHandler>(
     }
 }
 
-/// One SQS batch through the pipeline: identified, decoded, processed and
-/// answered with the messages that must come back.
-pub async fn handle_sqs<H: NoticeHandler>(handler: &H, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
+/// [`NoticeHandler::handle_sqs`]: the batch identified, decoded, processed
+/// and answered with the messages that must come back.
+async fn batch<H: NoticeHandler>(handler: &H, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
     let messages = match identified(&event) {
         Ok(m) => m,
         Err(all_failed) => return all_failed,
@@ -348,7 +368,7 @@ mod tests {
             "not json".to_owned(),
             s3_notification("b", "dead.csv"),
         ];
-        let response = handle_sqs(&h, sqs_event(&bodies), Deadline::never()).await;
+        let response = h.handle_sqs(sqs_event(&bodies), Deadline::never()).await;
         assert_eq!(failed_ids(&response), vec!["m0", "m2", "m3"]);
         assert_eq!(h.metrics.get(MESSAGES_FAILED.name, &[("disposition", "retry")]), 1);
         assert_eq!(h.metrics.get(MESSAGES_FAILED.name, &[("disposition", "dead_letter")]), 2);
@@ -359,7 +379,7 @@ mod tests {
     async fn within_the_margin_no_work_starts_and_every_message_comes_back() {
         let h = echo();
         let soon = Deadline::after(Echo::DEADLINE_MARGIN / 2);
-        let response = handle_sqs(&h, sqs_event(&[s3_notification("b", "ok.csv")]), soon).await;
+        let response = h.handle_sqs(sqs_event(&[s3_notification("b", "ok.csv")]), soon).await;
         assert_eq!(failed_ids(&response), vec!["m0"]);
         assert!(Budget::of::<Echo>(Deadline::after(Echo::DEADLINE_MARGIN * 2)).may_start());
         assert!(Budget::unlimited().may_start());
@@ -369,10 +389,10 @@ mod tests {
     async fn a_direct_notice_is_answered_by_the_handler_and_an_unknown_shape_is_counted() {
         let h = echo();
         let ok: Value = serde_json::from_str(&s3_notification("b", "ok.csv")).unwrap();
-        assert_eq!(handle(&h, ok, Deadline::never()).await.unwrap(), serde_json::json!([0]));
+        assert_eq!(h.handle(ok, Deadline::never()).await.unwrap(), serde_json::json!([0]));
         let retry: Value = serde_json::from_str(&s3_notification("b", "retry.csv")).unwrap();
-        assert!(handle(&h, retry, Deadline::never()).await.is_err());
-        assert!(handle(&h, serde_json::json!({"what": 1}), Deadline::never()).await.is_err());
+        assert!(h.handle(retry, Deadline::never()).await.is_err());
+        assert!(h.handle(serde_json::json!({"what": 1}), Deadline::never()).await.is_err());
         assert_eq!(h.metrics.get(EVENTS_INVALID.name, &[("reason", "shape")]), 1);
     }
 
@@ -380,7 +400,7 @@ mod tests {
     async fn skipped_records_are_counted_once() {
         let h = echo();
         let removed = s3_notification("b", "ok.csv").replace("ObjectCreated", "ObjectRemoved");
-        let response = handle_sqs(&h, sqs_event(&[removed]), Deadline::never()).await;
+        let response = h.handle_sqs(sqs_event(&[removed]), Deadline::never()).await;
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(h.metrics.get(EVENTS_SKIPPED.name, &[("reason", "not_object_created")]), 1);
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use landfall::disposition::Disposition;
 use landfall::lambda::Deadline;
 use landfall::layout;
+use landfall::pipeline::NoticeHandler;
 use landfall::rejects::{RejectKind, read_rejects};
 use landfall::secrets::SecretsManager;
 use landfall::warehouse::Dialect;

@@ -16,6 +16,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use landfall::lambda::Deadline;
+use landfall::pipeline::NoticeHandler;
 use landfall_infra::{Pump, SqsHandler};
 use landfall_tests::{Harness, columns};
 use serde_json::json;
@@ -264,14 +265,15 @@ async fn repair_finds_and_registers_the_30_missing_partitions() {
     h.catalog.forget();
 
     let request = json!({"repair": {"tables": [table], "from": "2026-10-31", "to": "2026-11-30"}});
-    let report = h.functions.register_partitions.handle(request.clone(), Deadline::never()).await.unwrap();
+    let report =
+        NoticeHandler::handle(&h.functions.register_partitions, request.clone(), Deadline::never()).await.unwrap();
     assert_eq!(report["repair"]["tables"][table], json!({"listed": 31, "missing": 30, "registered": 30, "failed": 0}));
     let partitions = h.glue_partitions(table).await;
     assert_eq!(partitions.len(), 31);
     assert!(!partitions.contains_key("2026-12-01"), "outside the requested days");
     assert_eq!(h.catalog.calls_to("BatchCreatePartition", table).len(), 1);
 
-    let again = h.functions.register_partitions.handle(request, Deadline::never()).await.unwrap();
+    let again = NoticeHandler::handle(&h.functions.register_partitions, request, Deadline::never()).await.unwrap();
     assert_eq!(again["repair"]["tables"][table]["missing"], 0, "a second run finds nothing to do");
 }
 
@@ -287,7 +289,7 @@ async fn repair_backfills_a_table_the_catalog_has_never_seen() {
 
     let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-22T03:00:00Z",
         "detail": {"repair": {"tables": "all", "from": "2025-06-01", "to": "2025-06-30"}}});
-    let report = h.functions.register_partitions.handle(scheduled, Deadline::never()).await.unwrap();
+    let report = NoticeHandler::handle(&h.functions.register_partitions, scheduled, Deadline::never()).await.unwrap();
     assert_eq!(report["repair"]["tables"][table]["registered"], 5);
     let created = h.glue_table(table).await.expect("created from the footers");
     let cols = columns(created.storage_descriptor().unwrap().columns());

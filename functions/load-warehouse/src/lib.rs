@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::StreamExt;
 use landfall::config::Config;
 use landfall::disposition::Disposition;
@@ -21,7 +20,7 @@ use landfall::events::ObjectCreated;
 use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::Manifest;
-use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
+use landfall::pipeline::{Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
 use landfall::telemetry::catalog::{
@@ -177,25 +176,12 @@ impl LoadWarehouse {
         &self.metrics
     }
 
-    /// The Lambda entry point ([`pipeline::handle`]): SQS batches get an
-    /// `SqsBatchResponse`; a direct S3 or EventBridge event fails as a whole
-    /// if any table failed.
-    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
-        pipeline::handle(self, payload, deadline).await
-    }
-
     fn is_manifest(&self, object: &ObjectCreated) -> bool {
         let ok = object.key.starts_with(layout::MANIFESTS_PREFIX) && object.key.ends_with(".json");
         if !ok {
             NotAManifest { bucket: &object.bucket, key: &object.key }.emit(&self.metrics);
         }
         ok
-    }
-
-    /// One SQS batch: manifests grouped by table, one transaction per table;
-    /// a failed table fails only the messages that carried its manifests.
-    pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        pipeline::handle_sqs(self, event, deadline).await
     }
 
     /// Fetches the manifests, plans one load per table and runs them. Used

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use landfall::pipeline::NoticeHandler;
 use landfall::warehouse::{self, DriverSettings, Warehouse};
 use landfall::{lambda, telemetry::Metrics};
 use load_warehouse::LoadWarehouse;

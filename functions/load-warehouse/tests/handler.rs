@@ -10,6 +10,7 @@ use landfall::config::Config;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
 use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, SourceObject};
+use landfall::pipeline::NoticeHandler;
 use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::telemetry::Metrics;
 use landfall::warehouse::{Dialect, LoadReport, Rows, TableLoad, TableName, Warehouse, WarehouseError};

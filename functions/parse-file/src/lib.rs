@@ -12,16 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{NaiveDate, Utc};
 use landfall::config::Config;
 use landfall::convert::{ConvertError, ConvertRequest, convert};
 use landfall::disposition::Disposition;
 use landfall::events::{Notice, ObjectCreated};
-use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
-use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
+use landfall::pipeline::{Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::record::SinkError;
 use landfall::rejects::{self, Reject};
 use landfall::storage::{ObjectStore, StorageError, Version};
@@ -123,19 +121,6 @@ impl ParseFile {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    /// The Lambda entry point ([`pipeline::handle`]): an SQS batch gets an
-    /// `SqsBatchResponse`; a direct S3 or EventBridge invocation fails as a
-    /// whole if any object needs a retry (Lambda's async retries then apply).
-    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
-        pipeline::handle(self, payload, deadline).await
-    }
-
-    /// One SQS batch: each message succeeds or fails on its own; near the
-    /// deadline, the messages not yet started are failed for a retry.
-    pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        pipeline::handle_sqs(self, event, deadline).await
     }
 
     async fn handle_notice(&self, notice: &Notice) -> Vec<Result<Outcome, ParseError>> {

@@ -1,6 +1,7 @@
 //! Lambda wiring for parse-file: configuration and clients are built once per
 //! cold start; the handler lives in lib.rs.
 
+use landfall::pipeline::NoticeHandler;
 use landfall::{env, lambda, telemetry::Metrics};
 use parse_file::{ParseFile, Settings};
 

@@ -10,6 +10,7 @@ use landfall::events::ObjectCreated;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
 use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, Manifest};
+use landfall::pipeline::NoticeHandler;
 use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::telemetry::Metrics;
 use landfall::threads::Threads;

@@ -17,16 +17,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use landfall::catalog::{
     Catalog, CatalogError, Column, ErrorKind, MAX_PARTITIONS_PER_CREATE, MAX_PARTITIONS_PER_GET, Merge, TableDef,
     merge_columns, partition_columns, table_location, valid_table_name,
 };
 use landfall::disposition::Disposition;
 use landfall::events::EventError;
-use landfall::lambda::Deadline;
 use landfall::layout::{self, TABLES_PREFIX};
-use landfall::pipeline::{self, Budget, Decoded, Dispositions, NoticeHandler, Processed};
+use landfall::pipeline::{Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::telemetry::Metrics;
 use landfall::telemetry::catalog::{
@@ -150,19 +148,6 @@ impl RegisterPartitions {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    /// The Lambda entry point ([`pipeline::handle`]): a repair request
-    /// (direct or a scheduled event) gets its report; an SQS batch an
-    /// `SqsBatchResponse`; a direct S3 or EventBridge notification fails as a
-    /// whole if any part failed.
-    pub async fn handle(&self, payload: Value, deadline: Deadline) -> Result<Value, lambda_runtime::Error> {
-        pipeline::handle(self, payload, deadline).await
-    }
-
-    /// One SQS batch: a message fails only for its own parts.
-    pub async fn handle_sqs(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        pipeline::handle_sqs(self, event, deadline).await
     }
 
     /// Registers the parts the notices name; returns the messages that must

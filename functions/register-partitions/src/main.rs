@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use landfall::catalog::GlueCatalog;
+use landfall::pipeline::NoticeHandler;
 use landfall::{env, lambda, telemetry::Metrics};
 use register_partitions::{RegisterPartitions, Settings};
 

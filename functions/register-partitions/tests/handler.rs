@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use landfall::catalog::{Catalog, CatalogError, Column, ErrorKind, HiveType, PartitionDef, TableDef};
 use landfall::events::fixtures::{failed_ids, sqs_event};
 use landfall::lambda::Deadline;
+use landfall::pipeline::NoticeHandler;
 use landfall::storage::{ByteRange, ObjectBody, ObjectMeta, ObjectStore, RangeRead, StorageError, Version};
 use landfall::telemetry::Metrics;
 use register_partitions::repair::{RepairRequest, Tables};

@@ -338,6 +338,20 @@ impl DriverSettings {
             statement_deadline,
         })
     }
+
+    /// The settings for a tool run outside Lambda (the CLI, the local
+    /// stack): the same URL and secret overrides a function reads, else
+    /// `default_url` (the local stack's PostgreSQL), and no statement
+    /// deadline (an operator waits for their own command).
+    pub fn for_tool(curated_bucket: String, work_dir: PathBuf, default_url: Option<String>) -> DriverSettings {
+        DriverSettings {
+            curated_bucket,
+            work_dir,
+            url: crate::env::optional(crate::config::URL_ENV).or(default_url),
+            password_secret: crate::env::optional(crate::config::SECRET_ENV),
+            statement_deadline: None,
+        }
+    }
 }
 
 /// The configured driver: `postgres` (the URL checked and its password

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::LEDGER_SCHEMA;
+use crate::lineage::LEDGER_SCHEMA;
 use crate::monitor::evaluate::{AlertKind, OpenAlert, Reconciled};
 use crate::warehouse::sql::{Dialect, MAX_VARCHAR, TableName};
 

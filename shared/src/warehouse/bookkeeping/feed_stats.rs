@@ -23,7 +23,7 @@
 //! rows, which is exact for the usual one-partner-per-file feed. A file
 //! that loaded no rows at all is counted in the ledger only.
 
-use super::LEDGER_SCHEMA;
+use crate::lineage::LEDGER_SCHEMA;
 use crate::lineage::{FILE_COLUMN, PARTITION_KEY};
 use crate::warehouse::sql::{Dialect, MAX_VARCHAR, SqlType, TableName, quote_ident};
 

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::LEDGER_SCHEMA;
 use super::load_ledger::LedgerStatus;
+use crate::lineage::LEDGER_SCHEMA;
 use crate::warehouse::sql::{Dialect, TableName};
 
 pub const FILE_DIGESTS_TABLE: &str = "file_digests";

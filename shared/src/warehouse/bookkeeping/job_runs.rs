@@ -3,7 +3,7 @@
 //! own transaction (`succeeded`, with its rows and watermark) or afterwards
 //! (`failed`, with the error). Skipped runs are recorded too.
 
-use super::LEDGER_SCHEMA;
+use crate::lineage::LEDGER_SCHEMA;
 use crate::warehouse::sql::{Dialect, TableName};
 
 /// The ledger's qualified name (normalised identifiers: no quoting needed).

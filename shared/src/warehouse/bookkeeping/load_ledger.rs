@@ -12,7 +12,7 @@ use crate::manifest::FileStatus;
 use crate::warehouse::LoadFile;
 use crate::warehouse::sql::{Dialect, TableName};
 
-pub use crate::lineage::LEDGER_SCHEMA;
+use crate::lineage::LEDGER_SCHEMA;
 pub const LEDGER_TABLE: &str = "load_ledger";
 
 impl TableName {

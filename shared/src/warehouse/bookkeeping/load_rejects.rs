@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::LEDGER_SCHEMA;
+use crate::lineage::LEDGER_SCHEMA;
 use crate::rejects::{Reject, RejectWriter};
 use crate::storage::ObjectStore;
 use crate::warehouse::sql::{Dialect, TableName};

@@ -22,7 +22,7 @@ pub mod load_ledger;
 pub mod load_rejects;
 
 use super::sql::Dialect;
-pub use load_ledger::LEDGER_SCHEMA;
+use crate::lineage::LEDGER_SCHEMA;
 
 /// Serialises the creation of landfall's tables and of load targets on
 /// PostgreSQL (any fixed key; this is "landfall" in ASCII): concurrent

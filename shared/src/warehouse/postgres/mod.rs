@@ -39,9 +39,9 @@ mod stream;
 pub use connection::PostgresTarget;
 use connection::error_text;
 
-use super::bookkeeping::load_ledger::LEDGER_SCHEMA;
 use super::sql::{Dialect, ExistingColumn, SqlType, TableName};
 use super::{LoadReport, Rows, TableLoad, Warehouse, WarehouseError};
+use crate::lineage::LEDGER_SCHEMA;
 use crate::storage::ObjectStore;
 
 /// Rows set aside one by one before a data error sets aside the whole file.

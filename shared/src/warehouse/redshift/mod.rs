@@ -47,7 +47,7 @@ use errors::blame;
 pub use errors::{LoadErrorDetail, is_load_error, retryable_statement_error};
 use plan::{RawGroup, StagedLoad};
 
-use super::bookkeeping::load_ledger::{LEDGER_SCHEMA, LedgerRow};
+use super::bookkeeping::load_ledger::LedgerRow;
 use super::bookkeeping::load_rejects::load_rejects_table;
 use super::sql::{Dialect, ExistingColumn, SqlType, TableName};
 use super::{FileResult, LedgerStatus, LoadDecision, LoadReport, Rows, TableLoad, Warehouse, WarehouseError};
@@ -55,6 +55,7 @@ use crate::catalog::footer::{ReadError, read_columns};
 use crate::config::{RedshiftConfig, RedshiftEndpoint};
 use crate::disposition::Disposition;
 use crate::layout;
+use crate::lineage::LEDGER_SCHEMA;
 use crate::rejects::{Reject, RejectKind};
 use crate::retry::{Backoff, Jitter};
 use crate::storage::ObjectStore;

@@ -360,9 +360,9 @@ pub fn batches(statements: Vec<String>) -> Result<Vec<Vec<String>>, StatementToo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lineage::LEDGER_SCHEMA;
     use crate::warehouse::LedgerStatus;
     use crate::warehouse::StatsRules;
-    use crate::warehouse::bookkeeping::LEDGER_SCHEMA;
 
     fn file(i: u32) -> LedgerRow {
         LedgerRow {
