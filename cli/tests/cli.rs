@@ -308,6 +308,89 @@ async fn redrive_returns_dead_lettered_load_messages_and_they_load() {
     assert_eq!(file["ledger"]["rows_loaded"], 2);
 }
 
+/// Receives every message of a queue whose body holds `marker`, deletes
+/// them, and says how many there were.
+async fn take_marked(sqs: &aws_sdk_sqs::Client, url: &str, marker: &str) -> usize {
+    let mut n = 0;
+    for _ in 0..5 {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        for m in got.messages() {
+            if m.body().is_some_and(|b| b.contains(marker)) {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .unwrap();
+                n += 1;
+            } else {
+                let handle = m.receipt_handle().unwrap_or_default();
+                sqs.change_message_visibility()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redrive_max_3_moves_exactly_3_of_5_dead_letters() {
+    let s = Stack::start().await;
+    let q = s.stack.queue("register-partitions").unwrap().clone();
+    // Whatever earlier runs left in the DLQ goes back first, so the count below is this test's.
+    json_of(&run(bin().args(["redrive", "register-partitions", "--json"])));
+    let marker = unique("redrive-max-");
+    for i in 0..5 {
+        let body = format!("{{\"marker\": \"{marker}{i}\"}}");
+        s.sqs.send_message().queue_url(&q.dlq_url).message_body(body).send().await.unwrap();
+    }
+
+    let v = json_of(&run(bin().args(["redrive", "register-partitions", "--max", "3", "--json"])));
+    assert_eq!(v["method"], "by_hand", "a count limit always moves by hand");
+    assert_eq!(v["moved"], 3);
+    assert_eq!(take_marked(&s.sqs, &q.url, &marker).await, 3, "three reached the queue");
+    assert_eq!(take_marked(&s.sqs, &q.dlq_url, &marker).await, 2, "two stayed dead-lettered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_asks_for_yes_past_ask_over_and_for_the_whole_bucket_and_counts_refused_files_apart() {
+    let s = Stack::start().await;
+    let prefix = unique("legacy/");
+    s.put(&format!("{prefix}good.csv"), &legacy_csv(11)).await;
+    s.put(&format!("{prefix}ragged.csv"), "sku|name\n1\n2|b|x\n3|c|y|z\n").await;
+    s.pump();
+
+    let asked = run(bin().args(["replay", "--prefix", &prefix, "--ask-over", "1", "--json"]));
+    assert_eq!(asked.status.code(), Some(2), "two objects are more than --ask-over 1");
+    assert!(String::from_utf8_lossy(&asked.stderr).contains("pass --yes"));
+    let whole = run(bin().args(["replay", "--prefix", "", "--json"]));
+    assert_eq!(whole.status.code(), Some(2), "an empty prefix is the whole bucket");
+
+    let v = json_of(&run(bin().args(["replay", "--prefix", &prefix, "--ask-over", "1", "--yes", "--json"])));
+    assert_eq!((v["matched"].as_u64(), v["sent"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (v["already_loaded"].as_u64(), v["refused"].as_u64(), v["failed_before"].as_u64()),
+        (Some(1), Some(1), Some(0))
+    );
+    s.pump();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_aws_target_reaches_moto_through_the_default_chain_with_no_local_stack_in_reach() {
     let s = Stack::start().await;

@@ -192,6 +192,8 @@ fn archive_feed(table: &TableName, declared: Vec<DeclaredColumn>, partition_colu
         parquet_codec: ParquetCodec::Zstd,
         zstd_level: 3,
         row_group_rows: 122_880,
+        // An archive writes every day of its range; the rows it deletes must all be written.
+        max_partitions: usize::MAX,
         monitor_by: Vec::new(),
         expect: None,
         notify: Default::default(),

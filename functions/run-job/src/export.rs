@@ -13,6 +13,7 @@ use chrono::Utc;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures_util::{StreamExt, pin_mut};
+use landfall::escape::Mrkdwn;
 use landfall::jobs::{Export, Job};
 use landfall::layout::{parse_s3_url, s3_url};
 use landfall::storage::MIN_PART_BYTES;
@@ -200,12 +201,13 @@ pub(crate) fn export_message(
     keys: &[String],
     link: Option<&str>,
 ) -> Value {
-    let headline = format!(":outbox_tray: export {job}: {rows} rows, {bytes} bytes");
+    let headline = format!(":outbox_tray: export {}: {rows} rows, {bytes} bytes", Mrkdwn(job));
+    let first = format!("s3://{bucket}/{}", keys.first().map_or("", String::as_str));
     let mut fields = vec![
         json!({"type": "mrkdwn", "text": format!("*Rows*\n{rows}")}),
         json!({"type": "mrkdwn", "text": format!("*Bytes*\n{bytes}")}),
-        json!({"type": "mrkdwn", "text": format!("*Where*\ns3://{bucket}/{}", keys.first().map_or("", String::as_str))}),
-        json!({"type": "mrkdwn", "text": format!("*Run*\n{run_id}")}),
+        json!({"type": "mrkdwn", "text": format!("*Where*\n{}", Mrkdwn(&first))}),
+        json!({"type": "mrkdwn", "text": format!("*Run*\n{}", Mrkdwn(run_id))}),
     ];
     if let Some(link) = link {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Download*\n<{link}|{} file(s)>", keys.len())}));

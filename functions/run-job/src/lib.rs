@@ -16,6 +16,7 @@ use chrono::{SecondsFormat, Utc};
 use landfall::catalog::{Catalog, CatalogError};
 use landfall::config::Config;
 use landfall::disposition::Disposition;
+use landfall::escape::Mrkdwn;
 use landfall::jobs::{Job, JobSpec, downstream};
 use landfall::lambda::Deadline;
 use landfall::notify::{NotifyError, Slack};
@@ -432,13 +433,18 @@ pub(crate) fn settle(d: Dialect, run: &Run<'_>, rows: u64, bytes: u64, detail: &
 
 fn failure_message(job: &Job, run_id: &str, e: &JobError) -> Value {
     let retry = if e.disposition() == Disposition::Retry { "it will be retried" } else { "it needs a fix" };
-    let headline = format!(":x: job {} ({}) failed: {retry}", job.name, job.kind().as_str());
+    let name = Mrkdwn(&job.name);
+    let headline = format!(":x: job {name} ({}) failed: {retry}", job.kind().as_str());
+    // The error can quote values from the data (a row the warehouse refused).
+    let error = e.to_string();
+    let facts = format!("*Run* {}\n*Error* {}", Mrkdwn(run_id), Mrkdwn(&error));
+    let payload = json!({ "job": job.name }).to_string();
     json!({
         "text": headline,
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Run* {run_id}\n*Error* {e}")}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("`landfall jobs` · run-job {{\"job\": \"{}\"}}", job.name)}]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("`landfall jobs` · run-job `{}`", Mrkdwn(&payload))}]},
         ]
     })
 }

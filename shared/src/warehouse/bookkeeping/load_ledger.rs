@@ -309,9 +309,14 @@ pub mod reads {
         format!("SELECT {FILE_COLUMNS} FROM {} WHERE file_id IN ({})", TableName::ledger(), in_list(d, file_ids))
     }
 
-    /// Which of these files the ledger holds.
+    /// Which of these files the ledger holds, with each row's status
+    /// (`file_id, status`; a file loaded into several tables has a row each).
     pub fn held(d: Dialect, file_ids: &[&str]) -> String {
-        format!("SELECT DISTINCT file_id FROM {} WHERE file_id IN ({})", TableName::ledger(), in_list(d, file_ids))
+        format!(
+            "SELECT DISTINCT file_id, status FROM {} WHERE file_id IN ({})",
+            TableName::ledger(),
+            in_list(d, file_ids)
+        )
     }
 
     /// Per feed: the last load, then files and rows since `today`, then
