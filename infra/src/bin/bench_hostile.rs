@@ -22,6 +22,7 @@ use std::time::Instant;
 use landfall::config::Config;
 use landfall::convert::{ConvertRequest, convert};
 use landfall::threads::Threads;
+use landfall_infra::bench_rig::peak_rss_mb;
 
 const SHAPES: [&str; 4] = ["normal", "top_keys", "id_map", "name_map"];
 
@@ -45,15 +46,6 @@ fn generate(dir: &Path, shape: &str, rows: usize) -> std::io::Result<PathBuf> {
     }
     out.flush()?;
     Ok(path)
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 /// One conversion in this process; prints `rows rejected parts seconds peak_mb`.
