@@ -430,6 +430,8 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
     let missing = parts.iter().filter(|p| !p.present).count();
     let reason =
         f.ledger.as_ref().and_then(|l| l.detail.as_ref()).and_then(|v| v["reason"].as_str().map(str::to_owned));
+    // The key is the partner's: quoted, so the suggestion stays one command.
+    let replay = landfall::escape::command("landfall replay", &["--prefix", &f.object.key]);
     match (f.state.as_str(), &f.ledger, &f.parsed) {
         ("loaded" | "partial", Some(l), _) => format!(
             "{} into {}: {} row(s), {} rejected, by load {} at {}{}",
@@ -442,20 +444,20 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
             if l.rows_rejected > 0 { "; `landfall rejects` shows the bad rows" } else { "" }
         ),
         ("refused", _, Some(p)) if p.status == "refused" => format!(
-            "refused by parse-file, nothing of it loads: {}; fix the file or the feed, then `landfall replay --prefix {}`",
+            "refused by parse-file, nothing of it loads: {}; fix the file or the feed, then `{}`",
             p.error.clone().or(reason).unwrap_or_else(|| "see the rejects".into()),
-            f.object.key
+            replay
         ),
         ("refused", Some(l), _) => format!(
-            "refused by the loader for {}: {}; fix the cause, then `landfall replay --prefix {}`",
+            "refused by the loader for {}: {}; fix the cause, then `{}`",
             l.table,
             reason.unwrap_or_else(|| "see the ledger detail".into()),
-            f.object.key
+            replay
         ),
         ("failed", _, p) => format!(
-            "parse-file could not read it: {}; fix the feed (its encoding, format or limits), then `landfall replay --prefix {}`",
+            "parse-file could not read it: {}; fix the feed (its encoding, format or limits), then `{}`",
             p.as_ref().and_then(|p| p.error.clone()).or(reason).unwrap_or_else(|| "see the rejects".into()),
-            f.object.key
+            replay
         ),
         ("stuck", _, _) => match &f.failure {
             Some(fail) => format!(
@@ -470,10 +472,10 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
             None => "its load failed".into(),
         },
         ("parsed", _, Some(p)) if missing > 0 => format!(
-            "parsed at {} but {missing} of {} part(s) are missing from the lake: `landfall replay --prefix {}` writes them again",
+            "parsed at {} but {missing} of {} part(s) are missing from the lake: `{}` writes them again",
             p.parsed_at,
             parts.len(),
-            f.object.key
+            replay
         ),
         ("parsed", _, Some(p)) => format!(
             "parsed at {}, not loaded yet: load-warehouse's queue {}",

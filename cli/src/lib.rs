@@ -7,6 +7,7 @@
 //! outputs); 3 what was asked for does not exist (a file, a queue).
 
 pub mod deployment;
+pub mod doctor;
 pub mod fate;
 pub mod invoke;
 pub mod jobs;
@@ -111,6 +112,9 @@ pub enum Command {
     Preview(local::PreviewArgs),
     /// Check a config file, with line numbers.
     ValidateConfig(local::ValidateArgs),
+    /// Read-only preflight after `terraform apply`: the deployed config is the repository's, the
+    /// warehouse answers and its user may create what the loader creates. Pass or the fix, per check.
+    Doctor(doctor::DoctorArgs),
     /// Local stack: upload the samples, fetch the demo API, pump, print the lake and the warehouse.
     Demo,
     /// Local stack: deliver queued messages to the handlers until the queues are empty.
@@ -140,6 +144,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Infer(a) => local::infer(&a, json),
         Command::Preview(a) => local::preview(&a, json),
         Command::ValidateConfig(a) => local::validate_config(&a, json),
+        Command::Doctor(a) => doctor::run(&Deployment::resolve(&cli.target).await?, &a, json).await,
         Command::Demo => local::demo().await,
         Command::Pump(a) => local::pump(&a).await,
         Command::Drop(a) => local::drop_file(&a).await,

@@ -3,7 +3,8 @@
 //! does it; where the service lacks it (moto), messages are received from
 //! the dead-letter queue, sent to the queue and only then deleted, so a
 //! crash in between duplicates a message (harmless: every stage is
-//! idempotent) and never loses one.
+//! idempotent) and never loses one. `--max N` always moves by hand, ten at
+//! a time: the move task has no count limit, only a rate.
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use indicatif::ProgressBar;
@@ -16,7 +17,7 @@ use super::{CliError, Deployment, aws_error};
 pub struct RedriveArgs {
     /// The function whose dead letters go back: parse-file, register-partitions or load-warehouse.
     pub function: String,
-    /// Move at most this many messages.
+    /// Move at most this many messages (receive, send, delete in batches of ten, on every target).
     #[arg(long)]
     pub max: Option<usize>,
     /// Move by hand (receive, send, delete) even where SQS's move task is available.
@@ -37,12 +38,8 @@ pub struct RedriveSummary {
 pub async fn run(d: &Deployment, args: &RedriveArgs, json: bool) -> Result<(), CliError> {
     let q = d.queue(&args.function)?;
     let sqs = aws_sdk_sqs::Client::new(&d.sdk);
-    if !args.by_hand && !q.dlq_arn.is_empty() {
-        let mut req = sqs.start_message_move_task().source_arn(&q.dlq_arn).destination_arn(&q.arn);
-        if let Some(max) = args.max {
-            // The task has no count limit; a rate is the nearest control.
-            req = req.max_number_of_messages_per_second(i32::try_from(max.min(500)).unwrap_or(500));
-        }
+    if uses_move_task(args, &q.dlq_arn) {
+        let req = sqs.start_message_move_task().source_arn(&q.dlq_arn).destination_arn(&q.arn);
         match req.send().await {
             Ok(out) => {
                 let summary = RedriveSummary {
@@ -68,6 +65,12 @@ pub async fn run(d: &Deployment, args: &RedriveArgs, json: bool) -> Result<(), C
     let summary =
         RedriveSummary { function: args.function.clone(), method: "by_hand".into(), moved, task_handle: None };
     emit(json, &summary, |s| format!("moved {} dead-lettered message(s) back to {}'s queue", s.moved, s.function))
+}
+
+/// SQS's move task moves every message, so only a redrive with no `--max`
+/// (and no `--by-hand`) of a queue with a dead-letter ARN uses it.
+fn uses_move_task(args: &RedriveArgs, dlq_arn: &str) -> bool {
+    args.max.is_none() && !args.by_hand && !dlq_arn.is_empty()
 }
 
 /// Whether the endpoint does not implement the move task (an emulator):
@@ -165,4 +168,22 @@ async fn by_hand(
     }
     bar.finish_and_clear();
     Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(max: Option<usize>, by_hand: bool) -> RedriveArgs {
+        RedriveArgs { function: "load-warehouse".into(), max, by_hand }
+    }
+
+    #[test]
+    fn a_count_limit_moves_by_hand_even_where_the_move_task_exists() {
+        let arn = "arn:aws:sqs:eu-west-1:1:landfall-load-warehouse-dlq";
+        assert!(uses_move_task(&args(None, false), arn));
+        assert!(!uses_move_task(&args(Some(3), false), arn), "the move task cannot stop at 3");
+        assert!(!uses_move_task(&args(None, true), arn));
+        assert!(!uses_move_task(&args(None, false), ""));
+    }
 }

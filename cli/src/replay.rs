@@ -4,6 +4,7 @@
 //! first time. What is already loaded re-parses to the same parts and
 //! manifest, and the loader's ledger makes its load a no-op.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -11,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use landfall::events::{ObjectCreated, notification};
 use landfall::layout;
+use landfall::warehouse::LedgerStatus;
 use landfall::warehouse::Warehouse;
 use landfall::warehouse::bookkeeping::load_ledger::reads;
 use serde::Serialize;
@@ -42,14 +44,23 @@ pub struct ReplayArgs {
     /// Notices sent per second at most, so parse-file's concurrency is not swamped.
     #[arg(long, default_value_t = 50.0)]
     pub rate: f64,
+    /// Send without asking, however many objects match (or the whole bucket, `--prefix ""`).
+    #[arg(long)]
+    pub yes: bool,
+    /// A replay of more objects than this needs `--yes`.
+    #[arg(long, default_value_t = 1000)]
+    pub ask_over: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ReplaySummary {
     pub prefix: String,
     pub matched: usize,
-    /// Of those, files the ledger already holds: their replay loads nothing again.
+    /// Of those, files the ledger holds as loaded: their replay loads nothing again.
     pub already_loaded: usize,
+    /// Files the ledger holds as refused or failed: what a replay after a fix is for.
+    pub refused: usize,
+    pub failed_before: usize,
     pub sent: usize,
     pub failed: usize,
     pub dry_run: bool,
@@ -91,20 +102,50 @@ async fn list(d: &Deployment, prefix: &str, args: &ReplayArgs) -> Result<Vec<Lan
     Ok(out)
 }
 
-/// How many of these files the ledger already holds.
-async fn count_loaded(w: &dyn Warehouse, ids: &[String]) -> Result<usize, CliError> {
+/// What the ledger holds of these files: (loaded, refused, failed). A
+/// file with a loaded row in any table counts as loaded.
+async fn count_held(w: &dyn Warehouse, ids: &[String]) -> Result<(usize, usize, usize), CliError> {
     let d = w.dialect();
-    let mut n = 0;
+    let mut best: HashMap<String, LedgerStatus> = HashMap::new();
     for chunk in ids.chunks(500) {
         let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
         let sql = reads::held(d, &ids);
-        match w.query(&sql).await {
-            Ok(rows) => n += rows.len(),
-            Err(e) if e.to_string().contains("does not exist") => return Ok(0),
+        let rows = match w.query(&sql).await {
+            Ok(rows) => rows,
+            Err(e) if e.to_string().contains("does not exist") => return Ok((0, 0, 0)),
             Err(e) => return Err(e.into()),
+        };
+        for row in rows {
+            let (Some(Some(id)), Some(Some(status))) = (row.first(), row.get(1)) else { continue };
+            let status: LedgerStatus = status.parse().map_err(CliError::failed)?;
+            let held = best.entry(id.clone()).or_insert(status);
+            if rank(status) > rank(*held) {
+                *held = status;
+            }
         }
     }
-    Ok(n)
+    let count = |f: fn(LedgerStatus) -> bool| best.values().filter(|s| f(**s)).count();
+    Ok((count(LedgerStatus::settled), count(|s| s == LedgerStatus::Refused), count(|s| s == LedgerStatus::Failed)))
+}
+
+/// Which of a file's ledger rows says most: loaded over refused over failed.
+fn rank(s: LedgerStatus) -> u8 {
+    match s {
+        LedgerStatus::Loaded | LedgerStatus::Partial => 2,
+        LedgerStatus::Refused => 1,
+        LedgerStatus::Failed => 0,
+    }
+}
+
+/// Why a replay must be confirmed with `--yes`, if it must.
+fn needs_confirmation(prefix: &str, matched: usize, args: &ReplayArgs) -> Option<String> {
+    if args.yes || args.dry_run {
+        return None;
+    }
+    if prefix.is_empty() {
+        return Some(format!("an empty prefix replays the whole landing bucket ({matched} objects)"));
+    }
+    (matched > args.ask_over).then(|| format!("{matched} objects match, more than --ask-over {}", args.ask_over))
 }
 
 pub async fn run(d: &Deployment, args: &ReplayArgs, json: bool) -> Result<(), CliError> {
@@ -124,11 +165,17 @@ pub async fn run(d: &Deployment, args: &ReplayArgs, json: bool) -> Result<(), Cl
     let objects = list(d, &prefix, args).await?;
     let ids: Vec<String> =
         objects.iter().map(|o| layout::file_id(&d.landing_bucket, &o.key, o.etag.as_deref(), None)).collect();
+    if let Some(why) = needs_confirmation(&prefix, objects.len(), args) {
+        return Err(CliError::Usage(format!("{why}: look first with --dry-run, then pass --yes to send them")));
+    }
     let warehouse = d.warehouse(&config).await?;
+    let (already_loaded, refused, failed_before) = count_held(warehouse.as_ref(), &ids).await?;
     let mut summary = ReplaySummary {
         prefix: prefix.clone(),
         matched: objects.len(),
-        already_loaded: count_loaded(warehouse.as_ref(), &ids).await?,
+        already_loaded,
+        refused,
+        failed_before,
         dry_run: args.dry_run,
         sample: objects.iter().take(5).map(|o| o.key.clone()).collect(),
         ..ReplaySummary::default()
@@ -153,6 +200,12 @@ pub async fn run(d: &Deployment, args: &ReplayArgs, json: bool) -> Result<(), Cl
             out.push_str(&format!(
                 "\n{} of them are already loaded: they re-parse to the same parts and the ledger keeps their load a no-op",
                 s.already_loaded
+            ));
+        }
+        if s.refused + s.failed_before > 0 {
+            out.push_str(&format!(
+                "\n{} refused and {} failed before: these are the files a replay after a fix loads",
+                s.refused, s.failed_before
             ));
         }
         for k in &s.sample {
@@ -222,4 +275,30 @@ async fn send(d: &Deployment, objects: &[Landed], rate: f64, quiet: bool) -> Res
     }
     bar.finish_and_clear();
     Ok((sent, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(yes: bool, dry_run: bool) -> ReplayArgs {
+        ReplayArgs { feed: None, prefix: None, from: None, to: None, dry_run, rate: 50.0, yes, ask_over: 1000 }
+    }
+
+    #[test]
+    fn more_objects_than_ask_over_or_an_empty_prefix_need_yes() {
+        assert_eq!(needs_confirmation("crm/", 1000, &args(false, false)), None);
+        let many = needs_confirmation("crm/", 1001, &args(false, false)).unwrap_or_default();
+        assert_eq!(many, "1001 objects match, more than --ask-over 1000");
+        let all = needs_confirmation("", 3, &args(false, false)).unwrap_or_default();
+        assert!(all.starts_with("an empty prefix replays the whole landing bucket"), "{all}");
+        assert_eq!(needs_confirmation("", 5000, &args(true, false)), None);
+        assert_eq!(needs_confirmation("", 5000, &args(false, true)), None, "a dry run sends nothing");
+    }
+
+    #[test]
+    fn a_file_loaded_into_one_table_and_refused_by_another_counts_as_loaded() {
+        assert!(rank(LedgerStatus::Partial) > rank(LedgerStatus::Refused));
+        assert!(rank(LedgerStatus::Refused) > rank(LedgerStatus::Failed));
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 19] = [
+const SUBCOMMANDS: [&str; 20] = [
     "status",
     "files",
     "file",
@@ -34,6 +34,7 @@ const SUBCOMMANDS: [&str; 19] = [
     "summary",
     "jobs",
     "run-job",
+    "doctor",
 ];
 
 fn bin() -> Command {
@@ -313,6 +314,89 @@ async fn redrive_returns_dead_lettered_load_messages_and_they_load() {
     assert_eq!(file["ledger"]["rows_loaded"], 2);
 }
 
+/// Receives every message of a queue whose body holds `marker`, deletes
+/// them, and says how many there were.
+async fn take_marked(sqs: &aws_sdk_sqs::Client, url: &str, marker: &str) -> usize {
+    let mut n = 0;
+    for _ in 0..5 {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        for m in got.messages() {
+            if m.body().is_some_and(|b| b.contains(marker)) {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .unwrap();
+                n += 1;
+            } else {
+                let handle = m.receipt_handle().unwrap_or_default();
+                sqs.change_message_visibility()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redrive_max_3_moves_exactly_3_of_5_dead_letters() {
+    let s = Stack::start().await;
+    let q = s.stack.queue("register-partitions").unwrap().clone();
+    // Whatever earlier runs left in the DLQ goes back first, so the count below is this test's.
+    json_of(&run(bin().args(["redrive", "register-partitions", "--json"])));
+    let marker = unique("redrive-max-");
+    for i in 0..5 {
+        let body = format!("{{\"marker\": \"{marker}{i}\"}}");
+        s.sqs.send_message().queue_url(&q.dlq_url).message_body(body).send().await.unwrap();
+    }
+
+    let v = json_of(&run(bin().args(["redrive", "register-partitions", "--max", "3", "--json"])));
+    assert_eq!(v["method"], "by_hand", "a count limit always moves by hand");
+    assert_eq!(v["moved"], 3);
+    assert_eq!(take_marked(&s.sqs, &q.url, &marker).await, 3, "three reached the queue");
+    assert_eq!(take_marked(&s.sqs, &q.dlq_url, &marker).await, 2, "two stayed dead-lettered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_asks_for_yes_past_ask_over_and_for_the_whole_bucket_and_counts_refused_files_apart() {
+    let s = Stack::start().await;
+    let prefix = unique("legacy/");
+    s.put(&format!("{prefix}good.csv"), &legacy_csv(11)).await;
+    s.put(&format!("{prefix}ragged.csv"), "sku|name\n1\n2|b|x\n3|c|y|z\n").await;
+    s.pump();
+
+    let asked = run(bin().args(["replay", "--prefix", &prefix, "--ask-over", "1", "--json"]));
+    assert_eq!(asked.status.code(), Some(2), "two objects are more than --ask-over 1");
+    assert!(String::from_utf8_lossy(&asked.stderr).contains("pass --yes"));
+    let whole = run(bin().args(["replay", "--prefix", "", "--json"]));
+    assert_eq!(whole.status.code(), Some(2), "an empty prefix is the whole bucket");
+
+    let v = json_of(&run(bin().args(["replay", "--prefix", &prefix, "--ask-over", "1", "--yes", "--json"])));
+    assert_eq!((v["matched"].as_u64(), v["sent"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (v["already_loaded"].as_u64(), v["refused"].as_u64(), v["failed_before"].as_u64()),
+        (Some(1), Some(1), Some(0))
+    );
+    s.pump();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_aws_target_reaches_moto_through_the_default_chain_with_no_local_stack_in_reach() {
     let s = Stack::start().await;
@@ -535,4 +619,62 @@ async fn jobs_lists_the_configured_jobs_with_their_last_run() {
     assert_eq!(missing.status.code(), Some(3));
     let missing = run(bin().args(["run-job", "no_such_job"]));
     assert_eq!(missing.status.code(), Some(3));
+}
+
+/// A command's JSON on stdout, whatever its exit code.
+fn json_anyway(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"].as_array().and_then(|c| c.iter().find(|c| c["check"] == name)).expect("the check is reported")
+}
+
+#[tokio::test]
+async fn doctor_passes_on_the_stack_and_names_the_fix_for_each_failure_it_finds() {
+    let s = Stack::start().await;
+    let ok = json_of(&run(bin().args(["doctor", "--json"])));
+    assert_eq!(ok["failed"], 0, "{ok}");
+    assert_eq!(check(&ok, "config")["verdict"], "pass");
+    assert_eq!(check(&ok, "warehouse")["verdict"], "pass");
+
+    // The bucket's config is not the repository's.
+    let outputs: Value = serde_json::from_slice(&std::fs::read(s.stack.dir.join("outputs.json")).unwrap()).unwrap();
+    let url = outputs["config_url"]["value"].as_str().unwrap().to_owned();
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let original = std::fs::read(repo().join("config/landfall.yaml")).unwrap();
+    let mut changed = original.clone();
+    changed.extend_from_slice(b"# edited in the console\n");
+    s.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(changed)).send().await.unwrap();
+    let drift = run(bin().args(["doctor", "--json"]));
+    s.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(original)).send().await.unwrap();
+    assert_eq!(drift.status.code(), Some(1));
+    let drift = json_anyway(&drift);
+    let config = check(&drift, "config");
+    assert_eq!(config["verdict"], "fail");
+    assert!(config["fix"].as_str().unwrap().contains("aws s3 cp "), "{config}");
+
+    // A warehouse user that may not create the landfall schema.
+    let (client, conn) = tokio_postgres::connect(&s.stack.database_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'landfall_doctor_nobody') THEN \
+             CREATE ROLE landfall_doctor_nobody LOGIN; END IF; END $$",
+        )
+        .await
+        .unwrap();
+    let (scheme, rest) = s.stack.database_url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    // No password in the URL (the config refuses one); the stack's server trusts loopback.
+    let nobody = format!("{scheme}://landfall_doctor_nobody@{host}");
+    let denied = run(bin().env("LANDFALL_WAREHOUSE_URL", &nobody).args(["doctor", "--json"]));
+    assert_eq!(denied.status.code(), Some(1));
+    let denied = json_anyway(&denied);
+    let warehouse = check(&denied, "warehouse");
+    assert_eq!(warehouse["verdict"], "fail");
+    let fix = warehouse["fix"].as_str().unwrap();
+    assert!(fix.starts_with("GRANT CREATE ON DATABASE ") && fix.contains("TO \"landfall_doctor_nobody\";"), "{fix}");
+    assert_eq!(check(&denied, "config")["verdict"], "pass", "one failure at a time");
 }

@@ -4,6 +4,8 @@ DELETE FROM "landfall_staging" USING "landfall_files" f, "landfall"."load_ledger
 
 DELETE FROM "landfall_files" USING "landfall"."load_ledger" l WHERE l.table_name = 'analytics.orders' AND l.file_id = "landfall_files".file_id AND l.status IN ('loaded', 'partial');
 
+INSERT INTO "landfall"."load_rejects" (table_name, load_id, file_url, line, column_name, reason, rejected_at) SELECT 'analytics.orders', '0123456789abcdef0123', b.file_url, b.line, b.column_name, b.reason, CAST('2026-11-22T10:00:00.000000Z' AS timestamptz) FROM "landfall_bad_values" b JOIN "landfall_files" f ON f.url = b.file_url;
+
 DELETE FROM "landfall"."load_ledger" USING "landfall_files" f WHERE "landfall"."load_ledger".table_name = 'analytics.orders' AND "landfall"."load_ledger".file_id = f.file_id;
 
 INSERT INTO "landfall"."load_rejects" (table_name, load_id, file_url, line, column_name, reason, rejected_at) SELECT 'analytics.orders', '0123456789abcdef0123', "_landfall_file", "_landfall_row", NULL, 'the merge key (order_id) is null', CAST('2026-11-22T10:00:00.000000Z' AS timestamptz) FROM "landfall_staging" WHERE "order_id" IS NULL;

@@ -38,3 +38,15 @@ pub fn parse_and_load(
     let load = LoadWarehouse::new(store, config, Arc::new(warehouse), metrics);
     (parse, load)
 }
+
+/// This process's peak resident memory (Linux's VmHWM) in MB, NaN where
+/// `/proc` has none: the benchmarks measure each case in a child process,
+/// so the peak is the case's own.
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}

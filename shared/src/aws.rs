@@ -35,7 +35,7 @@ pub fn transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bo
 
 /// The HTTP status of an AWS SDK error and its "Code: message" text; every
 /// adapter classifies errors and words its messages from these.
-pub fn status_and_message<E>(err: &SdkError<E, HttpResponse>) -> (Option<u16>, String)
+pub(crate) fn status_and_message<E>(err: &SdkError<E, HttpResponse>) -> (Option<u16>, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

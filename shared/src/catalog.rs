@@ -27,16 +27,16 @@ use crate::schema::parquet::META_TYPE;
 use crate::schema::types::{LogicalType, MAX_DECIMAL_PRECISION, join};
 
 /// Parquet's footer: metadata length (4 bytes, little endian) and "PAR1".
-pub const FOOTER_TAIL_LEN: usize = 8;
+pub(crate) const FOOTER_TAIL_LEN: usize = 8;
 /// BatchCreatePartition takes at most this many partitions per call.
 pub const MAX_PARTITIONS_PER_CREATE: usize = 100;
 /// BatchGetPartition takes at most this many partition values per call.
 pub const MAX_PARTITIONS_PER_GET: usize = 1000;
 
-pub const TABLE_TYPE: &str = "EXTERNAL_TABLE";
-pub const INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
-pub const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
-pub const SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+pub(crate) const TABLE_TYPE: &str = "EXTERNAL_TABLE";
+pub(crate) const INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+pub(crate) const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+pub(crate) const SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
 
 /// A column type as Glue, Athena and Redshift Spectrum spell it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -56,7 +56,7 @@ pub enum HiveType {
 }
 
 impl HiveType {
-    pub fn from_logical(t: LogicalType) -> HiveType {
+    pub(crate) fn from_logical(t: LogicalType) -> HiveType {
         match t {
             LogicalType::Boolean => HiveType::Boolean,
             LogicalType::Int64 => HiveType::Bigint,
@@ -97,7 +97,7 @@ impl HiveType {
 
     /// The Hive type of an Arrow field as parse-file writes it: the
     /// `landfall.type` metadata when it names a type, else the Arrow type.
-    pub fn of_field(field: &Field) -> Result<HiveType, FooterError> {
+    pub(crate) fn of_field(field: &Field) -> Result<HiveType, FooterError> {
         if let Some(t) = field.metadata().get(META_TYPE).and_then(|t| t.parse::<LogicalType>().ok()) {
             return Ok(HiveType::from_logical(t));
         }
@@ -192,7 +192,7 @@ pub enum FooterError {
 }
 
 /// The length of the metadata block from a file's last 8 bytes.
-pub fn footer_metadata_len(tail: &[u8]) -> Result<usize, FooterError> {
+pub(crate) fn footer_metadata_len(tail: &[u8]) -> Result<usize, FooterError> {
     let last = tail.len().checked_sub(FOOTER_TAIL_LEN).and_then(|start| tail.get(start..)).ok_or_else(|| {
         FooterError::NotParquet(format!("{} bytes are fewer than the {FOOTER_TAIL_LEN}-byte footer", tail.len()))
     })?;
@@ -205,7 +205,7 @@ pub fn footer_metadata_len(tail: &[u8]) -> Result<usize, FooterError> {
 
 /// The columns of a part from its metadata block (the footer without the
 /// trailing 8 bytes).
-pub fn columns_from_metadata(metadata: &[u8]) -> Result<Vec<Column>, FooterError> {
+pub(crate) fn columns_from_metadata(metadata: &[u8]) -> Result<Vec<Column>, FooterError> {
     let meta = ParquetMetaDataReader::decode_metadata(metadata).map_err(|e| FooterError::BadMetadata(e.to_string()))?;
     let file = meta.file_metadata();
     let schema = parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
@@ -215,7 +215,7 @@ pub fn columns_from_metadata(metadata: &[u8]) -> Result<Vec<Column>, FooterError
 
 /// The table columns of an Arrow schema, in order. A `dt` column is left
 /// out: it is the partition key, which Glue keeps apart from the columns.
-pub fn columns_from_arrow(schema: &Schema) -> Result<Vec<Column>, FooterError> {
+pub(crate) fn columns_from_arrow(schema: &Schema) -> Result<Vec<Column>, FooterError> {
     schema
         .fields()
         .iter()
@@ -275,7 +275,7 @@ pub fn table_location(curated_bucket: &str, table: &str) -> String {
 }
 
 /// `<table location>dt=YYYY-MM-DD/`
-pub fn partition_location(table_location: &str, dt: &str) -> String {
+pub(crate) fn partition_location(table_location: &str, dt: &str) -> String {
     let base = table_location.trim_end_matches('/');
     format!("{base}/{PARTITION_KEY}={dt}/")
 }
@@ -368,7 +368,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub fn from_code(code: &str) -> ErrorKind {
+    pub(crate) fn from_code(code: &str) -> ErrorKind {
         match code {
             "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
                 ErrorKind::Throttled

@@ -104,7 +104,7 @@ impl EventError {
 }
 
 /// Decodes an S3 event key: `+` is a space, then percent-decoding.
-pub fn decode_key(raw: &str) -> Result<String, EventError> {
+pub(crate) fn decode_key(raw: &str) -> Result<String, EventError> {
     let plus_as_space = raw.replace('+', " ");
     percent_encoding::percent_decode_str(&plus_as_space)
         .decode_utf8()
@@ -115,7 +115,7 @@ pub fn decode_key(raw: &str) -> Result<String, EventError> {
 /// Encodes a key as S3 writes it into an event (the inverse of
 /// [`decode_key`]): unreserved characters and `/` as they are, a space as
 /// `+`, everything else percent-encoded as UTF-8.
-pub fn encode_key(key: &str) -> String {
+pub(crate) fn encode_key(key: &str) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
     utf8_percent_encode(key, KEEP).to_string().replace("%20", "+")
@@ -227,13 +227,13 @@ struct EventBridgeObject {
 const MAX_ENVELOPES: usize = 4;
 
 /// Parses one SQS message body (or any notification document).
-pub fn parse_body(body: &str) -> Result<Notice, EventError> {
+pub(crate) fn parse_body(body: &str) -> Result<Notice, EventError> {
     let value: Value = serde_json::from_str(body).map_err(|e| EventError::NotJson(e.to_string()))?;
     parse_value(&value, 0)
 }
 
 /// Parses a notification already decoded as JSON.
-pub fn parse_value(value: &Value, depth: usize) -> Result<Notice, EventError> {
+pub(crate) fn parse_value(value: &Value, depth: usize) -> Result<Notice, EventError> {
     if depth > MAX_ENVELOPES {
         return Err(EventError::TooDeep(MAX_ENVELOPES));
     }

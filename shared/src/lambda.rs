@@ -21,9 +21,9 @@ use crate::telemetry::catalog::InvocationFinished;
 /// backs off with jitter and honours throttling; the functions add no loop
 /// of their own around SDK calls (the Data API driver, which does, builds
 /// its client with retries off).
-pub const SDK_ATTEMPTS: u32 = 3;
+pub(crate) const SDK_ATTEMPTS: u32 = 3;
 /// A black-holed endpoint fails in seconds, not at the function's timeout.
-pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Tracing through lambda_runtime's subscriber, so the function's log
 /// configuration wins: `AWS_LAMBDA_LOG_LEVEL` (then `RUST_LOG`) for the
@@ -65,6 +65,29 @@ pub async fn config(store: &dyn ObjectStore) -> Result<Arc<Config>, EnvError> {
 /// `LANDFALL_WORK_DIR`, else the system's temp dir (`/tmp` in Lambda).
 pub fn work_dir() -> PathBuf {
     crate::env::optional("LANDFALL_WORK_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir)
+}
+
+/// Name prefixes of the scratch folders handlers make in the work dir
+/// (parse-file's `parse-`, the loaders' `load-` and `load-rejects-`,
+/// tempfile's default `.tmp` for run-job's archives).
+const SCRATCH_PREFIXES: [&str; 3] = ["parse-", "load-", ".tmp"];
+
+/// Removes the scratch folders in `dir`, returning how many. Called once
+/// as the runtime starts, before any invocation of this process: Lambda
+/// keeps `/tmp` across a timeout or a crash, so whatever is there was left
+/// by an invocation that was killed and would otherwise fill the ephemeral
+/// storage. Never called by the local stack, whose processes share a dir.
+pub fn clear_stale_scratch(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_scratch = SCRATCH_PREFIXES.iter().any(|p| name.to_string_lossy().starts_with(p));
+        if is_scratch && entry.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// When the invocation is cut off. A handler stops taking new work a margin
@@ -114,6 +137,10 @@ where
     F: Fn(Value, Deadline) -> Fut,
     Fut: std::future::Future<Output = Result<Value, lambda_runtime::Error>>,
 {
+    let removed = clear_stale_scratch(&work_dir());
+    if removed > 0 {
+        tracing::warn!(removed, "removed scratch folders that killed invocations left in the work dir");
+    }
     let handler = &handler;
     let metrics = &metrics;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
@@ -129,6 +156,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_killed_invocations_scratch_is_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["parse-abc", "load-x1", "load-rejects-y", ".tmpQ1"] {
+            std::fs::create_dir_all(dir.path().join(d).join("inner")).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("keep")).unwrap();
+        std::fs::write(dir.path().join("parse-file.log"), b"a file, not a folder").unwrap();
+        assert_eq!(clear_stale_scratch(dir.path()), 4);
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, vec!["keep", "parse-file.log"]);
+    }
 
     #[test]
     fn a_deadline_says_when_to_stop_taking_work() {

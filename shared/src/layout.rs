@@ -61,7 +61,7 @@ pub fn rejects_key(feed: &str, file_id: &str) -> String {
 
 /// Rows and files the loader set aside in one load (deterministic per load,
 /// so a retried load overwrites its own record).
-pub fn load_rejects_key(feed: &str, load_id: &str) -> String {
+pub(crate) fn load_rejects_key(feed: &str, load_id: &str) -> String {
     format!("{REJECTS_PREFIX}{feed}/load-{load_id}.jsonl.gz")
 }
 

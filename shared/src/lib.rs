@@ -8,6 +8,7 @@ pub mod config;
 pub mod convert;
 pub mod disposition;
 pub mod env;
+pub mod escape;
 pub mod events;
 pub mod fetch;
 pub mod formats;

@@ -38,7 +38,7 @@ impl FileStatus {
 
     /// The file has rows to load (all of them, or what could be read). A
     /// failed or refused file loads nothing and changes no table.
-    pub fn has_rows(self) -> bool {
+    pub(crate) fn has_rows(self) -> bool {
         matches!(self, FileStatus::Parsed | FileStatus::Partial)
     }
 }

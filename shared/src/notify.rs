@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tracing::warn;
 
+use crate::escape::{Mrkdwn, command};
 use crate::monitor::AlertKind;
 use crate::retry::{Backoff, Jitter};
 use crate::secrets::{SecretError, Secrets};
@@ -44,23 +45,27 @@ pub struct AlertNotice<'a> {
 
 /// The Block Kit message: a header line (plain `text`, what notifications
 /// and screen readers show), the facts as fields, and the commands to look.
+/// The feed, the series (a value from the data) and the detail are shown as
+/// text, never as markup ([`Mrkdwn`]).
 pub fn slack_message(n: &AlertNotice<'_>) -> Value {
     let series = if n.dims.is_empty() { "the whole feed" } else { n.dims };
     let (icon, state) = match n.resolved_at {
         None => (":rotating_light:", "open"),
         Some(_) => (":white_check_mark:", "resolved"),
     };
-    let headline = format!("{icon} {} {}: {} ({series})", n.feed, n.kind.as_str(), state);
+    let (feed, series_shown) = (Mrkdwn(n.feed), Mrkdwn(series));
+    let headline = format!("{icon} {feed} {}: {state} ({series_shown})", n.kind.as_str());
     let mut fields = vec![
-        json!({"type": "mrkdwn", "text": format!("*Feed*\n{}", n.feed)}),
-        json!({"type": "mrkdwn", "text": format!("*Series*\n{series}")}),
-        json!({"type": "mrkdwn", "text": format!("*What*\n{}", n.detail)}),
+        json!({"type": "mrkdwn", "text": format!("*Feed*\n{feed}")}),
+        json!({"type": "mrkdwn", "text": format!("*Series*\n{series_shown}")}),
+        json!({"type": "mrkdwn", "text": format!("*What*\n{}", Mrkdwn(n.detail))}),
         json!({"type": "mrkdwn", "text": format!("*Since*\n{}", n.since.format("%Y-%m-%d %H:%M UTC"))}),
     ];
     if let Some(at) = n.resolved_at {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Resolved*\n{}", at.format("%Y-%m-%d %H:%M UTC"))}));
     }
-    let look = format!("`landfall status` · `landfall files --feed {} --since 1d`", n.feed);
+    let files = command("landfall files", &["--feed", n.feed, "--since", "1d"]);
+    let look = format!("`landfall status` · `{}`", Mrkdwn(&files));
     json!({
         "text": headline,
         "blocks": [
@@ -184,6 +189,23 @@ mod tests {
         assert!(m["text"].as_str().unwrap().contains("quiet: resolved"));
         assert_eq!(m["blocks"][1]["fields"][4]["text"], "*Resolved*\n2026-12-01 13:50 UTC");
     }
+    #[test]
+    fn a_hostile_series_is_shown_as_text_and_its_feed_command_quoted() {
+        let mut n = notice(false);
+        n.dims = "partner_id=<!channel> <https://x|Click>";
+        let m = slack_message(&n);
+        let body = m.to_string();
+        assert!(!body.contains("<!channel>") && !body.contains("<https://x"), "{body}");
+        assert_eq!(
+            m["text"],
+            ":rotating_light: partner_clicks quiet: open (partner_id=&lt;!channel&gt; &lt;https://x|Click&gt;)"
+        );
+        assert_eq!(
+            m["blocks"][1]["fields"][1]["text"],
+            "*Series*\npartner_id=&lt;!channel&gt; &lt;https://x|Click&gt;"
+        );
+    }
+
     struct Webhook(String);
 
     #[async_trait::async_trait]

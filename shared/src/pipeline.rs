@@ -50,7 +50,7 @@ use crate::telemetry::Metrics;
 use crate::telemetry::catalog::{EventInvalid, EventSkipped, Invalid, MessageFailed};
 
 /// The message id a direct invocation's single notice carries in logs.
-pub const DIRECT: &str = "direct";
+pub(crate) const DIRECT: &str = "direct";
 
 /// One message's notice, decoded, with where it sits in the batch.
 #[derive(Debug, Clone)]
@@ -74,11 +74,6 @@ impl Budget {
     /// The budget of handler `H` in an invocation that ends at `deadline`.
     pub fn of<H: NoticeHandler + ?Sized>(deadline: Deadline) -> Self {
         Budget { deadline, margin: H::DEADLINE_MARGIN }
-    }
-
-    /// No deadline: tests, replays from the operator CLI.
-    pub fn unlimited() -> Self {
-        Budget { deadline: Deadline::never(), margin: Duration::ZERO }
     }
 
     /// Whether a unit of work may start: at least the margin is left.
@@ -261,7 +256,7 @@ fn count_skips(metrics: &Metrics, notice: &Notice) {
 /// The batch's messages with their ids, or, when one has none, the
 /// response that fails them all: such a message cannot be reported on its
 /// own, and letting the batch succeed would delete it unprocessed.
-pub fn identified(event: &SqsEvent) -> Result<Vec<(&str, &SqsMessage)>, SqsBatchResponse> {
+pub(crate) fn identified(event: &SqsEvent) -> Result<Vec<(&str, &SqsMessage)>, SqsBatchResponse> {
     let mut out = Vec::with_capacity(event.records.len());
     for message in &event.records {
         let Some(id) = events::message_id(message) else {
@@ -382,7 +377,7 @@ mod tests {
         let response = h.handle_sqs(sqs_event(&[s3_notification("b", "ok.csv")]), soon).await;
         assert_eq!(failed_ids(&response), vec!["m0"]);
         assert!(Budget::of::<Echo>(Deadline::after(Echo::DEADLINE_MARGIN * 2)).may_start());
-        assert!(Budget::unlimited().may_start());
+        assert!(Budget::of::<Echo>(Deadline::never()).may_start());
     }
 
     #[tokio::test]

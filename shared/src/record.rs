@@ -25,7 +25,7 @@ pub enum Value<'a> {
 /// (`String`) shared by many values: how readers and the writer hold records
 /// without an allocation per value.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum StoredValue {
+pub(crate) enum StoredValue {
     Null,
     Bool(bool),
     Int(i64),
@@ -72,7 +72,7 @@ impl StoredValue {
 
 /// Raw record text kept with a reject is cut to this many bytes (the landing
 /// object keeps the original).
-pub const MAX_RAW_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_RAW_BYTES: usize = 64 * 1024;
 
 /// Longest prefix of `s` of at most `max` bytes that ends on a char boundary.
 pub fn truncate(s: &str, max: usize) -> &str {
@@ -87,7 +87,7 @@ pub fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// [`truncate`] in place.
-pub fn truncate_in_place(s: &mut String, max: usize) {
+pub(crate) fn truncate_in_place(s: &mut String, max: usize) {
     let keep = truncate(s, max).len();
     s.truncate(keep);
 }
@@ -121,7 +121,7 @@ impl SinkError {
 /// caller can retry the file, whereas a corrupt gzip member or invalid bytes
 /// are a property of the data and are not retried.
 #[derive(Debug)]
-pub struct SourceReadError(pub Box<dyn std::error::Error + Send + Sync>);
+pub(crate) struct SourceReadError(pub Box<dyn std::error::Error + Send + Sync>);
 
 impl fmt::Display for SourceReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,7 +139,7 @@ impl SourceReadError {
 }
 
 /// True when `err` (or the error it wraps) came from the transport, not the data.
-pub fn is_source_error(err: &std::io::Error) -> bool {
+pub(crate) fn is_source_error(err: &std::io::Error) -> bool {
     err.get_ref().is_some_and(|inner| inner.is::<SourceReadError>())
 }
 

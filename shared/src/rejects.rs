@@ -46,7 +46,7 @@ impl Reject {
 
 /// Streams rejects into a local gzip file so a file with millions of bad
 /// rows never holds them in memory.
-pub struct RejectWriter {
+pub(crate) struct RejectWriter {
     path: PathBuf,
     out: Option<GzEncoder<BufWriter<File>>>,
     count: u64,

@@ -56,6 +56,10 @@ struct Fake {
     refuse_submits: Mutex<VecDeque<&'static str>>,
     outcome: Mutex<Decide>,
     answer: Mutex<Answer>,
+    /// ClientToken -> the statement it started.
+    tokens: Mutex<HashMap<String, String>>,
+    /// Submits to accept and then answer with a 500, as a connection lost after the call.
+    lose_answers: Mutex<usize>,
 }
 
 impl Fake {
@@ -66,6 +70,8 @@ impl Fake {
             refuse_submits: Mutex::new(VecDeque::new()),
             outcome: Mutex::new(Box::new(|_| finishes())),
             answer: Mutex::new(Box::new(|_| Vec::new())),
+            tokens: Mutex::new(HashMap::new()),
+            lose_answers: Mutex::new(0),
         })
     }
 
@@ -147,11 +153,41 @@ impl Respond for Responder {
                     );
                 }
                 let sqls = sqls_of(&body);
-                let outcome = (fake.outcome.lock().unwrap())(&sqls);
+                // "The maximum query statement size is 100 KB" (Data API considerations:
+                // https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html), with the
+                // service's message.
+                if sqls.iter().any(|s| s.len() > 100_000) {
+                    return ResponseTemplate::new(400).set_body_raw(
+                        json!({"__type": "ValidationException", "Message": "Cannot process query string larger than 100kB"}).to_string(),
+                        "application/x-amz-json-1.1",
+                    );
+                }
+                // ClientToken makes the call idempotent (ExecuteStatement:
+                // https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ExecuteStatement.html):
+                // a token seen before answers with the statement it started, which runs once.
+                let token = body["ClientToken"].as_str().unwrap_or_default().to_owned();
                 let mut statements = fake.statements.lock().unwrap();
-                let id = format!("st-{}", statements.len() + 1);
-                let name = body["StatementName"].as_str().unwrap_or_default().to_owned();
-                statements.insert(id.clone(), Statement { sqls, name, outcome, polls: 0 });
+                let id = match fake.tokens.lock().unwrap().get(&token) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let outcome = (fake.outcome.lock().unwrap())(&sqls);
+                        let id = format!("st-{}", statements.len() + 1);
+                        let name = body["StatementName"].as_str().unwrap_or_default().to_owned();
+                        statements.insert(id.clone(), Statement { sqls, name, outcome, polls: 0 });
+                        id
+                    }
+                };
+                if !token.is_empty() {
+                    fake.tokens.lock().unwrap().insert(token, id.clone());
+                }
+                let mut lose = fake.lose_answers.lock().unwrap();
+                if *lose > 0 {
+                    *lose -= 1;
+                    return ResponseTemplate::new(500).set_body_raw(
+                        json!({"__type": "InternalServerException", "Message": "connection reset"}).to_string(),
+                        "application/x-amz-json-1.1",
+                    );
+                }
                 ok(json!({"Id": id, "SessionId": "sess-1", "CreatedAt": 1_790_000_000.0}))
             }
             "DescribeStatement" => {
@@ -403,7 +439,7 @@ fn merge_rules() -> FeedRules {
 async fn an_append_stages_in_a_session_then_applies_in_one_transaction() {
     let (server, fake, store, load) = setup(2, FeedRules::default()).await;
     let report = driver(&server, store.clone()).load(&load).await.unwrap();
-    assert_eq!(fake.names(), vec!["columns", "ledger", "stage-0", "apply", "report", "rejects"]);
+    assert_eq!(fake.names(), vec!["columns", "ledger-0", "stage-0", "apply", "report-0", "rejects"]);
     let submitted = fake.submitted();
     let stage = &submitted[2].1;
     assert!(stage[0].starts_with("CREATE TEMP TABLE \"landfall_staging\""));
@@ -677,4 +713,31 @@ async fn the_monitors_statements_run_as_one_transaction_and_one_statement_on_its
     let e = warehouse.execute(vec!["SELECT 1".into(), "SELECT 2".into()]).await.unwrap_err();
     assert_eq!(e.disposition(), Disposition::DeadLetter, "{e}");
     assert!(e.to_string().contains("permission denied"), "{e}");
+}
+
+#[tokio::test]
+async fn a_submit_whose_answer_was_lost_is_not_run_twice() {
+    let (server, fake, store, load) = setup(2, FeedRules::default()).await;
+    *fake.lose_answers.lock().unwrap() = 1;
+    driver(&server, store.clone()).load(&load).await.unwrap();
+    let calls = fake.calls.lock().unwrap().clone();
+    let first = calls.iter().find(|(op, _)| op.ends_with("ExecuteStatement")).unwrap();
+    let token = first.1["ClientToken"].as_str().unwrap().to_owned();
+    let sent = calls.iter().filter(|(_, b)| b["ClientToken"] == token.as_str()).count();
+    assert_eq!(sent, 2, "the lost call was sent again, with its token");
+    let columns: Vec<String> = fake.names().into_iter().filter(|n| n == "columns").collect();
+    assert_eq!(columns.len(), 2, "two calls");
+    let started = fake.statements.lock().unwrap().values().filter(|s| s.name.ends_with("-columns")).count();
+    assert_eq!(started, 1, "one statement ran");
+}
+
+#[tokio::test]
+async fn a_batch_of_3000_files_reads_the_ledger_in_statements_under_100_kb() {
+    // 3,000 ids in one IN list are about 132 KB here (40 hex digits; 108 KB at the real 32).
+    let (server, fake, store, load) = setup(3000, FeedRules::default()).await;
+    driver(&server, store.clone()).load(&load).await.unwrap();
+    let submitted = fake.submitted();
+    assert!(submitted.iter().flat_map(|(_, s)| s).all(|s| s.len() <= plan::MAX_STATEMENT_BYTES));
+    let names = fake.names();
+    assert!(names.contains(&"ledger-2".to_owned()) && names.contains(&"report-2".to_owned()), "{names:?}");
 }

@@ -25,6 +25,7 @@ use landfall::lambda::Deadline;
 use landfall::storage::{ObjectStore, S3Store, s3_client};
 use landfall::telemetry::Metrics;
 use landfall::threads::Threads;
+use landfall::warehouse::redshift::api::client_token;
 use landfall::warehouse::redshift::{DataApi, Polling, RedshiftSettings, RedshiftWarehouse, SdkDataApi, Session};
 use load_warehouse::LoadWarehouse;
 use parse_file::{Outcome, ParseFile, Settings};
@@ -67,7 +68,10 @@ warehouse:
 ";
 
 async fn query(api: &SdkDataApi, sql: &str) -> Vec<Vec<Option<String>>> {
-    let (id, _) = api.submit(vec![sql.to_owned()], "landfall-it-query", Session::None).await.unwrap();
+    let (id, _) = api
+        .submit(vec![sql.to_owned()], "landfall-it-query", Session::None, &client_token("landfall-it-query", &[]))
+        .await
+        .unwrap();
     loop {
         let d = api.describe(&id).await.unwrap();
         if !d.status.running() {

@@ -3,6 +3,7 @@
 //! [`landfall::notify::slack_message`]; the digest of refused and failed
 //! files and forwarded alarms are built here.
 
+use landfall::escape::{Mrkdwn, command};
 use landfall::notify::{AlertNotice, slack_message};
 use landfall::warehouse::bookkeeping::file_digests::FeedDigest;
 use serde_json::{Value, json};
@@ -44,7 +45,8 @@ pub fn alert(n: &AlertNotice<'_>) -> Notice {
     if let Some(at) = n.resolved_at {
         text.push_str(&format!("Resolved: {}\n", at.format("%Y-%m-%d %H:%M UTC")));
     }
-    text.push_str(&format!("\nLook with: landfall status; landfall files --feed {} --since 1d\n", n.feed));
+    let files = command("landfall files", &["--feed", n.feed, "--since", "1d"]);
+    text.push_str(&format!("\nLook with: landfall status; {files}\n"));
     Notice {
         what: "alert",
         slack: slack_message(n),
@@ -72,7 +74,7 @@ pub fn digest(feeds: &[FeedDigest]) -> Notice {
     let fields: Vec<Value> = feeds
         .iter()
         .take(DIGEST_FEEDS_SHOWN)
-        .map(|f| json!({"type": "mrkdwn", "text": format!("*{}*\n{}", f.feed, counts(f))}))
+        .map(|f| json!({"type": "mrkdwn", "text": format!("*{}*\n{}", Mrkdwn(&f.feed), counts(f))}))
         .collect();
     for chunk in fields.chunks(10) {
         blocks.push(json!({"type": "section", "fields": chunk}));
@@ -92,22 +94,18 @@ pub fn digest(feeds: &[FeedDigest]) -> Notice {
         feeds.iter().flat_map(|f| f.samples.iter().map(move |s| (f, s))).take(DIGEST_FILES_SHOWN).collect();
     for (f, s) in &shown {
         let reason = cut(s.reason.as_deref().unwrap_or("no reason recorded"), REASON_CHARS);
+        let look = command("landfall file", &[&s.source_url]);
         let mut line = format!(
-            "`{}` {} ({}): {reason}\n`landfall file {}`",
-            s.source_url,
+            "`{}` {} ({}): {}\n`{}`",
+            Mrkdwn(&s.source_url),
             s.status.as_str(),
-            f.feed,
-            s.source_url
+            Mrkdwn(&f.feed),
+            Mrkdwn(&reason),
+            Mrkdwn(&look)
         );
-        text.push_str(&format!(
-            "{} {} ({}): {reason}\n  landfall file {}\n",
-            s.source_url,
-            s.status.as_str(),
-            f.feed,
-            s.source_url
-        ));
+        text.push_str(&format!("{} {} ({}): {reason}\n  {look}\n", s.source_url, s.status.as_str(), f.feed));
         if let Some(r) = &s.rejects_key {
-            line.push_str(&format!(" · rejects `{r}`"));
+            line.push_str(&format!(" · rejects `{}`", Mrkdwn(r)));
             text.push_str(&format!("  rejects: {r}\n"));
         }
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": line}}));
@@ -138,13 +136,14 @@ pub fn alarm(a: &Alarm) -> Notice {
         "OK" => ":white_check_mark:",
         _ => ":grey_question:",
     };
-    let headline = format!("{icon} {} is {}", a.name, a.state);
-    let mut fields = vec![json!({"type": "mrkdwn", "text": format!("*Why*\n{}", cut(&a.reason, REASON_CHARS))})];
+    let headline = format!("{icon} {} is {}", Mrkdwn(&a.name), Mrkdwn(&a.state));
+    let why = format!("*Why*\n{}", Mrkdwn(&cut(&a.reason, REASON_CHARS)));
+    let mut fields = vec![json!({"type": "mrkdwn", "text": why})];
     if let Some(d) = &a.description {
-        fields.push(json!({"type": "mrkdwn", "text": format!("*What*\n{}", cut(d, REASON_CHARS))}));
+        fields.push(json!({"type": "mrkdwn", "text": format!("*What*\n{}", Mrkdwn(&cut(d, REASON_CHARS)))}));
     }
     if let Some(t) = &a.changed_at {
-        fields.push(json!({"type": "mrkdwn", "text": format!("*Since*\n{t}")}));
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Since*\n{}", Mrkdwn(t))}));
     }
     let look = "`landfall status` · `landfall redrive FUNCTION` once the cause is fixed";
     Notice {

@@ -347,3 +347,60 @@ async fn a_dlq_alarm_from_the_topic_is_forwarded_to_slack_and_the_functions_own_
     assert!(topic.published.lock().unwrap().is_empty(), "the topic has it already: nothing published back");
     assert_eq!(m.metrics.get(landfall::telemetry::catalog::EVENTS_SKIPPED.name, &[("reason", "own_message")]), 1);
 }
+
+/// Every Slack text of the messages the stand-in received, joined.
+async fn slack_bodies(server: &MockServer) -> Vec<Value> {
+    let received = server.received_requests().await.unwrap_or_default();
+    received.iter().map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_partner_value_that_is_slack_markup_and_a_key_that_is_a_command_reach_slack_as_text() {
+    let slack = slack_server().await;
+    let topic = Arc::new(Topic::default());
+    let m = monitor("monitor_feeds_hostile", HOURLY_FEED, &[("landfall/slack", &slack)], topic.clone()).await;
+    let now = at(12, 0);
+    m.handler.run(now - chrono::Duration::days(30), Deadline::never()).await.unwrap();
+    hourly(&m.db, "partner_clicks", now, 8 * 24, &[(0, 0, -1, 0), (0, 1, -1, 0)]).await;
+    let hostile = "partner_id=<!channel> <https://x|Click>";
+    m.db.execute("UPDATE landfall.feed_stats SET dims = $1 WHERE dims = 'partner_id=p00'", &[&hostile]).await.unwrap();
+    let key = "s3://landing/orders/a`id`; rm -rf ~.csv";
+    m.db.execute(
+        "INSERT INTO landfall.load_ledger (table_name, file_id, feed, source_url, etag, manifest_key, status, \
+         rows_loaded, rows_rejected, load_id, loaded_at, detail) \
+         VALUES ('public.orders', 'f1', 'orders', $1, NULL, '_manifests/orders/f1.json', 'refused', 0, 0, 'l1', \
+                 TIMESTAMPTZ '2026-12-01 11:30:00+00', $2::text::jsonb)",
+        &[&key, &r#"{"reason": "column <!here> would change type"}"#],
+    )
+    .await
+    .unwrap();
+
+    let r = m.handler.run(now, Deadline::never()).await.unwrap();
+    assert_eq!((r.opened, r.digested), (1, 1));
+    let bodies = slack_bodies(&slack).await;
+    assert_eq!(bodies.len(), 2);
+    for body in &bodies {
+        let raw = body.to_string();
+        for markup in ["<!channel>", "<https://x", "<!here>"] {
+            assert!(!raw.contains(markup), "{markup} reached Slack as markup: {raw}");
+        }
+    }
+    assert_eq!(
+        bodies[0]["text"],
+        ":rotating_light: partner_clicks quiet: open (partner_id=&lt;!channel&gt; &lt;https://x|Click&gt;)"
+    );
+    let file = bodies[1]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .find(|t| t.contains("landfall file"))
+        .unwrap();
+    assert_eq!(
+        file,
+        "`s3://landing/orders/a`id`; rm -rf ~.csv` refused (orders): column &lt;!here&gt; would change type\n\
+         `landfall file $'s3://landing/orders/a\\x60id\\x60; rm -rf ~.csv'`"
+    );
+    let (_, _, email) = topic.published.lock().unwrap()[1].clone();
+    assert!(email.contains("  landfall file $'s3://landing/orders/a\\x60id\\x60; rm -rf ~.csv'\n"), "{email}");
+}

@@ -243,7 +243,7 @@ impl ParseFile {
         };
 
         // Before the manifest: a loaded file's names are always recorded.
-        if outcome.status.has_rows() {
+        if matches!(outcome.status, FileStatus::Parsed | FileStatus::Partial) {
             let added = &outcome.write.added_names;
             names::record(self.store.as_ref(), &self.settings.curated_bucket, &feed.table, &recorded, added).await?;
         }

@@ -100,3 +100,57 @@ async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
     let m = parse("any/bomb.csv.gz", &bomb).await;
     assert_eq!((m.status, m.rows), (FileStatus::Parsed, 2 << 20));
 }
+
+fn gzip_lines(lines: impl Iterator<Item = String>) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for line in lines {
+        gz.write_all(line.as_bytes()).unwrap();
+        gz.write_all(b"\n").unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+#[tokio::test]
+async fn twenty_thousand_ids_as_keys_make_one_json_column_one_part_and_lose_no_row() {
+    let body = gzip_lines((0..20_000).map(|i| {
+        format!("{{\"id\":{i},\"tier_and_details\":{{\"{:024x}\":{{\"tier\":\"gold\",\"n\":{i}}}}}}}", i * 7919 + 1)
+    }));
+    let m = parse("any/customers.jsonl.gz", &body).await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 20_000, 0));
+    let columns: Vec<(&str, String)> = m.schema.iter().map(|c| (c.name.as_str(), c.data_type.to_string())).collect();
+    assert_eq!(columns, vec![("id", "int64".to_owned()), ("tier_and_details", "json".to_owned())]);
+    assert_eq!(m.parts.len(), 1);
+    let notes = m.input.map(|i| i.notes).unwrap_or_default();
+    assert!(
+        notes.iter().any(|n| n.starts_with("object tier_and_details is kept whole as one JSON column")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_gzip_csv_whose_dates_cycle_through_nine_days_makes_one_part_per_day() {
+    let store = Arc::new(MemoryStore::default());
+    let mut csv = String::from("id,day\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},2026-01-0{}\n", i % 9 + 1));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    store.insert("landing", "days/cycle.csv.gz", &gz.finish().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_yaml("feeds:\n  days:\n    prefix: days/\n    partition_column: day\n", "test").unwrap();
+    let settings =
+        Settings { curated_bucket: "curated".into(), work_dir: dir.path().to_path_buf(), threads: Threads::Two };
+    let h = ParseFile::new(store.clone(), Arc::new(config), settings, Metrics::new("test"));
+    let Outcome::Written { manifest_key, .. } =
+        h.process(&ObjectCreated::put("landing", "days/cycle.csv.gz")).await.unwrap()
+    else {
+        panic!("expected a manifest")
+    };
+    let m = Manifest::from_json(&store.read("curated", &manifest_key).unwrap()).unwrap();
+    assert_eq!((m.status, m.rows), (FileStatus::Parsed, 20_000));
+    let mut days: Vec<&str> = m.parts.iter().map(|p| p.dt.as_str()).collect();
+    days.sort_unstable();
+    days.dedup();
+    assert_eq!((m.parts.len(), days.len()), (9, 9), "one part per day");
+}

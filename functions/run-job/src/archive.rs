@@ -25,19 +25,23 @@ use landfall::convert::{ConvertRequest, NameRules, convert};
 use landfall::formats::{CsvOptions, FormatChoice, ReadOptions};
 use landfall::jobs::{Archive, ArchiveRows};
 use landfall::layout::s3_url;
-use landfall::lineage::{PARTITION_KEY, RESERVED_NAMES};
+use landfall::lineage::{LOADED_AT_COLUMN, PARTITION_KEY, RESERVED_NAMES};
 use landfall::schema::{DeclaredColumn, FinishedPart, LogicalType, SchemaContract};
+use landfall::storage::StorageError;
 use landfall::threads::Threads;
-use landfall::warehouse::jobs::{archive_condition, archive_delete, unload_archive};
+use landfall::warehouse::jobs::{
+    archive_bounded, archive_condition, archive_count, archive_delete, archive_unload_prefix, column_exists,
+    unload_archive,
+};
 use landfall::warehouse::postgres::{self as pg, PostgresTarget, sql_error};
 
 use landfall::warehouse::sql::{Dialect, TableName, quote_ident};
 use landfall::warehouse::{Driver, Warehouse};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use tracing::info;
+use tracing::{info, warn};
 
-use crate::export::{CsvRecords, read_unload_manifest};
+use crate::export::{CsvRecords, Unloaded, read_unload_manifest};
 use crate::{JobError, Outcome, Run, RunJob};
 
 /// The range a new run records: (column, cutoff date) for `older_than`,
@@ -64,18 +68,29 @@ pub fn glue_table(table: &str) -> String {
     format!("archive_{table}")
 }
 
+/// A run's rows as its ledger row fixed them: the range's condition and
+/// when the run was recorded.
+pub(crate) struct Range<'a> {
+    pub condition: &'a str,
+    /// The run's `started` (RFC 3339, or the ledger's text of it).
+    pub started: &'a str,
+}
+
 pub(crate) async fn run(
     ctx: &RunJob,
     run: &Run<'_>,
     a: &Archive,
-    column: Option<&str>,
-    cutoff: &str,
+    (column, cutoff): (Option<&str>, &str),
+    started: &str,
 ) -> Result<Outcome, JobError> {
     let table = ctx.table(&a.table);
     let cond = condition(ctx.dialect(), column, cutoff);
     let outcome = match &ctx.warehouse {
         Driver::Postgres(w) => Box::pin(postgres(ctx, run, a, w.target(), &table, &cond)).await?,
-        Driver::Redshift(w) => Box::pin(redshift(ctx, run, a, w.copy_role_arn(), &table, &cond)).await?,
+        Driver::Redshift(w) => {
+            let range = Range { condition: &cond, started };
+            Box::pin(redshift(ctx, run, a, w.copy_role_arn(), &table, &range)).await?
+        }
     };
     if a.vacuum {
         let statements = match ctx.dialect() {
@@ -177,6 +192,8 @@ fn archive_feed(table: &TableName, declared: Vec<DeclaredColumn>, partition_colu
         parquet_codec: ParquetCodec::Zstd,
         zstd_level: 3,
         row_group_rows: 122_880,
+        // An archive writes every day of its range; the rows it deletes must all be written.
+        max_partitions: usize::MAX,
         monitor_by: Vec::new(),
         expect: None,
         notify: Default::default(),
@@ -435,52 +452,99 @@ fn partition_of(key: &str) -> Option<&str> {
     dirs.split('/').find_map(|seg| seg.strip_prefix("dt=").or_else(|| seg.rsplit_once("_dt=").map(|(_, v)| v)))
 }
 
+/// Unloads, registers and deletes exactly the rows the files hold. The
+/// UNLOAD and the DELETE cannot share a transaction, so they share a
+/// condition fixed in the job ledger (the range, and rows loaded before the
+/// run was recorded) and the delete's transaction checks, under the lock,
+/// that as many rows meet it as the files hold. When they differ (rows of
+/// the range were changed in between), nothing is deleted: the run's folder
+/// is unloaded again once, and then the run is left for the next one.
 async fn redshift(
     ctx: &RunJob,
     run: &Run<'_>,
     a: &Archive,
     role: &str,
     table: &TableName,
-    cond: &str,
+    range: &Range<'_>,
 ) -> Result<Outcome, JobError> {
     let job = run.job;
     let d = Dialect::Redshift;
+    let has_loaded_at = !ctx
+        .warehouse
+        .fetch(table, &format!("landfall-job-{}-columns", run.run_id), &column_exists(d, table, LOADED_AT_COLUMN))
+        .await
+        .map_err(RunJob::wh(job))?
+        .is_empty();
+    let cond = archive_bounded(d, range.condition, has_loaded_at.then_some(range.started));
+    let prefix = archive_unload_prefix(&a.table, &run.run_id);
+    let mut last = None;
+    for attempt in 0..2 {
+        let files = unloaded(ctx, run, role, table, &cond, &prefix).await?;
+        let rows: u64 = files.iter().map(|f| f.rows).sum();
+        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let parts: Vec<(String, String, u64)> =
+            files.iter().filter_map(|f| Some((partition_of(&f.key)?.to_owned(), f.key.clone(), f.bytes))).collect();
+        if !parts.is_empty() {
+            register(ctx, job, &a.table, &parts).await?;
+        }
+        let manifest_key = format!("{prefix}manifest");
+        let detail = json!({ "table": table.plain(), "condition": cond, "manifest": manifest_key, "glue_table": glue_table(&a.table) });
+        let mut statements = archive_delete(d, table, &cond, rows);
+        statements.extend(crate::settle(d, run, rows, bytes, &detail));
+        let name = format!("landfall-job-{}-delete-{attempt}", run.run_id);
+        let Err(refused) = ctx.warehouse.transaction(table, &name, statements).await else {
+            return Ok(Outcome { rows: Some(rows), bytes: Some(bytes), detail });
+        };
+        let count = format!("landfall-job-{}-count-{attempt}", run.run_id);
+        let now = ctx.warehouse.fetch(table, &count, &archive_count(table, &cond)).await.map_err(RunJob::wh(job))?;
+        let matching: u64 =
+            now.first().and_then(|r| r.first()).cloned().flatten().and_then(|n| n.parse().ok()).unwrap_or(0);
+        if matching == rows {
+            return Err(RunJob::wh(job)(refused));
+        }
+        // The files no longer hold the range's rows: the next UNLOAD is a fresh one.
+        warn!(table = %table.plain(), archived = rows, matching, "rows of the range changed after the UNLOAD; unloading again");
+        ctx.store
+            .delete(&ctx.settings.curated_bucket, &manifest_key)
+            .await
+            .map_err(|source| JobError::Storage { job: job.name.clone(), source })?;
+        last = Some((rows, matching));
+    }
+    let (archived, matching) = last.unwrap_or_default();
+    Err(JobError::RangeMoved { job: job.name.clone(), table: table.plain(), archived, matching })
+}
+
+/// The run's unloaded files from its manifest: the one an earlier attempt
+/// finished (the manifest is written last), or a fresh UNLOAD into the
+/// run's emptied folder.
+async fn unloaded(
+    ctx: &RunJob,
+    run: &Run<'_>,
+    role: &str,
+    table: &TableName,
+    cond: &str,
+    prefix: &str,
+) -> Result<Vec<Unloaded>, JobError> {
+    let job = run.job;
     let bucket = &ctx.settings.curated_bucket;
-    let prefix = format!("archive/{}/{}_", a.table, run.run_id);
+    let storage = |source| JobError::Storage { job: job.name.clone(), source };
     let manifest_key = format!("{prefix}manifest");
-    // A recorded run whose UNLOAD finished (its manifest is written last) is not unloaded again.
     let manifest = match ctx.store.get_bytes(bucket, &manifest_key).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            let unload = unload_archive(table, cond, &s3_url(bucket, &prefix), role);
+        Err(StorageError::NotFound { .. }) => {
+            // What an unfinished attempt left: only this run's files, whose rows are all still in the warehouse.
+            for (key, _) in ctx.store.list(bucket, prefix).await.map_err(storage)? {
+                ctx.store.delete(bucket, &key).await.map_err(storage)?;
+            }
+            let unload = unload_archive(table, cond, &s3_url(bucket, prefix), role);
             let name = format!("landfall-job-{}-unload", run.run_id);
             ctx.warehouse.transaction(table, &name, vec![unload]).await.map_err(RunJob::wh(job))?;
-            ctx.store
-                .get_bytes(bucket, &manifest_key)
-                .await
-                .map_err(|source| JobError::Storage { job: job.name.clone(), source })?
+            ctx.store.get_bytes(bucket, &manifest_key).await.map_err(storage)?
         }
+        Err(e) => return Err(storage(e)),
     };
-    let files = read_unload_manifest(&manifest)
-        .map_err(|m| JobError::Invariant { job: job.name.clone(), message: format!("{manifest_key}: {m}") })?;
-    let parts: Vec<(String, String, u64)> = files
-        .iter()
-        .filter_map(|f| {
-            let dt = partition_of(&f.key)?;
-            Some((dt.to_owned(), f.key.clone(), f.bytes))
-        })
-        .collect();
-    if !parts.is_empty() {
-        register(ctx, job, &a.table, &parts).await?;
-    }
-    let rows: u64 = files.iter().map(|f| f.rows).sum();
-    let bytes: u64 = files.iter().map(|f| f.bytes).sum();
-    let detail = json!({ "table": table.plain(), "condition": cond, "manifest": manifest_key, "glue_table": glue_table(&a.table) });
-    let mut statements = archive_delete(d, table, cond);
-    statements.extend(crate::settle(d, run, rows, bytes, &detail));
-    let name = format!("landfall-job-{}-delete", run.run_id);
-    ctx.warehouse.transaction(table, &name, statements).await.map_err(RunJob::wh(job))?;
-    Ok(Outcome { rows: Some(rows), bytes: Some(bytes), detail })
+    read_unload_manifest(&manifest)
+        .map_err(|m| JobError::Invariant { job: job.name.clone(), message: format!("{manifest_key}: {m}") })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use chrono::Utc;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures_util::{StreamExt, pin_mut};
+use landfall::escape::Mrkdwn;
 use landfall::jobs::{Export, Job};
 use landfall::layout::{parse_s3_url, s3_url};
 use landfall::storage::MIN_PART_BYTES;
@@ -83,6 +84,14 @@ pub(crate) fn read_unload_manifest(bytes: &[u8]) -> Result<Vec<Unloaded>, String
         .collect()
 }
 
+/// The data rows of an export's files: UNLOAD's HEADER puts a header line
+/// at the top of each file, and a verbose manifest's `record_count`
+/// includes it ("If the HEADER option is specified, the row count includes
+/// the header line": <https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html>).
+fn data_rows(files: &[Unloaded]) -> u64 {
+    files.iter().map(|f| f.rows.saturating_sub(1)).sum()
+}
+
 pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, e: &Export) -> Result<Outcome, JobError> {
     let d = ctx.dialect();
     let job = run.job;
@@ -109,7 +118,7 @@ pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, e: &Export) -> Result<Outco
                 .map_err(|source| JobError::Storage { job: job.name.clone(), source })?;
             let files = read_unload_manifest(&manifest)
                 .map_err(|m| JobError::Invariant { job: job.name.clone(), message: format!("{manifest_key}: {m}") })?;
-            let rows = files.iter().map(|f| f.rows).sum();
+            let rows = data_rows(&files);
             let bytes = files.iter().map(|f| f.bytes).sum();
             (files.into_iter().map(|f| f.key).collect(), rows, bytes)
         }
@@ -192,12 +201,13 @@ pub(crate) fn export_message(
     keys: &[String],
     link: Option<&str>,
 ) -> Value {
-    let headline = format!(":outbox_tray: export {job}: {rows} rows, {bytes} bytes");
+    let headline = format!(":outbox_tray: export {}: {rows} rows, {bytes} bytes", Mrkdwn(job));
+    let first = format!("s3://{bucket}/{}", keys.first().map_or("", String::as_str));
     let mut fields = vec![
         json!({"type": "mrkdwn", "text": format!("*Rows*\n{rows}")}),
         json!({"type": "mrkdwn", "text": format!("*Bytes*\n{bytes}")}),
-        json!({"type": "mrkdwn", "text": format!("*Where*\ns3://{bucket}/{}", keys.first().map_or("", String::as_str))}),
-        json!({"type": "mrkdwn", "text": format!("*Run*\n{run_id}")}),
+        json!({"type": "mrkdwn", "text": format!("*Where*\n{}", Mrkdwn(&first))}),
+        json!({"type": "mrkdwn", "text": format!("*Run*\n{}", Mrkdwn(run_id))}),
     ];
     if let Some(link) = link {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Download*\n<{link}|{} file(s)>", keys.len())}));
@@ -231,6 +241,12 @@ mod tests {
         let files = read_unload_manifest(m).unwrap();
         assert_eq!(files, vec![Unloaded { key: "exports/j/dt=2026-12-01/r_000.gz".into(), bytes: 120, rows: 7 }]);
         assert!(read_unload_manifest(b"{}").is_err());
+    }
+
+    #[test]
+    fn each_files_header_line_is_not_counted_as_a_row() {
+        let file = |rows| Unloaded { key: "k".into(), bytes: 1, rows };
+        assert_eq!(data_rows(&[file(8), file(1), file(4)]), 10);
     }
 
     #[test]

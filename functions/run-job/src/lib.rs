@@ -16,6 +16,7 @@ use chrono::{SecondsFormat, Utc};
 use landfall::catalog::{Catalog, CatalogError};
 use landfall::config::Config;
 use landfall::disposition::Disposition;
+use landfall::escape::Mrkdwn;
 use landfall::jobs::{Job, JobSpec, downstream};
 use landfall::lambda::Deadline;
 use landfall::notify::{NotifyError, Slack};
@@ -48,6 +49,12 @@ pub enum JobError {
     Invariant { job: String, message: String },
     #[error("job {job}: scratch space: {source}")]
     Scratch { job: String, source: std::io::Error },
+    /// An archive's files hold other rows than its range now has (rows were
+    /// loaded or merged into it after the UNLOAD): nothing was deleted.
+    #[error(
+        "job {job}: {table}: the archive's files hold {archived} rows but {matching} now meet its range; nothing deleted, the next run unloads again"
+    )]
+    RangeMoved { job: String, table: String, archived: u64, matching: u64 },
 }
 
 impl JobError {
@@ -58,7 +65,7 @@ impl JobError {
             JobError::Warehouse { source, .. } => source.disposition(),
             JobError::Storage { source, .. } => Disposition::of_fault(source.retryable()),
             JobError::Catalog { source, .. } => Disposition::of_fault(source.retryable()),
-            JobError::Scratch { .. } => Disposition::Retry,
+            JobError::Scratch { .. } | JobError::RangeMoved { .. } => Disposition::Retry,
             JobError::Payload { .. }
             | JobError::UnknownJob { .. }
             | JobError::Config { .. }
@@ -355,6 +362,8 @@ impl RunJob {
         let d = self.dialect();
         let job = run.job;
         let started = now();
+        // The run's start as its ledger row has it: an archive's rows are bounded by it.
+        let recorded = resumed.as_ref().map_or_else(|| started.clone(), |r| r.started.clone());
         let range = match (&job.spec, &resumed) {
             (JobSpec::Archive(a), None) => Some(archive::range(a, Utc::now().date_naive())),
             (JobSpec::Archive(_), Some(r)) => Some((r.range_from.clone(), r.range_to.clone().unwrap_or_default())),
@@ -385,7 +394,7 @@ impl RunJob {
             JobSpec::Export(e) => Box::pin(export::run(self, run, e)).await,
             JobSpec::Archive(a) => {
                 let (column, cutoff) = range.unwrap_or_default();
-                Box::pin(archive::run(self, run, a, column.as_deref(), &cutoff)).await
+                Box::pin(archive::run(self, run, a, (column.as_deref(), &cutoff), &recorded)).await
             }
         }
     }
@@ -424,13 +433,18 @@ pub(crate) fn settle(d: Dialect, run: &Run<'_>, rows: u64, bytes: u64, detail: &
 
 fn failure_message(job: &Job, run_id: &str, e: &JobError) -> Value {
     let retry = if e.disposition() == Disposition::Retry { "it will be retried" } else { "it needs a fix" };
-    let headline = format!(":x: job {} ({}) failed: {retry}", job.name, job.kind().as_str());
+    let name = Mrkdwn(&job.name);
+    let headline = format!(":x: job {name} ({}) failed: {retry}", job.kind().as_str());
+    // The error can quote values from the data (a row the warehouse refused).
+    let error = e.to_string();
+    let facts = format!("*Run* {}\n*Error* {}", Mrkdwn(run_id), Mrkdwn(&error));
+    let payload = json!({ "job": job.name }).to_string();
     json!({
         "text": headline,
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Run* {run_id}\n*Error* {e}")}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("`landfall jobs` · run-job {{\"job\": \"{}\"}}", job.name)}]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("`landfall jobs` · run-job `{}`", Mrkdwn(&payload))}]},
         ]
     })
 }

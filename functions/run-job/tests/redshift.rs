@@ -1,9 +1,9 @@
 //! run-job on Redshift through a stand-in for the Data API over HTTP on
 //! loopback (the real SDK client, as shared/tests/redshift_data_api.rs
-//! does for the loader): every statement finishes, the calls are recorded,
-//! and an UNLOAD writes what Redshift would (its files and verbose
-//! manifest) into an in-memory store. The statements' text is pinned by the
-//! golden files in events/redshift/ (`cargo test -p landfall jobs`).
+//! does for the loader): the calls are recorded, and an UNLOAD writes what
+//! Redshift would (its files and verbose manifest) into an in-memory store.
+//! The statements' text is pinned by the golden files in events/redshift/
+//! (`cargo test -p landfall jobs`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -27,11 +27,19 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/landfall-copy";
 
 type Answer = Box<dyn Fn(&str) -> Vec<Vec<Value>> + Send + Sync>;
 
-/// Records every submitted SQL list; answers queries; plays UNLOAD into the store.
+/// Records every submitted SQL list; answers queries; plays UNLOAD into the
+/// store; holds the archived table's rows as a count (`rows`), which an
+/// archive's check, count and DELETE read.
 struct Fake {
     store: Arc<MemoryStore>,
     submitted: Mutex<Vec<Vec<String>>>,
     ids: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Statements that FAILED, with Redshift's error.
+    failed: Mutex<BTreeMap<String, String>>,
+    /// Rows of the archived table that meet the archive's condition.
+    rows: Mutex<u64>,
+    /// What loads do to those rows after each UNLOAD (a count each).
+    after_unload: Mutex<Vec<u64>>,
     answer: Answer,
 }
 
@@ -56,26 +64,94 @@ fn parquet(ids: &[i64]) -> Vec<u8> {
     buf
 }
 
+/// Redshift's error for an UNLOAD into a prefix that has objects, without ALLOWOVERWRITE or CLEANPATH.
+const NOT_EMPTY: &str = "Specified unload destination on S3 is not empty. Consider using a different bucket / prefix, \
+                         manually removing the target files in S3, or using the ALLOWOVERWRITE option.";
+
 impl Fake {
-    /// What Redshift leaves behind an UNLOAD: its files, then the manifest.
-    fn unload(&self, sql: &str) {
+    /// What Redshift does for an UNLOAD, as the UNLOAD reference documents
+    /// it (<https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html>):
+    /// with PARTITION BY a `/` is added to the prefix and the files go to
+    /// Hive-style `dt=` folders under it; the manifest is `<prefix>manifest`,
+    /// written last; with HEADER each file's `record_count` includes its
+    /// header line; UNLOAD fails when it finds files it could overwrite,
+    /// unless ALLOWOVERWRITE, or CLEANPATH (which first removes the files,
+    /// with PARTITION BY only in the partition folders it writes to).
+    fn unload(&self, sql: &str) -> Result<(), String> {
         let to = sql.split("\nTO '").nth(1).and_then(|r| r.split('\'').next()).unwrap();
-        let prefix = to.strip_prefix(&format!("s3://{CURATED}/")).unwrap();
-        let files: Vec<(String, Vec<u8>, u64)> = if sql.contains("PARTITION BY") {
-            vec![
-                (format!("{prefix}dt=2025-01-01/0000_part_00.parquet"), parquet(&[1, 2, 3]), 3),
-                (format!("{prefix}dt=2025-01-02/0000_part_00.parquet"), parquet(&[4, 5]), 2),
-            ]
+        let mut prefix = to.strip_prefix(&format!("s3://{CURATED}/")).unwrap().to_owned();
+        let partitioned = sql.contains("PARTITION BY");
+        if partitioned && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        let header = sql.contains(" HEADER");
+        let rows = *self.rows.lock().unwrap();
+        let files: Vec<(String, Vec<u8>, u64)> = if partitioned {
+            let ids: Vec<i64> = (1..=i64::try_from(rows).unwrap()).collect();
+            let (a, b) = ids.split_at(ids.len().div_ceil(2));
+            [("2025-01-01", a), ("2025-01-02", b)]
+                .into_iter()
+                .filter(|(_, ids)| !ids.is_empty())
+                .map(|(dt, ids)| (format!("{prefix}dt={dt}/0000_part_00.parquet"), parquet(ids), ids.len() as u64))
+                .collect()
         } else {
             vec![(format!("{prefix}000.gz"), b"\x1f\x8bgzip".to_vec(), 7)]
         };
+        if sql.contains("\nCLEANPATH") {
+            let folders: Vec<String> = if partitioned {
+                files.iter().map(|(k, _, _)| format!("{}/", k.rsplit_once('/').unwrap().0)).collect()
+            } else {
+                vec![prefix.clone()]
+            };
+            for folder in folders {
+                for key in self.store.keys(CURATED, &folder) {
+                    self.store.remove(CURATED, &key);
+                }
+            }
+        } else if !sql.contains("ALLOWOVERWRITE") && !self.store.keys(CURATED, &prefix).is_empty() {
+            return Err(NOT_EMPTY.into());
+        }
         let mut entries = Vec::new();
         for (key, body, rows) in &files {
             self.store.insert(CURATED, key, body);
-            entries.push(json!({"url": format!("s3://{CURATED}/{key}"), "meta": {"content_length": body.len(), "record_count": rows}}));
+            let count = rows + u64::from(header);
+            entries.push(json!({"url": format!("s3://{CURATED}/{key}"), "meta": {"content_length": body.len(), "record_count": count}}));
         }
-        let manifest = json!({ "entries": entries });
+        let manifest = json!({ "entries": entries, "author": {"name": "Amazon Redshift"} });
         self.store.insert(CURATED, &format!("{prefix}manifest"), manifest.to_string().as_bytes());
+        let mut after = self.after_unload.lock().unwrap();
+        if !after.is_empty() {
+            *self.rows.lock().unwrap() = after.remove(0);
+        }
+        Ok(())
+    }
+
+    /// A transaction on the archived table: the check fails it (division by
+    /// zero, nothing applied) unless its count is the table's.
+    fn apply(&self, sqls: &[String]) -> Result<(), String> {
+        let rows = *self.rows.lock().unwrap();
+        for sql in sqls {
+            if let Some(rest) = sql.strip_prefix("SELECT 1 / CASE WHEN count(*) = ") {
+                let n: u64 = rest.split(' ').next().unwrap().parse().unwrap();
+                if n != rows {
+                    return Err("Divide by zero".into());
+                }
+            }
+        }
+        if sqls.iter().any(|s| s.starts_with("DELETE FROM \"raw\".\"partner_clicks\"")) {
+            *self.rows.lock().unwrap() = 0;
+        }
+        Ok(())
+    }
+
+    fn query(&self, sql: &str) -> Vec<Vec<Value>> {
+        if sql.starts_with("SELECT count(*) FROM \"raw\".\"partner_clicks\"") {
+            return vec![vec![json!(*self.rows.lock().unwrap())]];
+        }
+        if sql.contains("information_schema.columns") && sql.contains("'_landfall_loaded_at'") {
+            return vec![vec![json!("_landfall_loaded_at")]];
+        }
+        (self.answer)(sql)
     }
 }
 
@@ -91,21 +167,32 @@ impl Respond for Responder {
         match op {
             "BatchExecuteStatement" | "ExecuteStatement" => {
                 let sqls = sqls_of(&body);
-                if sqls.iter().any(|s| s.starts_with("UNLOAD")) {
-                    fake.unload(&sqls[0]);
-                }
+                let played = if sqls.iter().any(|s| s.starts_with("UNLOAD")) {
+                    fake.unload(&sqls[0])
+                } else {
+                    fake.apply(&sqls)
+                };
                 fake.submitted.lock().unwrap().push(sqls.clone());
                 let mut ids = fake.ids.lock().unwrap();
                 let id = format!("st-{}", ids.len() + 1);
                 ids.insert(id.clone(), sqls);
+                if let Err(error) = played {
+                    fake.failed.lock().unwrap().insert(id.clone(), error);
+                }
                 ok(json!({"Id": id, "CreatedAt": 1_790_000_000.0}))
             }
             "DescribeStatement" => {
-                ok(json!({"Id": body["Id"], "Status": "FINISHED", "RedshiftQueryId": 7, "SubStatements": []}))
+                let id = body["Id"].as_str().unwrap_or_default();
+                match fake.failed.lock().unwrap().get(id) {
+                    Some(error) => ok(
+                        json!({"Id": id, "Status": "FAILED", "Error": error, "RedshiftQueryId": 7, "SubStatements": []}),
+                    ),
+                    None => ok(json!({"Id": id, "Status": "FINISHED", "RedshiftQueryId": 7, "SubStatements": []})),
+                }
             }
             "GetStatementResult" => {
                 let sql = fake.ids.lock().unwrap().get(body["Id"].as_str().unwrap_or_default()).map(|s| s[0].clone());
-                let rows = (fake.answer)(&sql.unwrap_or_default());
+                let rows = fake.query(&sql.unwrap_or_default());
                 let records: Vec<Vec<Value>> = rows
                     .into_iter()
                     .map(|r| {
@@ -192,6 +279,9 @@ async fn rig_with(
         store: store.clone(),
         submitted: Mutex::default(),
         ids: Mutex::default(),
+        failed: Mutex::default(),
+        rows: Mutex::new(5),
+        after_unload: Mutex::default(),
         answer: Box::new(answer),
     });
     Mock::given(method("POST")).respond_with(Responder(fake.clone())).mount(&server).await;
@@ -240,15 +330,38 @@ fn payload(job: &str) -> Payload {
     Payload { job: job.into(), from: None, to: None }
 }
 
+const ARCHIVE: &str =
+    "  old_clicks:\n    kind: archive\n    table: partner_clicks\n    older_than: 400d\n    schedule: rate(1 day)\n";
+const RESUMED: &str = "20261206T000000Z-0000beef";
+
+/// The job ledger's answer: one archive run that recorded its range and did not finish.
+fn unfinished(sql: &str) -> Vec<Vec<Value>> {
+    if !sql.contains("status IN ('running', 'failed')") {
+        return Vec::new();
+    }
+    let mut row: Vec<Value> = ["old_clicks", "archive", RESUMED, "2026-12-06 00:00:00.000+00"].map(|v| json!(v)).into();
+    row.extend([Value::Null, json!("failed"), Value::Null, Value::Null, Value::Null, Value::Null]);
+    row.extend([json!("dt"), json!("2025-11-01"), Value::Null, Value::Null]);
+    vec![row]
+}
+
 #[tokio::test]
 async fn an_archive_unloads_parquet_registers_it_and_then_deletes_with_its_ledger_row() {
-    let jobs = "  old_clicks:\n    kind: archive\n    table: partner_clicks\n    older_than: 400d\n    schedule: rate(1 day)\n";
-    let rig = rig(jobs, |_| Vec::new()).await;
+    let rig = rig(ARCHIVE, |_| Vec::new()).await;
     let report = rig.runner.run(&payload("old_clicks")).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((report[0].status.as_str(), report[0].rows), ("succeeded", Some(5)));
     let submitted = rig.fake.submitted.lock().unwrap().clone();
     let unload = submitted.iter().find(|s| s[0].starts_with("UNLOAD")).unwrap();
-    assert!(unload[0].contains("FORMAT AS PARQUET\nPARTITION BY (\"dt\")\nMANIFEST VERBOSE"), "{}", unload[0]);
+    assert!(
+        unload[0].contains("FORMAT AS PARQUET\nPARTITION BY (\"dt\")\nMANIFEST VERBOSE\nCLEANPATH"),
+        "{}",
+        unload[0]
+    );
+    assert!(
+        unload[0].contains(&format!("TO 's3://curated/archive/partner_clicks/{}/'", report[0].run_id)),
+        "{}",
+        unload[0]
+    );
     assert!(
         unload[0].starts_with("UNLOAD ('SELECT * FROM \"raw\".\"partner_clicks\" WHERE \"dt\" < \\'"),
         "{}",
@@ -256,8 +369,9 @@ async fn an_archive_unloads_parquet_registers_it_and_then_deletes_with_its_ledge
     );
     let delete = submitted.last().unwrap();
     assert_eq!(delete[0], "LOCK \"raw\".\"partner_clicks\"");
-    assert!(delete[1].starts_with("DELETE FROM \"raw\".\"partner_clicks\" WHERE \"dt\" < '"), "{delete:?}");
-    assert!(delete[2].contains("status = 'succeeded'") && delete[2].contains("rows_written = 5"), "{delete:?}");
+    assert!(delete[1].starts_with("SELECT 1 / CASE WHEN count(*) = 5 THEN 1 ELSE 0 END"), "{delete:?}");
+    assert!(delete[2].starts_with("DELETE FROM \"raw\".\"partner_clicks\" WHERE \"dt\" < '"), "{delete:?}");
+    assert!(delete[3].contains("status = 'succeeded'") && delete[3].contains("rows_written = 5"), "{delete:?}");
     // The catalog entry came before the delete, and names every partition's folder.
     let tables = rig.catalog.tables.lock().unwrap().clone();
     let table = &tables["archive_partner_clicks"];
@@ -265,12 +379,73 @@ async fn an_archive_unloads_parquet_registers_it_and_then_deletes_with_its_ledge
     assert_eq!(table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["id", "note"]);
     let partitions = rig.catalog.partitions.lock().unwrap().clone();
     assert_eq!(partitions.iter().map(|p| p.dt.as_str()).collect::<Vec<_>>(), vec!["2025-01-01", "2025-01-02"]);
-    assert!(
-        partitions[0].location.ends_with("_dt=2025-01-01/") || partitions[0].location.ends_with("/dt=2025-01-01/"),
-        "{:?}",
-        partitions[0]
-    );
-    assert!(rig.store.read(CURATED, &format!("archive/partner_clicks/{}_manifest", report[0].run_id)).is_some());
+    let folder = format!("s3://curated/archive/partner_clicks/{}/dt=2025-01-01/", report[0].run_id);
+    assert_eq!(partitions[0].location, folder);
+    assert_eq!(*rig.fake.rows.lock().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_unload_and_the_delete_are_bounded_by_the_rows_loaded_before_the_run_was_recorded() {
+    let rig = rig(ARCHIVE, unfinished).await;
+    rig.runner.run(&payload("old_clicks")).await.unwrap_or_else(|e| panic!("{e}"));
+    let submitted = rig.fake.submitted.lock().unwrap().clone();
+    let bound = "\"_landfall_loaded_at\" <= CAST('2026-12-06 00:00:00.000+00' AS timestamptz)";
+    let unload = &submitted.iter().find(|s| s[0].starts_with("UNLOAD")).unwrap()[0];
+    assert!(unload.contains(&bound.replace('\'', "\\'")), "{unload}");
+    let delete = submitted.last().unwrap();
+    assert!(delete[1].ends_with(bound) && delete[2].ends_with(bound), "{delete:?}");
+}
+
+#[tokio::test]
+async fn a_resumed_archive_unloads_again_into_its_own_emptied_folder() {
+    let rig = rig(ARCHIVE, unfinished).await;
+    // An attempt that died mid-UNLOAD: files, no manifest, one in a folder the next UNLOAD does not write.
+    let stale = format!("archive/partner_clicks/{RESUMED}/dt=2025-01-03/0003_part_00.parquet");
+    rig.store.insert(CURATED, &stale, &parquet(&[99]));
+    rig.store.insert(CURATED, &format!("archive/partner_clicks/{RESUMED}/dt=2025-01-01/0000_part_00.parquet"), b"x");
+    let other_run = "archive/partner_clicks/20261101T000000Z-00000001/dt=2024-10-01/0000_part_00.parquet";
+    rig.store.insert(CURATED, other_run, &parquet(&[1]));
+    let report = rig.runner.run(&payload("old_clicks")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report[0].run_id.as_str(), report[0].rows), (RESUMED, Some(5)));
+    assert!(rig.store.read(CURATED, &stale).is_none(), "the earlier attempt's file is gone");
+    assert!(rig.store.read(CURATED, other_run).is_some(), "another run's archive is untouched");
+    let partitions = rig.catalog.partitions.lock().unwrap().clone();
+    assert_eq!(partitions.iter().map(|p| p.dt.as_str()).collect::<Vec<_>>(), vec!["2025-01-01", "2025-01-02"]);
+}
+
+#[tokio::test]
+async fn a_resumed_archive_whose_unload_finished_reads_its_manifest_and_does_not_unload_again() {
+    let rig = rig(ARCHIVE, unfinished).await;
+    let prefix = format!("archive/partner_clicks/{RESUMED}/");
+    let key = format!("{prefix}dt=2025-01-01/0000_part_00.parquet");
+    rig.store.insert(CURATED, &key, &parquet(&[1, 2, 3, 4, 5]));
+    let manifest = json!({"entries": [{"url": format!("s3://{CURATED}/{key}"), "meta": {"content_length": 10, "record_count": 5}}]});
+    rig.store.insert(CURATED, &format!("{prefix}manifest"), manifest.to_string().as_bytes());
+    let report = rig.runner.run(&payload("old_clicks")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report[0].rows, Some(5));
+    let submitted = rig.fake.submitted.lock().unwrap().clone();
+    assert!(!submitted.iter().any(|s| s[0].starts_with("UNLOAD")), "{submitted:?}");
+}
+
+#[tokio::test]
+async fn rows_loaded_into_the_range_after_the_unload_are_archived_before_anything_is_deleted() {
+    let rig = rig(ARCHIVE, |_| Vec::new()).await;
+    rig.fake.after_unload.lock().unwrap().push(7);
+    let report = rig.runner.run(&payload("old_clicks")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report[0].rows, Some(7), "the second UNLOAD holds the late rows");
+    let submitted = rig.fake.submitted.lock().unwrap().clone();
+    assert_eq!(submitted.iter().filter(|s| s[0].starts_with("UNLOAD")).count(), 2);
+    assert_eq!(*rig.fake.rows.lock().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_range_that_keeps_changing_deletes_nothing_and_is_left_for_the_next_run() {
+    let rig = rig(ARCHIVE, |_| Vec::new()).await;
+    rig.fake.after_unload.lock().unwrap().extend([7, 9]);
+    let err = rig.runner.run(&payload("old_clicks")).await.unwrap_err();
+    assert!(matches!(err, run_job::JobError::RangeMoved { archived: 7, matching: 9, .. }), "{err}");
+    assert_eq!(err.disposition(), landfall::disposition::Disposition::Retry);
+    assert_eq!(*rig.fake.rows.lock().unwrap(), 9, "nothing deleted");
 }
 
 #[tokio::test]

@@ -42,6 +42,7 @@ use landfall::convert::{ConvertRequest, NameRules, convert};
 use landfall::record::{RecordSink, Value};
 use landfall::schema::{ParquetCompression, TableWriter, WriterOptions};
 use landfall::threads::Threads;
+use landfall_infra::bench_rig::peak_rss_mb;
 
 const FEEDS: &str = r#"
 feeds:
@@ -56,16 +57,6 @@ feeds:
     partition_column: event_time
     parquet: { compression: CODEC }
 "#;
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 /// Runs one measurement in this process and prints `rows seconds peak_mb parts`.
 fn run_one(mode: &str, format: &str, input: &Path, scratch: &Path) -> Result<(), Box<dyn std::error::Error>> {

@@ -8,7 +8,7 @@ use crate::storage::{ByteRange, ObjectStore, StorageError};
 /// The first read takes this much of the file's end: the footer of a
 /// typical part (tens of columns, a few row groups) is a few KiB, so one GET
 /// usually holds it all; a longer footer costs a second, exact GET.
-pub const TAIL_GUESS: u64 = 64 << 10;
+pub(crate) const TAIL_GUESS: u64 = 64 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -18,9 +18,9 @@ mod warehouse;
 
 pub use channels::Channels;
 pub use expect::Expectations;
-#[cfg(feature = "postgres")]
-pub(crate) use postgres_url::UrlError;
 pub use postgres_url::{SECRET_ENV, URL_ENV};
+#[cfg(feature = "postgres")]
+pub(crate) use postgres_url::{UrlError, names_option};
 use warehouse::{RawWarehouse, validate_warehouse};
 pub use warehouse::{RedshiftConfig, RedshiftEndpoint, WarehouseConfig, WarehouseDriver};
 
@@ -92,6 +92,9 @@ struct RawFeed {
     encoding: Option<String>,
     #[serde(default)]
     csv: RawCsv,
+    /// `{ map_keys: N }`: nested objects with more distinct keys are one JSON column.
+    #[serde(default)]
+    json: RawJson,
     /// Day-month dates: `{ order: day_first | month_first, two_digit_years: true }`.
     #[serde(default)]
     dates: crate::schema::DateRules,
@@ -118,6 +121,9 @@ struct RawFeed {
     /// What one file may decompress to, in MiB (a compression bomb's bound).
     #[serde(default)]
     max_decompressed_mb: Option<u64>,
+    /// Distinct days one file may write (default 1000); rows of later days are rejected.
+    #[serde(default)]
+    max_partitions: Option<usize>,
     /// Columns whose values are monitored one by one (`[partner_id, domain]`).
     #[serde(default)]
     monitor_by: Vec<String>,
@@ -126,6 +132,13 @@ struct RawFeed {
     /// This feed's own Slack webhook secret and SNS topic, instead of the defaults.
     #[serde(default)]
     notify: Option<channels::RawChannels>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJson {
+    #[serde(default)]
+    map_keys: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +230,8 @@ pub struct Feed {
     pub parquet_codec: ParquetCodec,
     pub zstd_level: i32,
     pub row_group_rows: usize,
+    /// Distinct days (parts) one file may write; rows of a day past them are rejected.
+    pub max_partitions: usize,
     /// Columns whose values are monitored one by one (normalised names).
     pub monitor_by: Vec<String>,
     /// What a healthy feed looks like; `None`: not monitored.
@@ -315,6 +330,14 @@ impl Config {
             name,
             message,
         })?;
+        if warehouse.driver == WarehouseDriver::Redshift {
+            crate::jobs::check_unloads(&jobs).map_err(|(name, line, message)| ConfigError::Job {
+                origin: origin.to_owned(),
+                line,
+                name,
+                message,
+            })?;
+        }
         Ok(Config { version: raw.version, feeds, warehouse, sources, databases, jobs, origin: origin.to_owned() })
     }
 
@@ -453,12 +476,18 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         Some(mb) => Some(mb.saturating_mul(1 << 20)),
         None => None,
     };
+    let json = match raw.json.map_keys {
+        Some(0) => return Err(bad("json.map_keys must be at least 1".into())),
+        Some(map_keys) => crate::formats::JsonOptions { map_keys },
+        None => crate::formats::JsonOptions::default(),
+    };
     let read = ReadOptions {
         format: raw.format,
         compression: raw.compression,
         max_decompressed_bytes,
         encoding,
         csv,
+        json,
         dates: raw.dates,
     };
 
@@ -528,6 +557,11 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         parquet_codec: raw.parquet.compression.unwrap_or_default(),
         zstd_level: raw.parquet.zstd_level.unwrap_or(1),
         row_group_rows: raw.parquet.row_group_rows.unwrap_or(122_880),
+        max_partitions: match raw.max_partitions {
+            Some(0) => return Err(bad("max_partitions must be at least 1".into())),
+            Some(n) => n,
+            None => crate::schema::DEFAULT_MAX_PARTITIONS,
+        },
         monitor_by,
         expect,
         notify,

@@ -60,6 +60,17 @@ pub(crate) fn check_url(url: &str) -> Result<(), UrlError> {
     Ok(())
 }
 
+/// Whether the connection string sets `name` itself (`sslmode`: whether
+/// the driver's default may be replaced); an unparseable string sets nothing.
+#[cfg(feature = "postgres")]
+pub(crate) fn names_option(url: &str, name: &str) -> bool {
+    let options = match ["postgres://", "postgresql://"].iter().find_map(|p| url.strip_prefix(p)) {
+        Some(rest) => uri_options(rest),
+        None => key_value_options(url),
+    };
+    options.is_ok_and(|o| o.iter().any(|n| n == name))
+}
+
 /// The option names of a `postgres://` URL's rest, a password in its
 /// credentials (before the first `@`, as the driver reads it) named `password`.
 fn uri_options(rest: &str) -> Result<Vec<String>, UrlError> {

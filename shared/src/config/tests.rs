@@ -90,6 +90,17 @@ fn driver_redshift_settings_are_checked() {
 }
 
 #[test]
+fn an_export_whose_query_ends_in_a_limit_is_refused_on_redshift_only() {
+    let jobs = "jobs:\n  top:\n    kind: export\n    schedule: rate(1 day)\n    sql: SELECT * FROM t ORDER BY n DESC LIMIT 10\n";
+    let redshift = format!(
+        "warehouse:\n  driver: redshift\n  workgroup: w\n  database: dev\n  copy_role_arn: arn:aws:iam::1:role/c\n{jobs}"
+    );
+    let e = err(&redshift);
+    assert!(e.contains("landfall.yaml:8") && e.contains("\"top\"") && e.contains("LIMIT"), "{e}");
+    assert!(Config::from_yaml(&format!("warehouse:\n  driver: postgres\n{jobs}"), "x").is_ok());
+}
+
+#[test]
 fn redshift_table_hints_name_feed_columns() {
     let yaml = "feeds:\n  clicks:\n    prefix: c/\n    distkey: User Id\n    sortkey: [dt, Event Time]\n";
     let feed = &Config::from_yaml(yaml, "x").unwrap().feeds[0];

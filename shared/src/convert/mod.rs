@@ -100,6 +100,7 @@ fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
         ParquetCodec::Snappy => ParquetCompression::Snappy,
     };
     opts.row_group_rows = feed.row_group_rows;
+    opts.max_partitions = feed.max_partitions;
     opts.encode_on_thread = req.threads == Threads::Two;
     opts.null_tokens = feed.read.csv.null_tokens.clone();
     opts.dates = feed.read.dates;

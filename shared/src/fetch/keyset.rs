@@ -39,7 +39,7 @@ pub fn describe_sql(source: &DatabaseSource) -> String {
 }
 
 /// The rows the source reads, before paging.
-pub fn relation_sql(source: &DatabaseSource) -> String {
+pub(crate) fn relation_sql(source: &DatabaseSource) -> String {
     let q = |ident: &str| quote(source.kind, ident);
     match &source.relation {
         Relation::Query(sql) => sql.clone(),

@@ -212,7 +212,7 @@ fn as_u64(v: &Value) -> Option<u64> {
 }
 
 /// A scalar as query-string text.
-pub fn scalar_text(v: &Value) -> String {
+pub(crate) fn scalar_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -220,7 +220,7 @@ pub fn scalar_text(v: &Value) -> String {
 }
 
 /// The value at a dotted path ("data.items", "links.next"); "" is the value itself.
-pub fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     if path.is_empty() {
         return Some(value);
     }
@@ -253,7 +253,7 @@ pub fn select_records<'a>(body: &'a Value, path: &str) -> Result<&'a [Value], St
 
 /// The `rel="next"` target of a Link header (RFC 8288), as written: a
 /// relative one is resolved by the caller.
-pub fn next_link(header: &str) -> Option<String> {
+pub(crate) fn next_link(header: &str) -> Option<String> {
     link_values(header).into_iter().find(|link| link.has_rel("next")).map(|link| link.target.to_owned())
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 pub use crate::retry::{Backoff, Jitter};
 
 /// The longest wait between two attempts, whatever the server asks.
-pub const MAX_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 
 /// Statuses worth another attempt: throttling and server faults.

@@ -100,7 +100,7 @@ impl Auth {
     }
 
     /// The secret names this auth reads, resolved before the first request.
-    pub fn secret_names(&self) -> Vec<&str> {
+    pub(crate) fn secret_names(&self) -> Vec<&str> {
         match self {
             Auth::None => vec![],
             Auth::Bearer { token_secret } => vec![token_secret],
@@ -200,7 +200,7 @@ pub struct Source {
 }
 
 /// The variables templates may use: `{start}`, `{end}`, `{run_id}`.
-pub const TEMPLATE_VARIABLES: [&str; 3] = ["start", "end", "run_id"];
+pub(crate) const TEMPLATE_VARIABLES: [&str; 3] = ["start", "end", "run_id"];
 
 /// Checks a raw source; `feeds` are the configured feed names.
 pub(crate) fn validate(name: &str, raw: RawSource, feeds: &[&str]) -> Result<Source, String> {

@@ -26,7 +26,7 @@ pub struct SourceState {
 
 /// The larger of two cursor values: numbers numerically, strings (RFC 3339
 /// timestamps, ids) lexically; a value of another kind never wins.
-pub fn max_cursor(current: Option<Value>, candidate: &Value) -> Option<Value> {
+pub(crate) fn max_cursor(current: Option<Value>, candidate: &Value) -> Option<Value> {
     let wins = match (&current, candidate) {
         (_, Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_)) => false,
         (None, _) => true,

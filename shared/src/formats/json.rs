@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::io::{BufRead, Read};
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use keys::{LATE_AFTER, MAX_KEYS, MAX_LATE_KEYS, MapReason, PastReason, looks_like_data};
 
 use super::encoding::is_json_whitespace;
 use super::stream::Ctx;
@@ -23,13 +25,24 @@ const ROOT: u32 = 0;
 /// Objects with more keys than this get a hash index on top of the key list.
 const INDEX_AFTER: usize = 16;
 
-pub(crate) fn read_ndjson(mut src: impl BufRead, ctx: &Ctx, out: &mut Out<'_>) -> Result<(), FormatError> {
-    let mut st = Records::new();
+mod capture;
+pub(crate) mod keys;
+
+use capture::{Capture, CaptureKey, capture_map, capture_seq, write_f64, write_json_str};
+
+pub(crate) fn read_ndjson(
+    mut src: impl BufRead,
+    map_keys: usize,
+    ctx: &Ctx,
+    out: &mut Out<'_>,
+) -> Result<(), FormatError> {
+    let mut st = Records::new(map_keys);
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut line_no = 0u64;
     loop {
         buf.clear();
         let n = src.by_ref().take(MAX_RECORD_BYTES as u64 + 1).read_until(b'\n', &mut buf).map_err(|e| ctx.fail(e))?;
+        out.keys = st.nodes.len() - 1;
         if n == 0 {
             return Ok(());
         }
@@ -88,8 +101,13 @@ fn describe_line_error(e: &serde_json::Error) -> String {
 
 /// Reads whitespace-separated top-level values: each object is a record, each
 /// array holds records. Records are numbered 1.. across the whole file.
-pub(crate) fn read_json_stream(src: impl Read, ctx: &Ctx, out: &mut Out<'_>) -> Result<(), FormatError> {
-    let mut st = Records::new();
+pub(crate) fn read_json_stream(
+    src: impl Read,
+    map_keys: usize,
+    ctx: &Ctx,
+    out: &mut Out<'_>,
+) -> Result<(), FormatError> {
+    let mut st = Records::new(map_keys);
     let mut de = serde_json::Deserializer::from_reader(src);
     let mut n = 0u64;
     let mut sink_error = None;
@@ -111,6 +129,7 @@ pub(crate) fn read_json_stream(src: impl Read, ctx: &Ctx, out: &mut Out<'_>) -> 
             }
             Err(e) => return Err(stream_error(e, ctx, sink_error, n)),
         }
+        out.keys = st.nodes.len() - 1;
         first = false;
         ctx.allow_next_record();
         match de.end() {
@@ -163,12 +182,23 @@ struct Node {
     /// `pending`, so that a repeated key replaces the earlier value.
     stamp: u64,
     slot: usize,
+    /// A map: its whole value is one JSON column (see [`keys`]).
+    map: bool,
 }
 
 impl Node {
     fn new(key: Box<str>, parent: u32) -> Self {
-        Self { key, parent, column: None, children: Vec::new(), index: None, hint: 0, stamp: 0, slot: 0 }
+        Self { key, parent, column: None, children: Vec::new(), index: None, hint: 0, stamp: 0, slot: 0, map: false }
     }
+}
+
+/// What a key of the record being walked is.
+enum Key {
+    Child(u32),
+    /// Its object just became a map; the key is at the end of `Records::spill`.
+    MapFrom,
+    /// A new key past [`MAX_KEYS`]: the record is rejected.
+    Past,
 }
 
 /// Per-file state of the record walk, reused across records.
@@ -179,16 +209,31 @@ struct Records {
     pending: Vec<(u32, StoredValue)>,
     stamp: u64,
     spare: Vec<(usize, Value<'static>)>,
+    /// Distinct keys past which a nested object is a map.
+    map_keys: usize,
+    /// Objects that became maps in the current record, told once in the notes.
+    became_maps: Vec<(u32, MapReason)>,
+    /// The current record's first key the registry refused, and why.
+    past: Option<(Box<str>, PastReason)>,
+    /// Top-level keys first seen after record [`LATE_AFTER`].
+    late_keys: usize,
+    /// The text of an object that became a map midway, as it is rebuilt.
+    spill: String,
 }
 
 impl Records {
-    fn new() -> Self {
+    fn new(map_keys: usize) -> Self {
         Self {
             nodes: vec![Node::new("".into(), ROOT)],
             arena: String::with_capacity(64 * 1024),
             pending: Vec::with_capacity(64),
             stamp: 0,
             spare: Vec::with_capacity(64),
+            map_keys: map_keys.max(1),
+            became_maps: Vec::new(),
+            past: None,
+            late_keys: 0,
+            spill: String::new(),
         }
     }
 
@@ -196,43 +241,88 @@ impl Records {
         self.arena.clear();
         self.pending.clear();
         self.stamp += 1;
+        self.past = None;
     }
 
-    fn child(&mut self, parent: u32, key: &str) -> u32 {
+    /// The registry's answer for a key it does not hold yet: a new node, a
+    /// map (a nested object with a data-like key or too many keys), or past
+    /// the file's bound.
+    fn new_key(&mut self, parent: u32, key: &str) -> Key {
+        let p = parent as usize;
+        if parent != ROOT {
+            let reason = if looks_like_data(key) {
+                Some(MapReason::DataKey(key.into()))
+            } else if self.nodes[p].children.len() >= self.map_keys {
+                Some(MapReason::ManyKeys(self.map_keys))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                self.nodes[p].map = true;
+                self.became_maps.push((parent, reason));
+                self.spill.clear();
+                write_json_str(&mut self.spill, key);
+                return Key::MapFrom;
+            }
+        }
+        let refused = if self.nodes.len() > MAX_KEYS {
+            Some(PastReason::Registry)
+        } else if parent == ROOT && self.stamp > LATE_AFTER {
+            self.late_keys += 1;
+            (self.late_keys > MAX_LATE_KEYS).then_some(PastReason::Late(self.stamp))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            self.past.get_or_insert_with(|| (key.into(), why));
+            return Key::Past;
+        }
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node::new(key.into(), parent));
+        let node = &mut self.nodes[p];
+        node.children.push(id);
+        let pos = node.children.len() - 1;
+        if let Some(index) = &mut node.index {
+            index.insert(key.into(), pos);
+        } else if node.children.len() > INDEX_AFTER {
+            let children = node.children.clone();
+            let index = children.iter().enumerate().map(|(i, &c)| (self.nodes[c as usize].key.clone(), i)).collect();
+            self.nodes[p].index = Some(index);
+        }
+        node_hint(&mut self.nodes[p], pos);
+        Key::Child(id)
+    }
+
+    fn child(&mut self, parent: u32, key: &str) -> Key {
         let p = parent as usize;
         let hinted = self.nodes[p].children.get(self.nodes[p].hint).copied();
         if let Some(c) = hinted
             && *self.nodes[c as usize].key == *key
         {
             self.nodes[p].hint += 1;
-            return c;
+            return Key::Child(c);
         }
         let found = match &self.nodes[p].index {
             Some(index) => index.get(key).copied(),
             None => self.nodes[p].children.iter().position(|&c| *self.nodes[c as usize].key == *key),
         };
-        let pos = match found {
-            Some(pos) => pos,
-            None => {
-                let id = self.nodes.len() as u32;
-                self.nodes.push(Node::new(key.into(), parent));
-                let node = &mut self.nodes[p];
-                node.children.push(id);
-                let pos = node.children.len() - 1;
-                if let Some(index) = &mut node.index {
-                    index.insert(key.into(), pos);
-                } else if node.children.len() > INDEX_AFTER {
-                    let children = node.children.clone();
-                    let index =
-                        children.iter().enumerate().map(|(i, &c)| (self.nodes[c as usize].key.clone(), i)).collect();
-                    self.nodes[p].index = Some(index);
-                }
-                pos
+        match found {
+            Some(pos) => {
+                node_hint(&mut self.nodes[p], pos);
+                Key::Child(self.nodes[p].children[pos])
             }
-        };
-        let node = &mut self.nodes[p];
-        node.hint = pos + 1;
-        node.children[pos]
+            None => self.new_key(parent, key),
+        }
+    }
+
+    /// Drops the current record's values from `pending[start..]` (their
+    /// nodes forget they hold one), after they were rendered into a map.
+    fn forget_from(&mut self, start: usize) {
+        for i in start..self.pending.len() {
+            let node = self.pending[i].0 as usize;
+            self.nodes[node].stamp = 0;
+        }
+        self.pending.truncate(start);
     }
 
     fn leaf(&mut self, node: u32, slot: StoredValue) {
@@ -268,6 +358,20 @@ impl Records {
     /// Pushes the walked record. `raw_line` is its source text when at hand
     /// (NDJSON); otherwise a reject gets a re-rendering.
     fn emit(&mut self, line: u64, out: &mut Out<'_>, raw_line: Option<&str>) -> Result<(), SinkError> {
+        for (node, reason) in std::mem::take(&mut self.became_maps) {
+            let path = self.path(node).join(".");
+            out.note(format!(
+                "object {path} is kept whole as one JSON column from line {line} on: {}",
+                reason.explain()
+            ));
+        }
+        if let Some((key, why)) = &self.past {
+            let reason = why.explain(key);
+            return match raw_line {
+                Some(text) => out.reject(line, None, &reason, text),
+                None => out.reject(line, None, &reason, &self.render()),
+            };
+        }
         for i in 0..self.pending.len() {
             let node = self.pending[i].0;
             if self.nodes[node as usize].column.is_none() {
@@ -292,7 +396,15 @@ impl Records {
 
     /// The current record as compact JSON, nesting rebuilt from the paths.
     fn render(&self) -> String {
-        let mut s = String::from("{");
+        let mut s = String::new();
+        self.render_into(&mut s, ROOT, &self.pending, MAX_RAW_BYTES);
+        s
+    }
+
+    /// Writes `entries` (values below `base`) as one JSON object, nesting
+    /// rebuilt from the paths; stops adding entries once past `limit` bytes.
+    fn render_into(&self, s: &mut String, base: u32, entries: &[(u32, StoredValue)], limit: usize) {
+        s.push('{');
         let mut open: Vec<u32> = Vec::new();
         let mut need_comma = vec![false];
         let comma = |s: &mut String, need_comma: &mut Vec<bool>| {
@@ -303,10 +415,10 @@ impl Records {
                 *last = true;
             }
         };
-        for &(node, slot) in &self.pending {
+        for &(node, slot) in entries {
             let mut path = Vec::new();
             let mut n = node;
-            while n != ROOT {
+            while n != base {
                 path.push(n);
                 n = self.nodes[n as usize].parent;
             }
@@ -319,14 +431,14 @@ impl Records {
                 s.push('}');
             }
             for &p in parents.get(common..).unwrap_or_default() {
-                comma(&mut s, &mut need_comma);
-                write_json_str(&mut s, &self.nodes[p as usize].key);
+                comma(s, &mut need_comma);
+                write_json_str(s, &self.nodes[p as usize].key);
                 s.push_str(":{");
                 open.push(p);
                 need_comma.push(false);
             }
-            comma(&mut s, &mut need_comma);
-            write_json_str(&mut s, &self.nodes[node as usize].key);
+            comma(s, &mut need_comma);
+            write_json_str(s, &self.nodes[node as usize].key);
             s.push(':');
             match slot.get(&self.arena) {
                 Value::Null => s.push_str("null"),
@@ -334,11 +446,11 @@ impl Records {
                 Value::Int(i) => {
                     let _ = write!(s, "{i}");
                 }
-                Value::Float(f) => write_f64(&mut s, f),
-                Value::Text(t) => write_json_str(&mut s, t),
+                Value::Float(f) => write_f64(s, f),
+                Value::Text(t) => write_json_str(s, t),
                 Value::Json(j) => s.push_str(j),
             }
-            if s.len() > MAX_RAW_BYTES {
+            if s.len() > limit {
                 break;
             }
         }
@@ -346,14 +458,60 @@ impl Records {
             s.push('}');
         }
         s.push('}');
-        s
     }
 }
 
+fn node_hint(node: &mut Node, pos: usize) {
+    node.hint = pos + 1;
+}
+
 fn walk_map<'de, A: MapAccess<'de>>(st: &mut Records, node: u32, depth: usize, mut map: A) -> Result<(), A::Error> {
-    while let Some(child) = map.next_key_seed(KeySeed { st: &mut *st, parent: node })? {
-        map.next_value_seed(FieldSeed { st: &mut *st, node: child, depth: depth + 1 })?;
+    let start = st.pending.len();
+    while let Some(key) = map.next_key_seed(KeySeed { st: &mut *st, parent: node })? {
+        match key {
+            Key::Child(child) => map.next_value_seed(FieldSeed { st: &mut *st, node: child, depth: depth + 1 })?,
+            Key::Past => map.next_value::<IgnoredAny>().map(drop)?,
+            Key::MapFrom => return keep_rest_whole(st, node, start, map),
+        }
     }
+    Ok(())
+}
+
+/// The object at `node` became a map midway through this record: what was
+/// read of it is rendered back to JSON, the key just read and the rest are
+/// captured after it, and the whole object is one value.
+fn keep_rest_whole<'de, A: MapAccess<'de>>(
+    st: &mut Records,
+    node: u32,
+    start: usize,
+    mut map: A,
+) -> Result<(), A::Error> {
+    let key = std::mem::take(&mut st.spill);
+    let mut text = String::new();
+    st.render_into(&mut text, node, &st.pending[start..], usize::MAX);
+    st.forget_from(start);
+    text.pop();
+    if text.len() > 1 {
+        text.push(',');
+    }
+    text.push_str(&key);
+    text.push(':');
+    map.next_value_seed(Capture { out: &mut text })?;
+    loop {
+        let mark = text.len();
+        text.push(',');
+        if map.next_key_seed(CaptureKey { out: &mut text })?.is_none() {
+            text.truncate(mark);
+            break;
+        }
+        text.push(':');
+        map.next_value_seed(Capture { out: &mut text })?;
+    }
+    text.push('}');
+    let begin = st.arena.len();
+    st.arena.push_str(&text);
+    let end = st.arena.len();
+    st.leaf(node, StoredValue::Json(begin, end));
     Ok(())
 }
 
@@ -363,18 +521,18 @@ struct KeySeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = u32;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = u32;
+    type Value = Key;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<u32, E> {
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
         Ok(self.st.child(self.parent, key))
     }
 }
@@ -435,7 +593,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        if self.depth >= MAX_PATH_DEPTH {
+        if self.depth >= MAX_PATH_DEPTH || self.st.nodes[self.node as usize].map {
             let start = self.st.arena.len();
             capture_map(&mut self.st.arena, map)?;
             let end = self.st.arena.len();
@@ -602,163 +760,6 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
             let _ = c.visit_unit::<E>();
         }))
     }
-}
-
-/// Writes any value as compact JSON text.
-struct Capture<'a> {
-    out: &'a mut String,
-}
-
-impl<'de> DeserializeSeed<'de> for Capture<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Capture<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        self.out.push_str(if v { "true" } else { "false" });
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        let _ = write!(self.out, "{v}");
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        let _ = write!(self.out, "{v}");
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        write_f64(self.out, v);
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        write_json_str(self.out, v);
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.out.push_str("null");
-        Ok(())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        self.visit_unit()
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        capture_seq(self.out, seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        capture_map(self.out, map)
-    }
-}
-
-fn capture_seq<'de, A: SeqAccess<'de>>(out: &mut String, mut seq: A) -> Result<(), A::Error> {
-    out.push('[');
-    let mut first = true;
-    loop {
-        // The separator goes in before we know whether an element follows.
-        let mark = out.len();
-        if !first {
-            out.push(',');
-        }
-        match seq.next_element_seed(Capture { out: &mut *out })? {
-            Some(()) => first = false,
-            None => {
-                out.truncate(mark);
-                break;
-            }
-        }
-    }
-    out.push(']');
-    Ok(())
-}
-
-fn capture_map<'de, A: MapAccess<'de>>(out: &mut String, mut map: A) -> Result<(), A::Error> {
-    out.push('{');
-    let mut first = true;
-    loop {
-        let mark = out.len();
-        if !first {
-            out.push(',');
-        }
-        match map.next_key_seed(CaptureKey { out: &mut *out })? {
-            Some(()) => {
-                out.push(':');
-                map.next_value_seed(Capture { out: &mut *out })?;
-                first = false;
-            }
-            None => {
-                out.truncate(mark);
-                break;
-            }
-        }
-    }
-    out.push('}');
-    Ok(())
-}
-
-struct CaptureKey<'a> {
-    out: &'a mut String,
-}
-
-impl<'de> DeserializeSeed<'de> for CaptureKey<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CaptureKey<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        write_json_str(self.out, v);
-        Ok(())
-    }
-}
-
-fn write_f64(out: &mut String, v: f64) {
-    // serde_json's formatting (shortest round-trip, "1.0" not "1").
-    match serde_json::Number::from_f64(v) {
-        Some(n) => {
-            let _ = write!(out, "{n}");
-        }
-        None => out.push_str("null"),
-    }
-}
-
-fn write_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        // `i` is at an ASCII byte, so both slices are on char boundaries.
-        out.push_str(s.get(start..i).unwrap_or_default());
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        start = i + 1;
-    }
-    out.push_str(s.get(start..).unwrap_or_default());
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -96,9 +96,22 @@ impl Default for CsvOptions {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonOptions {
+    /// Distinct keys past which a nested object is read as a map: one JSON
+    /// column (`json.map_keys`; see `json::keys`).
+    pub map_keys: usize,
+}
+
+impl Default for JsonOptions {
+    fn default() -> Self {
+        JsonOptions { map_keys: json::keys::DEFAULT_MAP_KEYS }
+    }
+}
+
 /// What one file may decompress to unless its feed says otherwise: past it,
 /// the file is refused as a likely compression bomb.
-pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 16 << 30;
+pub(crate) const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 16 << 30;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadOptions {
@@ -109,6 +122,7 @@ pub struct ReadOptions {
     /// `None`: the file must be UTF-8 (a UTF-8 or UTF-16 BOM is honoured).
     pub encoding: Option<&'static encoding_rs::Encoding>,
     pub csv: CsvOptions,
+    pub json: JsonOptions,
     /// How day-month dates are read; used by the typed writer, not the readers.
     pub dates: crate::schema::DateRules,
 }
@@ -159,6 +173,9 @@ pub struct ReadSummary {
     /// What the reader decided that a person would want to know (a header
     /// fitted to its rows), in the manifest's `input.notes`.
     pub notes: Vec<String>,
+    /// Distinct keys the JSON reader registered: its memory beyond one
+    /// record, bounded by `json::keys::MAX_KEYS` whatever the file holds.
+    pub keys: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,11 +255,12 @@ pub(crate) struct Out<'s> {
     records: u64,
     rejected: u64,
     notes: Vec<String>,
+    keys: usize,
 }
 
 impl<'s> Out<'s> {
     fn new(sink: &'s mut dyn RecordSink) -> Self {
-        Self { sink, records: 0, rejected: 0, notes: Vec::new() }
+        Self { sink, records: 0, rejected: 0, notes: Vec::new(), keys: 0 }
     }
 
     /// Something the reader decided about the file, for the manifest.
@@ -360,9 +378,11 @@ pub fn read(
                 csv::read_csv(text, d, &opts.csv, data_width, &ctx, &mut out)?
             }
         }
-        DetectedFormat::Ndjson => json::read_ndjson(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?,
+        DetectedFormat::Ndjson => {
+            json::read_ndjson(BufReader::with_capacity(BUF_SIZE, text), opts.json.map_keys, &ctx, &mut out)?
+        }
         DetectedFormat::JsonArray | DetectedFormat::JsonStream => {
-            json::read_json_stream(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?
+            json::read_json_stream(BufReader::with_capacity(BUF_SIZE, text), opts.json.map_keys, &ctx, &mut out)?
         }
     }
 
@@ -375,6 +395,7 @@ pub fn read(
         decoded_bytes: ctx.decoded_bytes(),
         dialect,
         notes: out.notes,
+        keys: out.keys,
     })
 }
 
@@ -433,7 +454,7 @@ pub(crate) mod testutil {
 
     /// Collects everything; JSON columns are named by joining path segments with "__".
     #[derive(Default, Debug)]
-    pub struct Collect {
+    pub(crate) struct Collect {
         pub header: Option<Vec<String>>,
         pub columns: Vec<String>,
         pub records: Vec<(u64, Vec<(usize, V)>)>,
@@ -501,18 +522,22 @@ pub(crate) mod testutil {
         }
     }
 
-    pub fn read_with(bytes: &[u8], name: &str, opts: &ReadOptions) -> (Result<ReadSummary, FormatError>, Collect) {
+    pub(crate) fn read_with(
+        bytes: &[u8],
+        name: &str,
+        opts: &ReadOptions,
+    ) -> (Result<ReadSummary, FormatError>, Collect) {
         let mut sink = Collect::default();
         let res = read(bytes, name, opts, &mut sink);
         (res, sink)
     }
 
-    pub fn read_ok(bytes: &[u8], name: &str) -> (ReadSummary, Collect) {
+    pub(crate) fn read_ok(bytes: &[u8], name: &str) -> (ReadSummary, Collect) {
         let (res, sink) = read_with(bytes, name, &ReadOptions::default());
         (res.expect("read failed"), sink)
     }
 
-    pub fn read_err(bytes: &[u8], name: &str) -> (String, Option<u64>) {
+    pub(crate) fn read_err(bytes: &[u8], name: &str) -> (String, Option<u64>) {
         match read_with(bytes, name, &ReadOptions::default()).0 {
             Err(FormatError::Unreadable { reason, line }) => (reason, line),
             other => panic!("expected Unreadable, got {other:?}"),

@@ -157,7 +157,7 @@ impl Job {
 }
 
 /// The longest a presigned S3 link may live (SigV4's limit).
-pub const MAX_LINK_HOURS: u32 = 7 * 24;
+pub(crate) const MAX_LINK_HOURS: u32 = 7 * 24;
 
 fn ident(what: &str, name: &str) -> Result<String, String> {
     let n = normalize_identifier(name);
@@ -179,7 +179,7 @@ fn refuse(field: &str, set: bool, kind: JobKind) -> Result<(), String> {
 }
 
 /// A schedule EventBridge takes: `rate(N unit)`, `cron(...)` or `at(...)`.
-pub fn valid_schedule(s: &str) -> bool {
+pub(crate) fn valid_schedule(s: &str) -> bool {
     let inner = |p: &str| s.strip_prefix(p).and_then(|r| r.strip_suffix(')')).is_some_and(|r| !r.trim().is_empty());
     if let Some(rate) = s.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
         let mut it = rate.split_whitespace();
@@ -196,7 +196,7 @@ pub fn valid_schedule(s: &str) -> bool {
 }
 
 /// `400d` (days) or `2w`, `6m` (30-day months), `1y` (365 days).
-pub fn parse_age(s: &str) -> Option<u32> {
+pub(crate) fn parse_age(s: &str) -> Option<u32> {
     let s = s.trim();
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
     let n: u32 = n.parse().ok()?;
@@ -308,6 +308,75 @@ pub(crate) fn check_graph(jobs: &[Job]) -> Result<(), (String, u64, String)> {
     order(jobs).map(|_| ())
 }
 
+/// Redshift only: an export's query is UNLOADed, and UNLOAD refuses a
+/// LIMIT in the outer SELECT (UNLOAD, "Limit clause":
+/// <https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html>).
+/// Returns the offending job's name, line and the message.
+pub(crate) fn check_unloads(jobs: &[Job]) -> Result<(), (String, u64, String)> {
+    for job in jobs {
+        if let JobSpec::Export(e) = &job.spec
+            && outer_limit(&e.sql)
+        {
+            return Err((
+                job.name.clone(),
+                job.line,
+                "sql ends in a LIMIT, which Redshift's UNLOAD refuses in the outer SELECT; nest it \
+                 (`SELECT * FROM (... LIMIT n) AS q`) or filter with a subquery that has the LIMIT"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `sql` has a LIMIT outside every parenthesis, string, quoted
+/// identifier and comment.
+pub fn outer_limit(sql: &str) -> bool {
+    let mut depth = 0i32;
+    let mut word = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if depth == 0 && word.eq_ignore_ascii_case("limit") {
+            return true;
+        }
+        word.clear();
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '\'' | '"' => {
+                // '' (or "") inside is the quote itself: leaving and entering again changes nothing.
+                for d in chars.by_ref() {
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                let mut last = ' ';
+                for d in chars.by_ref() {
+                    if last == '*' && d == '/' {
+                        break;
+                    }
+                    last = d;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && word.eq_ignore_ascii_case("limit")
+}
+
 /// The jobs in an order where each comes after its `depends_on`; a cycle is refused.
 pub fn order(jobs: &[Job]) -> Result<Vec<&Job>, (String, u64, String)> {
     let mut done: BTreeSet<&str> = BTreeSet::new();
@@ -349,6 +418,15 @@ pub fn downstream<'a>(jobs: &'a [Job], name: &str) -> Vec<&'a Job> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outer_limit_is_found_and_a_nested_or_quoted_one_is_not() {
+        assert!(outer_limit("SELECT * FROM t ORDER BY a LIMIT 10"));
+        assert!(outer_limit("select a from t\nlimit\n5"));
+        assert!(!outer_limit("SELECT * FROM t WHERE id IN (SELECT id FROM t ORDER BY id DESC LIMIT 10)"));
+        assert!(!outer_limit("SELECT 'limit 1' AS note, \"limit\" FROM t -- limit 3\n/* LIMIT 2 */"));
+        assert!(!outer_limit("SELECT rate_limit, limits FROM t"));
+    }
 
     #[test]
     fn schedules_and_ages_are_parsed() {

@@ -13,7 +13,7 @@ use crate::config::Expectations;
 
 /// Days of history the volume baseline takes its median over: the same
 /// window (same hour) on each of the previous 7 days.
-pub const BASELINE_DAYS: usize = 7;
+pub(crate) const BASELINE_DAYS: usize = 7;
 
 /// One series' figures, as of the evaluation time.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@ use super::types::LogicalType;
 
 /// Redshift's 1600-column table limit, leaving room for the lineage and
 /// partition columns.
-pub(super) const MAX_COLUMNS: usize = 1590;
+pub(crate) const MAX_COLUMNS: usize = 1590;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnSchema {

@@ -67,7 +67,7 @@ fn split(s: &str, two_digit_years: bool) -> Option<(u32, u32, i32)> {
 }
 
 /// `s` as days since the epoch, its parts read in `order`.
-pub fn parse_ordered(s: &str, order: DateOrder, two_digit_years: bool) -> Option<i32> {
+pub(crate) fn parse_ordered(s: &str, order: DateOrder, two_digit_years: bool) -> Option<i32> {
     let (a, b, y) = split(s, two_digit_years)?;
     let (d, m) = match order {
         DateOrder::DayFirst => (a, b),

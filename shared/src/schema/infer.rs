@@ -23,6 +23,22 @@ pub(super) struct InferBuffer {
 }
 
 impl InferBuffer {
+    /// Keeps a record as it is (the held rows of a partition, `held.rs`).
+    pub(super) fn push(&mut self, line: LineNo, values: &[(usize, Value<'_>)]) {
+        let start = self.values.len();
+        for &(idx, v) in values {
+            self.values.push((idx, StoredValue::store(v, &mut self.text)));
+        }
+        self.records.push((line, start, self.values.len()));
+    }
+
+    /// What the buffer holds, in bytes.
+    pub(super) fn bytes(&self) -> usize {
+        self.text.len()
+            + self.values.len() * std::mem::size_of::<(usize, StoredValue)>()
+            + self.records.len() * std::mem::size_of::<(LineNo, usize, usize)>()
+    }
+
     /// Hands every buffered record to `write`, in the order they came.
     pub(super) fn replay(
         &self,

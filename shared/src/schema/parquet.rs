@@ -22,8 +22,8 @@ use super::types::LogicalType;
 use crate::lineage::{FILE_COLUMN, ROW_COLUMN};
 
 /// Field metadata keys the loader and the catalog registrar read back.
-pub const META_SOURCE_NAME: &str = "landfall.source_name";
-pub const META_TYPE: &str = "landfall.type";
+pub(crate) const META_SOURCE_NAME: &str = "landfall.source_name";
+pub(crate) const META_TYPE: &str = "landfall.type";
 
 const DICTIONARY_PAGE_BYTES: usize = 128 << 10;
 

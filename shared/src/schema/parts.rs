@@ -1,6 +1,7 @@
 //! The Parquet parts being written, one open per date partition: which
 //! partition a row goes to, rows appended to its part, parts rolled, the
-//! least recently used closed, and finished parts handed to the caller.
+//! least recently used closed when a held day's rows are written
+//! (`held.rs`), and finished parts handed to the caller.
 
 use std::path::PathBuf;
 
@@ -45,7 +46,7 @@ pub(super) fn day_of(date: NaiveDate) -> i32 {
     (date - epoch).num_days() as i32
 }
 
-fn date_of(day: i32) -> Option<NaiveDate> {
+pub(super) fn date_of(day: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(day.checked_add(719_163)?)
 }
 
@@ -68,6 +69,11 @@ impl Partitioning {
         if self.idx.is_none() && self.column.as_deref() == Some(name) {
             self.idx = Some(idx);
         }
+    }
+
+    /// The partition column's name, if the feed names one.
+    pub(super) fn column_name(&self) -> Option<String> {
+        self.column.clone()
     }
 
     /// The partition column, if one is configured but no column has its name.
@@ -151,6 +157,11 @@ impl Parts {
             part_max_rows: opts.part_max_rows,
             max_open_partitions: opts.max_open_partitions,
         })
+    }
+
+    /// Whether a part for `day` could only open by closing another.
+    pub(super) fn full_without(&self, day: i32) -> bool {
+        self.open.len() >= self.max_open_partitions && !self.open.iter().any(|p| p.day == day)
     }
 
     /// The open part for `day`, opened (with the current schema) if need be.
@@ -351,9 +362,9 @@ mod tests {
     }
 
     #[test]
-    fn lru_closes_partitions_when_too_many_are_open() {
+    fn with_two_open_a_third_days_rows_are_held_and_every_row_lands_in_its_day() {
         let (summary, parts, _, _dir) = partitioned(2);
-        assert!(parts.len() > 3, "{} parts", parts.len());
+        assert_eq!(parts.len(), 3, "one part a day: {parts:?}");
         let by_day = ids_by_day(&parts);
         assert_eq!(by_day[&day("2026-01-01")], vec![1, 4]);
         assert_eq!(by_day[&day("2026-01-02")], vec![2, 5, 7]);
@@ -370,6 +381,63 @@ mod tests {
                 .iter()
                 .map(|p| PartSummary { bytes: again.parts[p.seq as usize].bytes, ..p.clone() })
                 .collect::<Vec<_>>()
+        );
+    }
+
+    /// The 9-day cycle: one part per row before rows were held.
+    #[test]
+    fn dates_cycling_through_nine_days_make_one_part_per_day() {
+        let mut h = harness(|o| o.partition_column = Some("day".into()));
+        h.writer.header(&["id", "day"]).unwrap();
+        for i in 0..20_000u64 {
+            let day = format!("2026-01-0{}", i % 9 + 1);
+            h.row(i + 2, &[&i.to_string(), &day]);
+        }
+        let (summary, parts, rejects, _dir, _) = h.finish();
+        assert!(rejects.is_empty());
+        assert_eq!(summary.rows_written, 20_000);
+        assert_eq!(parts.len(), 9, "one part per day, not one per row");
+        let by_day = ids_by_day(&parts);
+        assert_eq!(by_day.len(), 9);
+        assert!(by_day.values().all(|ids| ids.len() == 20_000 / 9 || ids.len() == 20_000 / 9 + 1));
+    }
+
+    #[test]
+    fn past_the_held_budget_the_biggest_day_is_written_and_parts_stay_few() {
+        let mut h = harness(|o| {
+            o.partition_column = Some("day".into());
+            o.max_open_partitions = 2;
+            o.held_bytes = 64 << 10;
+        });
+        h.writer.header(&["id", "day"]).unwrap();
+        for i in 0..20_000u64 {
+            let day = format!("2026-01-0{}", i % 9 + 1);
+            h.row(i + 2, &[&i.to_string(), &day]);
+        }
+        let (summary, parts, _, _dir, _) = h.finish();
+        assert_eq!(summary.rows_written, 20_000);
+        assert!(parts.len() < 20_000 / 50, "a part per release, not per row: {}", parts.len());
+        assert_eq!(ids_by_day(&parts).values().map(Vec::len).sum::<usize>(), 20_000);
+    }
+
+    #[test]
+    fn rows_of_a_day_past_max_partitions_are_rejected_with_the_cap_named() {
+        let mut h = harness(|o| {
+            o.partition_column = Some("day".into());
+            o.max_partitions = 3;
+        });
+        h.writer.header(&["id", "day"]).unwrap();
+        for i in 0..10u64 {
+            h.row(i + 2, &[&i.to_string(), &format!("2026-01-0{}", i % 5 + 1)]);
+        }
+        let (summary, parts, rejects, _dir, _) = h.finish();
+        assert_eq!((summary.rows_written, parts.len()), (6, 3));
+        assert_eq!(rejects.len(), 4);
+        assert_eq!(rejects[0].line, 5);
+        assert_eq!(rejects[0].column.as_deref(), Some("day"));
+        assert_eq!(
+            rejects[0].reason,
+            "its day 2026-01-04 would be partition 4 of this file; a file may write at most 3 (the feed's max_partitions)"
         );
     }
 

@@ -6,9 +6,9 @@ use std::str::FromStr;
 use arrow_schema::{DataType, TimeUnit};
 
 /// Decimal precision limit shared by Arrow's Decimal128, Redshift and Glue.
-pub const MAX_DECIMAL_PRECISION: u8 = 38;
+pub(crate) const MAX_DECIMAL_PRECISION: u8 = 38;
 /// Inferred decimals with more fractional digits than this become float64.
-pub const MAX_INFERRED_SCALE: i8 = 18;
+pub(crate) const MAX_INFERRED_SCALE: i8 = 18;
 /// Decimal digits any i64 may need.
 const I64_DIGITS: u8 = 19;
 
@@ -26,7 +26,7 @@ pub enum LogicalType {
 }
 
 impl LogicalType {
-    pub fn arrow_type(&self) -> DataType {
+    pub(crate) fn arrow_type(&self) -> DataType {
         match *self {
             LogicalType::Boolean => DataType::Boolean,
             LogicalType::Int64 => DataType::Int64,
@@ -40,13 +40,13 @@ impl LogicalType {
     }
 
     /// Whether `max_bytes` is tracked (the warehouse sizes VARCHAR from it).
-    pub fn is_text(&self) -> bool {
+    pub(crate) fn is_text(&self) -> bool {
         matches!(self, LogicalType::String | LogicalType::Json)
     }
 
     /// Decimal with `int_digits` before the point and `scale` after, or
     /// float64 when that needs more than 38 digits.
-    pub fn decimal_or_float(int_digits: u32, scale: i8) -> LogicalType {
+    pub(crate) fn decimal_or_float(int_digits: u32, scale: i8) -> LogicalType {
         let precision = int_digits + scale.max(0) as u32;
         if precision > MAX_DECIMAL_PRECISION as u32 {
             LogicalType::Float64
@@ -78,14 +78,6 @@ pub fn join(a: LogicalType, b: LogicalType) -> LogicalType {
         (Date, Timestamp) | (Timestamp, Date) => Timestamp,
         (Date, TimestampTz) | (TimestampTz, Date) => TimestampTz,
         _ => String,
-    }
-}
-
-/// Like [`join`], with `None` meaning "only nulls so far".
-pub fn join_opt(a: Option<LogicalType>, b: Option<LogicalType>) -> Option<LogicalType> {
-    match (a, b) {
-        (None, x) | (x, None) => x,
-        (Some(a), Some(b)) => Some(join(a, b)),
     }
 }
 
@@ -207,9 +199,6 @@ mod tests {
             assert_eq!(join(a, b), want, "{a} ⊔ {b}");
             assert_eq!(join(b, a), want, "{b} ⊔ {a} (commutative)");
         }
-        assert_eq!(join_opt(None, Some(Date)), Some(Date));
-        assert_eq!(join_opt(Some(Date), None), Some(Date));
-        assert_eq!(join_opt(None, None), None);
     }
 
     #[test]

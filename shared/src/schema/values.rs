@@ -6,11 +6,11 @@ use crate::record::Value;
 
 use super::types::{LogicalType, MAX_DECIMAL_PRECISION, MAX_INFERRED_SCALE};
 
-pub const MICROS_PER_SECOND: i64 = 1_000_000;
-pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+pub(crate) const MICROS_PER_SECOND: i64 = 1_000_000;
+pub(crate) const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
 /// The type a single value suggests; `None` for null (no information).
-pub fn infer_value(v: &Value<'_>) -> Option<LogicalType> {
+pub(crate) fn infer_value(v: &Value<'_>) -> Option<LogicalType> {
     match *v {
         Value::Null => None,
         Value::Bool(_) => Some(LogicalType::Boolean),
@@ -195,7 +195,7 @@ pub fn parse_i64_lenient(s: &str) -> Option<i64> {
     f64_to_i64_exact(f)
 }
 
-pub fn f64_to_i64_exact(f: f64) -> Option<i64> {
+pub(crate) fn f64_to_i64_exact(f: f64) -> Option<i64> {
     // ±2^63: every integral f64 inside converts exactly.
     const LIMIT: f64 = 9.223_372_036_854_776e18;
     (f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i64)
@@ -223,7 +223,7 @@ pub fn parse_f64_lenient(s: &str) -> Option<f64> {
     s.trim().parse().ok()
 }
 
-pub const POW10: [i128; 39] = {
+pub(crate) const POW10: [i128; 39] = {
     let mut t = [1i128; 39];
     let mut i = 1;
     while i < 39 {
@@ -317,14 +317,14 @@ fn push_digit(mantissa: &mut i128, sig_digits: &mut usize, d: u8) -> Option<()> 
 
 /// i64 into decimal(precision, scale), if it fits.
 #[inline]
-pub fn i64_to_decimal(v: i64, precision: u8, scale: i8) -> Option<i128> {
+pub(crate) fn i64_to_decimal(v: i64, precision: u8, scale: i8) -> Option<i128> {
     let m = (v as i128).checked_mul(*POW10.get(scale.max(0) as usize)?)?;
     (m.unsigned_abs() < POW10.get(precision as usize)?.unsigned_abs()).then_some(m)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
 #[inline]
-pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+pub(crate) fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;

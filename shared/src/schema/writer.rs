@@ -1,7 +1,7 @@
 //! `TableWriter`: the `RecordSink` that infers a schema, coerces values,
 //! routes rows to date partitions and writes typed Parquet parts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
@@ -12,7 +12,8 @@ use super::coerce::{Cell, Checked, TextRules, check_value, render_values};
 use super::columns::{Column, ColumnSchema, Columns, MAX_COLUMNS, Slot, path_hash};
 use super::contract::{Contract, DeclaredColumn, SchemaContract};
 use super::dates::{DateOrder, DateRules};
-use super::infer::Inference;
+use super::held::Held;
+use super::infer::{InferBuffer, Inference};
 use super::naming::NameRegistry;
 use super::nulls::NullTokens;
 use super::parquet::ParquetCompression;
@@ -41,9 +42,13 @@ pub struct WriterOptions {
     pub row_group_bytes: usize,
     /// A part file is closed after this many rows.
     pub part_max_rows: u64,
-    /// Distinct dt values open at once; opening one more closes the least
-    /// recently used part.
+    /// Distinct dt values open at once; a row for another day is held
+    /// (`held.rs`) until its day's rows are written together.
     pub max_open_partitions: usize,
+    /// Bytes of held rows past which the biggest day's are written.
+    pub held_bytes: usize,
+    /// Distinct days one file may write; a row of a day past them is rejected.
+    pub max_partitions: usize,
     /// Where part files are written (a temp dir owned by the caller).
     pub out_dir: PathBuf,
     /// Encode and compress each part on a thread of its own, beside the
@@ -76,6 +81,8 @@ impl WriterOptions {
             row_group_bytes: 64 << 20,
             part_max_rows: 10_000_000,
             max_open_partitions: 8,
+            held_bytes: 64 << 20,
+            max_partitions: DEFAULT_MAX_PARTITIONS,
             out_dir: out_dir.into(),
             encode_on_thread: false,
             null_tokens: NullTokens::defaults(),
@@ -85,6 +92,10 @@ impl WriterOptions {
         }
     }
 }
+
+/// Distinct days (parts, PUTs, catalog partitions) one file may write
+/// unless its feed sets `max_partitions`.
+pub const DEFAULT_MAX_PARTITIONS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedRow {
@@ -114,8 +125,8 @@ pub struct WriteSummary {
     pub added_names: BTreeMap<String, String>,
 }
 
-pub type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
-pub type RejectCallback = Box<dyn FnMut(RejectedRow) -> Result<(), SinkError> + Send>;
+pub(crate) type PartCallback = Box<dyn FnMut(FinishedPart) -> Result<(), SinkError> + Send>;
+pub(crate) type RejectCallback = Box<dyn FnMut(RejectedRow) -> Result<(), SinkError> + Send>;
 
 enum Outcome {
     Write(i32),
@@ -135,6 +146,13 @@ pub struct TableWriter {
     partitioning: Partitioning,
     inference: Inference,
     parts: Parts,
+    held: Held,
+    held_bytes: usize,
+    /// The day whose held rows are being written (so they are not held again).
+    releasing: Option<i32>,
+    /// The days this file has written or held, up to `max_partitions`.
+    days: HashSet<i32>,
+    max_partitions: usize,
     header_seen: bool,
     rules: TextRules,
     /// Scratch for coercing a value through its text.
@@ -164,6 +182,11 @@ impl TableWriter {
             partitioning: Partitioning::new(opts.partition_column, opts.arrival_date),
             inference: Inference::new(opts.infer_rows),
             parts,
+            held: Held::default(),
+            held_bytes: opts.held_bytes,
+            releasing: None,
+            days: HashSet::new(),
+            max_partitions: opts.max_partitions.max(1),
             header_seen: false,
             rules: TextRules { nulls: opts.null_tokens, dates: opts.dates },
             render: String::new(),
@@ -312,13 +335,35 @@ impl TableWriter {
     ) -> Result<(), SinkError> {
         loop {
             match self.check(values)? {
-                Outcome::Write(day) => return self.append(line, values, day),
+                Outcome::Write(day) => {
+                    if let Some(reason) = self.past_partition_cap(day) {
+                        return self.emit_reject(line, self.partitioning.column_name(), reason, raw());
+                    }
+                    return self.append(line, values, day);
+                }
                 Outcome::Reject { column, reason } => {
                     return self.emit_reject(line, column, reason, raw());
                 }
                 Outcome::Widen(changes) => self.widen(changes, line)?,
             }
         }
+    }
+
+    /// Why a row of `day` is refused: the file already wrote `max_partitions` other days.
+    fn past_partition_cap(&mut self, day: i32) -> Option<String> {
+        if self.days.contains(&day) {
+            return None;
+        }
+        if self.days.len() < self.max_partitions {
+            self.days.insert(day);
+            return None;
+        }
+        let shown = super::parts::date_of(day).map_or_else(|| day.to_string(), |d| d.to_string());
+        Some(format!(
+            "its day {shown} would be partition {} of this file; a file may write at most {} (the feed's max_partitions)",
+            self.max_partitions + 1,
+            self.max_partitions
+        ))
     }
 
     fn widen(&mut self, changes: Vec<(usize, LogicalType)>, line: LineNo) -> Result<(), SinkError> {
@@ -329,15 +374,37 @@ impl TableWriter {
     }
 
     fn append(&mut self, line: LineNo, values: &[(usize, Value<'_>)], day: i32) -> Result<(), SinkError> {
+        if self.releasing != Some(day) && (self.held.holds(day) || self.parts.full_without(day)) {
+            if self.held.hold(day, line, values, self.held_bytes)
+                && let Some((day, rows)) = self.held.take_biggest()
+            {
+                self.release(day, &rows)?;
+            }
+            return Ok(());
+        }
         let pi = self.parts.part_for(day, &mut self.columns)?;
         self.parts.append(pi, line, values, &self.columns)?;
         self.rows_written += 1;
         self.parts.roll(pi, &mut self.columns)
     }
 
+    /// Writes one day's held rows together (opening its part, closing the
+    /// least recently used one); they were checked, and are checked again
+    /// against the columns as they are now.
+    fn release(&mut self, day: i32, rows: &InferBuffer) -> Result<(), SinkError> {
+        self.releasing = Some(day);
+        let names = self.columns.source_names();
+        let written = rows.replay(|line, values| self.write_record(line, values, &|| render_values(values, &names)));
+        self.releasing = None;
+        written
+    }
+
     /// Flushes and closes every open part (calling `on_part`) and returns the summary.
     pub fn finish(mut self) -> Result<WriteSummary, SinkError> {
         self.decide()?;
+        while let Some((day, rows)) = self.held.take_first() {
+            self.release(day, &rows)?;
+        }
         self.parts.close_all(&mut self.columns)?;
         let columns = self.columns();
         let (notes, date_order) = self.inference.take_notes();

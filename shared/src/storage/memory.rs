@@ -73,6 +73,13 @@ impl MemoryStore {
         }
     }
 
+    /// Removes an object as a service writing into the store would (no fault applies).
+    pub fn remove(&self, bucket: &str, key: &str) {
+        if let Ok(mut objects) = self.objects.lock() {
+            objects.remove(&(bucket.to_owned(), key.to_owned()));
+        }
+    }
+
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let Ok(objects) = self.objects.lock() else { return Vec::new() };
         objects.keys().filter(|(b, k)| b == bucket && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect()

@@ -114,7 +114,7 @@ impl Metrics {
     /// Renders the metrics as EMF documents (one per label set, which is
     /// how EMF expresses dimensions; a distribution of more than 100 values
     /// spans several) with `function` as a dimension of each, and resets them.
-    pub fn drain_emf(&self, function: &str, timestamp_ms: i64) -> Vec<Value> {
+    pub(crate) fn drain_emf(&self, function: &str, timestamp_ms: i64) -> Vec<Value> {
         let Ok(mut r) = self.inner.lock() else { return vec![] };
         let taken = std::mem::take(&mut *r);
         let mut docs: BTreeMap<Labels, Vec<(&'static str, &'static str, Value)>> = BTreeMap::new();
@@ -167,7 +167,7 @@ impl Metrics {
     }
 
     /// Writes the EMF documents, one per line, to `out` (stdout in Lambda).
-    pub fn flush_emf(&self, function: &str, out: &mut dyn Write) {
+    pub(crate) fn flush_emf(&self, function: &str, out: &mut dyn Write) {
         let now = chrono::Utc::now().timestamp_millis();
         for doc in self.drain_emf(function, now) {
             // A metrics line that cannot be written is not worth failing a batch for.

@@ -129,16 +129,20 @@ pub fn decide(
             decision.refused[i] = Some(reason);
             continue;
         }
-        let forbidden: Vec<String> = sql::changes(dialect, existing, &file.needs())
+        let needed = sql::changes(dialect, existing, &file.needs());
+        let forbidden: Vec<String> = needed
             .iter()
             .filter(|c| contract == SchemaContract::Freeze && c.is_type_change())
             .map(|c| c.describe(dialect))
             .collect();
-        if forbidden.is_empty() {
-            add_needs(&mut accepted, file.needs());
-        } else {
+        let keys: Vec<String> = needed.iter().filter_map(|c| key_retype(dialect, load, c)).collect();
+        if !forbidden.is_empty() {
             decision.refused[i] =
                 Some(format!("schema_contract freeze forbids changing the table: {}", forbidden.join("; ")));
+        } else if !keys.is_empty() {
+            decision.refused[i] = Some(keys.join("; "));
+        } else {
+            add_needs(&mut accepted, file.needs());
         }
     }
     let mut changes = sql::changes(dialect, existing, &accepted);
@@ -182,4 +186,32 @@ pub fn decide(
     decision.changes = changes;
     decision.columns = columns;
     decision
+}
+
+/// Why a change cannot be made on Redshift, when it changes the type of the
+/// table's distribution or sort key (`dt` when the feed names none): only a
+/// varchar grows in place, and the other widenings go through a new column,
+/// but Redshift drops no key column (ALTER TABLE, DROP COLUMN:
+/// <https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html>). The
+/// file is refused with the reason rather than failing every load for good.
+fn key_retype(dialect: Dialect, load: &TableLoad, change: &Change) -> Option<String> {
+    let Change::Widen { column, from, to } = change else { return None };
+    if dialect != Dialect::Redshift || !change.is_type_change() {
+        return None;
+    }
+    let rules = &load.rules;
+    let role = if rules.distkey.as_deref() == Some(column.as_str()) {
+        "distribution key"
+    } else if rules.sortkey.contains(column) || (rules.sortkey.is_empty() && column == crate::lineage::PARTITION_KEY) {
+        "sort key"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "column {column} is the table's {role}, and Redshift cannot change its type from {} to {}: declare it as {} in \
+         the feed's schema, or rebuild the table with another key",
+        dialect.type_sql(from),
+        dialect.type_sql(to),
+        dialect.type_sql(from)
+    ))
 }

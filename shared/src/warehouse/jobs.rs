@@ -9,7 +9,7 @@ use crate::warehouse::bookkeeping::job_runs::RUNS;
 use crate::warehouse::sql::{Dialect, TableName, quote_ident};
 
 /// The temporary table an incremental run selects its new rows into.
-pub const NEW_ROWS: &str = "landfall_job_rows";
+pub(crate) const NEW_ROWS: &str = "landfall_job_rows";
 
 /// What the ledger row of a finishing run gets, in the run's transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +140,7 @@ pub fn incremental(
 }
 
 /// The query's text inside UNLOAD's quotes: `\` and `'` backslash-escaped.
-pub fn unload_quoted(sql: &str) -> String {
+pub(crate) fn unload_quoted(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 2);
     out.push('\'');
     for c in sql.chars() {
@@ -175,16 +175,53 @@ pub fn archive_condition(d: Dialect, column: &str, cutoff: &str) -> String {
 }
 
 /// The rows an archive moves, as a query.
-pub fn archive_select(table: &TableName, condition: &str) -> String {
+pub(crate) fn archive_select(table: &TableName, condition: &str) -> String {
     format!("SELECT * FROM {table} WHERE {condition}")
 }
 
+/// An archive's condition on Redshift, where the UNLOAD and the DELETE are
+/// two statements apart in time: for a table landfall loads, only the rows
+/// loaded before the run was recorded (`started`, from the job ledger), so
+/// rows loaded later, or before a late resume, are neither archived nor
+/// deleted.
+pub fn archive_bounded(d: Dialect, condition: &str, started: Option<&str>) -> String {
+    match started {
+        Some(at) => format!(
+            "{condition} AND {} <= {}",
+            quote_ident(crate::lineage::LOADED_AT_COLUMN),
+            d.timestamptz_literal(at)
+        ),
+        None => condition.to_owned(),
+    }
+}
+
+/// Whether `table` has `column` (one row when it does).
+pub fn column_exists(d: Dialect, table: &TableName, column: &str) -> String {
+    format!(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = {} AND table_name = {} AND column_name = {}",
+        d.literal(&table.schema),
+        d.literal(&table.table),
+        d.literal(column)
+    )
+}
+
+/// The folder a Redshift archive run unloads into: its own, so that CLEANPATH
+/// (and the run's own clearing before a repeated UNLOAD) can only ever
+/// remove files of this run, whose rows are still in the warehouse.
+/// `PARTITION BY` would append the `/` anyway and put the manifest in it
+/// (UNLOAD, `TO`: <https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html>).
+pub fn archive_unload_prefix(table: &str, run_id: &str) -> String {
+    format!("archive/{table}/{run_id}/")
+}
+
 /// Redshift: an archive's UNLOAD, Parquet partitioned by `dt`, with a
-/// verbose manifest the run reads the files and counts from.
+/// verbose manifest the run reads the files and counts from. CLEANPATH: a
+/// repeated UNLOAD of the same run replaces what an earlier attempt left in
+/// the run's folder instead of failing on a prefix that is not empty.
 pub fn unload_archive(table: &TableName, condition: &str, prefix_url: &str, role: &str) -> String {
     let d = Dialect::Redshift;
     format!(
-        "UNLOAD ({})\nTO {}\nIAM_ROLE {}\nFORMAT AS PARQUET\nPARTITION BY ({})\nMANIFEST VERBOSE",
+        "UNLOAD ({})\nTO {}\nIAM_ROLE {}\nFORMAT AS PARQUET\nPARTITION BY ({})\nMANIFEST VERBOSE\nCLEANPATH",
         unload_quoted(&archive_select(table, condition)),
         d.literal(prefix_url),
         d.literal(role),
@@ -192,10 +229,23 @@ pub fn unload_archive(table: &TableName, condition: &str, prefix_url: &str, role
     )
 }
 
+/// The statement that fails the delete's transaction (division by zero)
+/// unless exactly `archived` rows meet the condition under the lock: the
+/// rows deleted are the rows the UNLOAD wrote, or nothing is deleted.
+pub fn archive_check(table: &TableName, condition: &str, archived: u64) -> String {
+    format!("SELECT 1 / CASE WHEN count(*) = {archived} THEN 1 ELSE 0 END FROM {table} WHERE {condition}")
+}
+
+/// The rows meeting an archive's condition now (after a refused delete).
+pub fn archive_count(table: &TableName, condition: &str) -> String {
+    format!("SELECT count(*) FROM {table} WHERE {condition}")
+}
+
 /// An archive's delete, to run with its ledger row in one transaction once
-/// the files and the catalog entry are durable.
-pub fn archive_delete(d: Dialect, table: &TableName, condition: &str) -> Vec<String> {
-    vec![d.lock(table), format!("DELETE FROM {table} WHERE {condition}")]
+/// the files and the catalog entry are durable; `archived` is the rows the
+/// files hold, checked under the lock before anything is deleted.
+pub fn archive_delete(d: Dialect, table: &TableName, condition: &str, archived: u64) -> Vec<String> {
+    vec![d.lock(table), archive_check(table, condition, archived), format!("DELETE FROM {table} WHERE {condition}")]
 }
 
 #[cfg(test)]
@@ -256,14 +306,10 @@ mod tests {
             false,
         );
         assert_golden("job_export", &format!("{export};\n"));
-        let condition = archive_condition(d, "dt", "2025-10-27");
-        let mut archive = vec![unload_archive(
-            &clicks,
-            &condition,
-            "s3://lf-curated/archive/partner_clicks/20261201T000000Z-0000abcd_",
-            ROLE,
-        )];
-        archive.extend(archive_delete(d, &clicks, &condition));
+        let condition = archive_bounded(d, &archive_condition(d, "dt", "2025-10-27"), Some("2026-12-01T00:00:00.000Z"));
+        let prefix = archive_unload_prefix("partner_clicks", "20261201T000000Z-0000abcd");
+        let mut archive = vec![unload_archive(&clicks, &condition, &format!("s3://lf-curated/{prefix}"), ROLE)];
+        archive.extend(archive_delete(d, &clicks, &condition, 1200));
         archive.push(Finish { rows_sql: "1200".into(), ..finish() }.statement(d));
         assert_golden("job_archive", &joined(&archive));
         let daily = TableName::new("raw", "clicks_daily");

@@ -188,7 +188,7 @@ fn union_needs(files: &[LoadFile]) -> Vec<ColumnNeed> {
 
 /// Adds columns to a union: a known column takes the wider type and the
 /// longer value, a new one is appended (order of first appearance).
-pub fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
+pub(crate) fn add_needs(union: &mut Vec<ColumnNeed>, needs: Vec<ColumnNeed>) {
     for need in needs {
         match union.iter_mut().find(|n| n.name == need.name) {
             Some(n) => {
@@ -525,5 +525,26 @@ mod tests {
                 to: SqlType::Varchar(crate::lineage::FILE_URL_MAX_BYTES),
             }]
         );
+    }
+
+    #[test]
+    fn on_redshift_a_file_that_would_retype_a_key_column_is_refused_with_the_reason() {
+        use crate::warehouse::sql::{Dialect, ExistingColumn, SqlType};
+        let tz = manifest("tz", "s3://l/1.csv", "t1", &[("ordered_at", LogicalType::TimestampTz, None)]);
+        let wide = manifest("wide", "s3://l/2.csv", "t2", &[("note", LogicalType::String, Some(40))]);
+        let rules = FeedRules { distkey: Some("ordered_at".into()), ..FeedRules::default() };
+        let load = plan_loads("public", vec![("1".into(), tz), ("2".into(), wide)], |_| rules.clone()).remove(0);
+        let existing = vec![
+            ExistingColumn { name: "ordered_at".into(), sql_type: SqlType::Timestamp },
+            ExistingColumn { name: "note".into(), sql_type: SqlType::BigInt },
+        ];
+        let d = decide(Dialect::Redshift, &load, &existing, &HashSet::new());
+        let reason = d.refused[0].clone().unwrap_or_default();
+        assert!(reason.starts_with("column ordered_at is the table's distribution key"), "{reason}");
+        assert!(reason.contains("from timestamp to timestamptz"), "{reason}");
+        assert_eq!(d.refused[1], None, "a column that is no key is widened");
+        assert!(d.changes.iter().all(|c| c.column() == "note"), "{:?}", d.changes);
+        let pg = decide(Dialect::Postgres, &load, &existing, &HashSet::new());
+        assert_eq!(pg.refused, vec![None, None], "PostgreSQL changes a key's type in place");
     }
 }

@@ -11,13 +11,13 @@ use crate::lineage::{FILE_COLUMN, FILE_URL_MAX_BYTES, LOADED_AT_COLUMN, PARTITIO
 use crate::schema::LogicalType;
 
 /// The session table a batch's rows are staged in before the disposition.
-pub const STAGING: &str = "landfall_staging";
+pub(crate) const STAGING: &str = "landfall_staging";
 /// The staging column that orders the batch's files for merge ("the last file wins").
-pub const SEQ_COLUMN: &str = "_landfall_seq";
+pub(crate) const SEQ_COLUMN: &str = "_landfall_seq";
 /// Varchar sizes are in bytes on Redshift and at most this.
-pub const MAX_VARCHAR: u32 = 65_535;
+pub(crate) const MAX_VARCHAR: u32 = 65_535;
 /// Text columns start at least this wide so short first files do not force early growth.
-pub const MIN_VARCHAR: u32 = 32;
+pub(crate) const MIN_VARCHAR: u32 = 32;
 /// Enough for any non-text value written as text (a timestamptz is 32 bytes).
 const SCALAR_AS_TEXT: u32 = 40;
 
@@ -92,7 +92,7 @@ pub enum SqlType {
 
 impl SqlType {
     /// The type a column of this logical type and longest value gets.
-    pub fn for_column(dialect: Dialect, logical: LogicalType, max_bytes: Option<u32>) -> SqlType {
+    pub(crate) fn for_column(dialect: Dialect, logical: LogicalType, max_bytes: Option<u32>) -> SqlType {
         match logical {
             LogicalType::Boolean => SqlType::Boolean,
             LogicalType::Int64 => SqlType::BigInt,
@@ -162,8 +162,22 @@ impl SqlType {
         })
     }
 
-    pub fn is_text(&self) -> bool {
+    pub(crate) fn is_text(&self) -> bool {
         matches!(self, SqlType::Varchar(_) | SqlType::Text)
+    }
+}
+
+/// A column's values as the wider type, on Redshift: SUPER becomes text
+/// through JSON_SERIALIZE (a cast gives no text for an object or array), and
+/// a boolean, which Redshift does not cast to a character type, through CASE
+/// (<https://docs.aws.amazon.com/redshift/latest/dg/JSON_SERIALIZE.html>,
+/// <https://docs.aws.amazon.com/redshift/latest/dg/r_CAST_function.html>).
+fn redshift_widened(col: &str, from: &SqlType, to: &SqlType) -> String {
+    let ty = Dialect::Redshift.type_sql(to);
+    match (from, to.is_text()) {
+        (SqlType::Json, true) => format!("JSON_SERIALIZE({col})"),
+        (SqlType::Boolean, true) => format!("CASE WHEN {col} THEN 'true' WHEN NOT {col} THEN 'false' END"),
+        _ => format!("CAST({col} AS {ty})"),
     }
 }
 
@@ -188,7 +202,7 @@ pub struct ColumnNeed {
 /// The least common type of two, as the warehouse sees it: a naive and an
 /// aware timestamp meet in `timestamptz` (naive values are taken as UTC),
 /// where the lake's join would fall back to text.
-pub fn join_logical(a: LogicalType, b: LogicalType) -> LogicalType {
+pub(crate) fn join_logical(a: LogicalType, b: LogicalType) -> LogicalType {
     match (a, b) {
         (LogicalType::Timestamp, LogicalType::TimestampTz) | (LogicalType::TimestampTz, LogicalType::Timestamp) => {
             LogicalType::TimestampTz
@@ -255,7 +269,7 @@ impl Change {
 
     /// Whether the feed's schema contract allows it: `freeze` allows only
     /// varchar growth (a size, not a type); `discard_columns` allows widening.
-    pub fn is_type_change(&self) -> bool {
+    pub(crate) fn is_type_change(&self) -> bool {
         match self {
             Change::Add { .. } => true,
             Change::Widen { from, to, .. } => !(from.is_text() && to.is_text()),
@@ -294,7 +308,7 @@ pub fn changes(dialect: Dialect, existing: &[ExistingColumn], needs: &[ColumnNee
 }
 
 /// The lineage columns every warehouse table carries after its data columns.
-pub fn lineage_columns() -> [(&'static str, SqlType); 4] {
+pub(crate) fn lineage_columns() -> [(&'static str, SqlType); 4] {
     [
         (PARTITION_KEY, SqlType::Date),
         (FILE_COLUMN, SqlType::Varchar(FILE_URL_MAX_BYTES)),
@@ -304,7 +318,7 @@ pub fn lineage_columns() -> [(&'static str, SqlType); 4] {
 }
 
 /// Names of the lineage columns, in table order.
-pub fn lineage_names() -> [&'static str; 4] {
+pub(crate) fn lineage_names() -> [&'static str; 4] {
     [PARTITION_KEY, FILE_COLUMN, ROW_COLUMN, LOADED_AT_COLUMN]
 }
 
@@ -331,7 +345,7 @@ impl Dialect {
         }
     }
 
-    pub fn type_sql(self, t: &SqlType) -> String {
+    pub(crate) fn type_sql(self, t: &SqlType) -> String {
         match (self, t) {
             (_, SqlType::Boolean) => "boolean".into(),
             (_, SqlType::BigInt) => "bigint".into(),
@@ -374,7 +388,7 @@ impl Dialect {
 
     /// The items of an `IN (...)` list: literals, or `NULL` (which matches
     /// nothing) for an empty list.
-    pub fn literal_list(self, values: &[&str]) -> String {
+    pub(crate) fn literal_list(self, values: &[&str]) -> String {
         if values.is_empty() {
             return "NULL".to_owned();
         }
@@ -409,7 +423,7 @@ impl Dialect {
 
     /// A session-local staging table for the batch: the data columns with
     /// the target's types, the lineage columns and the file sequence.
-    pub fn create_staging(self, staging: &str, columns: &[(String, SqlType)]) -> String {
+    pub(crate) fn create_staging(self, staging: &str, columns: &[(String, SqlType)]) -> String {
         let mut cols: Vec<(String, SqlType)> = columns.to_vec();
         cols.extend(lineage_columns().into_iter().map(|(n, t)| (n.to_owned(), t)));
         cols.push((SEQ_COLUMN.to_owned(), SqlType::BigInt));
@@ -419,7 +433,10 @@ impl Dialect {
         format!("CREATE TEMP TABLE {} ({body}){on_commit}", quote_ident(staging))
     }
 
-    /// Serialises loaders of one table; readers are not blocked.
+    /// Serialises loaders of one table. On PostgreSQL readers are not
+    /// blocked; Redshift's LOCK is ACCESS EXCLUSIVE, so reads of the table
+    /// wait too (<https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html>),
+    /// which is why its locked transactions hold only the apply or the delete.
     pub fn lock(self, target: &TableName) -> String {
         match self {
             Dialect::Postgres => format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE"),
@@ -430,7 +447,7 @@ impl Dialect {
     /// The statements that apply one change. PostgreSQL changes a type in
     /// place; Redshift can only grow a varchar in place, so other widenings
     /// go through a new column.
-    pub fn apply_change(self, target: &TableName, change: &Change) -> Vec<String> {
+    pub(crate) fn apply_change(self, target: &TableName, change: &Change) -> Vec<String> {
         match change {
             Change::Add { column, sql_type } => {
                 vec![format!("ALTER TABLE {target} ADD COLUMN {} {}", quote_ident(column), self.type_sql(sql_type))]
@@ -449,7 +466,7 @@ impl Dialect {
                         let tmp = quote_ident(&format!("{column}__landfall_widen"));
                         vec![
                             format!("ALTER TABLE {target} ADD COLUMN {tmp} {ty}"),
-                            format!("UPDATE {target} SET {tmp} = CAST({col} AS {ty})"),
+                            format!("UPDATE {target} SET {tmp} = {}", redshift_widened(&col, from, to)),
                             format!("ALTER TABLE {target} DROP COLUMN {col}"),
                             format!("ALTER TABLE {target} RENAME COLUMN {tmp} TO {col}"),
                         ]
@@ -460,13 +477,13 @@ impl Dialect {
     }
 
     /// Append: every staged row.
-    pub fn insert_from_staging(self, target: &TableName, staging: &str, columns: &[String]) -> String {
+    pub(crate) fn insert_from_staging(self, target: &TableName, staging: &str, columns: &[String]) -> String {
         let cols = insert_columns(columns);
         format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {}", quote_ident(staging))
     }
 
     /// Replace partition: the batch's `dt` partitions are replaced by its rows.
-    pub fn replace_partitions(self, target: &TableName, staging: &str, columns: &[String]) -> Vec<String> {
+    pub(crate) fn replace_partitions(self, target: &TableName, staging: &str, columns: &[String]) -> Vec<String> {
         let dt = quote_ident(PARTITION_KEY);
         vec![
             format!("DELETE FROM {target} WHERE {dt} IN (SELECT DISTINCT {dt} FROM {})", quote_ident(staging)),
@@ -641,6 +658,13 @@ mod tests {
         let sql = Dialect::Redshift.apply_change(&t, &change);
         assert_eq!(sql.len(), 4);
         assert!(sql[1].starts_with("UPDATE \"public\".\"t\" SET \"n__landfall_widen\" = CAST(\"n\" AS varchar(64))"));
+        let json = Change::Widen { column: "j".into(), from: SqlType::Json, to: SqlType::Varchar(65535) };
+        assert!(Dialect::Redshift.apply_change(&t, &json)[1].ends_with("= JSON_SERIALIZE(\"j\")"));
+        let flag = Change::Widen { column: "b".into(), from: SqlType::Boolean, to: SqlType::Varchar(64) };
+        assert!(
+            Dialect::Redshift.apply_change(&t, &flag)[1]
+                .ends_with("= CASE WHEN \"b\" THEN 'true' WHEN NOT \"b\" THEN 'false' END")
+        );
         let grow = Change::Widen { column: "s".into(), from: SqlType::Varchar(32), to: SqlType::Varchar(64) };
         assert_eq!(
             Dialect::Redshift.apply_change(&t, &grow),

@@ -322,3 +322,75 @@ fn empty_objects_and_array_files() {
     assert_eq!(s.records, 2);
     assert!(sink.records.iter().all(|(_, v)| v.is_empty()));
 }
+
+#[test]
+fn an_object_keyed_by_ids_is_one_json_column_from_the_first_record() {
+    let data = "{\"id\":1,\"tier_and_details\":{\"5ca4bbc1a2dd94ee58161cb1\":{\"tier\":\"gold\"}}}\n\
+                {\"id\":2,\"tier_and_details\":{\"5ca4bbc1a2dd94ee58161cb2\":{\"tier\":\"silver\"},\"x\":1}}\n";
+    let (s, sink) = read_ok(data.as_bytes(), "x.jsonl");
+    assert_eq!(sink.columns, vec!["id", "tier_and_details"]);
+    assert_eq!(
+        named(&sink)[1],
+        nv(&[
+            ("id", V::Int(2)),
+            ("tier_and_details", V::Json("{\"5ca4bbc1a2dd94ee58161cb2\":{\"tier\":\"silver\"},\"x\":1}".into()))
+        ])
+    );
+    assert_eq!(
+        s.notes,
+        vec![
+            "object tier_and_details is kept whole as one JSON column from line 1 on: its key \
+             \"5ca4bbc1a2dd94ee58161cb1\" looks like an id or a date"
+        ]
+    );
+}
+
+#[test]
+fn an_object_past_map_keys_keeps_the_rest_of_the_record_whole_with_what_was_read_of_it() {
+    let opts = ReadOptions { json: JsonOptions { map_keys: 2 }, ..ReadOptions::default() };
+    let data = "{\"a\":{\"x\":1,\"y\":{\"z\":\"t\"}}}\n{\"a\":{\"x\":2,\"y\":{\"z\":\"u\"},\"w\":[1],\"v\":null},\"b\":3}\n\
+                {\"a\":{\"x\":3}}\n";
+    let (s, sink) = read_with(data.as_bytes(), "x.jsonl", &opts);
+    let s = s.unwrap();
+    assert_eq!(sink.columns, vec!["a__x", "a__y__z", "a", "b"]);
+    let records = named(&sink);
+    assert_eq!(records[0], nv(&[("a__x", V::Int(1)), ("a__y__z", t("t"))]));
+    assert_eq!(
+        records[1],
+        nv(&[("a", V::Json("{\"x\":2,\"y\":{\"z\":\"u\"},\"w\":[1],\"v\":null}".into())), ("b", V::Int(3))])
+    );
+    assert_eq!(records[2], nv(&[("a", V::Json("{\"x\":3}".into()))]));
+    assert!(s.notes[0].starts_with("object a is kept whole as one JSON column from line 2 on"), "{:?}", s.notes);
+}
+
+#[test]
+fn twenty_thousand_new_keys_stop_the_registry_at_its_bound_and_the_records_past_it_are_rejected_with_the_key() {
+    let n = 20_000;
+    let data: String = (0..n).map(|i| format!("{{\"id\":{i},\"k{i}\":{i}}}\n")).collect();
+    let (s, sink) = read_ok(data.as_bytes(), "x.jsonl");
+    let late = super::keys::LATE_AFTER as usize + super::keys::MAX_LATE_KEYS;
+    assert_eq!(s.keys, 1 + late, "id, then one key a line until the late bound");
+    assert_eq!(sink.records.len() + sink.rejects.len(), n, "every record is loaded or rejected");
+    assert_eq!(sink.records.len(), late);
+    let first = &sink.rejects[0];
+    assert_eq!(first.line, late as u64 + 1);
+    assert!(first.reason.starts_with("key \"k1064\" is new at record 1065, after 64 other keys"), "{}", first.reason);
+}
+
+#[test]
+fn keys_inside_objects_stop_the_registry_at_its_bound() {
+    let data: String = (0..5_000).map(|i| format!("{{\"id\":{i},\"o{}\":{{\"k{i}\":{i}}}}}\n", i % 1000)).collect();
+    let (s, sink) = read_ok(data.as_bytes(), "x.jsonl");
+    assert_eq!(s.keys, super::keys::MAX_KEYS, "the registry holds at most its bound");
+    let first = &sink.rejects[0];
+    assert!(first.reason.contains("is new past the 3180 distinct keys"), "{}", first.reason);
+}
+
+#[test]
+fn an_id_keyed_map_per_record_keeps_every_row_and_the_registry_small() {
+    let data: String = (0..20_000).map(|i| format!("{{\"id\":{i},\"scores\":{{\"{:024x}\":{i}}}}}\n", i + 1)).collect();
+    let (s, sink) = read_ok(data.as_bytes(), "x.jsonl");
+    assert_eq!((sink.records.len(), sink.rejects.len()), (20_000, 0));
+    assert_eq!(s.keys, 2, "id and scores");
+    assert_eq!(sink.columns, vec!["id", "scores"]);
+}

@@ -10,7 +10,7 @@ use crate::lineage::LEDGER_SCHEMA;
 use crate::monitor::evaluate::{AlertKind, OpenAlert, Reconciled};
 use crate::warehouse::sql::{Dialect, MAX_VARCHAR, TableName};
 
-pub const FEED_ALERTS_TABLE: &str = "feed_alerts";
+pub(crate) const FEED_ALERTS_TABLE: &str = "feed_alerts";
 
 impl TableName {
     pub fn feed_alerts() -> Self {

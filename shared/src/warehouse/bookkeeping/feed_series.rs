@@ -12,9 +12,9 @@ use crate::warehouse::sql::{Dialect, TableName};
 
 /// How far back a series' last load is looked for: a series quiet for
 /// longer drops out of the query, and its open alert stays open.
-pub const LOOKBACK_DAYS: u64 = 30;
+pub(crate) const LOOKBACK_DAYS: u64 = 30;
 /// The window of a feed that sets only `max_reject_ratio`.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(86_400);
+pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_secs(86_400);
 
 /// A result row the monitor cannot read (the query and its parser disagree).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,12 +12,12 @@ use super::load_ledger::LedgerStatus;
 use crate::lineage::LEDGER_SCHEMA;
 use crate::warehouse::sql::{Dialect, TableName};
 
-pub const FILE_DIGESTS_TABLE: &str = "file_digests";
+pub(crate) const FILE_DIGESTS_TABLE: &str = "file_digests";
 /// How far back the ledger is read: a monitor first deployed, or down for
 /// a while, digests at most this much history.
-pub const DIGEST_LOOKBACK_DAYS: u64 = 7;
+pub(crate) const DIGEST_LOOKBACK_DAYS: u64 = 7;
 /// Files named one by one per feed (the rest are counted).
-pub const DIGEST_SAMPLES: usize = 5;
+pub(crate) const DIGEST_SAMPLES: usize = 5;
 
 impl TableName {
     pub fn file_digests() -> Self {
@@ -31,7 +31,7 @@ fn at(d: Dialect, t: DateTime<Utc>) -> String {
 
 impl Dialect {
     /// Which ledger rows (table, file, the load's time) a digest has told, and in which run.
-    pub fn create_file_digests(self) -> String {
+    pub(crate) fn create_file_digests(self) -> String {
         format!(
             "CREATE TABLE IF NOT EXISTS {} (\n  table_name varchar(512) NOT NULL,\n  file_id varchar(64) NOT NULL,\n  \
              loaded_at timestamptz NOT NULL,\n  feed varchar(256) NOT NULL,\n  run_id varchar(64) NOT NULL,\n  \

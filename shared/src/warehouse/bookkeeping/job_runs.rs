@@ -7,7 +7,7 @@ use crate::lineage::LEDGER_SCHEMA;
 use crate::warehouse::sql::{Dialect, TableName};
 
 /// The ledger's qualified name (normalised identifiers: no quoting needed).
-pub const RUNS: &str = "landfall.job_runs";
+pub(crate) const RUNS: &str = "landfall.job_runs";
 
 impl TableName {
     pub fn job_runs() -> Self {
@@ -16,7 +16,7 @@ impl TableName {
 }
 
 /// Every column, in the order [`RunRow`] reads them.
-pub const COLUMNS: &str = "job, kind, run_id, CAST(started AS varchar(64)), CAST(finished AS varchar(64)), status, \
+pub(crate) const COLUMNS: &str = "job, kind, run_id, CAST(started AS varchar(64)), CAST(finished AS varchar(64)), status, \
                            rows_written, bytes_written, error, watermark, range_from, range_to, after_mark, detail";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,9 +12,9 @@ use crate::warehouse::sql::{Dialect, TableName};
 use crate::warehouse::{TableLoad, WarehouseError};
 
 /// Rows set aside at load (null merge keys), kept beside the ledger.
-pub const LOAD_REJECTS_TABLE: &str = "load_rejects";
+pub(crate) const LOAD_REJECTS_TABLE: &str = "load_rejects";
 
-pub fn load_rejects_table() -> TableName {
+pub(crate) fn load_rejects_table() -> TableName {
     TableName::new(LEDGER_SCHEMA, LOAD_REJECTS_TABLE)
 }
 

@@ -34,7 +34,7 @@ pub(crate) const DDL_LOCK_KEY: i64 = 0x6c61_6e64_6661_6c6c;
 
 impl Dialect {
     /// PostgreSQL's DDL lock, first in a transaction that creates tables; nothing on Redshift.
-    pub fn ddl_lock(self) -> Option<String> {
+    pub(crate) fn ddl_lock(self) -> Option<String> {
         (self == Dialect::Postgres).then(|| format!("SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})"))
     }
 

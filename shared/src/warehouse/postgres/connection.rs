@@ -5,7 +5,7 @@ use serde_json::Value;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{URL_ENV, UrlError, WarehouseConfig};
+use crate::config::{URL_ENV, UrlError, WarehouseConfig, names_option};
 use crate::secrets::{SecretError, Secrets};
 use crate::warehouse::WarehouseError;
 
@@ -65,7 +65,7 @@ pub fn describe(config: &tokio_postgres::Config) -> String {
 
 /// The URL and secret name, the environment winning over the file. A URL
 /// from the environment is held to the same rule as the file's: no password.
-pub fn connection_settings(
+pub(crate) fn connection_settings(
     warehouse: &WarehouseConfig,
     env_url: Option<String>,
     env_secret: Option<String>,
@@ -82,7 +82,7 @@ pub fn connection_settings(
 /// Applies a secret's value: a plain string is the password; a JSON object
 /// (the shape RDS and Redshift secrets have) gives `password` and,
 /// if present, `username`.
-pub fn apply_secret(config: &mut tokio_postgres::Config, name: &str, value: &str) -> Result<(), WarehouseError> {
+pub(crate) fn apply_secret(config: &mut tokio_postgres::Config, name: &str, value: &str) -> Result<(), WarehouseError> {
     match serde_json::from_str::<Value>(value) {
         Ok(Value::Object(map)) => {
             let password = map.get("password").and_then(Value::as_str).ok_or_else(|| WarehouseError::Secret {
@@ -142,6 +142,12 @@ impl PostgresTarget {
         if let Some((name, value)) = secret {
             apply_secret(&mut config, name, value)?;
         }
+        // The driver's default, `prefer`, falls back to plain text when the
+        // server (or whoever is on the path) declines TLS: off this machine,
+        // TLS is required unless the URL itself says otherwise.
+        if !names_option(url, "sslmode") && !only_loopback(&config) {
+            config.ssl_mode(SslMode::Require);
+        }
         config.application_name(application);
         Ok(PostgresTarget { config, display, tls: tls_connector()? })
     }
@@ -164,6 +170,19 @@ impl PostgresTarget {
         });
         Ok(client)
     }
+}
+
+/// Whether every host is this machine: a Unix socket, `localhost` or a
+/// loopback address (no host at all means the local socket).
+fn only_loopback(config: &tokio_postgres::Config) -> bool {
+    use tokio_postgres::config::Host;
+    config.get_hosts().iter().all(|h| match h {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    }) && config.get_hostaddrs().iter().all(std::net::IpAddr::is_loopback)
 }
 
 /// The server's message when there is one (tokio-postgres's Display says only "db error").
@@ -286,5 +305,17 @@ mod tests {
         assert_eq!(c.get_password(), Some(&b"plain"[..]));
         let e = apply_secret(&mut c, "s", r#"{"user":"x"}"#).unwrap_err();
         assert_eq!(e.disposition(), Disposition::DeadLetter);
+    }
+
+    #[test]
+    fn a_remote_host_without_sslmode_requires_tls_and_the_url_or_loopback_can_say_otherwise() {
+        let target = |url: &str| PostgresTarget::with_secret(url, None, "t").unwrap();
+        assert!(target("postgres://loader@dw.example.com:5432/dw").requires_tls());
+        assert!(target("host=10.0.0.7 user=loader dbname=dw").requires_tls());
+        assert!(!target("postgres://loader@dw.example.com/dw?sslmode=prefer").requires_tls(), "the URL says prefer");
+        assert!(!target("host=10.0.0.7 sslmode=disable user=loader").requires_tls());
+        for local in ["postgres://loader@127.0.0.1:5432/dw", "postgres://loader@localhost/dw", "host=/tmp/pg user=x"] {
+            assert!(!target(local).requires_tls(), "{local}");
+        }
     }
 }

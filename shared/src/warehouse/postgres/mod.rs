@@ -45,7 +45,7 @@ use crate::lineage::LEDGER_SCHEMA;
 use crate::storage::ObjectStore;
 
 /// Rows set aside one by one before a data error sets aside the whole file.
-pub const MAX_ROW_RETRIES: u32 = 10;
+pub(crate) const MAX_ROW_RETRIES: u32 = 10;
 
 /// Whether a SQLSTATE names a fault that can pass: connection loss,
 /// serialization failure, deadlock, lock timeout, shutdown, resource

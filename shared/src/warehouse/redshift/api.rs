@@ -54,7 +54,7 @@ pub struct Described {
 
 impl Described {
     /// The Redshift query id of the statement that failed.
-    pub fn failed_query_id(&self) -> Option<i64> {
+    pub(crate) fn failed_query_id(&self) -> Option<i64> {
         self.subs
             .iter()
             .find(|s| s.status == Some(StatementStatus::Failed) || s.error.is_some())
@@ -86,7 +86,7 @@ pub struct ApiError {
 }
 
 /// Error codes of the Data API that pass with time.
-pub fn retryable_api_code(code: &str) -> bool {
+pub(crate) fn retryable_api_code(code: &str) -> bool {
     matches!(
         code,
         "ActiveStatementsExceededException"
@@ -105,12 +105,15 @@ pub fn retryable_api_code(code: &str) -> bool {
 #[async_trait]
 pub trait DataApi: Send + Sync {
     /// Submits statements: more than one run as one transaction (BatchExecuteStatement), one on its
-    /// own (ExecuteStatement). Returns the statement id and the session id.
+    /// own (ExecuteStatement). Returns the statement id and the session id. A call repeated with
+    /// the same `client_token` (after an answer that was lost) returns the first call's statement
+    /// instead of running the SQL again.
     async fn submit(
         &self,
         sqls: Vec<String>,
         name: &str,
         session: Session,
+        client_token: &str,
     ) -> Result<(String, Option<String>), ApiError>;
     async fn describe(&self, id: &str) -> Result<Described, ApiError>;
     /// Ids and statuses of this role's statements whose name starts with `prefix`.
@@ -163,13 +166,14 @@ impl DataApi for SdkDataApi {
         sqls: Vec<String>,
         name: &str,
         session: Session,
+        client_token: &str,
     ) -> Result<(String, Option<String>), ApiError> {
         let t = &self.target;
         // Where and as whom, or the session that already knows; the same
         // setters exist on both request builders.
         macro_rules! target {
             ($req:expr) => {{
-                let mut req = $req.statement_name(name);
+                let mut req = $req.statement_name(name).client_token(client_token);
                 match &session {
                     Session::Use(id) => req = req.session_id(id),
                     other => {
@@ -292,9 +296,36 @@ impl DataApi for SdkDataApi {
     }
 }
 
+/// A submit's idempotency token: one per statement the driver means to run,
+/// the same on every attempt of it. The SDK makes a new random one for each
+/// call, so without it a retry after a lost answer would run the SQL twice
+/// (ExecuteStatement, `ClientToken`:
+/// <https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ExecuteStatement.html>).
+pub fn client_token(name: &str, sqls: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    for s in sqls {
+        h.update([0]);
+        h.update(s.as_bytes());
+    }
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_submit_gets_its_own_token() {
+        let sqls = vec!["SELECT 1".to_owned()];
+        let (a, b) = (client_token("n", &sqls), client_token("n", &sqls));
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn limits_and_throttling_are_retried_and_a_refused_request_is_not() {

@@ -61,11 +61,15 @@ use crate::retry::{Backoff, Jitter};
 use crate::storage::ObjectStore;
 
 /// Files set aside for data errors before the load gives up on the batch.
-pub const MAX_FILE_REFUSALS: usize = 10;
+pub(crate) const MAX_FILE_REFUSALS: usize = 10;
 /// Prefix of the COPY manifests in the curated bucket (the COPY role reads it).
 pub const COPY_PREFIX: &str = "_copy/";
 /// Footers read at once.
 const FOOTER_CONCURRENCY: usize = 16;
+/// File ids in one ledger query: 36 bytes each as a quoted literal in a
+/// list (32 hex digits), so 1,000 take about 36 KB of the Data API's 100 KB
+/// per statement; one IN list reached the limit at about 2,700 files.
+pub const IDS_PER_QUERY: usize = 1000;
 
 /// How the driver waits and retries.
 #[derive(Debug, Clone)]
@@ -178,8 +182,10 @@ impl RedshiftWarehouse {
         let mut jitter = Jitter::from_clock();
         let p = &self.settings.polling;
         let mut attempt = 0;
+        // One token for every attempt: a submit whose answer was lost is not run again.
+        let token = api::client_token(name, &sqls);
         loop {
-            match self.api.submit(sqls.clone(), name, session.clone()).await {
+            match self.api.submit(sqls.clone(), name, session.clone(), &token).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.retryable && attempt + 1 < p.submit_attempts => {
                     warn!(table = %table.plain(), statement = name, error = %e, attempt, "Data API refused the call; retrying");
@@ -297,15 +303,32 @@ impl RedshiftWarehouse {
         Ok(())
     }
 
+    /// The ledger's `columns` for the batch's files, `condition` added: one
+    /// query per [`IDS_PER_QUERY`] files, so no statement passes the Data
+    /// API's 100 KB however big the batch is.
+    async fn ledger_rows(
+        &self,
+        load: &TableLoad,
+        step: &str,
+        columns: &str,
+        condition: Option<String>,
+    ) -> Result<Rows, WarehouseError> {
+        let d = Dialect::Redshift;
+        let mut rows = Vec::new();
+        for (i, ids) in load.file_ids().chunks(IDS_PER_QUERY).enumerate() {
+            let mut sql = d.select_ledger(&load.target, ids, columns);
+            if let Some(c) = &condition {
+                sql = format!("{sql} AND {c}");
+            }
+            rows.extend(self.query(&load.target, sql, &Self::name(load, &format!("{step}-{i}"))).await?);
+        }
+        Ok(rows)
+    }
+
     /// The batch's files the ledger settles (loaded, partial): file id -> the load id that recorded it.
     async fn recorded(&self, load: &TableLoad) -> Result<HashMap<String, String>, WarehouseError> {
-        let d = Dialect::Redshift;
-        let sql = format!(
-            "{} AND {}",
-            d.select_ledger(&load.target, &load.file_ids(), "file_id, load_id"),
-            d.settled_condition("")
-        );
-        let rows = self.query(&load.target, sql, &Self::name(load, "ledger")).await?;
+        let settled = Dialect::Redshift.settled_condition("");
+        let rows = self.ledger_rows(load, "ledger", "file_id, load_id", Some(settled)).await?;
         Ok(rows.into_iter().filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?))).collect())
     }
 
@@ -542,10 +565,8 @@ impl RedshiftWarehouse {
         attempts: u32,
     ) -> Result<LoadReport, WarehouseError> {
         let t = &load.target;
-        let d = Dialect::Redshift;
-        let sql =
-            d.select_ledger(t, &load.file_ids(), "file_id, load_id, status, rows_loaded, rows_rejected, manifest_key");
-        let rows = self.query(t, sql, &Self::name(load, "report")).await?;
+        let columns = "file_id, load_id, status, rows_loaded, rows_rejected, manifest_key";
+        let rows = self.ledger_rows(load, "report", columns, None).await?;
         let mut report =
             LoadReport { load_id: load.load_id.clone(), table: t.plain(), changes, attempts, ..LoadReport::default() };
         for r in rows {
@@ -739,7 +760,7 @@ fn file_rows(load: &TableLoad, decision: &LoadDecision, changes: &[String], load
         .collect()
 }
 /// A column type from `svv_columns`.
-pub fn svv_type(data_type: &str, length: &str, precision: &str, scale: &str) -> SqlType {
+pub(crate) fn svv_type(data_type: &str, length: &str, precision: &str, scale: &str) -> SqlType {
     let t = data_type.trim().to_ascii_lowercase();
     match t.as_str() {
         "character varying" | "varchar" if !length.is_empty() => SqlType::parse(&format!("varchar({length})")),

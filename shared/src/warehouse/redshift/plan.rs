@@ -38,6 +38,9 @@ use crate::warehouse::sql::{
 
 /// The session table of the batch's files, as the ledger will record them.
 pub const FILES: &str = "landfall_files";
+/// Redshift: the session table of staged values JSON_PARSE would refuse
+/// (file, line, column), set aside as rejected rows by the apply.
+pub const BAD_VALUES: &str = "landfall_bad_values";
 /// The Data API's limit on one statement's text.
 pub const MAX_STATEMENT_BYTES: usize = 100_000;
 /// The Data API's limit on statements in one BatchExecuteStatement.
@@ -75,7 +78,7 @@ pub struct StagedLoad<'a> {
 
 /// The type COPY reads a Parquet column as (Redshift maps Parquet types by
 /// position; the conversion to the table's type happens in SQL).
-pub fn raw_type(t: &HiveType) -> SqlType {
+pub(crate) fn raw_type(t: &HiveType) -> SqlType {
     match t {
         HiveType::Boolean => SqlType::Boolean,
         HiveType::Bigint => SqlType::BigInt,
@@ -91,7 +94,7 @@ pub fn raw_type(t: &HiveType) -> SqlType {
 
 /// A Redshift COPY manifest: every part mandatory, with its length (which
 /// COPY from Parquet requires).
-pub fn copy_manifest(parts: &[(String, u64)]) -> String {
+pub(crate) fn copy_manifest(parts: &[(String, u64)]) -> String {
     let entries: Vec<_> = parts
         .iter()
         .map(|(url, len)| json!({"url": url, "mandatory": true, "meta": {"content_length": len}}))
@@ -166,6 +169,13 @@ impl StagedLoad<'_> {
             .join(", ");
         let on_commit = if d == Dialect::Postgres { " ON COMMIT DROP" } else { "" };
         out.push(format!("CREATE TEMP TABLE {} ({body}){on_commit}", quote_ident(FILES)));
+        if self.guards_json(d) {
+            out.push(format!(
+                "CREATE TEMP TABLE {} (file_url varchar({MAX_VARCHAR}), line bigint, column_name varchar(256), \
+                 reason varchar(1024))",
+                quote_ident(BAD_VALUES)
+            ));
+        }
         let head = format!("INSERT INTO {} VALUES ", quote_ident(FILES));
         let mut current = String::new();
         for f in self.files {
@@ -215,9 +225,54 @@ impl StagedLoad<'_> {
                 d.literal(self.copy_role_arn)
             ));
         }
+        out.extend(self.note_bad_json(d, &raw, group));
         out.push(self.insert_group(d, &raw, group));
         out.push(format!("DROP TABLE {raw}"));
         out
+    }
+
+    /// Whether the load parses JSON text into SUPER, and so guards it.
+    fn guards_json(&self, d: Dialect) -> bool {
+        d == Dialect::Redshift && self.columns.iter().any(|(_, t)| *t == SqlType::Json)
+    }
+
+    /// Redshift: the group's raw columns JSON_PARSE will read, as `r."name"`.
+    fn parsed_json(&self, d: Dialect, group: &RawGroup) -> Vec<(String, String)> {
+        if !self.guards_json(d) {
+            return Vec::new();
+        }
+        self.columns
+            .iter()
+            .filter(|(name, ty)| {
+                *ty == SqlType::Json && group.columns.iter().any(|(n, raw)| n == name && *raw != SqlType::Json)
+            })
+            .map(|(name, _)| (name.clone(), format!("r.{}", quote_ident(name))))
+            .collect()
+    }
+
+    /// Redshift: a value JSON_PARSE would refuse fails the whole statement,
+    /// so such rows are noted (CAN_JSON_PARSE is false for text that is not
+    /// JSON and for an empty string, NULL for NULL:
+    /// <https://docs.aws.amazon.com/redshift/latest/dg/CAN_JSON_PARSE.html>)
+    /// and left out of staging: each costs its row, not the batch.
+    fn note_bad_json(&self, d: Dialect, raw: &str, group: &RawGroup) -> Option<String> {
+        let parsed = self.parsed_json(d, group);
+        if parsed.is_empty() {
+            return None;
+        }
+        let selects: Vec<String> = parsed
+            .iter()
+            .map(|(name, col)| {
+                format!(
+                    "SELECT r.{}, r.{}, {}, {} FROM {raw} r WHERE {col} IS NOT NULL AND CAN_JSON_PARSE({col}) IS NOT TRUE",
+                    quote_ident(FILE_COLUMN),
+                    quote_ident(ROW_COLUMN),
+                    d.literal(name),
+                    d.literal("the value is not JSON"),
+                )
+            })
+            .collect();
+        Some(format!("INSERT INTO {} {}", quote_ident(BAD_VALUES), selects.join(" UNION ALL ")))
     }
 
     /// Raw rows into staging: the table's types, the group's `dt`, the file's order.
@@ -229,6 +284,12 @@ impl StagedLoad<'_> {
             targets.push(quote_ident(name));
             values.push(convert(d, &format!("r.{}", quote_ident(name)), raw_ty, ty));
         }
+        let parsable: Vec<String> = self
+            .parsed_json(d, group)
+            .iter()
+            .map(|(_, col)| format!("({col} IS NULL OR CAN_JSON_PARSE({col}))"))
+            .collect();
+        let guard = if parsable.is_empty() { String::new() } else { format!(" WHERE {}", parsable.join(" AND ")) };
         targets.extend([PARTITION_KEY, FILE_COLUMN, ROW_COLUMN, LOADED_AT_COLUMN, SEQ_COLUMN].map(quote_ident));
         values.push(format!("CAST({} AS date)", d.literal(&group.dt)));
         values.push(format!("r.{}", quote_ident(FILE_COLUMN)));
@@ -236,7 +297,7 @@ impl StagedLoad<'_> {
         values.push(self.loaded_at_sql(d));
         values.push("f.seq".into());
         format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {raw} r JOIN {} f ON f.url = r.{}",
+            "INSERT INTO {} ({}) SELECT {} FROM {raw} r JOIN {} f ON f.url = r.{}{guard}",
             quote_ident(STAGING),
             targets.join(", "),
             values.join(", "),
@@ -246,7 +307,7 @@ impl StagedLoad<'_> {
     }
 
     /// Everything before the apply transaction, in order.
-    pub fn stage_statements(&self, d: Dialect) -> Vec<String> {
+    pub(crate) fn stage_statements(&self, d: Dialect) -> Vec<String> {
         let mut out = self.setup_statements(d);
         for (i, g) in self.groups.iter().enumerate() {
             out.extend(self.group_statements(d, i, g));
@@ -274,6 +335,16 @@ impl StagedLoad<'_> {
         out.push(format!(
             "DELETE FROM {files} USING {ledger} l WHERE l.table_name = {table} AND l.file_id = {files}.file_id AND {settled}"
         ));
+        if self.guards_json(d) {
+            out.push(format!(
+                "INSERT INTO {} (table_name, load_id, file_url, line, column_name, reason, rejected_at) \
+                 SELECT {table}, {load_id}, b.file_url, b.line, b.column_name, b.reason, {} FROM {} b \
+                 JOIN {files} f ON f.url = b.file_url",
+                load_rejects_table(),
+                self.loaded_at_sql(d),
+                quote_ident(BAD_VALUES),
+            ));
+        }
         // What the ledger still holds of the batch's files is failed or
         // refused: this load's outcome replaces it.
         out.push(format!(
@@ -412,6 +483,42 @@ mod tests {
         let rows: usize = inserts.iter().map(|s| s.matches("_manifests/orders/").count()).sum();
         assert_eq!(rows, 1000, "no file lost or repeated across chunks");
         assert!(setup.iter().all(|s| !s.contains("o'brien")), "quotes are escaped");
+    }
+
+    #[test]
+    fn on_redshift_a_value_that_is_not_json_costs_its_row_not_the_batch() {
+        let target = TableName::new("public", "orders");
+        let rules = FeedRules::default();
+        let columns = vec![("attrs".to_owned(), SqlType::Json)];
+        let raw = vec![
+            ("attrs".to_owned(), SqlType::Varchar(65535)),
+            (FILE_COLUMN.to_owned(), SqlType::Varchar(65535)),
+            (ROW_COLUMN.to_owned(), SqlType::BigInt),
+        ];
+        let groups = [RawGroup { columns: raw, dt: "2026-11-20".into(), manifest_url: "s3://c/m".into() }];
+        let files = [file(0)];
+        let load = StagedLoad {
+            target: &target,
+            feed: "orders",
+            load_id: "L",
+            loaded_at: "2026-11-22T10:00:00Z",
+            columns: &columns,
+            files: &files,
+            groups: &groups,
+            rules: &rules,
+            copy_role_arn: "arn:aws:iam::1:role/copy",
+        };
+        let stage = load.stage_statements(Dialect::Redshift);
+        let noted = stage.iter().find(|s| s.starts_with("INSERT INTO \"landfall_bad_values\"")).unwrap();
+        assert!(noted.contains("WHERE r.\"attrs\" IS NOT NULL AND CAN_JSON_PARSE(r.\"attrs\") IS NOT TRUE"), "{noted}");
+        let staged = stage.iter().find(|s| s.starts_with("INSERT INTO \"landfall_staging\"")).unwrap();
+        assert!(staged.ends_with(" WHERE (r.\"attrs\" IS NULL OR CAN_JSON_PARSE(r.\"attrs\"))"), "{staged}");
+        let apply = load.apply_statements(Dialect::Redshift);
+        assert!(
+            apply.iter().any(|s| s.contains("FROM \"landfall_bad_values\" b JOIN \"landfall_files\" f")),
+            "{apply:?}"
+        );
+        assert!(!load.stage_statements(Dialect::Postgres).iter().any(|s| s.contains("landfall_bad_values")));
     }
 
     #[test]
