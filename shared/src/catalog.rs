@@ -33,10 +33,10 @@ pub const MAX_PARTITIONS_PER_CREATE: usize = 100;
 /// BatchGetPartition takes at most this many partition values per call.
 pub const MAX_PARTITIONS_PER_GET: usize = 1000;
 
-pub(crate) const TABLE_TYPE: &str = "EXTERNAL_TABLE";
-pub(crate) const INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
-pub(crate) const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
-pub(crate) const SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+pub const TABLE_TYPE: &str = "EXTERNAL_TABLE";
+pub const INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+pub const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+pub const SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
 
 /// A column type as Glue, Athena and Redshift Spectrum spell it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -368,7 +368,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub(crate) fn from_code(code: &str) -> ErrorKind {
+    pub fn from_code(code: &str) -> ErrorKind {
         match code {
             "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
                 ErrorKind::Throttled

@@ -32,7 +32,7 @@ impl Backoff {
     /// Between two polls of work that is running: between half and all of
     /// the ceiling, so a poll never comes straight back and parallel
     /// pollers still spread out.
-    pub(crate) fn poll_wait(&self, attempt: u32, jitter: &mut Jitter) -> Duration {
+    pub fn poll_wait(&self, attempt: u32, jitter: &mut Jitter) -> Duration {
         self.ceiling(attempt).mul_f64(0.5 + jitter.next_unit() / 2.0)
     }
 }

@@ -11,7 +11,7 @@ use crate::lineage::{FILE_COLUMN, FILE_URL_MAX_BYTES, LOADED_AT_COLUMN, PARTITIO
 use crate::schema::LogicalType;
 
 /// The session table a batch's rows are staged in before the disposition.
-pub(crate) const STAGING: &str = "landfall_staging";
+pub const STAGING: &str = "landfall_staging";
 /// The staging column that orders the batch's files for merge ("the last file wins").
 pub(crate) const SEQ_COLUMN: &str = "_landfall_seq";
 /// Varchar sizes are in bytes on Redshift and at most this.
@@ -395,7 +395,7 @@ impl Dialect {
         values.iter().map(|v| self.literal(v)).collect::<Vec<_>>().join(", ")
     }
 
-    pub(crate) fn opt_literal(self, value: Option<&str>) -> String {
+    pub fn opt_literal(self, value: Option<&str>) -> String {
         value.map_or_else(|| "NULL".to_owned(), |v| self.literal(v))
     }
 
@@ -423,7 +423,7 @@ impl Dialect {
 
     /// A session-local staging table for the batch: the data columns with
     /// the target's types, the lineage columns and the file sequence.
-    pub(crate) fn create_staging(self, staging: &str, columns: &[(String, SqlType)]) -> String {
+    pub fn create_staging(self, staging: &str, columns: &[(String, SqlType)]) -> String {
         let mut cols: Vec<(String, SqlType)> = columns.to_vec();
         cols.extend(lineage_columns().into_iter().map(|(n, t)| (n.to_owned(), t)));
         cols.push((SEQ_COLUMN.to_owned(), SqlType::BigInt));
@@ -447,7 +447,7 @@ impl Dialect {
     /// The statements that apply one change. PostgreSQL changes a type in
     /// place; Redshift can only grow a varchar in place, so other widenings
     /// go through a new column.
-    pub(crate) fn apply_change(self, target: &TableName, change: &Change) -> Vec<String> {
+    pub fn apply_change(self, target: &TableName, change: &Change) -> Vec<String> {
         match change {
             Change::Add { column, sql_type } => {
                 vec![format!("ALTER TABLE {target} ADD COLUMN {} {}", quote_ident(column), self.type_sql(sql_type))]
@@ -477,13 +477,13 @@ impl Dialect {
     }
 
     /// Append: every staged row.
-    pub(crate) fn insert_from_staging(self, target: &TableName, staging: &str, columns: &[String]) -> String {
+    pub fn insert_from_staging(self, target: &TableName, staging: &str, columns: &[String]) -> String {
         let cols = insert_columns(columns);
         format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM {}", quote_ident(staging))
     }
 
     /// Replace partition: the batch's `dt` partitions are replaced by its rows.
-    pub(crate) fn replace_partitions(self, target: &TableName, staging: &str, columns: &[String]) -> Vec<String> {
+    pub fn replace_partitions(self, target: &TableName, staging: &str, columns: &[String]) -> Vec<String> {
         let dt = quote_ident(PARTITION_KEY);
         vec![
             format!("DELETE FROM {target} WHERE {dt} IN (SELECT DISTINCT {dt} FROM {})", quote_ident(staging)),

@@ -30,7 +30,7 @@ use crate::warehouse::sql::{Dialect, MAX_VARCHAR, SqlType, TableName, quote_iden
 pub(crate) const FEED_STATS_TABLE: &str = "feed_stats";
 
 /// The stats table's columns, in insert order.
-pub(crate) const FEED_STATS_COLUMNS: &str =
+pub const FEED_STATS_COLUMNS: &str =
     "table_name, feed, dt, dims, rows_loaded, files, rows_rejected, first_event, last_event, load_id, loaded_at";
 
 impl TableName {
@@ -51,7 +51,7 @@ pub struct StatsRules {
 
 /// One stats insert: the rows of this load, as staged.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StatsInsert<'a> {
+pub struct StatsInsert<'a> {
     pub target: &'a TableName,
     pub feed: &'a str,
     pub load_id: &'a str,
@@ -106,7 +106,7 @@ impl Dialect {
     }
 
     /// Records a load's stats; run after its ledger insert, in its transaction.
-    pub(crate) fn insert_feed_stats(self, s: StatsInsert<'_>) -> String {
+    pub fn insert_feed_stats(self, s: StatsInsert<'_>) -> String {
         let table = self.literal(&s.target.plain());
         let load_id = self.literal(s.load_id);
         let event = match &s.rules.event_column {

@@ -219,7 +219,7 @@ pub struct LoadReport {
 }
 
 /// The ledger's columns, in insert order.
-pub(crate) const LEDGER_COLUMNS: &str = "table_name, file_id, feed, source_url, etag, manifest_key, status, rows_loaded, \
+pub const LEDGER_COLUMNS: &str = "table_name, file_id, feed, source_url, etag, manifest_key, status, rows_loaded, \
                                   rows_rejected, load_id, loaded_at, detail";
 
 impl Dialect {
@@ -243,7 +243,7 @@ impl Dialect {
 
     /// Records files whose rows the driver counted; a file already recorded
     /// for this table is left as it is (a duplicate delivery racing this load).
-    pub(crate) fn insert_ledger(
+    pub fn insert_ledger(
         self,
         target: &TableName,
         load_id: &str,
@@ -283,12 +283,12 @@ impl Dialect {
     }
 
     /// The ids among `file_ids` whose rows the table holds (settled ledger rows).
-    pub(crate) fn select_loaded(self, target: &TableName, file_ids: &[&str]) -> String {
+    pub fn select_loaded(self, target: &TableName, file_ids: &[&str]) -> String {
         format!("{} AND {}", self.select_ledger(target, file_ids, "file_id"), self.settled_condition(""))
     }
 
     /// `status IN ('loaded', 'partial')`, of the ledger aliased `alias` (or unqualified).
-    pub(crate) fn settled_condition(self, alias: &str) -> String {
+    pub fn settled_condition(self, alias: &str) -> String {
         let col = if alias.is_empty() { "status".to_owned() } else { format!("{alias}.status") };
         format!(
             "{col} IN ({}, {})",
@@ -299,7 +299,7 @@ impl Dialect {
 
     /// Removes the `failed` and `refused` rows of files this load records
     /// again, so their new outcome replaces the old one.
-    pub(crate) fn delete_superseded(self, target: &TableName, file_ids: &[&str]) -> Option<String> {
+    pub fn delete_superseded(self, target: &TableName, file_ids: &[&str]) -> Option<String> {
         if file_ids.is_empty() {
             return None;
         }
@@ -313,7 +313,7 @@ impl Dialect {
     }
 
     /// `columns` of the ledger rows of these files of this table.
-    pub(crate) fn select_ledger(self, target: &TableName, file_ids: &[&str], columns: &str) -> String {
+    pub fn select_ledger(self, target: &TableName, file_ids: &[&str], columns: &str) -> String {
         let ids = self.literal_list(file_ids);
         format!(
             "SELECT {columns} FROM {} WHERE table_name = {} AND file_id IN ({ids})",

@@ -65,7 +65,7 @@ pub fn describe(config: &tokio_postgres::Config) -> String {
 
 /// The URL and secret name, the environment winning over the file. A URL
 /// from the environment is held to the same rule as the file's: no password.
-pub(crate) fn connection_settings(
+pub fn connection_settings(
     warehouse: &WarehouseConfig,
     env_url: Option<String>,
     env_secret: Option<String>,
