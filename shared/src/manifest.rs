@@ -55,7 +55,7 @@ pub struct SourceObject {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DetectedInput {
-    /// csv, json_array, ndjson, json_stream
+    /// csv, json_array, ndjson, json_stream, ndjson_arrays
     pub format: String,
     pub delimiter: Option<String>,
     pub compression: String,

@@ -28,6 +28,18 @@ const CONFIG: &str = "feeds:
   short_years:
     prefix: short_years/
     dates: { order: day_first, two_digit_years: true }
+  geo:
+    prefix: geo/
+    json: { records: features }
+  tweets:
+    prefix: tweets/
+    json: { records: .statuses. }
+  accounts:
+    prefix: accounts/
+    json: { keyed_by: id }
+  misnamed:
+    prefix: misnamed/
+    json: { records: items }
 ";
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -227,6 +239,91 @@ async fn title_lines_before_the_header_are_skipped() {
             ("region", LogicalType::String),
             ("units", LogicalType::Int64),
             ("revenue", LogicalType::Decimal { precision: 18, scale: 2 })
+        ]
+    );
+}
+
+fn format(m: &Manifest) -> String {
+    m.input.as_ref().map(|i| i.format.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_feature_collection_loads_a_row_per_feature_at_its_records_path() {
+    let m = parse("geo", "json_geojson.json").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(format(&m), "json_stream");
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("type", LogicalType::String),
+            ("properties__id", LogicalType::Int64),
+            ("properties__name", LogicalType::String),
+            ("properties__opened", LogicalType::Date),
+            ("geometry__type", LogicalType::String),
+            ("geometry__coordinates", LogicalType::Json),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_its_records_path_a_wrapper_is_one_row() {
+    let m = parse("any", "json_geojson.json").await;
+    assert_eq!((m.status, m.rows), (FileStatus::Parsed, 1));
+    assert!(columns(&m).contains(&("features", LogicalType::Json)), "{:?}", columns(&m));
+}
+
+#[tokio::test]
+async fn the_wrappers_other_values_are_skipped_before_and_after_the_records() {
+    let m = parse("tweets", "json_statuses.json").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("id", LogicalType::Int64),
+            ("text", LogicalType::String),
+            ("retweet_count", LogicalType::Int64),
+            ("user__screen_name", LogicalType::String),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_records_path_the_file_does_not_have_refuses_it_with_the_path() {
+    let m = parse("misnamed", "json_statuses.json").await;
+    assert_eq!((m.status, m.rows), (FileStatus::Refused, 0));
+    let error = m.error.unwrap_or_default();
+    assert_eq!(error, "json.records \"items\" is in no top-level value of the file: nothing to load");
+}
+
+#[tokio::test]
+async fn positional_arrays_under_a_header_line_load_as_columns() {
+    let m = parse("any", "json_array_rows.jsonl").await;
+    assert_eq!(format(&m), "ndjson_arrays");
+    // The third row has two values for four names: rejected with its line.
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 1));
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("asin", LogicalType::String),
+            ("brand", LogicalType::String),
+            ("price", LogicalType::Float64),
+            ("tags", LogicalType::Json),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn objects_keyed_by_id_load_a_row_each_with_the_key_as_a_column() {
+    let m = parse("accounts", "json_keyed.json").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(
+        columns(&m),
+        vec![
+            // The keys are text in JSON; typed as the column's values are.
+            ("id", LogicalType::Int64),
+            ("name", LogicalType::String),
+            ("plan", LogicalType::String),
+            ("seats", LogicalType::Int64),
         ]
     );
 }

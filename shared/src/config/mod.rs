@@ -139,6 +139,12 @@ struct RawFeed {
 struct RawJson {
     #[serde(default)]
     map_keys: Option<usize>,
+    /// Dotted path to the records in each top-level value (`features`, `data.items`).
+    #[serde(default)]
+    records: Option<String>,
+    /// The records are an object's values; its keys go to this column.
+    #[serde(default)]
+    keyed_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -476,10 +482,16 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         Some(mb) => Some(mb.saturating_mul(1 << 20)),
         None => None,
     };
-    let json = match raw.json.map_keys {
+    let mut json = crate::formats::JsonOptions::default();
+    match raw.json.map_keys {
         Some(0) => return Err(bad("json.map_keys must be at least 1".into())),
-        Some(map_keys) => crate::formats::JsonOptions { map_keys },
-        None => crate::formats::JsonOptions::default(),
+        Some(map_keys) => json.map_keys = map_keys,
+        None => {}
+    }
+    json.records = crate::formats::normalize_path(raw.json.records.as_deref().unwrap_or_default());
+    json.keyed_by = match raw.json.keyed_by.map(|k| k.trim().to_owned()) {
+        Some(k) if k.is_empty() => return Err(bad("json.keyed_by must name the column the keys go to".into())),
+        k => k,
     };
     let read = ReadOptions {
         format: raw.format,

@@ -116,6 +116,7 @@ fn describe(summary: &ReadSummary) -> DetectedInput {
         DetectedFormat::JsonArray => ("json_array", None),
         DetectedFormat::Ndjson => ("ndjson", None),
         DetectedFormat::JsonStream => ("json_stream", None),
+        DetectedFormat::NdjsonArrays => ("ndjson_arrays", None),
     };
     DetectedInput {
         format: format.to_owned(),

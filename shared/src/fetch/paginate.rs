@@ -221,10 +221,7 @@ pub(crate) fn scalar_text(v: &Value) -> String {
 
 /// The value at a dotted path ("data.items", "links.next"); "" is the value itself.
 pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    if path.is_empty() {
-        return Some(value);
-    }
-    path.split('.').try_fold(value, |v, part| match v {
+    crate::formats::path_segments(path).try_fold(value, |v, part| match v {
         Value::Object(map) => map.get(part),
         Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
         _ => None,

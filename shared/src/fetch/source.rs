@@ -273,7 +273,7 @@ pub(crate) fn validate(name: &str, raw: RawSource, feeds: &[&str]) -> Result<Sou
         headers: raw.headers,
         auth: raw.auth,
         paginator: raw.paginator,
-        records: raw.records.trim_matches('.').to_owned(),
+        records: crate::formats::normalize_path(&raw.records),
         cursor: raw.cursor,
         limits: raw.limits,
         schedule: raw.schedule,

@@ -21,6 +21,8 @@ use crate::schema::NullTokens;
 
 pub use dialect::Dialect;
 pub use encoding::encoding_for_label;
+pub use json::records::JsonLayout;
+pub(crate) use json::records::{normalize_path, path_segments};
 
 use stream::{Counted, Ctx, Decompressed, Tap};
 
@@ -101,11 +103,24 @@ pub struct JsonOptions {
     /// Distinct keys past which a nested object is read as a map: one JSON
     /// column (`json.map_keys`; see `json::keys`).
     pub map_keys: usize,
+    /// Dotted path to the records in each top-level value (`json.records`,
+    /// read as an HTTP source's `records:`); "" for the value itself.
+    pub records: String,
+    /// The records are an object's values and its keys this column
+    /// (`json.keyed_by`).
+    pub keyed_by: Option<String>,
 }
 
 impl Default for JsonOptions {
     fn default() -> Self {
-        JsonOptions { map_keys: json::keys::DEFAULT_MAP_KEYS }
+        JsonOptions { map_keys: json::keys::DEFAULT_MAP_KEYS, records: String::new(), keyed_by: None }
+    }
+}
+
+impl JsonOptions {
+    /// The records are somewhere else than the top level.
+    fn wrapped(&self) -> bool {
+        !self.records.is_empty() || self.keyed_by.is_some()
     }
 }
 
@@ -154,6 +169,8 @@ pub enum DetectedFormat {
     /// One or more whitespace-separated top-level objects (typically a
     /// single pretty-printed object).
     JsonStream,
+    /// A line of names (`["asin","brand"]`), then a positional array a line.
+    NdjsonArrays,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +394,12 @@ pub fn read(
             } else {
                 csv::read_csv(text, d, &opts.csv, data_width, &ctx, &mut out)?
             }
+        }
+        DetectedFormat::Ndjson | DetectedFormat::JsonArray | DetectedFormat::JsonStream if opts.json.wrapped() => {
+            json::records::read_wrapped(BufReader::with_capacity(BUF_SIZE, text), &opts.json, &ctx, &mut out)?
+        }
+        DetectedFormat::NdjsonArrays => {
+            json::rows::read_array_lines(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?
         }
         DetectedFormat::Ndjson => {
             json::read_ndjson(BufReader::with_capacity(BUF_SIZE, text), opts.json.map_keys, &ctx, &mut out)?
