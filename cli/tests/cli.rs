@@ -479,6 +479,27 @@ fn infer_prints_a_feed_block_that_the_config_accepts() {
     assert_eq!((again["rows"].clone(), again["rejected"].clone()), (v["rows"].clone(), Value::from(0)));
 }
 
+/// A GeoJSON FeatureCollection reads as one row; `infer` finds its records
+/// under `features`, reads them a row each and pins the path in the block.
+#[test]
+fn infer_finds_the_records_a_wrapping_object_holds_and_pins_the_path() {
+    let sample = repo().join("tests/fixtures/real/json_geojson.json");
+    let v = json_of(&run(bin().arg("infer").arg(&sample).args(["--feed-name", "stations", "--json"])));
+    assert_eq!((v["rows"].clone(), v["json"].clone()), (Value::from(3), Value::from("{ records: \"features\" }")));
+    let block = v["feed_block"].as_str().expect("a feed block");
+    assert!(block.contains("    json: { records: \"features\" }\n"), "{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("landfall.yaml");
+    std::fs::write(&config, format!("version: 1\nfeeds:\n{block}")).unwrap();
+    let again = json_of(&run(bin()
+        .arg("preview")
+        .arg(&sample)
+        .args(["--feed", "stations", "--config"])
+        .arg(&config)
+        .arg("--json")));
+    assert_eq!((again["rows"].clone(), again["rejected"].clone()), (Value::from(3), Value::from(0)));
+}
+
 /// A load the warehouse refuses on every delivery (a view stands where the
 /// feed's table should be) dead-letters its message; `landfall file` still
 /// says why, from `landfall.failures`, and `status` counts the file stuck.
