@@ -338,6 +338,9 @@ fn feed_block(name: &str, i: &Inspection) -> String {
         if let Some(n) = input.skip_rows {
             csv.push(format!("skip_rows: {n}"));
         }
+        if let Some(n) = input.header_rows {
+            csv.push(format!("header_rows: {n}"));
+        }
         if input.skip_initial_space == Some(true) {
             csv.push("skip_initial_space: true".to_owned());
         }
@@ -386,12 +389,13 @@ fn render_inspection(i: &Inspection) -> String {
     }
     if let Some(input) = &i.input {
         out.push_str(&format!(
-            "\ndetected: {}{}{}{}{}, {} compression, {} encoding, {} bytes decoded",
+            "\ndetected: {}{}{}{}{}{}, {} compression, {} encoding, {} bytes decoded",
             input.format,
             input.delimiter.as_deref().map(|d| format!(" delimited by {d:?}")).unwrap_or_default(),
             input.skip_initial_space.map(|_| " (a space after each skipped)").unwrap_or_default(),
             input.quote.as_deref().map(|q| format!(", quoted with {q:?}")).unwrap_or_default(),
             input.skip_rows.map(|n| format!(", {n} line(s) before the header skipped")).unwrap_or_default(),
+            input.header_rows.map(|n| format!(", a header of {n} rows joined into names")).unwrap_or_default(),
             input.compression,
             input.encoding,
             input.decoded_bytes

@@ -70,6 +70,9 @@ pub struct DetectedInput {
     /// Set where a space after each delimiter was skipped (`a, b, c`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_initial_space: Option<bool>,
+    /// Records the header spanned, where it was more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_rows: Option<usize>,
     /// What the reader and the typing decided about the file (a header
     /// fitted to its rows, the order of day-month dates).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

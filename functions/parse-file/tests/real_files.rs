@@ -327,3 +327,37 @@ async fn objects_keyed_by_id_load_a_row_each_with_the_key_as_a_column() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_header_of_three_rows_is_joined_into_names() {
+    let m = parse("any", "header_three_rows.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(m.input.as_ref().and_then(|i| i.header_rows), Some(3));
+    let dec = LogicalType::Decimal { precision: 18, scale: 1 };
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("station", LogicalType::String),
+            ("temperature_min_c", dec),
+            ("temperature_max_c", dec),
+            ("rain_total_mm", LogicalType::Int64),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn group_labels_over_repeated_sub_headers_name_each_column() {
+    let m = parse("any", "header_two_rows.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(m.input.as_ref().and_then(|i| i.header_rows), Some(2));
+    let names: Vec<&str> = columns(&m).iter().map(|c| c.0).collect();
+    assert_eq!(names, vec!["region", "revenue_2019", "revenue_2020", "cost_2019", "cost_2020"]);
+}
+
+#[tokio::test]
+async fn an_index_column_under_an_empty_name_is_data_not_a_second_header_row() {
+    let m = parse("any", "header_index_column.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(m.input.as_ref().and_then(|i| i.header_rows), None);
+    assert_eq!(columns(&m).iter().map(|c| c.1).collect::<Vec<_>>(), vec![LogicalType::Int64; 3]);
+}

@@ -163,6 +163,9 @@ struct RawCsv {
     /// Lines before the header (a title, notes); detected when unset.
     #[serde(default)]
     skip_rows: Option<usize>,
+    /// Records the header spans, joined into names; detected when unset.
+    #[serde(default)]
+    header_rows: Option<usize>,
     /// Whether a space after each delimiter is no part of a field; detected when unset.
     #[serde(default)]
     skip_initial_space: Option<bool>,
@@ -177,6 +180,7 @@ impl Default for RawCsv {
             null_values: None,
             decimal_separator: None,
             skip_rows: None,
+            header_rows: None,
             skip_initial_space: None,
         }
     }
@@ -465,6 +469,12 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
     csv.header = raw.csv.header;
     csv.skip_rows = raw.csv.skip_rows;
     csv.skip_initial_space = raw.csv.skip_initial_space;
+    csv.header_rows = match raw.csv.header_rows {
+        Some(0) => {
+            return Err(bad("csv.header_rows must be at least 1 (csv.header: false reads a file without one)".into()));
+        }
+        rows => rows,
+    };
     if let Some(nulls) = raw.csv.null_values {
         csv.null_values = nulls;
         csv.null_tokens = crate::schema::NullTokens::default();

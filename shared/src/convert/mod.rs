@@ -127,6 +127,7 @@ fn describe(summary: &ReadSummary) -> DetectedInput {
         quote: dialect.filter(|d| d.quote != b'"').map(|d| char::from(d.quote).to_string()),
         skip_rows: dialect.map(|d| d.preamble).filter(|&n| n > 0),
         skip_initial_space: dialect.filter(|d| d.space_after).map(|_| true),
+        header_rows: dialect.map(|d| d.header_rows).filter(|&n| n > 1),
         notes: summary.notes.clone(),
         date_order: None,
     }

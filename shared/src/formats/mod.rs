@@ -70,6 +70,9 @@ pub struct CsvOptions {
     /// A space after each delimiter is no part of a field
     /// (`csv.skip_initial_space`); `None`: detected.
     pub skip_initial_space: Option<bool>,
+    /// Records the header spans, joined into names (`csv.header_rows`);
+    /// `None`: detected.
+    pub header_rows: Option<usize>,
     /// Fields equal to one of these become `Value::Null`, in every column
     /// (`csv.null_values`; by default only the empty field).
     pub null_values: Vec<String>,
@@ -91,6 +94,7 @@ impl Default for CsvOptions {
             quote: None,
             skip_rows: None,
             skip_initial_space: None,
+            header_rows: None,
             null_values: vec![String::new()],
             null_tokens: NullTokens::defaults(),
             decimal_comma: false,
@@ -378,7 +382,8 @@ pub fn read(
     let data_width = match dialect {
         Some(d) if opts.csv.header => {
             let records = dialect::records(&decoded.sample, decoded.complete, d);
-            csv::data_width(records.get(d.preamble..).unwrap_or_default())
+            // The header's last record stands for it: the records above it are as wide.
+            csv::data_width(records.get(d.preamble + d.header_rows.max(1) - 1..).unwrap_or_default())
                 .map_err(|reason| FormatError::Refused { reason })?
         }
         _ => None,
@@ -388,7 +393,7 @@ pub fn read(
     let mut out = Out::new(sink);
     match format {
         DetectedFormat::Csv { .. } => {
-            let d = dialect.unwrap_or(Dialect { delimiter: b',', quote: b'"', space_after: false, preamble: 0 });
+            let d = dialect.unwrap_or_default();
             if d.space_after {
                 csv::read_csv(dialect::SkipSpaces::new(text, d), d, &opts.csv, data_width, &ctx, &mut out)?
             } else {
@@ -431,6 +436,9 @@ fn csv_dialect(sample: &[u8], complete: bool, delimiter: u8, opts: &ReadOptions,
     }
     if let Some(skip) = csv.skip_rows {
         d.preamble = skip;
+    }
+    if let Some(rows) = csv.header_rows {
+        d.header_rows = rows;
     }
     d
 }
