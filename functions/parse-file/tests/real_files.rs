@@ -361,3 +361,22 @@ async fn an_index_column_under_an_empty_name_is_data_not_a_second_header_row() {
     assert_eq!(m.input.as_ref().and_then(|i| i.header_rows), None);
     assert_eq!(columns(&m).iter().map(|c| c.1).collect::<Vec<_>>(), vec![LogicalType::Int64; 3]);
 }
+
+#[tokio::test]
+async fn day_first_times_become_timestamps_and_named_months_dates() {
+    let m = parse("any", "dates_day_first_times.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(
+        columns(&m),
+        vec![("id", LogicalType::Int64), ("seen", LogicalType::Timestamp), ("born", LogicalType::Date)]
+    );
+    let input = m.input.unwrap();
+    assert_eq!(input.date_order, Some(DateOrder::DayFirst));
+    assert_eq!(
+        input.notes,
+        vec![
+            "seen: timestamps read day-first (28/01/2018 14:05 has a day over 12)".to_owned(),
+            "born: dates read by month name (Jan 1 2000)".to_owned(),
+        ]
+    );
+}
