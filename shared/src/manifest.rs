@@ -23,6 +23,9 @@ pub enum FileStatus {
     /// aligned with its header, or every row was rejected. The reason is in
     /// `error`; the ledger records the file as `refused`.
     Refused,
+    /// The file holds nothing (no bytes, or only whitespace): nothing to
+    /// load and nothing wrong; no reject, no error.
+    Empty,
 }
 
 impl FileStatus {
@@ -33,11 +36,12 @@ impl FileStatus {
             FileStatus::Partial => "partial",
             FileStatus::Failed => "failed",
             FileStatus::Refused => "refused",
+            FileStatus::Empty => "empty",
         }
     }
 
     /// The file has rows to load (all of them, or what could be read). A
-    /// failed or refused file loads nothing and changes no table.
+    /// failed, refused or empty file loads nothing and changes no table.
     pub(crate) fn has_rows(self) -> bool {
         matches!(self, FileStatus::Parsed | FileStatus::Partial)
     }

@@ -380,3 +380,11 @@ async fn day_first_times_become_timestamps_and_named_months_dates() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_empty_file_is_empty_not_failed_with_no_reject_and_no_error() {
+    let m = parse("any", "empty.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Empty, 0, 0));
+    assert_eq!((m.error, m.rejects_key, m.input), (None, None, None));
+    assert!(m.parts.is_empty() && m.schema.is_empty());
+}

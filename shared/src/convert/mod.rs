@@ -207,6 +207,8 @@ pub fn convert(
             file_error(&reason, None)?;
             (FileStatus::Refused, Some(reason), None)
         }
+        // Nothing to load and nothing wrong: no reject, no error.
+        Err(FormatError::Empty) => (FileStatus::Empty, None, None),
     };
     let (status, write) = match writer.finish() {
         Ok(write) if status == FileStatus::Failed && write.rows_written + write.rows_rejected > 0 => {

@@ -41,11 +41,10 @@ pub(crate) fn detect(
     hint: NameHint,
 ) -> Result<DetectedFormat, FormatError> {
     let Some(start) = sample.iter().position(|&b| !is_json_whitespace(b)) else {
-        let reason = if complete {
-            "empty file".to_owned()
-        } else {
-            format!("no data in the first {} MiB (only whitespace)", MAX_LEADING_WHITESPACE >> 20)
-        };
+        if complete {
+            return Err(FormatError::Empty);
+        }
+        let reason = format!("no data in the first {} MiB (only whitespace)", MAX_LEADING_WHITESPACE >> 20);
         return Err(FormatError::unreadable(reason, None));
     };
     let rest = sample.get(start..).unwrap_or_default();

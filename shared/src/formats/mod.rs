@@ -215,6 +215,9 @@ pub enum FormatError {
     /// nothing in it can be loaded (a header the rows agree with in no way).
     #[error("{reason}")]
     Refused { reason: String },
+    /// The file holds no data: no bytes, or only whitespace (after any BOM).
+    #[error("empty file")]
+    Empty,
 }
 
 impl FormatError {
@@ -225,7 +228,10 @@ impl FormatError {
         match self {
             FormatError::Source(_) => Disposition::Retry,
             FormatError::Sink(e) if e.retryable => Disposition::Retry,
-            FormatError::Sink(_) | FormatError::Unreadable { .. } | FormatError::Refused { .. } => Disposition::Done,
+            FormatError::Sink(_)
+            | FormatError::Unreadable { .. }
+            | FormatError::Refused { .. }
+            | FormatError::Empty => Disposition::Done,
         }
     }
 
@@ -566,6 +572,10 @@ pub(crate) mod testutil {
     pub(crate) fn read_ok(bytes: &[u8], name: &str) -> (ReadSummary, Collect) {
         let (res, sink) = read_with(bytes, name, &ReadOptions::default());
         (res.expect("read failed"), sink)
+    }
+
+    pub(crate) fn is_empty_file(bytes: &[u8], name: &str) -> bool {
+        matches!(read_with(bytes, name, &ReadOptions::default()).0, Err(FormatError::Empty))
     }
 
     pub(crate) fn read_err(bytes: &[u8], name: &str) -> (String, Option<u64>) {
