@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_an_outcome_not_an_error() {
-        let out = run("feeds:\n  f:\n    prefix: f/\n", b"").unwrap();
+        let out = run("feeds:\n  f:\n    prefix: f/\n", b"\x89PNG\r\n\x1a\n...").unwrap();
         assert_eq!((out.status, out.rejected), (FileStatus::Failed, 1));
     }
 
