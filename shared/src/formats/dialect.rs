@@ -183,6 +183,11 @@ fn continues_header(rows: &[Vec<String>], k: usize, width: usize) -> bool {
     if above.len() != width || row.len() != width || data.len() < 2 {
         return false;
     }
+    let nulls = crate::schema::NullTokens::defaults();
+    let is_missing = |c: &str| {
+        let c = c.trim();
+        c.is_empty() || nulls.matches(&crate::record::Value::Text(c))
+    };
     let word = |c: &str| !is_missing(c) && infer_text(c.trim()) == LogicalType::String;
     let typed_column = |i: usize| {
         let typed = data.iter().filter(|r| r.get(i).is_some_and(|c| !is_missing(c) && !word(c))).count();
@@ -193,11 +198,6 @@ fn continues_header(rows: &[Vec<String>], k: usize, width: usize) -> bool {
         && typed.iter().all(|&i| row.get(i).is_some_and(|c| is_missing(c) || word(c)))
         && typed.iter().any(|&i| row.get(i).is_some_and(|c| word(c)));
     words_over_numbers || repeats_under_spans(above, row)
-}
-
-fn is_missing(cell: &str) -> bool {
-    let cell = cell.trim();
-    cell.is_empty() || crate::schema::NullTokens::defaults().matches(&crate::record::Value::Text(cell))
 }
 
 /// `above` labels runs of columns (a name, then empty cells it spans); at
