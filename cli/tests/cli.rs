@@ -211,6 +211,32 @@ async fn a_file_whose_rows_fit_no_header_is_refused_in_file_the_ledger_and_the_d
     assert_eq!(digested, 1, "the refused file is in a digest");
 }
 
+/// An empty file is nothing wrong: `empty` in the manifest, the ledger and
+/// `landfall file`, with no reject, no error and no place in the digest.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_file_is_empty_in_file_and_the_ledger_and_not_in_the_digest() {
+    let s = Stack::start().await;
+    let key = format!("{}empty.csv", unique("legacy/"));
+    s.put(&key, "").await;
+    s.pump();
+    let v = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(
+        (v["state"].clone(), v["parsed"]["status"].clone()),
+        (Value::from("empty"), Value::from("empty")),
+        "{v}"
+    );
+    assert_eq!(
+        (v["parsed"]["error"].clone(), v["ledger"]["status"].clone()),
+        (Value::Null, Value::from("empty")),
+        "{v}"
+    );
+    assert!(v["verdict"].as_str().unwrap_or_default().starts_with("empty: the file holds no data"), "{v}");
+    run(bin().args(["monitor", "--json"]));
+    let file_id = v["file_id"].as_str().unwrap_or_default().to_owned();
+    let digested = s.sql(&format!("SELECT count(*) FROM landfall.file_digests WHERE file_id = '{file_id}'")).await;
+    assert_eq!(digested, 0, "an empty file is not in a digest");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rejects_lists_the_bad_rows_of_a_file_with_line_column_and_reason() {
     let s = Stack::start().await;
