@@ -554,6 +554,28 @@ fn preview_reads_a_local_file_as_a_configured_feed_without_aws() {
 }
 
 #[test]
+fn output_to_a_pipe_has_no_colour_codes_and_logs_stay_off_stdout() {
+    let sample = repo().join("events/samples/orders/2026-11-01/orders.csv");
+    let config = repo().join("config/landfall.yaml");
+    for args in [&["validate-config"][..], &["preview", "--feed", "orders", "--json"][..]] {
+        let mut c = bin();
+        c.env("RUST_LOG", "debug").env("AWS_ENDPOINT_URL", "http://127.0.0.1:1").args(args);
+        if args[0] == "preview" {
+            c.arg(&sample).arg("--config");
+        }
+        let out = run(c.arg(&config));
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(!bytes.contains(&0x1b), "{args:?}: an escape code on {name}");
+        }
+        if args[0] == "preview" {
+            assert!(!out.stderr.is_empty(), "debug logs were written, on stderr");
+            json_of(&out);
+        }
+    }
+}
+
+#[test]
 fn validate_config_names_the_line_of_a_mistake() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
