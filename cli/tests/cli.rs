@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 20] = [
+const SUBCOMMANDS: [&str; 22] = [
     "status",
     "files",
     "file",
@@ -35,6 +35,8 @@ const SUBCOMMANDS: [&str; 20] = [
     "jobs",
     "run-job",
     "doctor",
+    "completions",
+    "man",
 ];
 
 fn bin() -> Command {
@@ -573,6 +575,33 @@ fn output_to_a_pipe_has_no_colour_codes_and_logs_stay_off_stdout() {
             json_of(&out);
         }
     }
+}
+
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish_with_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(bin().args(["completions", shell]));
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for sub in ["status", "rejects", "validate-config", "doctor"] {
+            assert!(script.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    assert_eq!(run(bin().args(["completions", "cmd.exe"])).status.code(), Some(2), "an unknown shell is a usage error");
+}
+
+#[test]
+fn man_writes_a_page_for_the_cli_and_each_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(bin().arg("man").arg(dir.path()));
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(dir.path().join("landfall-file.1")).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH"), "roff: {page}");
+    assert!(page.contains("landfall file"), "{page}");
+    for sub in SUBCOMMANDS {
+        assert!(dir.path().join(format!("landfall-{sub}.1")).is_file(), "landfall-{sub}.1");
+    }
+    assert!(dir.path().join("landfall.1").is_file());
 }
 
 #[test]
