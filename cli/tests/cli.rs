@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 22] = [
+const SUBCOMMANDS: [&str; 23] = [
     "status",
     "files",
     "file",
@@ -37,6 +37,7 @@ const SUBCOMMANDS: [&str; 22] = [
     "doctor",
     "completions",
     "man",
+    "config-schema",
 ];
 
 fn bin() -> Command {
