@@ -128,11 +128,13 @@ async fn count_held(w: &dyn Warehouse, ids: &[String]) -> Result<(usize, usize, 
     Ok((count(LedgerStatus::settled), count(|s| s == LedgerStatus::Refused), count(|s| s == LedgerStatus::Failed)))
 }
 
-/// Which of a file's ledger rows says most: loaded over refused over failed.
+/// Which of a file's ledger rows says most: loaded over refused (or
+/// superseded: a newer version of its object is in, and a replay loads
+/// nothing of it either) over failed.
 fn rank(s: LedgerStatus) -> u8 {
     match s {
         LedgerStatus::Loaded | LedgerStatus::Partial => 2,
-        LedgerStatus::Refused => 1,
+        LedgerStatus::Refused | LedgerStatus::Superseded => 1,
         LedgerStatus::Failed => 0,
     }
 }

@@ -177,6 +177,36 @@ impl Harness {
             .unwrap_or_else(|e| panic!("send: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
     }
 
+    /// Takes `n` messages off a function's queue (received and deleted),
+    /// their bodies in the order received, so a test can deliver them again
+    /// in an order of its own.
+    pub async fn take_messages(&self, function: &str, n: usize) -> Vec<String> {
+        let queue = self.stack.queue(function).unwrap_or_else(|e| panic!("{e}"));
+        let mut bodies = Vec::new();
+        for _ in 0..20 {
+            if bodies.len() >= n {
+                break;
+            }
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&queue.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("receive: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+            for m in out.messages() {
+                bodies.push(m.body().unwrap_or_default().to_owned());
+                if let Some(handle) = m.receipt_handle() {
+                    let _ = self.sqs.delete_message().queue_url(&queue.url).receipt_handle(handle).send().await;
+                }
+            }
+        }
+        assert_eq!(bodies.len(), n, "messages on {function}'s queue: {bodies:?}");
+        bodies
+    }
+
     pub async fn dead_letters(&self, function: &str) -> Vec<String> {
         let queue = self.stack.queue(function).unwrap_or_else(|e| panic!("{e}"));
         let out = self

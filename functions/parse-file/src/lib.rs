@@ -17,6 +17,7 @@ use landfall::config::Config;
 use landfall::convert::{ConvertError, ConvertRequest, convert};
 use landfall::disposition::Disposition;
 use landfall::events::{Notice, ObjectCreated};
+use landfall::lambda::FunctionBudget;
 use landfall::layout;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
 use landfall::pipeline::{Budget, Decoded, Dispositions, NoticeHandler, Processed};
@@ -119,24 +120,32 @@ pub struct ParseFile {
     config: Arc<Config>,
     settings: Arc<Settings>,
     metrics: Metrics,
+    /// What a file may cost this function (no bound until [`Self::with_budget`]).
+    budget: FunctionBudget,
 }
 
 impl ParseFile {
     pub fn new(store: Arc<dyn ObjectStore>, config: Arc<Config>, settings: Settings, metrics: Metrics) -> Self {
-        Self { store, config, settings: Arc::new(settings), metrics }
+        Self { store, config, settings: Arc::new(settings), metrics, budget: FunctionBudget::default() }
+    }
+
+    /// Bounds each file by what this function affords (Lambda: `FunctionBudget::from_env`).
+    pub fn with_budget(mut self, budget: FunctionBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
-    async fn handle_notice(&self, notice: &Notice) -> Vec<Result<Outcome, ParseError>> {
+    async fn handle_notice(&self, notice: &Notice, budget: &Budget) -> Vec<Result<Outcome, ParseError>> {
         let mut results = Vec::with_capacity(notice.objects.len());
         for object in &notice.objects {
             let span =
                 info_span!("object", bucket = %object.bucket, key = %object.key, file_id = tracing::field::Empty);
             let started = Instant::now();
-            let result = self.process(object).instrument(span.clone()).await;
+            let result = self.process_within(object, budget.remaining()).instrument(span.clone()).await;
             let _enter = span.enter();
             let elapsed = started.elapsed();
             match &result {
@@ -150,8 +159,18 @@ impl ParseFile {
         results
     }
 
-    /// Processes one created object end to end.
+    /// Processes one created object end to end, with no deadline.
     pub async fn process(&self, object: &ObjectCreated) -> Result<Outcome, ParseError> {
+        self.process_within(object, None).await
+    }
+
+    /// Processes one created object end to end; reading stops in time to
+    /// record the file as unreadable when `remaining` runs out first.
+    pub async fn process_within(
+        &self,
+        object: &ObjectCreated,
+        remaining: Option<Duration>,
+    ) -> Result<Outcome, ParseError> {
         let url = object.url();
         let arrival_date = arrival_date(object);
         let Some(feed) = self.config.feed_for_key(&object.key) else {
@@ -218,7 +237,8 @@ impl ParseFile {
 
         let recorded = names::read(self.store.as_ref(), &self.settings.curated_bucket, &feed.table).await?;
         let outcome = {
-            let feed = feed.clone();
+            let mut feed = feed.clone();
+            self.budget.apply(&mut feed.read, remaining);
             let names = recorded.rules(self.config.warehouse.driver);
             let task_url = url.clone();
             let key = object.key.clone();
@@ -269,6 +289,7 @@ impl ParseFile {
                 version_id,
                 etag,
                 size: meta.size,
+                sequencer: object.sequencer.clone(),
             },
             feed: feed.name.clone(),
             table: feed.table.clone(),
@@ -352,7 +373,7 @@ impl NoticeHandler for ParseFile {
                 failed.fail(index, Disposition::Retry);
                 continue;
             }
-            let results = self.handle_notice(&notice).instrument(span).await;
+            let results = self.handle_notice(&notice, &budget).instrument(span).await;
             let disposition = results.iter().filter_map(|r| r.as_ref().err().map(ParseError::disposition)).min();
             failed.fail(index, disposition.unwrap_or(Disposition::Done));
             report.extend(results);

@@ -101,6 +101,26 @@ async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
     assert_eq!((m.status, m.rows), (FileStatus::Parsed, 2 << 20));
 }
 
+#[tokio::test]
+async fn without_a_feed_bound_the_functions_memory_bounds_a_bomb_on_its_first_attempt() {
+    // 8 MiB of rows; a 1 MB function reads 4 MiB (FunctionBudget::DECOMPRESSED_BYTES_PER_MB).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(b"a,b\n").unwrap();
+    for _ in 0..(2 << 20) {
+        gz.write_all(b"1,2\n").unwrap();
+    }
+    let store = Arc::new(MemoryStore::default());
+    store.insert("landing", "any/bomb.csv.gz", &gz.finish().unwrap());
+    let (h, _dir) = handler(Arc::clone(&store));
+    let h = h.with_budget(landfall::lambda::FunctionBudget { memory_mb: Some(1) });
+    let outcome = h.process(&ObjectCreated::put("landing", "any/bomb.csv.gz")).await;
+    let Ok(Outcome::Written { manifest_key, .. }) = outcome else { panic!("{outcome:?}: not recorded") };
+    let m = Manifest::from_json(&store.read("curated", &manifest_key).unwrap()).unwrap();
+    let error = m.error.unwrap_or_default();
+    assert_eq!(m.status, FileStatus::Partial, "{error}");
+    assert!(error.contains("more than 4 MiB") && error.contains("compression bomb"), "{error}");
+}
+
 fn gzip_lines(lines: impl Iterator<Item = String>) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     for line in lines {
