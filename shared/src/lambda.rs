@@ -92,12 +92,15 @@ pub fn clear_stale_scratch(dir: &std::path::Path) -> usize {
 
 /// What a file may cost the function converting it, from the function
 /// itself rather than one default for every size: its memory
-/// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, which also buys its CPU) and the
-/// invocation's deadline.
+/// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, which also buys its CPU), its
+/// ephemeral storage (`LANDFALL_EPHEMERAL_STORAGE_MB`, which Terraform sets
+/// from the function's `ephemeral_storage`) and the invocation's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FunctionBudget {
     /// The function's memory in MB; `None` outside Lambda (no bound).
     pub memory_mb: Option<u64>,
+    /// The function's `/tmp` in MB; `None` outside Lambda (no bound).
+    pub ephemeral_mb: Option<u64>,
 }
 
 impl FunctionBudget {
@@ -113,8 +116,18 @@ impl FunctionBudget {
 
     /// The budget of this process, from Lambda's environment.
     pub fn from_env() -> Self {
-        let memory_mb = crate::env::optional("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|mb| mb.trim().parse().ok());
-        FunctionBudget { memory_mb }
+        let mb = |name| crate::env::optional(name).and_then(|mb| mb.trim().parse().ok());
+        FunctionBudget {
+            memory_mb: mb("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+            ephemeral_mb: mb("LANDFALL_EPHEMERAL_STORAGE_MB"),
+        }
+    }
+
+    /// Bytes a file's open parts may take in `/tmp` together: half of it,
+    /// the rest left to the rejects file and what a killed invocation left
+    /// before it was cleared (`clear_stale_scratch`).
+    pub fn scratch_bytes(&self) -> Option<u64> {
+        self.ephemeral_mb.map(|mb| mb.saturating_mul(1 << 20) / 2)
     }
 
     /// A feed's read options within this budget: the decompressed-size limit
@@ -234,7 +247,8 @@ mod tests {
 
     #[test]
     fn a_1024_mb_function_reads_at_most_4_gib_unless_the_feed_says_otherwise() {
-        let budget = FunctionBudget { memory_mb: Some(1024) };
+        let budget = FunctionBudget { memory_mb: Some(1024), ephemeral_mb: Some(512) };
+        assert_eq!(budget.scratch_bytes(), Some(256 << 20));
         let mut opts = crate::formats::ReadOptions::default();
         budget.apply(&mut opts, Some(Duration::from_secs(300)));
         assert_eq!(opts.max_decompressed_bytes, Some(4 << 30));

@@ -8,7 +8,7 @@
 //! the dead-letter queue.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ use landfall::disposition::Disposition;
 use landfall::events::{Notice, ObjectCreated};
 use landfall::lambda::FunctionBudget;
 use landfall::layout;
-use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
+use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, SourceObject};
 use landfall::pipeline::{Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::record::SinkError;
 use landfall::rejects::{self, Reject};
@@ -47,6 +47,7 @@ pub struct Settings {
 }
 
 mod names;
+mod staging;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -204,36 +205,8 @@ impl ParseFile {
             .tempdir_in(&self.settings.work_dir)
             .map_err(|source| ParseError::Scratch { dir: self.settings.work_dir.display().to_string(), source })?;
 
-        let parts: Arc<Mutex<Vec<ManifestPart>>> = Arc::default();
-        let on_part = {
-            let store = Arc::clone(&self.store);
-            let bucket = self.settings.curated_bucket.clone();
-            let table = feed.table.clone();
-            let file_id = file_id.clone();
-            let parts = Arc::clone(&parts);
-            let handle = tokio::runtime::Handle::current();
-            Box::new(move |part: landfall::schema::FinishedPart| -> Result<(), SinkError> {
-                let key = layout::part_key(&table, part.dt, &file_id, part.seq);
-                handle.block_on(store.put_file(&bucket, &key, &part.path, "application/vnd.apache.parquet")).map_err(
-                    // Failing to store a part is never a property of the file,
-                    // so it must not be recorded as one: `retryable` stops the
-                    // conversion, and the disposition reads the cause.
-                    |e| SinkError { message: e.to_string(), retryable: true, source: Some(Box::new(e)) },
-                )?;
-                // The part is durable in S3; the local copy only takes /tmp space.
-                let _ = std::fs::remove_file(&part.path);
-                if let Ok(mut p) = parts.lock() {
-                    p.push(ManifestPart {
-                        url: layout::s3_url(&bucket, &key),
-                        key,
-                        dt: part.dt.format("%Y-%m-%d").to_string(),
-                        rows: part.rows,
-                        bytes: part.bytes,
-                    });
-                }
-                Ok(())
-            })
-        };
+        let staged = staging::Staged::new(Arc::clone(&self.store), &self.settings.curated_bucket, &feed.table, &file_id);
+        let on_part = staged.sink();
 
         let recorded = names::read(self.store.as_ref(), &self.settings.curated_bucket, &feed.table).await?;
         let outcome = {
@@ -244,8 +217,9 @@ impl ParseFile {
             let key = object.key.clone();
             let dir = scratch.path().to_path_buf();
             let threads = self.settings.threads;
+            let scratch_bytes = self.budget.scratch_bytes();
             let reader = tokio_util::io::SyncIoBridge::new(body.reader);
-            tokio::task::spawn_blocking(move || {
+            let converted = tokio::task::spawn_blocking(move || {
                 let req = ConvertRequest {
                     feed: &feed,
                     source_url: &task_url,
@@ -254,12 +228,20 @@ impl ParseFile {
                     work_dir: &dir,
                     threads,
                     names,
+                    scratch_bytes,
                 };
                 convert(reader, &req, on_part)
             })
             .await
-            .map_err(|e| ParseError::Task { url: url.clone(), message: e.to_string() })?
-            .map_err(|source| ParseError::Convert { url: url.clone(), source })?
+            .map_err(|e| ParseError::Task { url: url.clone(), message: e.to_string() })
+            .and_then(|r| r.map_err(|source| ParseError::Convert { url: url.clone(), source }));
+            match converted {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    staged.discard().await;
+                    return Err(e);
+                }
+            }
         };
 
         // Before the manifest: a loaded file's names are always recorded.
@@ -277,8 +259,8 @@ impl ParseFile {
             None => None,
         };
 
-        let mut parts = std::mem::take(&mut *parts.lock().unwrap_or_else(|p| p.into_inner()));
-        parts.sort_by(|a, b| a.key.cmp(&b.key));
+        // The parts move where readers look only now that the file is whole, just before its manifest.
+        let parts = staged.publish().await?;
         let manifest = Manifest {
             manifest_version: MANIFEST_VERSION,
             file_id: file_id.clone(),

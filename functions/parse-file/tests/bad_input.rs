@@ -112,7 +112,7 @@ async fn without_a_feed_bound_the_functions_memory_bounds_a_bomb_on_its_first_at
     let store = Arc::new(MemoryStore::default());
     store.insert("landing", "any/bomb.csv.gz", &gz.finish().unwrap());
     let (h, _dir) = handler(Arc::clone(&store));
-    let h = h.with_budget(landfall::lambda::FunctionBudget { memory_mb: Some(1) });
+    let h = h.with_budget(landfall::lambda::FunctionBudget { memory_mb: Some(1), ephemeral_mb: None });
     let outcome = h.process(&ObjectCreated::put("landing", "any/bomb.csv.gz")).await;
     let Ok(Outcome::Written { manifest_key, .. }) = outcome else { panic!("{outcome:?}: not recorded") };
     let m = Manifest::from_json(&store.read("curated", &manifest_key).unwrap()).unwrap();

@@ -58,6 +58,9 @@ pub struct ConvertRequest<'a> {
     /// How the table names its columns: the warehouse's identifier limit and
     /// the map recorded from the table's earlier files.
     pub names: NameRules,
+    /// Bytes the open parts may take in `work_dir` (parse-file: from the
+    /// function's ephemeral storage); `None`: no bound.
+    pub scratch_bytes: Option<u64>,
 }
 
 /// What a file's column names must agree with.
@@ -101,6 +104,7 @@ fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
     };
     opts.row_group_rows = feed.row_group_rows;
     opts.max_partitions = feed.max_partitions;
+    opts.scratch_bytes = req.scratch_bytes.unwrap_or(u64::MAX);
     opts.encode_on_thread = req.threads == Threads::Two;
     opts.null_tokens = feed.read.csv.null_tokens.clone();
     opts.dates = feed.read.dates;
@@ -268,6 +272,7 @@ mod tests {
             work_dir: dir.path(),
             threads: Threads::One,
             names: NameRules::fresh(WarehouseDriver::Postgres),
+            scratch_bytes: None,
         };
         let outcome = convert(input, &req, Box::new(|_| Ok(())))?;
         // Read the rejects before the scratch directory goes away.
@@ -322,6 +327,7 @@ mod tests {
             work_dir: dir.path(),
             threads: Threads::One,
             names: NameRules { identifier_limit: 63, column_map },
+            scratch_bytes: None,
         };
         let out = convert(&b"PHONE,phone #\n1,2\n"[..], &req, Box::new(|_| Ok(()))).unwrap();
         assert_eq!(out.status, FileStatus::Refused);

@@ -43,6 +43,7 @@ fn produce(config: &Config, name: &str, input: &[u8], threads: Threads) -> Resul
         work_dir: dir.path(),
         threads,
         names: NameRules::fresh(config.warehouse.driver),
+        scratch_bytes: None,
     };
     let parts: Arc<Mutex<PartBytes>> = Arc::default();
     let sink = Arc::clone(&parts);
@@ -165,6 +166,7 @@ fn a_part_that_cannot_be_handed_over_fails_the_conversion_on_two_threads() {
             work_dir: dir.path(),
             threads,
             names: NameRules::fresh(config.warehouse.driver),
+            scratch_bytes: None,
         };
         let failing =
             Box::new(|_: FinishedPart| Err(SinkError::retryable("uploading a part", std::io::Error::other("503"))));

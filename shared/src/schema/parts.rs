@@ -131,6 +131,7 @@ pub(super) struct Parts {
     out_dir: PathBuf,
     part_max_rows: u64,
     max_open_partitions: usize,
+    scratch_bytes: u64,
 }
 
 impl Parts {
@@ -156,6 +157,7 @@ impl Parts {
             out_dir: opts.out_dir.clone(),
             part_max_rows: opts.part_max_rows,
             max_open_partitions: opts.max_open_partitions,
+            scratch_bytes: opts.scratch_bytes,
         })
     }
 
@@ -235,6 +237,7 @@ impl Parts {
                 return self.close(pi, columns);
             }
             self.bound_memory()?;
+            self.bound_scratch(columns)?;
         } else if part.rows >= self.part_max_rows {
             return self.close(pi, columns);
         }
@@ -252,6 +255,24 @@ impl Parts {
             && let Some(big) = self.open.iter_mut().max_by_key(|p| p.buffered_bytes())
         {
             big.flush_row_group()?;
+        }
+        Ok(())
+    }
+
+    /// Open parts are files in the scratch dir until they close (and are
+    /// uploaded); when together they pass the function's scratch budget
+    /// (`/tmp`, from its ephemeral storage), the biggest closes early. What
+    /// is on disk lags what was encoded by a row group at most.
+    fn bound_scratch(&mut self, columns: &mut Columns) -> Result<(), SinkError> {
+        if self.scratch_bytes == u64::MAX {
+            return Ok(());
+        }
+        let sizes: Vec<u64> =
+            self.open.iter().map(|p| std::fs::metadata(&p.path).map(|m| m.len()).unwrap_or(0)).collect();
+        if sizes.iter().sum::<u64>() > self.scratch_bytes
+            && let Some((biggest, _)) = sizes.iter().enumerate().max_by_key(|(_, s)| **s)
+        {
+            self.close(biggest, columns)?;
         }
         Ok(())
     }
@@ -418,6 +439,28 @@ mod tests {
         assert_eq!(summary.rows_written, 20_000);
         assert!(parts.len() < 20_000 / 50, "a part per release, not per row: {}", parts.len());
         assert_eq!(ids_by_day(&parts).values().map(Vec::len).sum::<usize>(), 20_000);
+    }
+
+    #[test]
+    fn open_parts_past_the_scratch_budget_close_early_and_keep_every_row() {
+        let write = |scratch_bytes: u64| {
+            let mut h = harness(|o| {
+                o.batch_rows = 1000;
+                o.row_group_rows = 1000;
+                o.scratch_bytes = scratch_bytes;
+            });
+            h.writer.header(&["id", "note"]).unwrap();
+            for i in 0..20_000u64 {
+                h.row(i + 2, &[&i.to_string(), &format!("note {i} {}", i * 7919)]);
+            }
+            let (summary, parts, _, _dir, _) = h.finish();
+            let ids: usize = parts.iter().map(|p| ints(&read(&p.path).1, "id").len()).sum();
+            (summary.rows_written, ids, parts.len())
+        };
+        assert_eq!(write(u64::MAX), (20_000, 20_000, 1), "unbounded: one part");
+        let (rows, ids, parts) = write(16 << 10);
+        assert_eq!((rows, ids), (20_000, 20_000));
+        assert!(parts > 1, "parts past 16 KiB on disk close early: {parts}");
     }
 
     #[test]

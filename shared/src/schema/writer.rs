@@ -42,6 +42,9 @@ pub struct WriterOptions {
     pub row_group_bytes: usize,
     /// A part file is closed after this many rows.
     pub part_max_rows: u64,
+    /// Bytes the open part files may take on local disk together; past it
+    /// the biggest closes early (`u64::MAX`: no bound).
+    pub scratch_bytes: u64,
     /// Distinct dt values open at once; a row for another day is held
     /// (`held.rs`) until its day's rows are written together.
     pub max_open_partitions: usize,
@@ -80,6 +83,7 @@ impl WriterOptions {
             row_group_rows: 122_880,
             row_group_bytes: 64 << 20,
             part_max_rows: 10_000_000,
+            scratch_bytes: u64::MAX,
             max_open_partitions: 8,
             held_bytes: 64 << 20,
             max_partitions: DEFAULT_MAX_PARTITIONS,
