@@ -172,7 +172,7 @@ variable "functions" {
   description = <<-EOT
     Per-function settings, keyed by function (underscores). Any attribute left out keeps its default.
     timeout_seconds (Lambda, 1-900), memory_mb (128-10240), ephemeral_storage_mb (/tmp, 512-10240; parse-file
-    keeps a file's open parts within half of it), batch_size (SQS event source mapping, 1-10000;
+    keeps a file's open parts and its spilled rows within a third of it each), batch_size (SQS event source mapping, 1-10000;
     above 10 needs batching_window_seconds >= 1), batching_window_seconds (0-300), max_concurrency
     (event source mapping maximum concurrency, 2-1000), max_receive_count (receives before a message moves
     to the dead-letter queue), reserved_concurrency (null: none reserved), max_message_age_seconds (alarm when

@@ -123,11 +123,11 @@ impl FunctionBudget {
         }
     }
 
-    /// Bytes a file's open parts may take in `/tmp` together: half of it,
-    /// the rest left to the rejects file and what a killed invocation left
-    /// before it was cleared (`clear_stale_scratch`).
+    /// Bytes a file's open parts may take in `/tmp` together, and as many
+    /// its spilled held rows: a third of it each, the last third left to the
+    /// rejects file.
     pub fn scratch_bytes(&self) -> Option<u64> {
-        self.ephemeral_mb.map(|mb| mb.saturating_mul(1 << 20) / 2)
+        self.ephemeral_mb.map(|mb| mb.saturating_mul(1 << 20) / 3)
     }
 
     /// A feed's read options within this budget: the decompressed-size limit
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn a_1024_mb_function_reads_at_most_4_gib_unless_the_feed_says_otherwise() {
         let budget = FunctionBudget { memory_mb: Some(1024), ephemeral_mb: Some(512) };
-        assert_eq!(budget.scratch_bytes(), Some(256 << 20));
+        assert_eq!(budget.scratch_bytes(), Some((512 << 20) / 3));
         let mut opts = crate::formats::ReadOptions::default();
         budget.apply(&mut opts, Some(Duration::from_secs(300)));
         assert_eq!(opts.max_decompressed_bytes, Some(4 << 30));

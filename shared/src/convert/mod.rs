@@ -58,8 +58,9 @@ pub struct ConvertRequest<'a> {
     /// How the table names its columns: the warehouse's identifier limit and
     /// the map recorded from the table's earlier files.
     pub names: NameRules,
-    /// Bytes the open parts may take in `work_dir` (parse-file: from the
-    /// function's ephemeral storage); `None`: no bound.
+    /// Bytes the open parts may take in `work_dir`, and as many the held
+    /// rows spilled there (parse-file: from the function's ephemeral
+    /// storage); `None`: no bound.
     pub scratch_bytes: Option<u64>,
 }
 

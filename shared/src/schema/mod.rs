@@ -9,6 +9,7 @@ pub mod dates;
 mod encoder;
 mod held;
 mod infer;
+mod spill;
 pub mod naming;
 pub mod nulls;
 pub mod parquet;
