@@ -511,13 +511,15 @@ async fn an_older_version_loaded_after_a_newer_one_is_superseded_in_landfall_fil
     let key = format!("{}contacts.csv", unique("crm/"));
     let mut versions = Vec::new();
     for body in ["id,name\n1,old\n", "id,name\n1,new\n"] {
-        let put = s.s3.put_object().bucket(&s.stack.landing_bucket).key(&key).body(ByteStream::from_static(body.as_bytes()));
+        let put =
+            s.s3.put_object().bucket(&s.stack.landing_bucket).key(&key).body(ByteStream::from_static(body.as_bytes()));
         versions.push(put.send().await.unwrap().version_id().unwrap_or_default().to_owned());
     }
     let queue = s.stack.queue("parse-file").unwrap().url.clone();
     let mut bodies = Vec::new();
     while bodies.len() < 2 {
-        let out = s.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).wait_time_seconds(1).send().await;
+        let out =
+            s.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).wait_time_seconds(1).send().await;
         for m in out.unwrap().messages() {
             bodies.push(m.body().unwrap_or_default().to_owned());
             let handle = m.receipt_handle().unwrap_or_default();

@@ -140,8 +140,9 @@ impl FunctionBudget {
         if read.max_decompressed_bytes.is_none() {
             read.max_decompressed_bytes = self.memory_mb.map(|mb| mb.saturating_mul(Self::DECOMPRESSED_BYTES_PER_MB));
         }
-        read.deadline = remaining
-            .map(|left| std::time::Instant::now() + left.saturating_sub(Self::RECORD_MARGIN).max(Duration::from_secs(1)));
+        read.deadline = remaining.map(|left| {
+            std::time::Instant::now() + left.saturating_sub(Self::RECORD_MARGIN).max(Duration::from_secs(1))
+        });
     }
 }
 

@@ -205,7 +205,8 @@ impl ParseFile {
             .tempdir_in(&self.settings.work_dir)
             .map_err(|source| ParseError::Scratch { dir: self.settings.work_dir.display().to_string(), source })?;
 
-        let staged = staging::Staged::new(Arc::clone(&self.store), &self.settings.curated_bucket, &feed.table, &file_id);
+        let staged =
+            staging::Staged::new(Arc::clone(&self.store), &self.settings.curated_bucket, &feed.table, &file_id);
         let on_part = staged.sink();
 
         let recorded = names::read(self.store.as_ref(), &self.settings.curated_bucket, &feed.table).await?;

@@ -80,15 +80,20 @@ async fn a_key_of_1024_bytes_with_unicode_is_parsed_under_short_lake_keys() {
     assert!(m.parts.iter().all(|p| p.key.len() < 200), "part keys are built from the file id, not the source key");
 }
 
-#[tokio::test]
-async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
-    // 8 MiB of rows in a few KiB of gzip, under a feed allowing 1 MiB.
+/// 8 MiB of rows (2 Mi of them) in a few KiB of gzip.
+fn gzip_bomb() -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(b"a,b\n").unwrap();
     for _ in 0..(2 << 20) {
         gz.write_all(b"1,2\n").unwrap();
     }
-    let bomb = gz.finish().unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
+    // Under a feed allowing 1 MiB.
+    let bomb = gzip_bomb();
     assert!(bomb.len() < 64 << 10, "{} compressed bytes", bomb.len());
     let m = parse("small/bomb.csv.gz", &bomb).await;
     // As with any file that breaks off, what was read before the bound is kept.
@@ -103,14 +108,9 @@ async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
 
 #[tokio::test]
 async fn without_a_feed_bound_the_functions_memory_bounds_a_bomb_on_its_first_attempt() {
-    // 8 MiB of rows; a 1 MB function reads 4 MiB (FunctionBudget::DECOMPRESSED_BYTES_PER_MB).
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(b"a,b\n").unwrap();
-    for _ in 0..(2 << 20) {
-        gz.write_all(b"1,2\n").unwrap();
-    }
+    // A 1 MB function reads 4 MiB (FunctionBudget::DECOMPRESSED_BYTES_PER_MB).
     let store = Arc::new(MemoryStore::default());
-    store.insert("landing", "any/bomb.csv.gz", &gz.finish().unwrap());
+    store.insert("landing", "any/bomb.csv.gz", &gzip_bomb());
     let (h, _dir) = handler(Arc::clone(&store));
     let h = h.with_budget(landfall::lambda::FunctionBudget { memory_mb: Some(1), ephemeral_mb: None });
     let outcome = h.process(&ObjectCreated::put("landing", "any/bomb.csv.gz")).await;

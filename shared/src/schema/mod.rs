@@ -9,11 +9,11 @@ pub mod dates;
 mod encoder;
 mod held;
 mod infer;
-mod spill;
 pub mod naming;
 pub mod nulls;
 pub mod parquet;
 mod parts;
+mod spill;
 #[cfg(test)]
 mod test_support;
 pub mod types;

@@ -214,7 +214,9 @@ impl ObjectStore for MemoryStore {
 
     async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StorageError> {
         self.put_rejected(bucket, to)?;
-        let body = self.read(bucket, from).ok_or_else(|| StorageError::NotFound { bucket: bucket.into(), key: from.into() })?;
+        let body = self
+            .read(bucket, from)
+            .ok_or_else(|| StorageError::NotFound { bucket: bucket.into(), key: from.into() })?;
         self.insert(bucket, to, &body);
         Ok(())
     }

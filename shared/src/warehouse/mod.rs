@@ -117,7 +117,8 @@ impl TableLoad {
 
     /// The source objects of the load's files, each once.
     pub fn source_urls(&self) -> Vec<&str> {
-        let urls: std::collections::BTreeSet<&str> = self.files.iter().map(|f| f.manifest.source.url.as_str()).collect();
+        let urls: std::collections::BTreeSet<&str> =
+            self.files.iter().map(|f| f.manifest.source.url.as_str()).collect();
         urls.into_iter().collect()
     }
 }

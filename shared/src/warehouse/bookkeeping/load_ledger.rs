@@ -496,8 +496,13 @@ mod tests {
 
     #[test]
     fn every_status_the_ledger_holds_reads_back_and_an_unknown_one_is_an_error() {
-        let every =
-            [LedgerStatus::Loaded, LedgerStatus::Partial, LedgerStatus::Failed, LedgerStatus::Refused, LedgerStatus::Superseded];
+        let every = [
+            LedgerStatus::Loaded,
+            LedgerStatus::Partial,
+            LedgerStatus::Failed,
+            LedgerStatus::Refused,
+            LedgerStatus::Superseded,
+        ];
         for s in every {
             assert_eq!(s.as_str().parse::<LedgerStatus>(), Ok(s));
         }
