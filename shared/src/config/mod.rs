@@ -48,6 +48,7 @@ impl ConfigError {
 
 /// How a feed's rows are applied to its warehouse table (used by load-warehouse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WriteDisposition {
     #[default]
@@ -59,18 +60,25 @@ pub enum WriteDisposition {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default = "default_version")]
     version: u32,
+    /// Landing-bucket prefixes and how their files become tables.
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "BTreeMap<String, RawFeed>"))]
     feeds: BTreeMap<String, Spanned<RawFeed>>,
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawWarehouse>"))]
     warehouse: Option<Spanned<RawWarehouse>>,
     #[serde(default)]
     /// HTTP sources and database sources (`kind: postgres | mysql`).
+    #[cfg_attr(feature = "json-schema", schemars(with = "BTreeMap<String, crate::fetch::kind::RawAnySource>"))]
     sources: BTreeMap<crate::fetch::kind::SourceName, Spanned<crate::fetch::kind::RawAnySource>>,
+    /// Scheduled roll-ups, exports and archives.
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "BTreeMap<String, crate::jobs::RawJob>"))]
     jobs: BTreeMap<String, Spanned<crate::jobs::RawJob>>,
 }
 
@@ -79,6 +87,7 @@ fn default_version() -> u32 {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
     prefix: String,
@@ -135,6 +144,7 @@ struct RawFeed {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawJson {
     #[serde(default)]
@@ -142,6 +152,7 @@ struct RawJson {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawCsv {
     #[serde(default)]
@@ -181,6 +192,7 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawColumn {
     name: String,
@@ -191,6 +203,7 @@ struct RawColumn {
 }
 
 #[derive(Debug, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawParquet {
     #[serde(default)]
@@ -202,6 +215,7 @@ struct RawParquet {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ParquetCodec {
     #[default]
@@ -572,3 +586,13 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
 
 #[cfg(test)]
 mod tests;
+
+/// The JSON Schema of `landfall.yaml`, from the very types the config is
+/// read into, so editors flag what `validate-config` would refuse
+/// (`config/landfall.schema.json`; `landfall config-schema` prints it).
+#[cfg(feature = "json-schema")]
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(RawConfig);
+    schema.insert("title".into(), "landfall.yaml".into());
+    schema.to_value()
+}

@@ -8,6 +8,7 @@ use super::source::Method;
 
 /// Where offset/limit and page parameters go: the query string or the JSON body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ParamLocation {
     #[default]
@@ -16,6 +17,7 @@ pub enum ParamLocation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Paginator {
     /// One request, one page.

@@ -38,6 +38,7 @@ const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 /// Raw text handed to `sink.reject` is cut to this.
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FormatChoice {
     #[default]
@@ -47,6 +48,7 @@ pub enum FormatChoice {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CompressionChoice {
     #[default]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::values::{days_from_civil, days_in_month};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DateOrder {
     DayFirst,
@@ -30,6 +31,7 @@ impl DateOrder {
 /// leave it open, and whether two-digit years are dates (`00`-`68` are
 /// read as 20xx, `69`-`99` as 19xx, as POSIX `strptime` does).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DateRules {
     #[serde(default)]
