@@ -138,6 +138,8 @@ locals {
     parse_file = [
       local.read_config,
       { Sid = "WriteLake", Action = local.s3_write, Resource = [for p in ["tables/", "_manifests/", "_rejects/"] : "${local.curated_arn}/${p}*"] },
+      # Parts wait under _staging/ while their file converts, then are copied under tables/ (CopyObject reads the source).
+      { Sid = "StageParts", Action = concat(local.s3_write, local.s3_read, ["s3:DeleteObject"]), Resource = ["${local.curated_arn}/_staging/*"] },
     ]
     register_partitions = [
       local.list_statement.register_partitions,
@@ -205,6 +207,8 @@ locals {
       LANDFALL_CONFIG         = local.config_url
       LANDFALL_WORK_DIR       = "/tmp"
       LANDFALL_PARSE_THREADS  = var.functions.parse_file.threads
+      # Its /tmp, which bounds a file's open parts (lambda::FunctionBudget).
+      LANDFALL_EPHEMERAL_STORAGE_MB = tostring(var.functions.parse_file.ephemeral_storage_mb)
     }
     register_partitions = {
       LANDFALL_CURATED_BUCKET = local.curated_bucket_name
@@ -259,6 +263,7 @@ module "function" {
   zip_file                = "${local.lambda_zip_dir}/${each.value}/bootstrap.zip"
   environment             = local.function_environment[each.key]
   memory_mb               = var.functions[each.key].memory_mb
+  ephemeral_storage_mb    = var.functions[each.key].ephemeral_storage_mb
   timeout_seconds         = var.functions[each.key].timeout_seconds
   reserved_concurrency    = var.functions[each.key].reserved_concurrency
   log_retention_days      = var.log_retention_days

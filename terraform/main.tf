@@ -116,8 +116,9 @@ module "curated_bucket" {
   deny_insecure_transport               = var.require_tls
   abort_incomplete_multipart_after_days = var.curated_lifecycle.abort_incomplete_multipart_after_days
   noncurrent_version_expiration_days    = var.curated_lifecycle.noncurrent_version_expiration_days
-  # The Redshift driver's COPY manifests are needed only while their load runs.
-  expire_prefixes = { "_copy/" = 7 }
+  # The Redshift driver's COPY manifests are needed only while their load runs;
+  # parse-file's staged parts only while their file converts (a killed attempt's stay behind).
+  expire_prefixes = { "_copy/" = 7, "_staging/" = 1 }
   tags            = { Zone = "curated" }
 }
 

@@ -97,6 +97,7 @@ variable "functions" {
     parse_file = optional(object({
       timeout_seconds         = optional(number, 300)
       memory_mb               = optional(number, 1024)
+      ephemeral_storage_mb    = optional(number, 512)
       batch_size              = optional(number, 5)
       batching_window_seconds = optional(number, 0)
       max_concurrency         = optional(number, 20)
@@ -110,6 +111,7 @@ variable "functions" {
     register_partitions = optional(object({
       timeout_seconds         = optional(number, 60)
       memory_mb               = optional(number, 256)
+      ephemeral_storage_mb    = optional(number, 512)
       batch_size              = optional(number, 500)
       batching_window_seconds = optional(number, 10)
       max_concurrency         = optional(number, 2)
@@ -121,6 +123,7 @@ variable "functions" {
     fetch_api = optional(object({
       timeout_seconds         = optional(number, 300)
       memory_mb               = optional(number, 256)
+      ephemeral_storage_mb    = optional(number, 512)
       batch_size              = optional(number, 1)
       batching_window_seconds = optional(number, 0)
       max_concurrency         = optional(number, 2)
@@ -132,6 +135,7 @@ variable "functions" {
     run_job = optional(object({
       timeout_seconds         = optional(number, 900)
       memory_mb               = optional(number, 1024)
+      ephemeral_storage_mb    = optional(number, 512)
       batch_size              = optional(number, 1)
       batching_window_seconds = optional(number, 0)
       max_concurrency         = optional(number, 2)
@@ -143,6 +147,7 @@ variable "functions" {
     load_warehouse = optional(object({
       timeout_seconds         = optional(number, 600)
       memory_mb               = optional(number, 512)
+      ephemeral_storage_mb    = optional(number, 512)
       batch_size              = optional(number, 500)
       batching_window_seconds = optional(number, 60)
       max_concurrency         = optional(number, 2)
@@ -154,6 +159,7 @@ variable "functions" {
     monitor_feeds = optional(object({
       timeout_seconds         = optional(number, 300)
       memory_mb               = optional(number, 256)
+      ephemeral_storage_mb    = optional(number, 512)
       batch_size              = optional(number, 1)
       batching_window_seconds = optional(number, 0)
       max_concurrency         = optional(number, 2)
@@ -165,7 +171,8 @@ variable "functions" {
   })
   description = <<-EOT
     Per-function settings, keyed by function (underscores). Any attribute left out keeps its default.
-    timeout_seconds (Lambda, 1-900), memory_mb (128-10240), batch_size (SQS event source mapping, 1-10000;
+    timeout_seconds (Lambda, 1-900), memory_mb (128-10240), ephemeral_storage_mb (/tmp, 512-10240; parse-file
+    keeps a file's open parts and its spilled rows within a third of it each), batch_size (SQS event source mapping, 1-10000;
     above 10 needs batching_window_seconds >= 1), batching_window_seconds (0-300), max_concurrency
     (event source mapping maximum concurrency, 2-1000), max_receive_count (receives before a message moves
     to the dead-letter queue), reserved_concurrency (null: none reserved), max_message_age_seconds (alarm when
@@ -183,13 +190,14 @@ variable "functions" {
     condition = alltrue([for f in values(var.functions) : (
       f.timeout_seconds >= 1 && f.timeout_seconds <= 900 &&
       f.memory_mb >= 128 && f.memory_mb <= 10240 &&
+      f.ephemeral_storage_mb >= 512 && f.ephemeral_storage_mb <= 10240 &&
       f.batch_size >= 1 && f.batch_size <= 10000 &&
       f.batching_window_seconds >= 0 && f.batching_window_seconds <= 300 &&
       (f.batch_size <= 10 || f.batching_window_seconds >= 1) &&
       f.max_concurrency >= 2 && f.max_concurrency <= 1000 &&
       f.max_receive_count >= 1 && f.max_receive_count <= 1000
     )])
-    error_message = "Each function needs timeout 1-900, memory 128-10240, batch_size 1-10000 (>10 needs batching_window_seconds >= 1), batching window 0-300, max_concurrency 2-1000, max_receive_count 1-1000."
+    error_message = "Each function needs timeout 1-900, memory 128-10240, ephemeral storage 512-10240, batch_size 1-10000 (>10 needs batching_window_seconds >= 1), batching window 0-300, max_concurrency 2-1000, max_receive_count 1-1000."
   }
 
   validation {

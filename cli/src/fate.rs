@@ -46,6 +46,11 @@ pub struct FilesArgs {
 pub struct FileArgs {
     /// A landing object: s3://bucket/key, or a key of the landing bucket.
     pub object: String,
+    /// An earlier version of the object (the landing bucket is versioned;
+    /// default: the current one). An older version loaded after a newer
+    /// one shows as `superseded`.
+    #[arg(long)]
+    pub version_id: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -347,10 +352,10 @@ fn locate(d: &Deployment, object: &str) -> (String, String) {
     }
 }
 
-/// One landing object, as HEAD sees it.
-async fn head(d: &Deployment, bucket: &str, key: &str) -> Result<Landed, CliError> {
+/// One landing object (the version named, else the current one), as HEAD sees it.
+async fn head(d: &Deployment, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Landed, CliError> {
     let s3 = aws_sdk_s3::Client::new(&d.sdk);
-    match s3.head_object().bucket(bucket).key(key).send().await {
+    match s3.head_object().bucket(bucket).key(key).set_version_id(version_id.map(str::to_owned)).send().await {
         Ok(o) => Ok(Landed {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -387,9 +392,9 @@ pub struct FileReport {
     pub verdict: String,
 }
 
-async fn report(d: &Deployment, object: &str) -> Result<FileReport, CliError> {
+async fn report(d: &Deployment, object: &str, version_id: Option<&str>) -> Result<FileReport, CliError> {
     let (bucket, key) = locate(d, object);
-    let landed = head(d, &bucket, &key).await?;
+    let landed = head(d, &bucket, &key, version_id).await?;
     let config = d.config().await?;
     let mut fates = vec![Fate::of(landed, &config)];
     let warehouse = d.warehouse(&config).await?;
@@ -454,6 +459,11 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
             reason.unwrap_or_else(|| "see the ledger detail".into()),
             replay
         ),
+        ("superseded", Some(l), _) => format!(
+            "superseded in {}: {}; nothing to do, the newer version's rows are the table's",
+            l.table,
+            reason.unwrap_or_else(|| "a newer version of the object was loaded first".into())
+        ),
         ("failed", _, p) => format!(
             "parse-file could not read it: {}; fix the feed (its encoding, format or limits), then `{}`",
             p.as_ref().and_then(|p| p.error.clone()).or(reason).unwrap_or_else(|| "see the rejects".into()),
@@ -508,7 +518,7 @@ async fn queue_hint(d: &Deployment, function: &str) -> String {
 }
 
 pub async fn file(d: &Deployment, args: &FileArgs, json: bool) -> Result<(), CliError> {
-    let r = report(d, &args.object).await?;
+    let r = report(d, &args.object, args.version_id.as_deref()).await?;
     emit(json, &r, |r| {
         let f = &r.fate;
         let mut out = format!("s3://{}/{}\n", f.object.bucket, f.object.key);
@@ -554,7 +564,7 @@ pub struct RejectsReport {
 }
 
 pub async fn rejects(d: &Deployment, args: &RejectsArgs, json: bool) -> Result<(), CliError> {
-    let r = report(d, &args.object).await?;
+    let r = report(d, &args.object, None).await?;
     let url = format!("s3://{}/{}", r.fate.object.bucket, r.fate.object.key);
     let store = d.store();
     let mut all = Vec::new();

@@ -229,6 +229,7 @@ fn inspect(path: &Path, feed: &Feed, names: NameRules, sample_rows: usize) -> Re
         work_dir: scratch.path(),
         threads: Threads::available(),
         names,
+        scratch_bytes: None,
     };
     let outcome = convert(file, &req, on_part).map_err(CliError::failed)?;
     let parts = std::mem::take(&mut *parts.lock().map_err(|_| CliError::failed("parts lock poisoned"))?);

@@ -127,11 +127,12 @@ async fn count_held(w: &dyn Warehouse, ids: &[String]) -> Result<(usize, usize, 
 }
 
 /// Which of a file's ledger rows says most: loaded (or empty: all of
-/// nothing) over refused over failed.
+/// nothing) over refused (or superseded: a newer version of its object is
+/// in, and a replay loads nothing of it either) over failed.
 fn rank(s: LedgerStatus) -> u8 {
     match s {
         LedgerStatus::Loaded | LedgerStatus::Partial | LedgerStatus::Empty => 2,
-        LedgerStatus::Refused => 1,
+        LedgerStatus::Refused | LedgerStatus::Superseded => 1,
         LedgerStatus::Failed => 0,
     }
 }

@@ -553,6 +553,43 @@ async fn a_dead_lettered_file_shows_its_error_in_landfall_file() {
     let _ = run(bin().args(["redrive", "load-warehouse"]));
 }
 
+/// v1 and v2 of one key, v2 parsed and loaded first: `landfall file` shows
+/// v2 loaded and, asked for v1's version, v1 superseded with the reason.
+#[tokio::test]
+async fn an_older_version_loaded_after_a_newer_one_is_superseded_in_landfall_file() {
+    let s = Stack::start().await;
+    let key = format!("{}contacts.csv", unique("crm/"));
+    let mut versions = Vec::new();
+    for body in ["id,name\n1,old\n", "id,name\n1,new\n"] {
+        let put =
+            s.s3.put_object().bucket(&s.stack.landing_bucket).key(&key).body(ByteStream::from_static(body.as_bytes()));
+        versions.push(put.send().await.unwrap().version_id().unwrap_or_default().to_owned());
+    }
+    let queue = s.stack.queue("parse-file").unwrap().url.clone();
+    let mut bodies = Vec::new();
+    while bodies.len() < 2 {
+        let out =
+            s.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).wait_time_seconds(1).send().await;
+        for m in out.unwrap().messages() {
+            bodies.push(m.body().unwrap_or_default().to_owned());
+            let handle = m.receipt_handle().unwrap_or_default();
+            s.sqs.delete_message().queue_url(&queue).receipt_handle(handle).send().await.unwrap();
+        }
+    }
+    // v2's event (it names v2's version id) first.
+    bodies.sort_by_key(|b| !b.contains(&versions[1]));
+    for body in &bodies {
+        s.sqs.send_message().queue_url(&queue).message_body(body).send().await.unwrap();
+        s.pump();
+    }
+
+    let v2 = json_of(&run(bin().args(["file", &key, "--json"])));
+    let v1 = json_of(&run(bin().args(["file", &key, "--version-id", &versions[0], "--json"])));
+    assert_eq!((v2["state"].as_str(), v1["state"].as_str()), (Some("loaded"), Some("superseded")), "{v1}");
+    let verdict = v1["verdict"].as_str().unwrap_or_default();
+    assert!(verdict.starts_with("superseded in public.crm_contacts") && verdict.contains("newer version"), "{verdict}");
+}
+
 /// Values with quotes, backslashes and newlines, numbers, booleans and nulls:
 /// what `infer` and `preview` print in `--json` is each value as JSON, so a
 /// script reads back exactly what the file held.

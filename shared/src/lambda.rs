@@ -90,6 +90,62 @@ pub fn clear_stale_scratch(dir: &std::path::Path) -> usize {
     removed
 }
 
+/// What a file may cost the function converting it, from the function
+/// itself rather than one default for every size: its memory
+/// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, which also buys its CPU), its
+/// ephemeral storage (`LANDFALL_EPHEMERAL_STORAGE_MB`, which Terraform sets
+/// from the function's `ephemeral_storage`) and the invocation's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FunctionBudget {
+    /// The function's memory in MB; `None` outside Lambda (no bound).
+    pub memory_mb: Option<u64>,
+    /// The function's `/tmp` in MB; `None` outside Lambda (no bound).
+    pub ephemeral_mb: Option<u64>,
+}
+
+impl FunctionBudget {
+    /// Decompressed bytes a file may reach per MB of memory: Lambda gives a
+    /// function CPU in proportion to its memory (one vCPU at 1,769 MB,
+    /// <https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html>),
+    /// and parse-file reads about 25 MB/s on one core (docs/bounds.md), so a
+    /// 1,024 MB function reads about 14 MB/s and 4 GiB in about its 300 s.
+    pub const DECOMPRESSED_BYTES_PER_MB: u64 = 4 << 20;
+    /// What recording a file's fate takes after reading stops: finishing and
+    /// uploading the open parts, the rejects and the manifest.
+    pub const RECORD_MARGIN: Duration = Duration::from_secs(30);
+
+    /// The budget of this process, from Lambda's environment.
+    pub fn from_env() -> Self {
+        let mb = |name| crate::env::optional(name).and_then(|mb| mb.trim().parse().ok());
+        FunctionBudget {
+            memory_mb: mb("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+            ephemeral_mb: mb("LANDFALL_EPHEMERAL_STORAGE_MB"),
+        }
+    }
+
+    /// Bytes a file's open parts may take in `/tmp` together, and as many
+    /// its spilled held rows: a third of it each, the last third left to the
+    /// rejects file.
+    pub fn scratch_bytes(&self) -> Option<u64> {
+        self.ephemeral_mb.map(|mb| mb.saturating_mul(1 << 20) / 3)
+    }
+
+    /// A feed's read options within this budget: the decompressed-size limit
+    /// is the feed's `max_decompressed_mb` or, without one, what the
+    /// function's memory reads in time (never more than the feed allows);
+    /// reading stops [`Self::RECORD_MARGIN`] before the invocation's end
+    /// (`remaining`), so a file that cannot finish is refused with its reason
+    /// on its first attempt instead of timing out five times.
+    pub fn apply(&self, read: &mut crate::formats::ReadOptions, remaining: Option<Duration>) {
+        if read.max_decompressed_bytes.is_none() {
+            read.max_decompressed_bytes = self.memory_mb.map(|mb| mb.saturating_mul(Self::DECOMPRESSED_BYTES_PER_MB));
+        }
+        read.deadline = remaining.map(|left| {
+            std::time::Instant::now() + left.saturating_sub(Self::RECORD_MARGIN).max(Duration::from_secs(1))
+        });
+    }
+}
+
 /// When the invocation is cut off. A handler stops taking new work a margin
 /// before it and fails what it has not touched, so SQS delivers those
 /// messages again instead of Lambda killing the batch mid-way (which fails
@@ -188,5 +244,19 @@ mod tests {
         assert_eq!(Deadline::of(&ctx), Deadline::never());
         ctx.deadline = 1_800_000_000_000;
         assert_eq!(Deadline::of(&ctx), Deadline::at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)));
+    }
+
+    #[test]
+    fn a_1024_mb_function_reads_at_most_4_gib_unless_the_feed_says_otherwise() {
+        let budget = FunctionBudget { memory_mb: Some(1024), ephemeral_mb: Some(512) };
+        assert_eq!(budget.scratch_bytes(), Some((512 << 20) / 3));
+        let mut opts = crate::formats::ReadOptions::default();
+        budget.apply(&mut opts, Some(Duration::from_secs(300)));
+        assert_eq!(opts.max_decompressed_bytes, Some(4 << 30));
+        let left = opts.deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_secs());
+        assert!(left.is_some_and(|s| (268..=270).contains(&s)), "{left:?}: the deadline less the record margin");
+        let mut feed_says = crate::formats::ReadOptions { max_decompressed_bytes: Some(1 << 20), ..Default::default() };
+        budget.apply(&mut feed_says, None);
+        assert_eq!((feed_says.max_decompressed_bytes, feed_says.deadline), (Some(1 << 20), None));
     }
 }

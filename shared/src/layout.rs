@@ -9,6 +9,10 @@ pub const TABLES_PREFIX: &str = "tables/";
 pub const MANIFESTS_PREFIX: &str = "_manifests/";
 pub const REJECTS_PREFIX: &str = "_rejects/";
 pub const COLUMN_MAPS_PREFIX: &str = "_columns/";
+/// Where parse-file writes a file's parts while it converts: no catalog
+/// event, crawler or Athena query looks here; the parts move under
+/// [`TABLES_PREFIX`] once the whole file is converted, just before its manifest.
+pub const STAGING_PREFIX: &str = "_staging/";
 /// The rejects "feed" for landing keys that match no configured feed.
 pub const UNMATCHED_FEED: &str = "_unmatched";
 
@@ -42,6 +46,11 @@ pub fn file_id(bucket: &str, key: &str, etag: Option<&str>, version_id: Option<&
 
 pub fn part_key(table: &str, dt: NaiveDate, file_id: &str, seq: u32) -> String {
     format!("{TABLES_PREFIX}{table}/dt={}/{file_id}-{seq}.parquet", dt.format("%Y-%m-%d"))
+}
+
+/// Where part `seq` of a file waits while the file converts (see [`STAGING_PREFIX`]).
+pub fn staged_part_key(table: &str, dt: NaiveDate, file_id: &str, seq: u32) -> String {
+    format!("{STAGING_PREFIX}{table}/{file_id}/dt={}/{file_id}-{seq}.parquet", dt.format("%Y-%m-%d"))
 }
 
 pub fn manifest_key(table: &str, file_id: &str) -> String {

@@ -55,6 +55,28 @@ pub struct SourceObject {
     pub version_id: Option<String>,
     pub etag: Option<String>,
     pub size: u64,
+    /// S3's `sequencer` from the event that announced this version: of two
+    /// versions of one key, the one with the greater sequencer is newer
+    /// (see [`sequencer_newer`]). None where the notice carried none (a
+    /// replay, a direct invocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
+}
+
+/// Whether sequencer `a` is newer than `b`, both from events of the same
+/// key. S3 documents them as hexadecimal strings to compare after
+/// left-padding the shorter with zeros; across keys they mean nothing
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html>).
+pub fn sequencer_newer(a: &str, b: &str) -> bool {
+    sequencer_cmp(a, b) == std::cmp::Ordering::Greater
+}
+
+/// The order of two sequencers of one key (see [`sequencer_newer`]).
+pub fn sequencer_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    // Without leading zeros, the longer is the greater; of equal length, the
+    // digits decide (case-insensitively: hex).
+    a.len().cmp(&b.len()).then_with(|| a.to_ascii_uppercase().cmp(&b.to_ascii_uppercase()))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,5 +150,34 @@ impl Manifest {
 
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_longer_sequencer_is_newer_once_padded_as_s3_documents() {
+        assert!(sequencer_newer("0A1B2C3D4E5F6A7B8C", "0A1B2C3D4E5F6A7B"));
+        assert!(sequencer_newer("10", "0F"));
+        assert!(!sequencer_newer("0F", "F"), "equal after padding");
+        assert!(sequencer_newer("617f0829932a", "617F08299329"), "hex digits compare case-insensitively");
+    }
+
+    #[test]
+    fn a_manifest_without_a_sequencer_reads_back_as_one_written_before_it_existed() {
+        let source = SourceObject {
+            bucket: "b".into(),
+            key: "k".into(),
+            url: "s3://b/k".into(),
+            version_id: None,
+            etag: None,
+            size: 1,
+            sequencer: None,
+        };
+        let json = serde_json::to_string(&source).unwrap_or_default();
+        assert!(!json.contains("sequencer"), "{json}");
+        assert_eq!(serde_json::from_str::<SourceObject>(&json).ok(), Some(source));
     }
 }

@@ -81,6 +81,11 @@ impl Budget {
         !self.deadline.within(self.margin)
     }
 
+    /// Time left before the deadline, `None` without one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.remaining()
+    }
+
     /// Time left before the deadline (zero without one, for logs).
     pub fn left(&self) -> Duration {
         self.deadline.remaining().unwrap_or_default()

@@ -117,6 +117,17 @@ pub trait ObjectStore: Send + Sync {
         })
     }
 
+    /// Copies an object within a bucket, server-side.
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StorageError> {
+        Err(StorageError::Request {
+            operation: "CopyObject",
+            bucket: bucket.to_owned(),
+            key: format!("{from} -> {to}"),
+            message: "this store cannot copy".into(),
+            retryable: false,
+        })
+    }
+
     /// Starts an upload fed part by part, so a stream of unknown length
     /// (an export) never sits whole in memory or on disk. The default keeps
     /// the parts and writes the object at [`Upload::complete`] (stores
@@ -402,6 +413,22 @@ impl ObjectStore for S3Store {
             }
         }
         Ok(out)
+    }
+
+    /// CopyObject names its source as `bucket/key`, the key URL-encoded
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html>);
+    /// up to 5 GB in one request, past any part parse-file writes.
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StorageError> {
+        let source = format!("{bucket}/{}", crate::events::encode_key(from).replace('+', "%20"));
+        self.client
+            .copy_object()
+            .bucket(bucket)
+            .key(to)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| classify("CopyObject", bucket, to, e))?;
+        Ok(())
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {

@@ -300,6 +300,7 @@ fn manifest(store: &MemoryStore, n: usize, dt: &str) -> (String, Manifest) {
             version_id: None,
             etag: Some(format!("e{n}")),
             size: 10,
+            sequencer: None,
         },
         feed: "orders".into(),
         table: "orders".into(),

@@ -93,6 +93,7 @@ fn mutated_inputs_never_panic_and_always_end_as_an_outcome() {
                 work_dir: dir.path(),
                 threads: Threads::One,
                 names: NameRules::fresh(config.warehouse.driver),
+                scratch_bytes: None,
             };
             let out = convert(
                 &input[..],

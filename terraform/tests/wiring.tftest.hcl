@@ -201,6 +201,21 @@ run "visibility_timeout_is_six_times_the_function_timeout" {
   }
 }
 
+run "parse_file_is_told_the_ephemeral_storage_it_gets" {
+  command = plan
+
+  variables {
+    functions = { parse_file = { ephemeral_storage_mb = 2048 } }
+  }
+
+  assert {
+    condition = (module.function["parse_file"].settings.ephemeral_storage_mb == 2048 &&
+      module.function["parse_file"].settings.environment.LANDFALL_EPHEMERAL_STORAGE_MB == "2048" &&
+    module.function["load_warehouse"].settings.ephemeral_storage_mb == 512)
+    error_message = "parse-file's /tmp is what the variable says, and parse-file bounds its scratch by it"
+  }
+}
+
 run "functions_run_the_cargo_lambda_zip_on_al2023_arm64" {
   command = plan
 
@@ -314,6 +329,7 @@ run "every_function_policy_names_only_its_own_resources" {
           "arn:aws:s3:::lft-landing", "arn:aws:s3:::lft-landing/orders/*", "arn:aws:s3:::lft-landing/api/weather/*",
           "arn:aws:s3:::lft-curated/_config/landfall.yaml",
           "arn:aws:s3:::lft-curated/tables/*", "arn:aws:s3:::lft-curated/_manifests/*", "arn:aws:s3:::lft-curated/_rejects/*",
+          "arn:aws:s3:::lft-curated/_staging/*",
           "arn:aws:sqs:us-east-1:123456789012:lft-parse-file",
           "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/lft-parse-file:*",
         ]

@@ -68,6 +68,7 @@ fn manifest(table: &str, file_id: &str) -> Manifest {
             version_id: None,
             etag: Some(file_id.into()),
             size: 10,
+            sequencer: None,
         },
         feed: table.into(),
         table: table.into(),

@@ -8,7 +8,7 @@
 //! the dead-letter queue.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -17,8 +17,9 @@ use landfall::config::Config;
 use landfall::convert::{ConvertError, ConvertRequest, convert};
 use landfall::disposition::Disposition;
 use landfall::events::{Notice, ObjectCreated};
+use landfall::lambda::FunctionBudget;
 use landfall::layout;
-use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, ManifestPart, SourceObject};
+use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, SourceObject};
 use landfall::pipeline::{Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::record::SinkError;
 use landfall::rejects::{self, Reject};
@@ -46,6 +47,7 @@ pub struct Settings {
 }
 
 mod names;
+mod staging;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -119,24 +121,32 @@ pub struct ParseFile {
     config: Arc<Config>,
     settings: Arc<Settings>,
     metrics: Metrics,
+    /// What a file may cost this function (no bound until [`Self::with_budget`]).
+    budget: FunctionBudget,
 }
 
 impl ParseFile {
     pub fn new(store: Arc<dyn ObjectStore>, config: Arc<Config>, settings: Settings, metrics: Metrics) -> Self {
-        Self { store, config, settings: Arc::new(settings), metrics }
+        Self { store, config, settings: Arc::new(settings), metrics, budget: FunctionBudget::default() }
+    }
+
+    /// Bounds each file by what this function affords (Lambda: `FunctionBudget::from_env`).
+    pub fn with_budget(mut self, budget: FunctionBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
-    async fn handle_notice(&self, notice: &Notice) -> Vec<Result<Outcome, ParseError>> {
+    async fn handle_notice(&self, notice: &Notice, budget: &Budget) -> Vec<Result<Outcome, ParseError>> {
         let mut results = Vec::with_capacity(notice.objects.len());
         for object in &notice.objects {
             let span =
                 info_span!("object", bucket = %object.bucket, key = %object.key, file_id = tracing::field::Empty);
             let started = Instant::now();
-            let result = self.process(object).instrument(span.clone()).await;
+            let result = self.process_within(object, budget.remaining()).instrument(span.clone()).await;
             let _enter = span.enter();
             let elapsed = started.elapsed();
             match &result {
@@ -150,8 +160,18 @@ impl ParseFile {
         results
     }
 
-    /// Processes one created object end to end.
+    /// Processes one created object end to end, with no deadline.
     pub async fn process(&self, object: &ObjectCreated) -> Result<Outcome, ParseError> {
+        self.process_within(object, None).await
+    }
+
+    /// Processes one created object end to end; reading stops in time to
+    /// record the file as unreadable when `remaining` runs out first.
+    pub async fn process_within(
+        &self,
+        object: &ObjectCreated,
+        remaining: Option<Duration>,
+    ) -> Result<Outcome, ParseError> {
         let url = object.url();
         let arrival_date = arrival_date(object);
         let Some(feed) = self.config.feed_for_key(&object.key) else {
@@ -185,47 +205,22 @@ impl ParseFile {
             .tempdir_in(&self.settings.work_dir)
             .map_err(|source| ParseError::Scratch { dir: self.settings.work_dir.display().to_string(), source })?;
 
-        let parts: Arc<Mutex<Vec<ManifestPart>>> = Arc::default();
-        let on_part = {
-            let store = Arc::clone(&self.store);
-            let bucket = self.settings.curated_bucket.clone();
-            let table = feed.table.clone();
-            let file_id = file_id.clone();
-            let parts = Arc::clone(&parts);
-            let handle = tokio::runtime::Handle::current();
-            Box::new(move |part: landfall::schema::FinishedPart| -> Result<(), SinkError> {
-                let key = layout::part_key(&table, part.dt, &file_id, part.seq);
-                handle.block_on(store.put_file(&bucket, &key, &part.path, "application/vnd.apache.parquet")).map_err(
-                    // Failing to store a part is never a property of the file,
-                    // so it must not be recorded as one: `retryable` stops the
-                    // conversion, and the disposition reads the cause.
-                    |e| SinkError { message: e.to_string(), retryable: true, source: Some(Box::new(e)) },
-                )?;
-                // The part is durable in S3; the local copy only takes /tmp space.
-                let _ = std::fs::remove_file(&part.path);
-                if let Ok(mut p) = parts.lock() {
-                    p.push(ManifestPart {
-                        url: layout::s3_url(&bucket, &key),
-                        key,
-                        dt: part.dt.format("%Y-%m-%d").to_string(),
-                        rows: part.rows,
-                        bytes: part.bytes,
-                    });
-                }
-                Ok(())
-            })
-        };
+        let staged =
+            staging::Staged::new(Arc::clone(&self.store), &self.settings.curated_bucket, &feed.table, &file_id);
+        let on_part = staged.sink();
 
         let recorded = names::read(self.store.as_ref(), &self.settings.curated_bucket, &feed.table).await?;
         let outcome = {
-            let feed = feed.clone();
+            let mut feed = feed.clone();
+            self.budget.apply(&mut feed.read, remaining);
             let names = recorded.rules(self.config.warehouse.driver);
             let task_url = url.clone();
             let key = object.key.clone();
             let dir = scratch.path().to_path_buf();
             let threads = self.settings.threads;
+            let scratch_bytes = self.budget.scratch_bytes();
             let reader = tokio_util::io::SyncIoBridge::new(body.reader);
-            tokio::task::spawn_blocking(move || {
+            let converted = tokio::task::spawn_blocking(move || {
                 let req = ConvertRequest {
                     feed: &feed,
                     source_url: &task_url,
@@ -234,12 +229,20 @@ impl ParseFile {
                     work_dir: &dir,
                     threads,
                     names,
+                    scratch_bytes,
                 };
                 convert(reader, &req, on_part)
             })
             .await
-            .map_err(|e| ParseError::Task { url: url.clone(), message: e.to_string() })?
-            .map_err(|source| ParseError::Convert { url: url.clone(), source })?
+            .map_err(|e| ParseError::Task { url: url.clone(), message: e.to_string() })
+            .and_then(|r| r.map_err(|source| ParseError::Convert { url: url.clone(), source }));
+            match converted {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    staged.discard().await;
+                    return Err(e);
+                }
+            }
         };
 
         // Before the manifest: a loaded file's names are always recorded.
@@ -257,8 +260,8 @@ impl ParseFile {
             None => None,
         };
 
-        let mut parts = std::mem::take(&mut *parts.lock().unwrap_or_else(|p| p.into_inner()));
-        parts.sort_by(|a, b| a.key.cmp(&b.key));
+        // The parts move where readers look only now that the file is whole, just before its manifest.
+        let parts = staged.publish().await?;
         let manifest = Manifest {
             manifest_version: MANIFEST_VERSION,
             file_id: file_id.clone(),
@@ -269,6 +272,7 @@ impl ParseFile {
                 version_id,
                 etag,
                 size: meta.size,
+                sequencer: object.sequencer.clone(),
             },
             feed: feed.name.clone(),
             table: feed.table.clone(),
@@ -352,7 +356,7 @@ impl NoticeHandler for ParseFile {
                 failed.fail(index, Disposition::Retry);
                 continue;
             }
-            let results = self.handle_notice(&notice).instrument(span).await;
+            let results = self.handle_notice(&notice, &budget).instrument(span).await;
             let disposition = results.iter().filter_map(|r| r.as_ref().err().map(ParseError::disposition)).min();
             failed.fail(index, disposition.unwrap_or(Disposition::Done));
             report.extend(results);

@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = lambda::config(store.as_ref()).await?;
 
     let metrics = Metrics::new("landfall");
-    let handler = ParseFile::new(store, config, settings, metrics.clone());
+    let handler =
+        ParseFile::new(store, config, settings, metrics.clone()).with_budget(lambda::FunctionBudget::from_env());
     lambda::serve("parse-file", metrics, |payload, deadline| handler.handle(payload, deadline)).await
 }

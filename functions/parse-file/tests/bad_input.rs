@@ -80,15 +80,20 @@ async fn a_key_of_1024_bytes_with_unicode_is_parsed_under_short_lake_keys() {
     assert!(m.parts.iter().all(|p| p.key.len() < 200), "part keys are built from the file id, not the source key");
 }
 
-#[tokio::test]
-async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
-    // 8 MiB of rows in a few KiB of gzip, under a feed allowing 1 MiB.
+/// 8 MiB of rows (2 Mi of them) in a few KiB of gzip.
+fn gzip_bomb() -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(b"a,b\n").unwrap();
     for _ in 0..(2 << 20) {
         gz.write_all(b"1,2\n").unwrap();
     }
-    let bomb = gz.finish().unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
+    // Under a feed allowing 1 MiB.
+    let bomb = gzip_bomb();
     assert!(bomb.len() < 64 << 10, "{} compressed bytes", bomb.len());
     let m = parse("small/bomb.csv.gz", &bomb).await;
     // As with any file that breaks off, what was read before the bound is kept.
@@ -99,6 +104,21 @@ async fn a_compression_bomb_is_refused_past_the_feeds_bound() {
     // The same file under the default bound reads fine.
     let m = parse("any/bomb.csv.gz", &bomb).await;
     assert_eq!((m.status, m.rows), (FileStatus::Parsed, 2 << 20));
+}
+
+#[tokio::test]
+async fn without_a_feed_bound_the_functions_memory_bounds_a_bomb_on_its_first_attempt() {
+    // A 1 MB function reads 4 MiB (FunctionBudget::DECOMPRESSED_BYTES_PER_MB).
+    let store = Arc::new(MemoryStore::default());
+    store.insert("landing", "any/bomb.csv.gz", &gzip_bomb());
+    let (h, _dir) = handler(Arc::clone(&store));
+    let h = h.with_budget(landfall::lambda::FunctionBudget { memory_mb: Some(1), ephemeral_mb: None });
+    let outcome = h.process(&ObjectCreated::put("landing", "any/bomb.csv.gz")).await;
+    let Ok(Outcome::Written { manifest_key, .. }) = outcome else { panic!("{outcome:?}: not recorded") };
+    let m = Manifest::from_json(&store.read("curated", &manifest_key).unwrap()).unwrap();
+    let error = m.error.unwrap_or_default();
+    assert_eq!(m.status, FileStatus::Partial, "{error}");
+    assert!(error.contains("more than 4 MiB") && error.contains("compression bomb"), "{error}");
 }
 
 fn gzip_lines(lines: impl Iterator<Item = String>) -> Vec<u8> {

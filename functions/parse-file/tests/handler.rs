@@ -12,6 +12,7 @@ use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, Manifest};
 use landfall::pipeline::NoticeHandler;
 use landfall::storage::memory::{Fault, MemoryStore};
+use landfall::storage::{ObjectStore, Version};
 use landfall::telemetry::Metrics;
 use landfall::threads::Threads;
 use parse_file::{Outcome, ParseFile, Settings};
@@ -113,6 +114,20 @@ async fn a_part_that_cannot_be_stored_fails_the_message_and_is_not_recorded_as_b
     assert_eq!(failed_ids(&response), vec!["m0"]);
     assert!(store.keys("curated", "_manifests/").is_empty(), "no manifest records a failed file");
     assert!(store.keys("curated", "_rejects/").is_empty(), "a storage fault is not bad data");
+}
+
+#[tokio::test]
+async fn a_conversion_that_fails_midway_leaves_no_part_where_readers_look() {
+    let store = Arc::new(MemoryStore::default());
+    store.insert("landing", "clicks/a.csv", CSV);
+    let etag = store.get("landing", "clicks/a.csv", Version::default()).await.unwrap().meta.etag;
+    let file_id = landfall::layout::file_id("landing", "clicks/a.csv", etag.as_deref(), None);
+    // The first day's part is stored, the second day's is not.
+    store.fault(&format!("_staging/clicks/{file_id}/dt=2026-11-02/"), Fault::RejectPuts);
+    let (h, _dir) = handler(Arc::clone(&store));
+    assert!(h.process(&object("clicks/a.csv")).await.is_err());
+    assert_eq!(store.keys("curated", "tables/"), Vec::<String>::new(), "Glue and Athena read all of tables/");
+    assert_eq!(store.keys("curated", "_staging/"), Vec::<String>::new(), "what the attempt staged is removed");
 }
 
 #[tokio::test]

@@ -322,6 +322,7 @@ async fn write_parts(
             threads: Threads::available(),
             // The names come from the PostgreSQL table being archived, so they fit already.
             names: NameRules::fresh(WarehouseDriver::Postgres),
+            scratch_bytes: None,
         };
         let on_part = Box::new(move |p: FinishedPart| {
             sink.lock().map_err(|_| landfall::record::SinkError::fatal("parts poisoned"))?.push(p);

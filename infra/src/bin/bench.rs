@@ -81,6 +81,7 @@ fn run_one(mode: &str, format: &str, input: &Path, scratch: &Path) -> Result<(),
                 work_dir: scratch,
                 threads,
                 names: NameRules::fresh(config.warehouse.driver),
+                scratch_bytes: None,
             };
             let outcome = convert(
                 file,

@@ -62,6 +62,7 @@ fn run_one(input: &Path, scratch: &Path) -> Result<(), Box<dyn std::error::Error
         work_dir: scratch,
         threads: Threads::parse("1").ok_or("threads")?,
         names: NameRules::fresh(config.warehouse.driver),
+        scratch_bytes: None,
     };
     let started = Instant::now();
     let outcome = convert(

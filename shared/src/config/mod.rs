@@ -525,6 +525,7 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         csv,
         json,
         dates: raw.dates,
+        deadline: None,
     };
 
     let mut declared = Vec::with_capacity(raw.schema.len());

@@ -58,6 +58,10 @@ pub struct ConvertRequest<'a> {
     /// How the table names its columns: the warehouse's identifier limit and
     /// the map recorded from the table's earlier files.
     pub names: NameRules,
+    /// Bytes the open parts may take in `work_dir`, and as many the held
+    /// rows spilled there (parse-file: from the function's ephemeral
+    /// storage); `None`: no bound.
+    pub scratch_bytes: Option<u64>,
 }
 
 /// What a file's column names must agree with.
@@ -101,6 +105,7 @@ fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
     };
     opts.row_group_rows = feed.row_group_rows;
     opts.max_partitions = feed.max_partitions;
+    opts.scratch_bytes = req.scratch_bytes.unwrap_or(u64::MAX);
     opts.encode_on_thread = req.threads == Threads::Two;
     opts.null_tokens = feed.read.csv.null_tokens.clone();
     opts.dates = feed.read.dates;
@@ -277,6 +282,7 @@ mod tests {
             work_dir,
             threads,
             names,
+            scratch_bytes: None,
         }
     }
 

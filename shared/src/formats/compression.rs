@@ -162,6 +162,16 @@ mod tests {
     }
 
     #[test]
+    fn a_file_still_reading_at_its_deadline_is_refused_with_the_reason() {
+        let big: Vec<u8> = b"a,b\n".iter().copied().chain(b"1,2\n".iter().copied().cycle().take(8 << 20)).collect();
+        let opts = ReadOptions { deadline: Some(std::time::Instant::now()), ..Default::default() };
+        let (res, _) = read_with(&gzip(&big), "x.csv.gz", &opts);
+        let msg = res.unwrap_err().to_string();
+        assert!(msg.starts_with("not read within the function's time: stopped after 0 s"), "{msg}");
+        assert!(msg.contains("more memory") && msg.contains("longer timeout"), "{msg}");
+    }
+
+    #[test]
     fn empty_gzip_is_empty_file() {
         assert!(is_empty_file(&gzip(b""), "x.csv.gz"));
     }

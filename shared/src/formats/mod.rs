@@ -146,6 +146,10 @@ pub struct ReadOptions {
     pub json: JsonOptions,
     /// How day-month dates are read; used by the typed writer, not the readers.
     pub dates: crate::schema::DateRules,
+    /// When reading must stop, so the file is refused with its reason while
+    /// the function can still record it: parse-file sets it from the
+    /// invocation's deadline (`lambda::FunctionBudget`); `None`: no limit.
+    pub deadline: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +364,7 @@ pub fn read(
     let compression = compression::choose(opts.compression, &magic);
     ctx.set_compression(compression);
     ctx.set_max_decompressed(opts.max_decompressed_bytes.unwrap_or(DEFAULT_MAX_DECOMPRESSED_BYTES));
+    ctx.set_deadline(opts.deadline);
 
     let raw = BufReader::with_capacity(BUF_SIZE, Cursor::new(magic).chain(tap));
     let mut decompressed: Box<dyn Read> =

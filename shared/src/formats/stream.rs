@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
+use std::time::Instant;
 
 use super::{Compression, FormatError, MAX_RECORD_BYTES};
 use crate::record::{SourceReadError, is_source_error};
@@ -22,6 +23,8 @@ struct State {
     limit: Cell<u64>,
     /// [`Decompressed`] fails reads past this many decompressed bytes.
     max_decompressed: Cell<u64>,
+    /// [`Decompressed`] fails reads after this instant, with the time it ran.
+    deadline: Cell<Option<(Instant, Instant)>>,
     limit_hit: Cell<bool>,
 }
 
@@ -40,6 +43,12 @@ impl Ctx {
     /// Bounds what one file may decompress to (a compression bomb's defence).
     pub(crate) fn set_max_decompressed(&self, bytes: u64) {
         self.0.max_decompressed.set(bytes);
+    }
+
+    /// Bounds when reading must stop (the function's deadline less what
+    /// recording the file's fate takes).
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
+        self.0.deadline.set(deadline.map(|d| (Instant::now(), d)));
     }
 
     pub(crate) fn set_compression(&self, c: Compression) {
@@ -78,6 +87,17 @@ impl Ctx {
         }
         let decompressed = self.0.decompressed_bytes.get();
         let raw = self.0.raw_bytes.get();
+        if let Some(DeadlinePassed(ran)) = err.get_ref().and_then(|e| e.downcast_ref::<DeadlinePassed>()) {
+            return FormatError::unreadable(
+                format!(
+                    "not read within the function's time: stopped after {} s at decompressed byte {decompressed} \
+                     (compressed byte {raw}); a file this size needs a function with more memory (more CPU) or a \
+                     longer timeout, or to arrive split",
+                    ran.as_secs()
+                ),
+                None,
+            );
+        }
         if let Some(limit) = err.get_ref().and_then(|e| e.downcast_ref::<DecompressionLimit>()) {
             return FormatError::unreadable(
                 format!(
@@ -158,6 +178,18 @@ impl std::fmt::Display for DecompressionLimit {
 
 impl std::error::Error for DecompressionLimit {}
 
+/// The deadline passed, after reading this long.
+#[derive(Debug)]
+struct DeadlinePassed(std::time::Duration);
+
+impl std::fmt::Display for DeadlinePassed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reading past the deadline after {:?}", self.0)
+    }
+}
+
+impl std::error::Error for DeadlinePassed {}
+
 impl<R: Read> Read for Decompressed<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -167,6 +199,12 @@ impl<R: Read> Read for Decompressed<R> {
         let max = s.max_decompressed.get();
         if total > max {
             return Err(io::Error::other(DecompressionLimit(max)));
+        }
+        if let Some((started, deadline)) = s.deadline.get() {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(io::Error::other(DeadlinePassed(now.duration_since(started))));
+            }
         }
         Ok(n)
     }

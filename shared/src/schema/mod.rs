@@ -13,6 +13,7 @@ pub mod naming;
 pub mod nulls;
 pub mod parquet;
 mod parts;
+mod spill;
 #[cfg(test)]
 mod test_support;
 pub mod types;

@@ -131,6 +131,7 @@ pub(super) struct Parts {
     out_dir: PathBuf,
     part_max_rows: u64,
     max_open_partitions: usize,
+    scratch_bytes: u64,
 }
 
 impl Parts {
@@ -156,6 +157,7 @@ impl Parts {
             out_dir: opts.out_dir.clone(),
             part_max_rows: opts.part_max_rows,
             max_open_partitions: opts.max_open_partitions,
+            scratch_bytes: opts.scratch_bytes,
         })
     }
 
@@ -235,6 +237,7 @@ impl Parts {
                 return self.close(pi, columns);
             }
             self.bound_memory()?;
+            self.bound_scratch(columns)?;
         } else if part.rows >= self.part_max_rows {
             return self.close(pi, columns);
         }
@@ -252,6 +255,24 @@ impl Parts {
             && let Some(big) = self.open.iter_mut().max_by_key(|p| p.buffered_bytes())
         {
             big.flush_row_group()?;
+        }
+        Ok(())
+    }
+
+    /// Open parts are files in the scratch dir until they close (and are
+    /// uploaded); when together they pass the function's scratch budget
+    /// (`/tmp`, from its ephemeral storage), the biggest closes early. What
+    /// is on disk lags what was encoded by a row group at most.
+    fn bound_scratch(&mut self, columns: &mut Columns) -> Result<(), SinkError> {
+        if self.scratch_bytes == u64::MAX {
+            return Ok(());
+        }
+        let sizes: Vec<u64> =
+            self.open.iter().map(|p| std::fs::metadata(&p.path).map(|m| m.len()).unwrap_or(0)).collect();
+        if sizes.iter().sum::<u64>() > self.scratch_bytes
+            && let Some((biggest, _)) = sizes.iter().enumerate().max_by_key(|(_, s)| **s)
+        {
+            self.close(biggest, columns)?;
         }
         Ok(())
     }
@@ -402,22 +423,75 @@ mod tests {
         assert!(by_day.values().all(|ids| ids.len() == 20_000 / 9 || ids.len() == 20_000 / 9 + 1));
     }
 
-    #[test]
-    fn past_the_held_budget_the_biggest_day_is_written_and_parts_stay_few() {
+    /// 20,000 rows cycling through 9 days, 2 parts open, 64 KiB for held rows.
+    fn cycling_past_the_held_budget(scratch_bytes: u64) -> (u64, Vec<FinishedPart>, tempfile::TempDir) {
         let mut h = harness(|o| {
             o.partition_column = Some("day".into());
             o.max_open_partitions = 2;
             o.held_bytes = 64 << 10;
+            o.scratch_bytes = scratch_bytes;
         });
         h.writer.header(&["id", "day"]).unwrap();
         for i in 0..20_000u64 {
             let day = format!("2026-01-0{}", i % 9 + 1);
             h.row(i + 2, &[&i.to_string(), &day]);
         }
-        let (summary, parts, _, _dir, _) = h.finish();
-        assert_eq!(summary.rows_written, 20_000);
-        assert!(parts.len() < 20_000 / 50, "a part per release, not per row: {}", parts.len());
+        let (summary, parts, _, dir, _) = h.finish();
+        (summary.rows_written, parts, dir)
+    }
+
+    #[test]
+    fn past_the_held_budget_rows_spill_to_disk_in_sorted_runs_and_each_day_is_one_part() {
+        let (rows, parts, dir) = cycling_past_the_held_budget(u64::MAX);
+        assert_eq!(rows, 20_000);
+        let by_day = ids_by_day(&parts);
+        assert_eq!((parts.len(), by_day.len()), (9, 9), "one part per day however many spills");
+        assert_eq!(by_day.values().map(Vec::len).sum::<usize>(), 20_000);
+        let runs = walk(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "run")).count();
+        assert_eq!(runs, 0, "the runs are removed with the writer");
+    }
+
+    #[test]
+    fn past_the_disk_budget_too_the_biggest_day_is_written_early_and_parts_stay_few() {
+        let (rows, parts, _dir) = cycling_past_the_held_budget(1);
+        assert_eq!(rows, 20_000);
+        assert!(parts.len() > 9 && parts.len() < 20_000 / 50, "a part per release, not per row: {}", parts.len());
         assert_eq!(ids_by_day(&parts).values().map(Vec::len).sum::<usize>(), 20_000);
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn open_parts_past_the_scratch_budget_close_early_and_keep_every_row() {
+        let write = |scratch_bytes: u64| {
+            let mut h = harness(|o| {
+                o.batch_rows = 1000;
+                o.row_group_rows = 1000;
+                o.scratch_bytes = scratch_bytes;
+            });
+            h.writer.header(&["id", "note"]).unwrap();
+            for i in 0..20_000u64 {
+                h.row(i + 2, &[&i.to_string(), &format!("note {i} {}", i * 7919)]);
+            }
+            let (summary, parts, _, _dir, _) = h.finish();
+            let ids: usize = parts.iter().map(|p| ints(&read(&p.path).1, "id").len()).sum();
+            (summary.rows_written, ids, parts.len())
+        };
+        assert_eq!(write(u64::MAX), (20_000, 20_000, 1), "unbounded: one part");
+        let (rows, ids, parts) = write(16 << 10);
+        assert_eq!((rows, ids), (20_000, 20_000));
+        assert!(parts > 1, "parts past 16 KiB on disk close early: {parts}");
     }
 
     #[test]

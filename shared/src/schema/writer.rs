@@ -42,6 +42,10 @@ pub struct WriterOptions {
     pub row_group_bytes: usize,
     /// A part file is closed after this many rows.
     pub part_max_rows: u64,
+    /// Bytes the open part files may take on local disk together (past it
+    /// the biggest closes early), and as many the held rows spilled there
+    /// (`u64::MAX`: no bound).
+    pub scratch_bytes: u64,
     /// Distinct dt values open at once; a row for another day is held
     /// (`held.rs`) until its day's rows are written together.
     pub max_open_partitions: usize,
@@ -80,6 +84,7 @@ impl WriterOptions {
             row_group_rows: 122_880,
             row_group_bytes: 64 << 20,
             part_max_rows: 10_000_000,
+            scratch_bytes: u64::MAX,
             max_open_partitions: 8,
             held_bytes: 64 << 20,
             max_partitions: DEFAULT_MAX_PARTITIONS,
@@ -182,7 +187,7 @@ impl TableWriter {
             partitioning: Partitioning::new(opts.partition_column, opts.arrival_date),
             inference: Inference::new(opts.infer_rows),
             parts,
-            held: Held::default(),
+            held: Held::new(&opts.out_dir, opts.scratch_bytes),
             held_bytes: opts.held_bytes,
             releasing: None,
             days: HashSet::new(),
@@ -375,7 +380,10 @@ impl TableWriter {
 
     fn append(&mut self, line: LineNo, values: &[(usize, Value<'_>)], day: i32) -> Result<(), SinkError> {
         if self.releasing != Some(day) && (self.held.holds(day) || self.parts.full_without(day)) {
+            // Past the memory budget the held rows spill to disk; past the
+            // disk budget too, the biggest day is written now.
             if self.held.hold(day, line, values, self.held_bytes)
+                && !self.held.spill()?
                 && let Some((day, rows)) = self.held.take_biggest()
             {
                 self.release(day, &rows)?;
@@ -399,11 +407,28 @@ impl TableWriter {
         written
     }
 
+    /// Writes a day's held rows, those spilled first, then those in memory.
+    fn release_day(&mut self, day: i32) -> Result<(), SinkError> {
+        if let Some(mut runs) = self.held.runs.take() {
+            self.releasing = Some(day);
+            let names = self.columns.source_names();
+            let written =
+                runs.replay_day(day, |line, values| self.write_record(line, values, &|| render_values(values, &names)));
+            self.releasing = None;
+            self.held.runs = Some(runs);
+            written?;
+        }
+        match self.held.take(day) {
+            Some((day, rows)) => self.release(day, &rows),
+            None => Ok(()),
+        }
+    }
+
     /// Flushes and closes every open part (calling `on_part`) and returns the summary.
     pub fn finish(mut self) -> Result<WriteSummary, SinkError> {
         self.decide()?;
-        while let Some((day, rows)) = self.held.take_first() {
-            self.release(day, &rows)?;
+        while let Some(day) = self.held.first_day() {
+            self.release_day(day)?;
         }
         self.parts.close_all(&mut self.columns)?;
         let columns = self.columns();

@@ -212,6 +212,15 @@ impl ObjectStore for MemoryStore {
         Ok(self.keys(bucket, prefix).into_iter().map(|k| (k, 0)).collect())
     }
 
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StorageError> {
+        self.put_rejected(bucket, to)?;
+        let body = self
+            .read(bucket, from)
+            .ok_or_else(|| StorageError::NotFound { bucket: bucket.into(), key: from.into() })?;
+        self.insert(bucket, to, &body);
+        Ok(())
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
         self.put_rejected(bucket, key)?;
         if let Ok(mut objects) = self.objects.lock() {

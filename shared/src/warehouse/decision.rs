@@ -1,10 +1,10 @@
 //! What a load does with its files, decided from the table as it is and the
 //! files the ledger holds: one decision, which both drivers follow.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::sql::{self, Change, Dialect, ExistingColumn, SqlType};
-use super::{ColumnNeed, TableLoad, add_needs};
+use super::{ColumnNeed, LedgerRow, TableLoad, add_needs};
 use crate::config::WriteDisposition;
 use crate::lineage::{FILE_COLUMN, FILE_URL_MAX_BYTES};
 use crate::schema::SchemaContract;
@@ -19,6 +19,9 @@ pub struct LoadDecision {
     pub already_loaded: Vec<String>,
     /// Per file of the load: why it is refused, if it is.
     pub refused: Vec<Option<String>>,
+    /// Per file of the load: refused because a newer version of its source
+    /// object is in the table (the ledger records it `superseded`).
+    pub superseded: Vec<bool>,
     /// What the table needs, in order.
     pub changes: Vec<Change>,
     /// The data columns the load carries, with their types once the changes are made.
@@ -36,6 +39,20 @@ impl LoadDecision {
                     && load.files.get(i).is_some_and(|f| f.manifest.status.has_rows())
             })
             .collect()
+    }
+
+    /// File `i`'s ledger row, from its refusal (the decision's, or one the
+    /// driver met while copying) and what the load changed.
+    pub fn ledger_row(
+        &self,
+        load: &TableLoad,
+        i: usize,
+        refused: Option<&str>,
+        changes: &[String],
+        load_rejects: Option<&str>,
+    ) -> Option<LedgerRow> {
+        let row = LedgerRow::new(load.files.get(i)?, refused, changes, load_rejects);
+        Some(if self.superseded.get(i).copied().unwrap_or(false) { row.superseded() } else { row })
     }
 
     pub fn column_names(&self) -> Vec<String> {
@@ -98,29 +115,59 @@ pub fn over_budget(
     refused
 }
 
-/// Decides a load: leaves out the files the ledger holds, applies the feed's
-/// schema contract file by file (`freeze` refuses a file that would change a
-/// column's type or add one; `discard_columns` loads files without their new
-/// columns), and lists the changes the accepted files need.
-pub fn decide(
-    dialect: Dialect,
-    load: &TableLoad,
-    existing: &[ExistingColumn],
-    already: &HashSet<String>,
-) -> LoadDecision {
-    let mut decision = LoadDecision { refused: vec![None; load.files.len()], ..LoadDecision::default() };
+/// What the ledger holds of a load's files, read under the load's lock.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    /// The batch's files whose rows are in the table.
+    pub settled: HashSet<String>,
+    /// The newest version in the table of each of the batch's source
+    /// objects: URL -> S3 sequencer ([`newest_versions`](super::bookkeeping::load_ledger::newest_versions)).
+    pub newest: HashMap<String, String>,
+}
+
+/// Why a file is superseded: the table holds a newer version of its source
+/// object, so its rows must not overwrite that version's. A file or a
+/// recorded version without a sequencer cannot be ordered, and loads.
+fn superseded_by(file: &crate::manifest::Manifest, newest: &HashMap<String, String>) -> Option<String> {
+    let mine = file.source.sequencer.as_deref()?;
+    let theirs = newest.get(&file.source.url)?;
+    crate::manifest::sequencer_newer(theirs, mine).then(|| {
+        format!(
+            "superseded: the table already holds a newer version of {} (S3 sequencer {theirs}, this one {mine}), so this \
+             version's rows are not loaded over it",
+            file.source.url
+        )
+    })
+}
+
+/// Decides a load: leaves out the files the ledger holds, sets aside a
+/// version older than one the table holds (`superseded`), applies the
+/// feed's schema contract file by file (`freeze` refuses a file that would
+/// change a column's type or add one; `discard_columns` loads files without
+/// their new columns), and lists the changes the accepted files need.
+pub fn decide(dialect: Dialect, load: &TableLoad, existing: &[ExistingColumn], held: &Held) -> LoadDecision {
+    let n = load.files.len();
+    let mut decision = LoadDecision { refused: vec![None; n], superseded: vec![false; n], ..LoadDecision::default() };
+    let mut current = Vec::new();
     for (i, file) in load.files.iter().enumerate() {
         let id = &file.manifest.file_id;
-        if already.contains(id) {
+        if held.settled.contains(id) {
             decision.already_loaded.push(id.clone());
-        } else {
-            decision.fresh.push(i);
+            continue;
+        }
+        decision.fresh.push(i);
+        match superseded_by(&file.manifest, &held.newest) {
+            Some(reason) if file.manifest.status.has_rows() => {
+                decision.refused[i] = Some(reason);
+                decision.superseded[i] = true;
+            }
+            _ => current.push(i),
         }
     }
     let contract = load.rules.contract;
-    let budget = over_budget(dialect, load, existing, &decision.fresh);
+    let budget = over_budget(dialect, load, existing, &current);
     let mut accepted: Vec<ColumnNeed> = Vec::new();
-    for &i in &decision.fresh {
+    for &i in &current {
         let file = &load.files[i];
         if !file.manifest.status.has_rows() {
             continue;

@@ -42,7 +42,7 @@ use {
 pub use bookkeeping::feed_stats::StatsRules;
 pub use bookkeeping::load_ledger::{Counted, FileResult, LedgerRow, LedgerStatus, LoadReport};
 pub use bookkeeping::load_rejects::{write_load_rejects, write_rejects};
-pub use decision::{LoadDecision, decide};
+pub use decision::{Held, LoadDecision, decide};
 pub use error::WarehouseError;
 pub use sql::{ColumnNeed, Dialect, SqlType, TableName};
 
@@ -114,12 +114,20 @@ impl TableLoad {
     pub fn file_ids(&self) -> Vec<&str> {
         self.files.iter().map(|f| f.manifest.file_id.as_str()).collect()
     }
+
+    /// The source objects of the load's files, each once.
+    pub fn source_urls(&self) -> Vec<&str> {
+        let urls: std::collections::BTreeSet<&str> =
+            self.files.iter().map(|f| f.manifest.source.url.as_str()).collect();
+        urls.into_iter().collect()
+    }
 }
 
 /// Groups a batch's manifests into loads: one per (table, feed), files in
 /// the order they were parsed. A manifest delivered twice in one batch is
 /// loaded once; two versions of one source object (same URL, different
-/// content) go to successive loads so the earlier is applied first.
+/// content) go to successive loads so the older is applied first (S3's
+/// sequencer says which, [`version_rounds`]).
 pub fn plan_loads(
     schema: &str,
     manifests: Vec<(String, Manifest)>,
@@ -134,13 +142,13 @@ pub fn plan_loads(
         files.sort_by(|a, b| (&a.1.parsed_at, &a.1.file_id).cmp(&(&b.1.parsed_at, &b.1.file_id)));
         let mut seen = HashSet::new();
         files.retain(|(_, m)| seen.insert(m.file_id.clone()));
+        let round_of = version_rounds(&files);
         let mut rounds: Vec<Vec<(String, Manifest)>> = Vec::new();
-        for file in files {
-            let url = file.1.source.url.clone();
-            match rounds.iter_mut().find(|r| r.iter().all(|(_, m)| m.source.url != url)) {
-                Some(round) => round.push(file),
-                None => rounds.push(vec![file]),
+        for (file, round) in files.into_iter().zip(round_of) {
+            if rounds.len() <= round {
+                rounds.resize_with(round + 1, Vec::new);
             }
+            rounds[round].push(file);
         }
         let target = TableName::new(schema, table);
         for round in rounds {
@@ -164,6 +172,29 @@ pub fn plan_loads(
         }
     }
     loads
+}
+
+/// Each file's load among the batch's successive loads: the versions of one
+/// source object go one a load, oldest first (by S3's sequencer; in parse
+/// order where a notice carried none), so a newer version is never applied
+/// before an older one of the same batch.
+fn version_rounds(files: &[(String, Manifest)]) -> Vec<usize> {
+    let mut by_url: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (_, m)) in files.iter().enumerate() {
+        by_url.entry(m.source.url.as_str()).or_default().push(i);
+    }
+    let mut round_of = vec![0; files.len()];
+    for mut versions in by_url.into_values() {
+        // A total order: no sequencer sorts first, a stable sort keeps parse order among equals.
+        versions.sort_by(|&a, &b| match (&files[a].1.source.sequencer, &files[b].1.source.sequencer) {
+            (Some(x), Some(y)) => crate::manifest::sequencer_cmp(x, y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        });
+        for (round, i) in versions.into_iter().enumerate() {
+            round_of[i] = round;
+        }
+    }
+    round_of
 }
 
 fn load_id(target: &TableName, files: &[LoadFile]) -> String {
@@ -419,6 +450,7 @@ mod tests {
                 version_id: None,
                 etag: Some(file_id.into()),
                 size: 1,
+                sequencer: None,
             },
             feed: "clicks".into(),
             table: "clicks".into(),
@@ -488,6 +520,16 @@ mod tests {
     }
 
     #[test]
+    fn the_older_version_by_sequencer_loads_first_even_when_it_was_parsed_last() {
+        let mut v1 = manifest("v1", "s3://l/same.csv", "t2", &[]);
+        v1.source.sequencer = Some("0055AED6DCD90281E5".into());
+        let mut v2 = manifest("v2", "s3://l/same.csv", "t1", &[]);
+        v2.source.sequencer = Some("0055AED6DCD90281E6".into());
+        let loads = plan_loads("public", vec![("2".into(), v2), ("1".into(), v1)], |_| FeedRules::default());
+        assert_eq!(loads.iter().map(TableLoad::file_ids).collect::<Vec<_>>(), vec![vec!["v1"], vec!["v2"]]);
+    }
+
+    #[test]
     fn the_load_id_depends_only_on_the_table_and_its_files() {
         let a = manifest("a", "s3://l/1.csv", "t1", &[]);
         let b = manifest("b", "s3://l/2.csv", "t2", &[]);
@@ -512,7 +554,7 @@ mod tests {
         let too_wide = wide("wide", "t1", "b", 200);
         let narrow = manifest("narrow", "s3://l/n.csv", "t2", &[("a1", LogicalType::String, Some(4))]);
         let loads = plan_loads("public", vec![("w".into(), too_wide), ("n".into(), narrow)], |_| FeedRules::default());
-        let decision = decide(Dialect::Postgres, &loads[0], &existing, &HashSet::new());
+        let decision = decide(Dialect::Postgres, &loads[0], &existing, &Held::default());
         let reason = decision.refused[0].as_deref().unwrap_or_default();
         assert!(reason.contains("200 new columns") && reason.contains("1596"), "{reason}");
         assert_eq!(decision.refused[1], None);
@@ -526,7 +568,7 @@ mod tests {
         let loads = plan_loads("public", vec![("a".into(), manifest("a", "s3://l/1.csv", "t1", &[]))], |_| {
             FeedRules::default()
         });
-        let decision = decide(Dialect::Redshift, &loads[0], &existing, &HashSet::new());
+        let decision = decide(Dialect::Redshift, &loads[0], &existing, &Held::default());
         assert_eq!(
             decision.changes,
             vec![sql::Change::Widen {
@@ -548,13 +590,29 @@ mod tests {
             ExistingColumn { name: "ordered_at".into(), sql_type: SqlType::Timestamp },
             ExistingColumn { name: "note".into(), sql_type: SqlType::BigInt },
         ];
-        let d = decide(Dialect::Redshift, &load, &existing, &HashSet::new());
+        let d = decide(Dialect::Redshift, &load, &existing, &Held::default());
         let reason = d.refused[0].clone().unwrap_or_default();
         assert!(reason.starts_with("column ordered_at is the table's distribution key"), "{reason}");
         assert!(reason.contains("from timestamp to timestamptz"), "{reason}");
         assert_eq!(d.refused[1], None, "a column that is no key is widened");
         assert!(d.changes.iter().all(|c| c.column() == "note"), "{:?}", d.changes);
-        let pg = decide(Dialect::Postgres, &load, &existing, &HashSet::new());
+        let pg = decide(Dialect::Postgres, &load, &existing, &Held::default());
         assert_eq!(pg.refused, vec![None, None], "PostgreSQL changes a key's type in place");
+    }
+
+    #[test]
+    fn a_version_older_than_the_one_the_table_holds_is_superseded_and_changes_nothing() {
+        let mut v1 = manifest("v1", "s3://l/k.csv", "t2", &[("only_in_v1", LogicalType::String, Some(3))]);
+        v1.source.sequencer = Some("0A".into());
+        let load = plan_loads("public", vec![("1".into(), v1)], |_| FeedRules::default()).remove(0);
+        let held = Held { newest: [("s3://l/k.csv".to_owned(), "000B".to_owned())].into(), ..Held::default() };
+        let d = decide(Dialect::Postgres, &load, &[], &held);
+        assert_eq!((d.fresh.clone(), d.superseded.clone()), (vec![0], vec![true]));
+        assert!(d.refused[0].as_deref().unwrap_or_default().contains("sequencer 000B, this one 0A"), "{:?}", d.refused);
+        assert!(d.changes.is_empty() && d.copied(&load).is_empty());
+        let row = d.ledger_row(&load, 0, d.refused[0].as_deref(), &[], None).map(|r| r.status);
+        assert_eq!(row, Some(LedgerStatus::Superseded));
+        let newer = Held { newest: [("s3://l/k.csv".to_owned(), "09".to_owned())].into(), ..Held::default() };
+        assert_eq!(decide(Dialect::Postgres, &load, &[], &newer).superseded, vec![false]);
     }
 }

@@ -149,7 +149,11 @@ resource "aws_lambda_function" "this" {
   source_code_hash = filebase64sha256(var.zip_file)
   memory_size      = var.memory_mb
   timeout          = var.timeout_seconds
-  kms_key_arn      = var.kms_key_arn
+
+  ephemeral_storage {
+    size = var.ephemeral_storage_mb
+  }
+  kms_key_arn = var.kms_key_arn
 
   reserved_concurrent_executions = var.reserved_concurrency
 

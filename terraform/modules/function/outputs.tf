@@ -51,12 +51,13 @@ output "event_source_mapping" {
 }
 
 output "settings" {
-  description = "The function's deployed settings: runtime, architectures, package, memory, timeout, environment, asynchronous dead-letter target, log retention and level, VPC subnets."
+  description = "The function's deployed settings: runtime, architectures, package, memory, ephemeral storage, timeout, environment, asynchronous dead-letter target, log retention and level, VPC subnets."
   value = {
     runtime               = aws_lambda_function.this.runtime
     architectures         = aws_lambda_function.this.architectures
     filename              = aws_lambda_function.this.filename
     memory_size           = aws_lambda_function.this.memory_size
+    ephemeral_storage_mb  = aws_lambda_function.this.ephemeral_storage[0].size
     timeout               = aws_lambda_function.this.timeout
     environment           = aws_lambda_function.this.environment[0].variables
     dead_letter_target    = aws_lambda_function.this.dead_letter_config[0].target_arn

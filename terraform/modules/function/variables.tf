@@ -25,6 +25,12 @@ variable "memory_mb" {
   description = "Memory in MB (128-10240); CPU scales with it."
 }
 
+variable "ephemeral_storage_mb" {
+  type        = number
+  description = "The function's /tmp in MB (512-10240)."
+  default     = 512
+}
+
 variable "timeout_seconds" {
   type        = number
   description = "Function timeout in seconds (1-900). The feeding queue's visibility timeout must be at least 6 times this."

@@ -4,6 +4,7 @@
 //! [`LedgerStatus`]; the SQL that creates, fills and reads the ledger is
 //! here, for both dialects.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -34,6 +35,9 @@ pub enum LedgerStatus {
     Refused,
     /// The file held nothing; nothing to load and nothing wrong.
     Empty,
+    /// A newer version of its source object (by S3's sequencer) is already
+    /// in the table, so its rows would overwrite newer ones: nothing loaded.
+    Superseded,
 }
 
 impl LedgerStatus {
@@ -49,7 +53,7 @@ impl LedgerStatus {
     }
 
     /// Whether the ledger's row settles the file: its rows are in the table
-    /// (all, or what could be read). A `failed`, `refused` or `empty` row does not: the
+    /// (all, or what could be read). A `failed`, `refused`, `empty` or `superseded` row does not: the
     /// file may come again (replayed after a fix to the feed or the table)
     /// and then replaces that row, in the load's transaction.
     pub fn settled(self) -> bool {
@@ -63,6 +67,7 @@ impl LedgerStatus {
             LedgerStatus::Failed => "failed",
             LedgerStatus::Refused => "refused",
             LedgerStatus::Empty => "empty",
+            LedgerStatus::Superseded => "superseded",
         }
     }
 }
@@ -82,6 +87,7 @@ impl FromStr for LedgerStatus {
             "failed" => LedgerStatus::Failed,
             "refused" => LedgerStatus::Refused,
             "empty" => LedgerStatus::Empty,
+            "superseded" => LedgerStatus::Superseded,
             other => return Err(UnknownLedgerStatus(other.to_owned())),
         })
     }
@@ -100,6 +106,10 @@ struct LedgerDetail<'a> {
     rejects: Option<&'a str>,
     /// Where this load writes the rows (and files) it set aside.
     load_rejects: Option<&'a str>,
+    /// S3's sequencer of the version loaded: a later, older version of the
+    /// same object is `superseded` against it ([`newest_versions`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequencer: Option<&'a str>,
 }
 
 /// The bytes of `detail` the change list may take: `detail` is a
@@ -165,6 +175,7 @@ impl LedgerRow {
             parse_status: m.status.as_str(),
             rejects: m.rejects_key.as_deref(),
             load_rejects,
+            sequencer: m.source.sequencer.as_deref(),
         };
         LedgerRow {
             file_id: m.file_id.clone(),
@@ -177,6 +188,12 @@ impl LedgerRow {
             rows_rejected_at_parse: m.rejected_rows,
             detail: serde_json::to_string(&detail).unwrap_or_else(|_| "{}".into()),
         }
+    }
+
+    /// The row of a file a newer version of its source object replaced
+    /// (the reason, set as the decision's refusal, says which version).
+    pub fn superseded(self) -> LedgerRow {
+        LedgerRow { status: LedgerStatus::Superseded, ..self }
     }
 
     /// Why the file loaded nothing: the loader's refusal, else parse-file's error.
@@ -304,7 +321,7 @@ impl Dialect {
 
     /// Removes the `failed` and `refused` rows of files this load records
     /// again, so their new outcome replaces the old one.
-    pub fn delete_superseded(self, target: &TableName, file_ids: &[&str]) -> Option<String> {
+    pub fn delete_unsettled(self, target: &TableName, file_ids: &[&str]) -> Option<String> {
         if file_ids.is_empty() {
             return None;
         }
@@ -317,6 +334,40 @@ impl Dialect {
         ))
     }
 
+    /// The settled ledger rows (`source_url, detail`) of these source
+    /// objects in this table, whose `detail` carries the sequencer of each
+    /// version loaded ([`newest_versions`]): statements of at most 64 KB
+    /// (the Data API takes 100 KB), as a key may be 1,024 bytes.
+    pub fn select_versions(self, target: &TableName, urls: &[&str]) -> Vec<String> {
+        const STATEMENT_BYTES: usize = 64 * 1024;
+        let mut statements = Vec::new();
+        let mut chunk: Vec<&str> = Vec::new();
+        let mut bytes = 0;
+        for &url in urls {
+            if bytes + url.len() + 4 > STATEMENT_BYTES && !chunk.is_empty() {
+                statements.push(self.select_versions_of(target, &chunk));
+                chunk.clear();
+                bytes = 0;
+            }
+            bytes += url.len() + 4;
+            chunk.push(url);
+        }
+        if !chunk.is_empty() {
+            statements.push(self.select_versions_of(target, &chunk));
+        }
+        statements
+    }
+
+    fn select_versions_of(self, target: &TableName, urls: &[&str]) -> String {
+        format!(
+            "SELECT source_url, detail FROM {} WHERE table_name = {} AND source_url IN ({}) AND {}",
+            TableName::ledger(),
+            self.literal(&target.plain()),
+            self.literal_list(urls),
+            self.settled_condition("")
+        )
+    }
+
     /// `columns` of the ledger rows of these files of this table.
     pub fn select_ledger(self, target: &TableName, file_ids: &[&str], columns: &str) -> String {
         let ids = self.literal_list(file_ids);
@@ -326,6 +377,29 @@ impl Dialect {
             self.literal(&target.plain())
         )
     }
+}
+
+/// The newest version in the table of each source object, by S3's
+/// sequencer, from the rows of [`Dialect::select_versions`] (`source_url,
+/// detail`): a row without a sequencer (loaded from a notice that carried
+/// none, or before sequencers were recorded) orders nothing.
+pub fn newest_versions(rows: &[Vec<Option<String>>]) -> HashMap<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Recorded {
+        sequencer: Option<String>,
+    }
+    let mut newest: HashMap<String, String> = HashMap::new();
+    for row in rows {
+        let (Some(Some(url)), Some(Some(detail))) = (row.first(), row.get(1)) else { continue };
+        let Some(seq) = serde_json::from_str::<Recorded>(detail).ok().and_then(|r| r.sequencer) else { continue };
+        match newest.get(url) {
+            Some(known) if !crate::manifest::sequencer_newer(&seq, known) => {}
+            _ => {
+                newest.insert(url.clone(), seq);
+            }
+        }
+    }
+    newest
 }
 
 /// What the operator CLI reads of the ledger: each file's rows
@@ -420,7 +494,7 @@ mod tests {
     fn only_loaded_and_partial_rows_settle_a_file() {
         let sql = Dialect::Postgres.select_loaded(&TableName::new("public", "orders"), &["a"]);
         assert!(sql.ends_with("AND status IN ('loaded', 'partial')"), "{sql}");
-        let del = Dialect::Postgres.delete_superseded(&TableName::new("public", "orders"), &["a"]).unwrap();
+        let del = Dialect::Postgres.delete_unsettled(&TableName::new("public", "orders"), &["a"]).unwrap();
         assert!(del.contains("file_id IN ('a') AND NOT (status IN ('loaded', 'partial'))"), "{del}");
         assert!(LedgerStatus::Partial.settled() && !LedgerStatus::Refused.settled() && !LedgerStatus::Failed.settled());
     }
@@ -433,16 +507,42 @@ mod tests {
 
     #[test]
     fn every_status_the_ledger_holds_reads_back_and_an_unknown_one_is_an_error() {
-        for s in [
+        let every = [
             LedgerStatus::Loaded,
             LedgerStatus::Partial,
             LedgerStatus::Failed,
             LedgerStatus::Refused,
             LedgerStatus::Empty,
-        ] {
+            LedgerStatus::Superseded,
+        ];
+        for s in every {
             assert_eq!(s.as_str().parse::<LedgerStatus>(), Ok(s));
         }
         assert_eq!("done".parse::<LedgerStatus>(), Err(UnknownLedgerStatus("done".into())));
+    }
+
+    #[test]
+    fn the_newest_version_of_each_object_is_the_greatest_sequencer_its_rows_record() {
+        let row = |url: &str, detail: &str| vec![Some(url.to_owned()), Some(detail.to_owned())];
+        let rows = vec![
+            row("s3://b/k", r#"{"sequencer":"0A"}"#),
+            row("s3://b/k", r#"{"sequencer":"00FF"}"#),
+            row("s3://b/k", r#"{"sequencer":"0B"}"#),
+            row("s3://b/old", r#"{"changes":[]}"#),
+        ];
+        let newest = newest_versions(&rows);
+        assert_eq!(newest.get("s3://b/k").map(String::as_str), Some("00FF"));
+        assert!(!newest.contains_key("s3://b/old"), "a row without a sequencer orders nothing");
+    }
+
+    #[test]
+    fn versions_of_many_long_keys_are_read_in_statements_under_the_data_api_limit() {
+        let urls: Vec<String> = (0..300).map(|i| format!("s3://b/{}{i}", "k".repeat(1000))).collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let sql = Dialect::Redshift.select_versions(&TableName::new("public", "orders"), &urls);
+        assert_eq!(sql.len(), 5);
+        assert!(sql.iter().all(|s| s.len() < 100 * 1024), "{:?}", sql.iter().map(String::len).collect::<Vec<_>>());
+        assert_eq!(sql.iter().map(|s| s.matches("s3://b/").count()).sum::<usize>(), 300);
     }
 
     #[test]

@@ -15,9 +15,9 @@ use super::{MAX_ROW_RETRIES, PostgresWarehouse, exec, existing_columns, sql_erro
 use crate::config::WriteDisposition;
 use crate::rejects::{Reject, RejectKind};
 use crate::warehouse::bookkeeping::feed_stats::StatsInsert;
-use crate::warehouse::bookkeeping::load_ledger::{Counted, LedgerRow};
+use crate::warehouse::bookkeeping::load_ledger::{Counted, LedgerRow, newest_versions};
 use crate::warehouse::sql::{self, Dialect, MergeKey, STAGING, SqlType, TableName};
-use crate::warehouse::{FileResult, LoadDecision, LoadReport, TableLoad, WarehouseError};
+use crate::warehouse::{FileResult, Held, LoadDecision, LoadReport, TableLoad, WarehouseError};
 
 /// Per file, what the load decided.
 #[derive(Debug, Default, Clone)]
@@ -213,16 +213,24 @@ impl PostgresWarehouse {
 }
 
 /// Locks the target (loaders wait, readers do not), reads which of the
-/// batch's files the ledger holds and the table's columns, and decides.
+/// batch's files the ledger holds, the newest version in the table of each
+/// of their source objects and the table's columns, and decides. Under the
+/// lock, so no loader can load a newer version between the read and the commit.
 async fn lock_and_decide(txn: &Transaction<'_>, load: &TableLoad) -> Result<LoadDecision, WarehouseError> {
     let t = &load.target;
     let d = Dialect::Postgres;
     exec(txn, t, &d.lock(t)).await?;
     let q = d.select_loaded(t, &load.file_ids());
-    let already: HashSet<String> =
+    let settled: HashSet<String> =
         txn.query(&q, &[]).await.map_err(|e| sql_error(t, &q, &e))?.iter().map(|r| r.get(0)).collect();
+    let mut versions = Vec::new();
+    for q in d.select_versions(t, &load.source_urls()) {
+        let rows = txn.query(&q, &[]).await.map_err(|e| sql_error(t, &q, &e))?;
+        versions.extend(rows.iter().map(|r| vec![r.get(0), r.get(1)]));
+    }
+    let held = Held { settled, newest: newest_versions(&versions) };
     let existing = existing_columns(txn, t).await?;
-    Ok(crate::warehouse::decide(d, load, &existing, &already))
+    Ok(crate::warehouse::decide(d, load, &existing, &held))
 }
 
 /// The decision's column changes, one statement each; returns them described.
@@ -303,7 +311,9 @@ async fn record(
     for &i in &decision.fresh {
         let file = &load.files[i];
         let refused = states[i].refused.as_deref();
-        let row = LedgerRow::new(file, refused, &report.changes, report.rejects_key.as_deref());
+        let Some(row) = decision.ledger_row(load, i, refused, &report.changes, report.rejects_key.as_deref()) else {
+            continue;
+        };
         let counted = Counted {
             rows_loaded: if refused.is_some() { 0 } else { states[i].rows },
             rows_rejected_at_load: states[i].rejected_at_load,
@@ -321,7 +331,7 @@ async fn record(
         rows.push((row, counted));
     }
     let recorded: Vec<&str> = rows.iter().map(|(r, _)| r.file_id.as_str()).collect();
-    if let Some(s) = d.delete_superseded(t, &recorded) {
+    if let Some(s) = d.delete_unsettled(t, &recorded) {
         exec(txn, t, &s).await?;
     }
     if let Some(s) = d.insert_ledger(t, &load.load_id, loaded_at, &rows) {

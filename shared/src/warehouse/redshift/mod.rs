@@ -29,7 +29,7 @@
 //! FINISHED, FAILED or ABORTED. Credentials never appear in SQL: the COPY
 //! names an IAM role, the Data API call a secret ARN or database user.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,10 +47,10 @@ use errors::blame;
 pub use errors::{LoadErrorDetail, is_load_error, retryable_statement_error, sqlstate_of};
 use plan::{RawGroup, StagedLoad};
 
-use super::bookkeeping::load_ledger::LedgerRow;
+use super::bookkeeping::load_ledger::{LedgerRow, newest_versions};
 use super::bookkeeping::load_rejects::load_rejects_table;
 use super::sql::{Dialect, ExistingColumn, SqlType, TableName};
-use super::{FileResult, LedgerStatus, LoadDecision, LoadReport, Rows, TableLoad, Warehouse, WarehouseError};
+use super::{FileResult, Held, LedgerStatus, LoadDecision, LoadReport, Rows, TableLoad, Warehouse, WarehouseError};
 use crate::catalog::footer::{ReadError, read_columns};
 use crate::config::{RedshiftConfig, RedshiftEndpoint};
 use crate::disposition::Disposition;
@@ -330,6 +330,17 @@ impl RedshiftWarehouse {
         let settled = Dialect::Redshift.settled_condition("");
         let rows = self.ledger_rows(load, "ledger", "file_id, load_id", Some(settled)).await?;
         Ok(rows.into_iter().filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?))).collect())
+    }
+
+    /// The newest version in the table of each of the batch's source objects.
+    /// Read before the apply's lock: a newer version loaded in between by
+    /// another loader is not seen (PostgreSQL reads it under the lock).
+    async fn newest_versions(&self, load: &TableLoad) -> Result<HashMap<String, String>, WarehouseError> {
+        let mut rows = Vec::new();
+        for (i, sql) in Dialect::Redshift.select_versions(&load.target, &load.source_urls()).into_iter().enumerate() {
+            rows.extend(self.query(&load.target, sql, &Self::name(load, &format!("versions-{i}"))).await?);
+        }
+        Ok(newest_versions(&rows))
     }
 
     async fn evolve(&self, load: &TableLoad, decision: &LoadDecision) -> Result<Vec<String>, WarehouseError> {
@@ -664,13 +675,13 @@ impl Warehouse for RedshiftWarehouse {
         // 2. The table and the ledger as they are.
         let (mut existing, ledger_exists) = self.existing_columns(load).await?;
         if existing.is_empty() || !ledger_exists {
-            let columns = super::decide(d, load, &existing, &HashSet::new()).columns;
+            let columns = super::decide(d, load, &existing, &Held::default()).columns;
             self.prepare(load, &columns).await?;
             existing = self.existing_columns(load).await?.0;
         }
         let recorded = self.recorded(load).await?;
-        let already: HashSet<String> = recorded.keys().cloned().collect();
-        let mut decision = super::decide(d, load, &existing, &already);
+        let held = Held { settled: recorded.keys().cloned().collect(), newest: self.newest_versions(load).await? };
+        let mut decision = super::decide(d, load, &existing, &held);
         if decision.fresh.is_empty() {
             if recorded.values().all(|id| *id != load.load_id) {
                 // A duplicate delivery: every file is another load's.
@@ -756,7 +767,7 @@ fn file_rows(load: &TableLoad, decision: &LoadDecision, changes: &[String], load
         .iter()
         .filter_map(|&i| {
             let refused = decision.refused.get(i).cloned().flatten();
-            Some(LedgerRow::new(load.files.get(i)?, refused.as_deref(), changes, Some(load_rejects)))
+            decision.ledger_row(load, i, refused.as_deref(), changes, Some(load_rejects))
         })
         .collect()
 }
