@@ -9,6 +9,7 @@ pub const TABLES_PREFIX: &str = "tables/";
 pub const MANIFESTS_PREFIX: &str = "_manifests/";
 pub const REJECTS_PREFIX: &str = "_rejects/";
 pub const COLUMN_MAPS_PREFIX: &str = "_columns/";
+pub const FAILURES_PREFIX: &str = "_failures/";
 /// The rejects "feed" for landing keys that match no configured feed.
 pub const UNMATCHED_FEED: &str = "_unmatched";
 
@@ -53,6 +54,11 @@ pub fn manifest_key(table: &str, file_id: &str) -> String {
 /// columns the same way.
 pub fn column_map_key(table: &str) -> String {
     format!("{COLUMN_MAPS_PREFIX}{table}.json")
+}
+
+/// The last error parse-file met on a file (`parse_failures::ParseFailure`).
+pub fn parse_failure_key(feed: &str, file_id: &str) -> String {
+    format!("{FAILURES_PREFIX}{feed}/{file_id}.json")
 }
 
 pub fn rejects_key(feed: &str, file_id: &str) -> String {
