@@ -81,7 +81,7 @@ async fn a_header_that_cannot_be_mapped_without_guessing_refuses_its_file() {
 }
 
 /// One row of booleans: a byte each, so 1,503 of them fit PostgreSQL's
-/// 8,160-byte row (1,503 short strings do not, and fail the load: see the README).
+/// 8,160-byte row (1,503 short strings do not: the next test).
 fn wide_csv(prefix: &str, columns: usize) -> String {
     let header: Vec<String> = (0..columns).map(|i| format!("{prefix}{i}")).collect();
     format!("{}\n{}\n", header.join(","), vec!["true"; columns].join(","))
@@ -105,6 +105,30 @@ async fn a_file_past_the_column_limit_is_refused_and_a_normal_file_of_the_feed_l
     assert_eq!(h.scalar("SELECT count(*) FROM public.wh_hostile_wide WHERE NOT a0").await, "1");
     let failed = h.scalar("SELECT count(*) FROM landfall.failures WHERE table_name = 'public.wh_hostile_wide'");
     assert_eq!(failed.await, "0", "no load of the feed failed");
+}
+
+/// 1,200 short strings (13 KB) in one row, more than a PostgreSQL page
+/// holds: that row is rejected with its line and why, the file's narrow
+/// rows load, and nothing is dead-lettered.
+#[tokio::test]
+async fn a_row_wider_than_a_postgresql_page_is_rejected_and_the_rest_of_its_file_loads() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_wide").await;
+    let header: Vec<String> = (0..1200).map(|i| format!("w{i}")).collect();
+    let full = vec!["abcdefghij"; 1200].join(",");
+    let narrow = |v: &str| format!("{v}{}", ",".repeat(1199));
+    let csv = format!("{}\n{}\n{full}\n{}\n", header.join(","), narrow("one"), narrow("three"));
+    h.ingest("e2e/hostile-wide/too-wide.csv", "wh_hostile_wide", csv).await;
+
+    let ledger = statuses(&h, "wh_hostile_wide").await;
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(h.column("SELECT w0 FROM public.wh_hostile_wide ORDER BY _landfall_row").await, vec!["one", "three"]);
+    let detail: serde_json::Value = serde_json::from_str(&ledger[0].1).unwrap_or_default();
+    let rejects = h.rejects(detail["load_rejects"].as_str().unwrap_or_default()).await;
+    assert_eq!(rejects.iter().map(|r| r.line).collect::<Vec<_>>(), vec![Some(3)], "{detail}");
+    assert!(rejects[0].reason.contains("row is too big for PostgreSQL"), "{}", rejects[0].reason);
+    let failed = h.scalar("SELECT count(*) FROM landfall.failures WHERE table_name = 'public.wh_hostile_wide'");
+    assert_eq!(failed.await, "0", "the load did not fail");
 }
 
 #[tokio::test]
