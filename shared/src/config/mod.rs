@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::formats::{CompressionChoice, CsvOptions, FormatChoice, ReadOptions, encoding_for_label};
-use crate::schema::{DeclaredColumn, LogicalType, SchemaContract, normalize_identifier};
+use crate::schema::{DeclaredColumn, LogicalType, Oversize, SchemaContract, normalize_identifier};
 
 mod channels;
 mod expect;
@@ -110,6 +110,9 @@ struct RawFeed {
     order_by: Option<String>,
     #[serde(default)]
     schema_contract: SchemaContract,
+    /// A string longer than the warehouse stores: `reject` its row (the default) or `truncate` it.
+    #[serde(default)]
+    oversize: Oversize,
     #[serde(default)]
     parquet: RawParquet,
     /// Redshift's distribution key (a column of the feed); others ignore it.
@@ -219,6 +222,8 @@ pub struct Feed {
     pub read: ReadOptions,
     pub declared: Vec<DeclaredColumn>,
     pub contract: SchemaContract,
+    /// What a string longer than the warehouse stores gets.
+    pub oversize: Oversize,
     /// Normalised names.
     pub primary_key: Vec<String>,
     pub partition_column: Option<String>,
@@ -548,6 +553,7 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         read,
         declared,
         contract: raw.schema_contract,
+        oversize: raw.oversize,
         primary_key,
         partition_column,
         order_by,

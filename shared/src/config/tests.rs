@@ -133,6 +133,16 @@ fn a_wrong_type_is_refused_with_its_line() {
 }
 
 #[test]
+fn oversize_is_reject_unless_the_feed_says_truncate_and_anything_else_is_refused_with_its_line() {
+    let yaml = "feeds:\n  a:\n    prefix: a/\n  b:\n    prefix: b/\n    oversize: truncate\n";
+    let cfg = Config::from_yaml(yaml, "landfall.yaml").unwrap();
+    let oversize: Vec<Oversize> = cfg.feeds.iter().map(|f| f.oversize).collect();
+    assert_eq!(oversize, vec![Oversize::Reject, Oversize::Truncate]);
+    let e = err("feeds:\n  a:\n    prefix: a/\n    oversize: json\n");
+    assert!(e.contains("landfall.yaml:4") && e.contains("reject") && e.contains("truncate"), "{e}");
+}
+
+#[test]
 fn semantic_errors_name_the_feed_and_its_line() {
     let e = err("feeds:\n  a:\n    prefix: x/\n  b:\n    prefix: y/\n    write_disposition: merge\n");
     assert_eq!(e, "landfall.yaml:5: feed \"b\": write_disposition merge needs a primary_key");
