@@ -67,6 +67,30 @@ async fn swapped_colliding_headers_land_in_the_same_columns_in_both_files() {
     assert_eq!(rows, vec![("HOME-1", "MOBILE-1"), ("HOME-2", "MOBILE-2")]);
 }
 
+/// JSON records spell one key two ways (`Phone`, `phone `: both `phone`
+/// once normalised), in one order in the first file and the other in the
+/// second: the recorded map puts each spelling's values in its own column
+/// in both files.
+#[tokio::test]
+async fn two_spellings_of_a_json_key_keep_their_columns_whatever_order_the_records_bring_them() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_names").await;
+    let first = "{\"id\": 1, \"phone \": \"MOBILE-1\"}\n{\"id\": 2, \"Phone\": \"HOME-2\"}\n";
+    let second = "{\"id\": 3, \"Phone\": \"HOME-3\"}\n{\"id\": 4, \"phone \": \"MOBILE-4\"}\n";
+    let m1 = h.ingest("e2e/hostile-names/j1.json", "wh_hostile_names", first).await;
+    let m2 = h.ingest("e2e/hostile-names/j2.json", "wh_hostile_names", second).await;
+
+    let column_of = |m: &landfall::manifest::Manifest, source: &str| {
+        m.schema.iter().find(|c| c.source_name == source).map(|c| c.name.clone()).unwrap_or_default()
+    };
+    let (mobile, home) = (column_of(&m1, "phone "), column_of(&m1, "Phone"));
+    assert_ne!(mobile, home);
+    assert_eq!((column_of(&m2, "phone "), column_of(&m2, "Phone")), (mobile.clone(), home.clone()));
+    let q = |c: &str| format!("SELECT {c} FROM public.wh_hostile_names WHERE {c} IS NOT NULL ORDER BY id");
+    assert_eq!(h.column(&q(&mobile)).await, vec!["MOBILE-1", "MOBILE-4"]);
+    assert_eq!(h.column(&q(&home)).await, vec!["HOME-2", "HOME-3"]);
+}
+
 #[tokio::test]
 async fn a_header_that_cannot_be_mapped_without_guessing_refuses_its_file() {
     let h = Harness::start_e2e().await;
