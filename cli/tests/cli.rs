@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 20] = [
+const SUBCOMMANDS: [&str; 22] = [
     "status",
     "files",
     "file",
@@ -35,6 +35,8 @@ const SUBCOMMANDS: [&str; 20] = [
     "jobs",
     "run-job",
     "doctor",
+    "completions",
+    "man",
 ];
 
 fn bin() -> Command {
@@ -593,6 +595,55 @@ fn preview_reads_a_local_file_as_a_configured_feed_without_aws() {
     let dts: Vec<&String> = v["partitions"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
     assert_eq!(dts, vec!["2026-11-01", "2026-11-02"]);
     assert_eq!(v["rejects"][0]["line"], 5);
+}
+
+#[test]
+fn output_to_a_pipe_has_no_colour_codes_and_logs_stay_off_stdout() {
+    let sample = repo().join("events/samples/orders/2026-11-01/orders.csv");
+    let config = repo().join("config/landfall.yaml");
+    for args in [&["validate-config"][..], &["preview", "--feed", "orders", "--json"][..]] {
+        let mut c = bin();
+        c.env("RUST_LOG", "debug").env("AWS_ENDPOINT_URL", "http://127.0.0.1:1").args(args);
+        if args[0] == "preview" {
+            c.arg(&sample).arg("--config");
+        }
+        let out = run(c.arg(&config));
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(!bytes.contains(&0x1b), "{args:?}: an escape code on {name}");
+        }
+        if args[0] == "preview" {
+            assert!(!out.stderr.is_empty(), "debug logs were written, on stderr");
+            json_of(&out);
+        }
+    }
+}
+
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish_with_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(bin().args(["completions", shell]));
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for sub in ["status", "rejects", "validate-config", "doctor"] {
+            assert!(script.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    assert_eq!(run(bin().args(["completions", "cmd.exe"])).status.code(), Some(2), "an unknown shell is a usage error");
+}
+
+#[test]
+fn man_writes_a_page_for_the_cli_and_each_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(bin().arg("man").arg(dir.path()));
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(dir.path().join("landfall-file.1")).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH"), "roff: {page}");
+    assert!(page.contains("landfall file"), "{page}");
+    for sub in SUBCOMMANDS {
+        assert!(dir.path().join(format!("landfall-{sub}.1")).is_file(), "landfall-{sub}.1");
+    }
+    assert!(dir.path().join("landfall.1").is_file());
 }
 
 #[test]

@@ -29,11 +29,9 @@ pub async fn stuck_per_feed(
     let mut out = parse_failures::stuck_per_feed(store, curated_bucket)
         .await
         .map_err(|source| StuckError::Storage { bucket: curated_bucket.to_owned(), source })?;
-    let rows = match w.query(&failures::reads::stuck_per_feed()).await {
-        Ok(rows) => rows,
+    let Some(rows) = w.query_if_present(&failures::reads::stuck_per_feed()).await? else {
         // No load has failed on this warehouse yet.
-        Err(e) if e.to_string().contains("does not exist") => return Ok(out),
-        Err(e) => return Err(e.into()),
+        return Ok(out);
     };
     for r in rows {
         let Some(feed) = r.first().cloned().flatten() else { continue };
