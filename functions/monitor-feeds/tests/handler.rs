@@ -429,7 +429,9 @@ async fn the_digest_counts_each_feeds_files_stuck_in_parse_file_and_in_the_load(
         disposition: "dead_letter",
         error: "relation is a view",
     };
-    m.db.batch_execute(&d.record_failures(&[failure], "2026-12-01T11:00:00Z").join(";\n")).await.unwrap();
+    let mut statements = d.create_failures_tables();
+    statements.extend(d.record_failures(&[failure], "2026-12-01T11:00:00Z"));
+    m.db.batch_execute(&statements.join(";\n")).await.unwrap();
     for (feed, id) in [("orders", "f-parse"), ("<!here>", "f-other")] {
         let record = landfall::parse_failures::ParseFailure {
             file_id: id.into(),
