@@ -85,11 +85,14 @@ pub async fn read(
 pub async fn stuck_per_feed(store: &dyn ObjectStore, bucket: &str) -> Result<BTreeMap<String, u64>, StorageError> {
     let mut out = BTreeMap::new();
     for (key, _) in store.list(bucket, layout::FAILURES_PREFIX).await? {
-        let Some(failure) =
-            store.get_bytes(bucket, &key).await.ok().and_then(|b| serde_json::from_slice::<ParseFailure>(&b).ok())
-        else {
-            continue;
+        let bytes = match store.get_bytes(bucket, &key).await {
+            Ok(bytes) => bytes,
+            // Removed since the listing (an operator cleaning up): nothing stuck.
+            Err(StorageError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
         };
+        // Not a record parse-file wrote: no file of any feed.
+        let Ok(failure) = serde_json::from_slice::<ParseFailure>(&bytes) else { continue };
         if !failure.table.is_empty() {
             let manifest = layout::manifest_key(&failure.table, &failure.file_id);
             if store.list(bucket, &manifest).await?.iter().any(|(k, _)| *k == manifest) {
