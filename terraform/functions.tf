@@ -59,7 +59,6 @@ locals {
 
   list_statement = {
     for k, spec in {
-      parse_file          = { bucket = local.curated_arn, prefixes = ["_columns/", "_failures/"] }
       monitor_feeds       = { bucket = local.curated_arn, prefixes = ["_failures/", "_manifests/"] }
       register_partitions = { bucket = local.curated_arn, prefixes = ["tables/"] }
       load_warehouse      = { bucket = local.curated_arn, prefixes = ["tables/", "_manifests/"] }
@@ -139,7 +138,8 @@ locals {
   function_statements = {
     parse_file = [
       local.read_config,
-      local.list_statement.parse_file,
+      # Listing lets a missing map or record read as NotFound (its own Sid: ListOwnPrefixes names the landing prefixes).
+      { Sid = "ListColumnMapsAndFailures", Action = ["s3:ListBucket"], Resource = [local.curated_arn], Condition = { StringLike = { "s3:prefix" = ["_columns/*", "_failures/*"] } } },
       { Sid = "WriteLake", Action = local.s3_write, Resource = [for p in ["tables/", "_manifests/", "_rejects/"] : "${local.curated_arn}/${p}*"] },
       # The tables' column maps (read, then written conditionally) and the record of each failed message.
       { Sid = "ColumnMapsAndFailures", Action = concat(local.s3_read, local.s3_write), Resource = [for p in ["_columns/", "_failures/"] : "${local.curated_arn}/${p}*"] },
