@@ -34,8 +34,8 @@ pub struct FilesArgs {
     #[arg(long, value_parser = parse_since)]
     pub since: Option<DateTime<Utc>>,
     /// Only files in this state: loaded, partial, failed, refused, parsed (waiting for the load),
-    /// pending (not parsed yet), unmatched (no feed claims the key), stuck (its load failed:
-    /// retrying or dead-lettered).
+    /// pending (not parsed yet), unmatched (no feed claims the key), stuck (a message of it failed
+    /// in parse-file or the load: retrying or dead-lettered).
     #[arg(long)]
     pub status: Option<String>,
     /// At most this many files, newest first.
