@@ -130,6 +130,8 @@ pub enum Command {
     Completions(packaging::CompletionsArgs),
     /// Write man pages (landfall.1 and one per subcommand) into a directory.
     Man(packaging::ManArgs),
+    /// Print the JSON Schema of landfall.yaml (committed as config/landfall.schema.json for editors).
+    ConfigSchema,
 }
 
 /// Runs one parsed command line.
@@ -158,6 +160,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Summary => local::summary().await,
         Command::Completions(a) => packaging::completions(&a),
         Command::Man(a) => packaging::man(&a),
+        Command::ConfigSchema => packaging::config_schema(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The CLI as an installed tool: shell completions and man pages, both
 //! generated from the same clap definition the parser uses, so they cannot
-//! drift from the commands.
+//! drift from the commands; and the config's JSON Schema for editors,
+//! generated from the types `validate-config` reads the file into.
 
 use std::path::PathBuf;
 
@@ -35,5 +36,12 @@ pub fn man(args: &ManArgs) -> Result<(), CliError> {
     clap_mangen::generate_to(Cli::command(), &args.dir)
         .map_err(|e| CliError::Failed(format!("writing man pages to {}: {e}", args.dir.display())))?;
     println!("man pages written to {}", args.dir.display());
+    Ok(())
+}
+
+/// Prints the JSON Schema of `landfall.yaml`.
+pub fn config_schema() -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(&landfall::config::json_schema()).map_err(CliError::failed)?;
+    println!("{text}");
     Ok(())
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 22] = [
+const SUBCOMMANDS: [&str; 23] = [
     "status",
     "files",
     "file",
@@ -37,6 +37,7 @@ const SUBCOMMANDS: [&str; 22] = [
     "doctor",
     "completions",
     "man",
+    "config-schema",
 ];
 
 fn bin() -> Command {
@@ -211,6 +212,32 @@ async fn a_file_whose_rows_fit_no_header_is_refused_in_file_the_ledger_and_the_d
     let file_id = v["file_id"].as_str().unwrap_or_default().to_owned();
     let digested = s.sql(&format!("SELECT count(*) FROM landfall.file_digests WHERE file_id = '{file_id}'")).await;
     assert_eq!(digested, 1, "the refused file is in a digest");
+}
+
+/// An empty file is nothing wrong: `empty` in the manifest, the ledger and
+/// `landfall file`, with no reject, no error and no place in the digest.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_file_is_empty_in_file_and_the_ledger_and_not_in_the_digest() {
+    let s = Stack::start().await;
+    let key = format!("{}empty.csv", unique("legacy/"));
+    s.put(&key, "").await;
+    s.pump();
+    let v = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(
+        (v["state"].clone(), v["parsed"]["status"].clone()),
+        (Value::from("empty"), Value::from("empty")),
+        "{v}"
+    );
+    assert_eq!(
+        (v["parsed"]["error"].clone(), v["ledger"]["status"].clone()),
+        (Value::Null, Value::from("empty")),
+        "{v}"
+    );
+    assert!(v["verdict"].as_str().unwrap_or_default().starts_with("empty: the file holds no data"), "{v}");
+    run(bin().args(["monitor", "--json"]));
+    let file_id = v["file_id"].as_str().unwrap_or_default().to_owned();
+    let digested = s.sql(&format!("SELECT count(*) FROM landfall.file_digests WHERE file_id = '{file_id}'")).await;
+    assert_eq!(digested, 0, "an empty file is not in a digest");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -479,6 +506,27 @@ fn infer_prints_a_feed_block_that_the_config_accepts() {
         .arg(&config)
         .arg("--json")));
     assert_eq!((again["rows"].clone(), again["rejected"].clone()), (v["rows"].clone(), Value::from(0)));
+}
+
+/// A GeoJSON FeatureCollection reads as one row; `infer` finds its records
+/// under `features`, reads them a row each and pins the path in the block.
+#[test]
+fn infer_finds_the_records_a_wrapping_object_holds_and_pins_the_path() {
+    let sample = repo().join("tests/fixtures/real/json_geojson.json");
+    let v = json_of(&run(bin().arg("infer").arg(&sample).args(["--feed-name", "stations", "--json"])));
+    assert_eq!((v["rows"].clone(), v["json"].clone()), (Value::from(3), Value::from("{ records: \"features\" }")));
+    let block = v["feed_block"].as_str().expect("a feed block");
+    assert!(block.contains("    json: { records: \"features\" }\n"), "{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("landfall.yaml");
+    std::fs::write(&config, format!("version: 1\nfeeds:\n{block}")).unwrap();
+    let again = json_of(&run(bin()
+        .arg("preview")
+        .arg(&sample)
+        .args(["--feed", "stations", "--config"])
+        .arg(&config)
+        .arg("--json")));
+    assert_eq!((again["rows"].clone(), again["rejected"].clone()), (Value::from(3), Value::from(0)));
 }
 
 /// A load the warehouse refuses on every delivery (a view stands where the
