@@ -59,6 +59,7 @@ locals {
 
   list_statement = {
     for k, spec in {
+      monitor_feeds       = { bucket = local.curated_arn, prefixes = ["_failures/", "_manifests/"] }
       register_partitions = { bucket = local.curated_arn, prefixes = ["tables/"] }
       load_warehouse      = { bucket = local.curated_arn, prefixes = ["tables/", "_manifests/"] }
       fetch_api           = { bucket = local.curated_arn, prefixes = ["_state/"] }
@@ -137,9 +138,13 @@ locals {
   function_statements = {
     parse_file = [
       local.read_config,
+      # Listing lets a missing map or record read as NotFound (its own Sid: ListOwnPrefixes names the landing prefixes).
+      { Sid = "ListColumnMapsAndFailures", Action = ["s3:ListBucket"], Resource = [local.curated_arn], Condition = { StringLike = { "s3:prefix" = ["_columns/*", "_failures/*"] } } },
       { Sid = "WriteLake", Action = local.s3_write, Resource = [for p in ["tables/", "_manifests/", "_rejects/"] : "${local.curated_arn}/${p}*"] },
       # Parts wait under _staging/ while their file converts, then are copied under tables/ (CopyObject reads the source).
       { Sid = "StageParts", Action = concat(local.s3_write, local.s3_read, ["s3:DeleteObject"]), Resource = ["${local.curated_arn}/_staging/*"] },
+      # The tables' column maps (read, then written conditionally) and the record of each failed message.
+      { Sid = "ColumnMapsAndFailures", Action = concat(local.s3_read, local.s3_write), Resource = [for p in ["_columns/", "_failures/"] : "${local.curated_arn}/${p}*"] },
     ]
     register_partitions = [
       local.list_statement.register_partitions,
@@ -176,10 +181,15 @@ locals {
       ] : [],
     )
     # The loader's warehouse access (it reads the ledger and stats and writes the alerts and
-    # digest marks), the webhook secrets and the topics it publishes to; nothing in the buckets
-    # but the config.
+    # digest marks), the webhook secrets and the topics it publishes to; in the buckets, the
+    # config and, for the digest's stuck files, parse-file's failure records and whether each
+    # file has a manifest since.
     monitor_feeds = concat(
-      [local.read_config],
+      [
+        local.read_config,
+        local.list_statement.monitor_feeds,
+        { Sid = "ReadParseFailures", Action = local.s3_read, Resource = ["${local.curated_arn}/_failures/*"] },
+      ],
       local.warehouse_statements,
       length(local.slack_secrets) > 0 ? [
         { Sid = "SlackWebhookSecrets", Action = ["secretsmanager:GetSecretValue"], Resource = [for s in local.slack_secrets : local.secret_arn[s]] },

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use landfall::config::Config;
 use landfall::layout;
 use landfall::manifest::Manifest;
+use landfall::parse_failures;
 use landfall::rejects::{Reject, read_rejects};
 use landfall::storage::{ObjectStore, StorageError};
 use landfall::warehouse::Warehouse;
@@ -33,8 +34,8 @@ pub struct FilesArgs {
     #[arg(long, value_parser = parse_since)]
     pub since: Option<DateTime<Utc>>,
     /// Only files in this state: loaded, partial, failed, refused, empty, parsed (waiting for the load),
-    /// pending (not parsed yet), unmatched (no feed claims the key), stuck (its load failed:
-    /// retrying or dead-lettered).
+    /// pending (not parsed yet), unmatched (no feed claims the key), stuck (a message of it failed
+    /// in parse-file or the load: retrying or dead-lettered).
     #[arg(long)]
     pub status: Option<String>,
     /// At most this many files, newest first.
@@ -118,9 +119,13 @@ pub struct Ledgered {
     pub detail: Option<serde_json::Value>,
 }
 
-/// The last failed load of a file (`landfall.failures`), while no load has settled it.
+/// The last failure of a file while nothing has settled it: a parse-file
+/// message (`_failures/` in the curated bucket, until the file has a
+/// manifest) or a load (`landfall.failures`, until the ledger holds it).
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadFailure {
+    /// The function whose message failed: parse-file or load-warehouse.
+    pub stage: String,
     pub table: String,
     /// retry or dead_letter: where the message went.
     pub disposition: String,
@@ -249,7 +254,44 @@ async fn settle(d: &Deployment, warehouse: &dyn Warehouse, fates: &mut [Fate]) -
             // A failure a later load settled is history, not the file's state.
             fate.failure = failure.filter(|_| fate.ledger.is_none()).cloned();
         }
+    }
+    parse_failures_of(d, fates).await?;
+    for fate in fates.iter_mut() {
         fate.settle();
+    }
+    Ok(())
+}
+
+/// parse-file's failures of the files it has not parsed since (no manifest).
+async fn parse_failures_of(d: &Deployment, fates: &mut [Fate]) -> Result<(), CliError> {
+    let store = d.store();
+    let bucket = &d.curated_bucket;
+    let read: Vec<Result<Option<parse_failures::ParseFailure>, StorageError>> =
+        futures_util::stream::iter(fates.iter())
+            .map(|f| {
+                let store = &store;
+                let feed = f.feed.as_deref().unwrap_or(layout::UNMATCHED_FEED);
+                async move {
+                    if f.parsed.is_some() {
+                        return Ok(None);
+                    }
+                    parse_failures::read(store, bucket, feed, &f.file_id).await
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+    for (fate, failure) in fates.iter_mut().zip(read) {
+        if let Some(p) = failure? {
+            fate.failure = Some(LoadFailure {
+                stage: parse_failures::PARSE_FILE.to_owned(),
+                table: p.table,
+                disposition: p.disposition,
+                error: p.error,
+                attempts: p.attempts,
+                failed_at: p.failed_at,
+            });
+        }
     }
     Ok(())
 }
@@ -290,6 +332,7 @@ async fn failure_rows(w: &dyn Warehouse, ids: &[&str]) -> Result<BTreeMap<String
         for r in rows {
             let text = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
             out.entry(text(1)).or_default().push(LoadFailure {
+                stage: "load-warehouse".to_owned(),
                 table: text(0),
                 disposition: text(2),
                 error: text(3),
@@ -471,15 +514,20 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
         ),
         ("stuck", _, _) => match &f.failure {
             Some(fail) => format!(
-                "its load into {} failed {} time(s), last at {} ({}): {}; fix the cause, then `landfall redrive load-warehouse`{}",
-                fail.table,
+                "{} failed {} time(s), last at {} ({}): {}; fix the cause, then `landfall redrive {}`{}",
+                if fail.stage == parse_failures::PARSE_FILE {
+                    "parse-file".to_owned()
+                } else {
+                    format!("its load into {}", fail.table)
+                },
                 fail.attempts,
                 fail.failed_at,
                 if fail.disposition == "retry" { "retrying" } else { "dead-lettered" },
                 fail.error,
+                fail.stage,
                 if fail.disposition == "retry" { " if it stays stuck" } else { "" }
             ),
-            None => "its load failed".into(),
+            None => "it failed".into(),
         },
         ("parsed", _, Some(p)) if missing > 0 => format!(
             "parsed at {} but {missing} of {} part(s) are missing from the lake: `{}` writes them again",

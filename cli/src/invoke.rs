@@ -215,6 +215,7 @@ pub async fn monitor(d: &Deployment, args: &MonitorArgs, json: bool) -> Result<(
             let handler = monitor_feeds::MonitorFeeds::new(
                 functions.config.clone(),
                 functions.warehouse.clone(),
+                monitor_feeds::Curated { store: std::sync::Arc::new(d.store()), bucket: d.curated_bucket.clone() },
                 notifier,
                 defaults,
                 functions.metrics.clone(),

@@ -38,6 +38,8 @@ pub enum CliError {
     Storage(#[from] landfall::storage::StorageError),
     #[error(transparent)]
     Warehouse(#[from] landfall::warehouse::WarehouseError),
+    #[error(transparent)]
+    Stuck(#[from] landfall::warehouse::stuck::StuckError),
     #[error("{0}")]
     Failed(String),
 }

@@ -8,8 +8,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Duration as Days, Utc};
 use landfall::layout;
 use landfall::warehouse::Warehouse;
-use landfall::warehouse::bookkeeping::failures;
 use landfall::warehouse::bookkeeping::load_ledger::reads;
+use landfall::warehouse::stuck;
 use serde::Serialize;
 
 use super::output::{Table, cell, emit};
@@ -91,7 +91,7 @@ pub async fn collect(d: &Deployment, args: &StatusArgs) -> Result<Status, CliErr
         }
         f.last_file = newest_manifest(d, &f.table).await?;
     }
-    let stuck = stuck_files(warehouse.as_ref()).await?;
+    let stuck = stuck::stuck_per_feed(warehouse.as_ref(), &d.store(), &d.curated_bucket).await?;
     for f in &mut feeds {
         f.files_stuck = stuck.get(&f.feed).copied().unwrap_or(0);
     }
@@ -186,23 +186,6 @@ async fn ledger_stats(w: &dyn Warehouse, now: DateTime<Utc>) -> Result<BTreeMap<
                     ..FeedStatus::default()
                 },
             ))
-        })
-        .collect())
-}
-
-/// Per feed: the files `landfall.failures` holds that no load settled since
-/// (`landfall file` tells each one's error).
-async fn stuck_files(w: &dyn Warehouse) -> Result<BTreeMap<String, u64>, CliError> {
-    let Some(rows) = w.query_if_present(&failures::reads::stuck_per_feed()).await? else {
-        // No load has failed on this warehouse yet.
-        return Ok(BTreeMap::new());
-    };
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let feed = r.first().cloned().flatten()?;
-            let n = r.get(1).cloned().flatten()?.parse().ok()?;
-            Some((feed, n))
         })
         .collect())
 }

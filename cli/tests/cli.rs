@@ -590,6 +590,48 @@ async fn an_older_version_loaded_after_a_newer_one_is_superseded_in_landfall_fil
     assert!(verdict.starts_with("superseded in public.crm_contacts") && verdict.contains("newer version"), "{verdict}");
 }
 
+/// A file parse-file fails on (the table's column map is not a column map:
+/// an operator's edit gone wrong) never gets a manifest; `landfall file`
+/// still says why and how often, from the record parse-file left in the
+/// curated bucket, and `status` counts it stuck.
+#[tokio::test]
+async fn a_file_parse_file_failed_on_shows_its_error_and_attempts_in_landfall_file() {
+    let s = Stack::start().await;
+    let map_key = "_columns/crm_contacts.json";
+    let map = s.s3.get_object().bucket(&s.stack.curated_bucket).key(map_key).send().await.ok();
+    let map = match map {
+        Some(o) => Some(o.body.collect().await.map(|b| b.into_bytes().to_vec()).unwrap_or_default()),
+        None => None,
+    };
+    let put_map = |body: Vec<u8>| {
+        s.s3.put_object().bucket(&s.stack.curated_bucket).key(map_key).body(ByteStream::from(body)).send()
+    };
+    put_map(b"not a column map".to_vec()).await.unwrap();
+    let key = format!("{}contacts.csv", unique("crm/"));
+    s.put(&key, "id,name\n1,a\n").await;
+    s.pump();
+    let file = json_of(&run(bin().args(["file", &key, "--json"])));
+    let status = json_of(&run(bin().args(["status", "--feed", "crm_contacts", "--json"])));
+    match map {
+        Some(body) => drop(put_map(body).await),
+        None => drop(s.s3.delete_object().bucket(&s.stack.curated_bucket).key(map_key).send().await),
+    }
+    let _ = run(bin().args(["redrive", "parse-file"]));
+    s.pump();
+
+    assert_eq!(file["state"], "stuck", "{file}");
+    assert_eq!(file["failure"]["stage"], "parse-file", "{file}");
+    assert_eq!(file["failure"]["disposition"], "dead_letter", "{file}");
+    let error = file["failure"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("_columns/crm_contacts.json") && error.contains("not valid"), "{error}");
+    assert!(file["failure"]["attempts"].as_u64().is_some_and(|n| n >= 1), "{file}");
+    let verdict = file["verdict"].as_str().unwrap_or_default();
+    assert!(verdict.contains("parse-file failed") && verdict.contains("landfall redrive parse-file"), "{verdict}");
+    assert!(status["feeds"][0]["files_stuck"].as_u64().is_some_and(|n| n >= 1), "{status}");
+    let after = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(after["state"], "loaded", "redriven after the fix, the file loads and is stuck no more: {after}");
+}
+
 /// Values with quotes, backslashes and newlines, numbers, booleans and nulls:
 /// what `infer` and `preview` print in `--json` is each value as JSON, so a
 /// script reads back exactly what the file held.

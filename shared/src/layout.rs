@@ -13,6 +13,7 @@ pub const COLUMN_MAPS_PREFIX: &str = "_columns/";
 /// event, crawler or Athena query looks here; the parts move under
 /// [`TABLES_PREFIX`] once the whole file is converted, just before its manifest.
 pub const STAGING_PREFIX: &str = "_staging/";
+pub const FAILURES_PREFIX: &str = "_failures/";
 /// The rejects "feed" for landing keys that match no configured feed.
 pub const UNMATCHED_FEED: &str = "_unmatched";
 
@@ -62,6 +63,11 @@ pub fn manifest_key(table: &str, file_id: &str) -> String {
 /// columns the same way.
 pub fn column_map_key(table: &str) -> String {
     format!("{COLUMN_MAPS_PREFIX}{table}.json")
+}
+
+/// The last error parse-file met on a file (`parse_failures::ParseFailure`).
+pub fn parse_failure_key(feed: &str, file_id: &str) -> String {
+    format!("{FAILURES_PREFIX}{feed}/{file_id}.json")
 }
 
 pub fn rejects_key(feed: &str, file_id: &str) -> String {

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod monitor;
 #[cfg(feature = "http")]
 pub mod notify;
+pub mod parse_failures;
 pub mod pipeline;
 pub mod record;
 pub mod rejects;

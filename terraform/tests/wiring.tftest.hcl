@@ -330,6 +330,7 @@ run "every_function_policy_names_only_its_own_resources" {
           "arn:aws:s3:::lft-curated/_config/landfall.yaml",
           "arn:aws:s3:::lft-curated/tables/*", "arn:aws:s3:::lft-curated/_manifests/*", "arn:aws:s3:::lft-curated/_rejects/*",
           "arn:aws:s3:::lft-curated/_staging/*",
+          "arn:aws:s3:::lft-curated", "arn:aws:s3:::lft-curated/_columns/*", "arn:aws:s3:::lft-curated/_failures/*",
           "arn:aws:sqs:us-east-1:123456789012:lft-parse-file",
           "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/lft-parse-file:*",
         ]
@@ -648,6 +649,8 @@ run "monitor_feeds_runs_every_15_minutes_and_its_role_reads_only_its_secrets_and
       AsyncDeadLetter   = [["sqs:SendMessage"], ["arn:aws:sqs:us-east-1:123456789012:lft-async-failures-dlq"]]
       DataKey           = [["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"]]
       ReadConfig        = [["s3:GetObject"], ["arn:aws:s3:::lft-curated/_config/landfall.yaml"]]
+      ListOwnPrefixes   = [["s3:ListBucket"], ["arn:aws:s3:::lft-curated"]]
+      ReadParseFailures = [["s3:GetObject", "s3:GetObjectVersion"], ["arn:aws:s3:::lft-curated/_failures/*"]]
       WarehousePassword = [["secretsmanager:GetSecretValue"], ["arn:aws:secretsmanager:us-east-1:123456789012:secret:lft/warehouse-??????"]]
       SlackWebhookSecrets = [["secretsmanager:GetSecretValue"], [
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:lft/slack-webhook-??????",
@@ -655,7 +658,7 @@ run "monitor_feeds_runs_every_15_minutes_and_its_role_reads_only_its_secrets_and
       ]]
       PublishAlerts = [["sns:Publish"], ["arn:aws:sns:us-east-1:123456789012:t-alarms", "arn:aws:sns:us-east-1:123456789012:growth-alerts"]]
     }
-    error_message = "monitor-feeds reads the config, the warehouse password and the webhook secrets, and publishes to the alerts topic and the feeds' own topics; nothing else"
+    error_message = "monitor-feeds reads the config, parse-file's failure records, the warehouse password and the webhook secrets, and publishes to the alerts topic and the feeds' own topics; nothing else"
   }
   assert {
     condition = (

@@ -67,6 +67,30 @@ async fn swapped_colliding_headers_land_in_the_same_columns_in_both_files() {
     assert_eq!(rows, vec![("HOME-1", "MOBILE-1"), ("HOME-2", "MOBILE-2")]);
 }
 
+/// JSON records spell one key two ways (`Phone`, `phone `: both `phone`
+/// once normalised), in one order in the first file and the other in the
+/// second: the recorded map puts each spelling's values in its own column
+/// in both files.
+#[tokio::test]
+async fn two_spellings_of_a_json_key_keep_their_columns_whatever_order_the_records_bring_them() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_names").await;
+    let first = "{\"id\": 1, \"phone \": \"MOBILE-1\"}\n{\"id\": 2, \"Phone\": \"HOME-2\"}\n";
+    let second = "{\"id\": 3, \"Phone\": \"HOME-3\"}\n{\"id\": 4, \"phone \": \"MOBILE-4\"}\n";
+    let m1 = h.ingest("e2e/hostile-names/j1.json", "wh_hostile_names", first).await;
+    let m2 = h.ingest("e2e/hostile-names/j2.json", "wh_hostile_names", second).await;
+
+    let column_of = |m: &landfall::manifest::Manifest, source: &str| {
+        m.schema.iter().find(|c| c.source_name == source).map(|c| c.name.clone()).unwrap_or_default()
+    };
+    let (mobile, home) = (column_of(&m1, "phone "), column_of(&m1, "Phone"));
+    assert_ne!(mobile, home);
+    assert_eq!((column_of(&m2, "phone "), column_of(&m2, "Phone")), (mobile.clone(), home.clone()));
+    let q = |c: &str| format!("SELECT {c} FROM public.wh_hostile_names WHERE {c} IS NOT NULL ORDER BY id");
+    assert_eq!(h.column(&q(&mobile)).await, vec!["MOBILE-1", "MOBILE-4"]);
+    assert_eq!(h.column(&q(&home)).await, vec!["HOME-2", "HOME-3"]);
+}
+
 #[tokio::test]
 async fn a_header_that_cannot_be_mapped_without_guessing_refuses_its_file() {
     let h = Harness::start_e2e().await;
@@ -81,7 +105,7 @@ async fn a_header_that_cannot_be_mapped_without_guessing_refuses_its_file() {
 }
 
 /// One row of booleans: a byte each, so 1,503 of them fit PostgreSQL's
-/// 8,160-byte row (1,503 short strings do not, and fail the load: see the README).
+/// 8,160-byte row (1,503 short strings do not: the next test).
 fn wide_csv(prefix: &str, columns: usize) -> String {
     let header: Vec<String> = (0..columns).map(|i| format!("{prefix}{i}")).collect();
     format!("{}\n{}\n", header.join(","), vec!["true"; columns].join(","))
@@ -105,6 +129,30 @@ async fn a_file_past_the_column_limit_is_refused_and_a_normal_file_of_the_feed_l
     assert_eq!(h.scalar("SELECT count(*) FROM public.wh_hostile_wide WHERE NOT a0").await, "1");
     let failed = h.scalar("SELECT count(*) FROM landfall.failures WHERE table_name = 'public.wh_hostile_wide'");
     assert_eq!(failed.await, "0", "no load of the feed failed");
+}
+
+/// 1,200 short strings (13 KB) in one row, more than a PostgreSQL page
+/// holds: that row is rejected with its line and why, the file's narrow
+/// rows load, and nothing is dead-lettered.
+#[tokio::test]
+async fn a_row_wider_than_a_postgresql_page_is_rejected_and_the_rest_of_its_file_loads() {
+    let h = Harness::start_e2e().await;
+    fresh(&h, "wh_hostile_wide").await;
+    let header: Vec<String> = (0..1200).map(|i| format!("w{i}")).collect();
+    let full = vec!["abcdefghij"; 1200].join(",");
+    let narrow = |v: &str| format!("{v}{}", ",".repeat(1199));
+    let csv = format!("{}\n{}\n{full}\n{}\n", header.join(","), narrow("one"), narrow("three"));
+    h.ingest("e2e/hostile-wide/too-wide.csv", "wh_hostile_wide", csv).await;
+
+    let ledger = statuses(&h, "wh_hostile_wide").await;
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(h.column("SELECT w0 FROM public.wh_hostile_wide ORDER BY _landfall_row").await, vec!["one", "three"]);
+    let detail: serde_json::Value = serde_json::from_str(&ledger[0].1).unwrap_or_default();
+    let rejects = h.rejects(detail["load_rejects"].as_str().unwrap_or_default()).await;
+    assert_eq!(rejects.iter().map(|r| r.line).collect::<Vec<_>>(), vec![Some(3)], "{detail}");
+    assert!(rejects[0].reason.contains("row is too big for PostgreSQL"), "{}", rejects[0].reason);
+    let failed = h.scalar("SELECT count(*) FROM landfall.failures WHERE table_name = 'public.wh_hostile_wide'");
+    assert_eq!(failed.await, "0", "the load did not fail");
 }
 
 #[tokio::test]

@@ -26,10 +26,12 @@ use landfall::config::{Channels, Config, Expectations, Feed};
 use landfall::lambda::Deadline;
 use landfall::monitor::{Reconciled, evaluate, reconcile};
 use landfall::notify::AlertNotice;
+use landfall::storage::ObjectStore;
 use landfall::telemetry::Metrics;
 use landfall::warehouse::bookkeeping::feed_alerts::{BadAlertRow, parse_open_alerts};
 use landfall::warehouse::bookkeeping::feed_series::{BadRow, parse_series, window};
 use landfall::warehouse::bookkeeping::file_digests::{BadDigestRow, FeedDigest, parse_digest};
+use landfall::warehouse::stuck::stuck_per_feed;
 use landfall::warehouse::{MAX_TRANSACTION_STATEMENTS, Warehouse, WarehouseError};
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
@@ -78,9 +80,17 @@ struct FeedOutcome {
     delivery: Delivery,
 }
 
+/// Where parse-file records its failures (`landfall::parse_failures`), so
+/// the digest counts the files stuck there as well as in the warehouse.
+pub struct Curated {
+    pub store: Arc<dyn ObjectStore>,
+    pub bucket: String,
+}
+
 pub struct MonitorFeeds {
     config: Arc<Config>,
     warehouse: Arc<dyn Warehouse>,
+    curated: Curated,
     notifier: Notifier,
     /// Where notices go unless a feed names its own (`notify:`).
     defaults: Channels,
@@ -97,11 +107,12 @@ impl MonitorFeeds {
     pub fn new(
         config: Arc<Config>,
         warehouse: Arc<dyn Warehouse>,
+        curated: Curated,
         notifier: Notifier,
         defaults: Channels,
         metrics: Metrics,
     ) -> Self {
-        MonitorFeeds { config, warehouse, notifier, defaults, metrics }
+        MonitorFeeds { config, warehouse, curated, notifier, defaults, metrics }
     }
 
     /// The Lambda entry point: an SNS event is forwarded, anything else (the
@@ -249,7 +260,12 @@ impl MonitorFeeds {
             return Ok((0, Delivery::default()));
         }
         let samples = self.warehouse.query(&d.digest_samples(&run)).await?;
-        let feeds = parse_digest(&counts, &samples)?;
+        let mut feeds = parse_digest(&counts, &samples)?;
+        // The stuck counts ride along; a digest that cannot read them still goes out.
+        match stuck_per_feed(self.warehouse.as_ref(), self.curated.store.as_ref(), &self.curated.bucket).await {
+            Ok(stuck) => FeedDigest::add_stuck(&mut feeds, &stuck),
+            Err(e) => warn!(error = %e, "the digest goes without its stuck files"),
+        }
         let mut groups: BTreeMap<Channels, Vec<FeedDigest>> = BTreeMap::new();
         for f in feeds {
             for (status, n) in [("refused", f.refused), ("failed", f.failed)] {

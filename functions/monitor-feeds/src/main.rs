@@ -11,7 +11,7 @@ use landfall::secrets::SecretsManager;
 use landfall::warehouse::{self, DriverSettings, Warehouse};
 use landfall::{env, lambda, telemetry::Metrics};
 use monitor_feeds::sns::SnsPublisher;
-use monitor_feeds::{MonitorFeeds, Notifier};
+use monitor_feeds::{Curated, MonitorFeeds, Notifier};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -34,6 +34,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::sdk_config().await;
     let store = lambda::s3_store(&sdk);
     let config = lambda::config(store.as_ref()).await?;
+    let curated = Curated { store: store.clone(), bucket: env::required("LANDFALL_CURATED_BUCKET")? };
     let warehouse = Arc::new(warehouse::from_config(&config.warehouse, &sdk, store, settings).await?);
     tracing::info!(
         warehouse = %warehouse.describe(),
@@ -45,6 +46,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics = Metrics::new("landfall");
     let notifier =
         Notifier::new(Arc::new(SecretsManager::new(&sdk)), Arc::new(SnsPublisher::new(&sdk)), metrics.clone());
-    let handler = MonitorFeeds::new(config, warehouse, notifier, defaults, metrics.clone());
+    let handler = MonitorFeeds::new(config, warehouse, curated, notifier, defaults, metrics.clone());
     lambda::serve("monitor-feeds", metrics, |payload, deadline| handler.handle(payload, deadline)).await
 }

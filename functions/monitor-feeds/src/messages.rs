@@ -56,10 +56,19 @@ pub fn alert(n: &AlertNotice<'_>) -> Notice {
 }
 
 fn counts(f: &FeedDigest) -> String {
-    match (f.refused, f.failed) {
-        (r, 0) => format!("{r} refused"),
-        (0, x) => format!("{x} failed"),
-        (r, x) => format!("{r} refused, {x} failed"),
+    let parts = [(f.refused, "refused"), (f.failed, "failed"), (f.stuck, "stuck")];
+    let said: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+    if said.is_empty() { "0 refused".into() } else { said.join(", ") }
+}
+
+/// The digest's first line: what is new, then what is still stuck.
+fn headline(total: u64, stuck: u64) -> String {
+    let noun = |n: u64| if n == 1 { "file" } else { "files" };
+    let stuck_text = format!("{stuck} {} stuck (a message failed: retrying or dead-lettered)", noun(stuck));
+    match (total, stuck) {
+        (_, 0) => format!("{total} {} refused or failed since the last digest", noun(total)),
+        (0, _) => stuck_text,
+        _ => format!("{total} {} refused or failed since the last digest; {stuck_text}", noun(total)),
     }
 }
 
@@ -68,8 +77,10 @@ fn counts(f: &FeedDigest) -> String {
 /// command that shows each one's fate.
 pub fn digest(feeds: &[FeedDigest]) -> Notice {
     let total: u64 = feeds.iter().map(FeedDigest::files).sum();
+    let stuck: u64 = feeds.iter().map(|f| f.stuck).sum();
     let noun = if total == 1 { "file" } else { "files" };
-    let headline = format!(":warning: {total} {noun} refused or failed since the last digest");
+    let plain = headline(total, stuck);
+    let headline = format!(":warning: {plain}");
     let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": headline}})];
     let fields: Vec<Value> = feeds
         .iter()
@@ -85,7 +96,7 @@ pub fn digest(feeds: &[FeedDigest]) -> Notice {
             json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("and {more} more feeds")}]}),
         );
     }
-    let mut text = format!("{total} {noun} refused or failed since the last digest.\n\n");
+    let mut text = format!("{plain}.\n\n");
     for f in feeds {
         text.push_str(&format!("{}: {}\n", f.feed, counts(f)));
     }
@@ -120,10 +131,26 @@ pub fn digest(feeds: &[FeedDigest]) -> Notice {
     };
     text.push_str(&format!("\n{}\n", look.replace('`', "")));
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": look}]}));
+    let stuck_looks: Vec<String> = feeds
+        .iter()
+        .filter(|f| f.stuck > 0)
+        .take(DIGEST_FILES_SHOWN)
+        .map(|f| command("landfall files", &["--feed", &f.feed, "--status", "stuck"]))
+        .collect();
+    if !stuck_looks.is_empty() {
+        let each = stuck_looks.iter().map(|c| format!("`{}`", Mrkdwn(c))).collect::<Vec<_>>().join(" · ");
+        let line = format!("Stuck files and their errors: {each} · after the fix, `landfall redrive FUNCTION`");
+        text.push_str(&format!("Stuck files and their errors: {}\n", stuck_looks.join("; ")));
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}));
+    }
     Notice {
         what: "digest",
         slack: json!({"text": headline, "blocks": blocks}),
-        subject: format!("landfall: {total} {noun} refused or failed"),
+        subject: if total == 0 {
+            format!("landfall: {plain}")
+        } else {
+            format!("landfall: {total} {noun} refused or failed")
+        },
         text,
     }
 }
@@ -172,6 +199,7 @@ mod tests {
             feed: name.into(),
             refused,
             failed: 0,
+            stuck: 0,
             samples: (0..samples)
                 .map(|i| DigestFile {
                     status: LedgerStatus::Refused,
@@ -197,6 +225,22 @@ mod tests {
         assert!(blocks.last().unwrap()["elements"][0]["text"].as_str().unwrap().starts_with("993 more not shown"));
         assert!(n.text.contains("clicks: 998 refused\norders: 2 refused\n"), "{}", n.text);
         assert!(blocks.len() <= 50);
+    }
+
+    #[test]
+    fn a_digest_counts_each_feeds_stuck_files_and_says_how_to_see_them() {
+        let mut feeds = vec![feed("clicks", 2, 1)];
+        FeedDigest::add_stuck(&mut feeds, &[("clicks".to_owned(), 1), ("<!channel>".to_owned(), 3)].into());
+        let n = digest(&feeds);
+        assert_eq!(
+            n.slack["text"],
+            ":warning: 2 files refused or failed since the last digest; 4 files stuck (a message failed: retrying or dead-lettered)"
+        );
+        let blocks = n.slack["blocks"].as_array().unwrap();
+        assert_eq!(blocks[1]["fields"][0]["text"], "*clicks*\n2 refused, 1 stuck");
+        assert_eq!(blocks[1]["fields"][1]["text"], "*&lt;!channel&gt;*\n3 stuck");
+        let look = blocks.last().unwrap()["elements"][0]["text"].as_str().unwrap();
+        assert!(look.contains("`landfall files --feed '&lt;!channel&gt;' --status stuck`"), "{look}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use landfall::telemetry::Metrics;
 use landfall::warehouse::postgres::{LoaderSettings, PostgresTarget, PostgresWarehouse, text_rows};
 use landfall_infra::{LocalStack, NoSecrets};
 use monitor_feeds::sns::{PublishError, Publisher};
-use monitor_feeds::{MonitorFeeds, Notifier};
+use monitor_feeds::{Curated, MonitorFeeds, Notifier};
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -104,6 +104,8 @@ struct Monitor {
     handler: MonitorFeeds,
     metrics: Metrics,
     db: tokio_postgres::Client,
+    /// The curated bucket, where parse-file's failures are.
+    curated: Arc<MemoryStore>,
 }
 
 async fn monitor(database: &str, yaml: &str, webhooks: &[(&str, &MockServer)], topic: Arc<Topic>) -> Monitor {
@@ -122,8 +124,10 @@ async fn monitor(database: &str, yaml: &str, webhooks: &[(&str, &MockServer)], t
     let notifier = Notifier::new(Arc::new(secrets), topic, metrics.clone())
         .with_backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(5)));
     let defaults = Channels { slack_secret: Some("landfall/slack".into()), sns_topic: Some(DEFAULT_TOPIC.into()) };
-    let handler = MonitorFeeds::new(config, Arc::new(warehouse), notifier, defaults, metrics.clone());
-    Monitor { handler, metrics, db: client(&url).await }
+    let curated = Arc::new(MemoryStore::default());
+    let records = Curated { store: curated.clone(), bucket: "curated".into() };
+    let handler = MonitorFeeds::new(config, Arc::new(warehouse), records, notifier, defaults, metrics.clone());
+    Monitor { handler, metrics, db: client(&url).await, curated }
 }
 
 const HOURLY_FEED: &str = "feeds:\n  partner_clicks:\n    prefix: partners/\n    monitor_by: [partner_id]\n    \
@@ -403,4 +407,55 @@ async fn a_partner_value_that_is_slack_markup_and_a_key_that_is_a_command_reach_
     );
     let (_, _, email) = topic.published.lock().unwrap()[1].clone();
     assert!(email.contains("  landfall file $'s3://landing/orders/a\\x60id\\x60; rm -rf ~.csv'\n"), "{email}");
+}
+
+/// A refused file triggers the digest; the files stuck in parse-file (its
+/// record in the curated bucket) and in the load (`landfall.failures`) are
+/// counted per feed in it, the feed name escaped like any other value.
+#[tokio::test]
+async fn the_digest_counts_each_feeds_files_stuck_in_parse_file_and_in_the_load() {
+    let slack = slack_server().await;
+    let topic = Arc::new(Topic::default());
+    let m = monitor("monitor_feeds_stuck", HOURLY_FEED, &[("landfall/slack", &slack)], topic).await;
+    let now = at(12, 0);
+    m.handler.run(now - chrono::Duration::days(30), Deadline::never()).await.unwrap();
+    refused_files(&m.db, "orders", 1, now).await;
+    let d = landfall::warehouse::Dialect::Postgres;
+    let failure = landfall::warehouse::bookkeeping::failures::Failure {
+        table: "public.orders",
+        file_id: "f-load",
+        feed: "orders",
+        source_url: "s3://landing/orders/x.csv",
+        disposition: "dead_letter",
+        error: "relation is a view",
+    };
+    let mut statements = d.create_failures_tables();
+    statements.extend(d.record_failures(&[failure], "2026-12-01T11:00:00Z"));
+    m.db.batch_execute(&statements.join(";\n")).await.unwrap();
+    for (feed, id) in [("orders", "f-parse"), ("<!here>", "f-other")] {
+        let record = landfall::parse_failures::ParseFailure {
+            file_id: id.into(),
+            feed: feed.into(),
+            table: "orders".into(),
+            source_url: format!("s3://landing/{id}.csv"),
+            disposition: "retry".into(),
+            error: "throttled".into(),
+            attempts: 0,
+            failed_at: "2026-12-01T11:00:00Z".into(),
+        };
+        landfall::parse_failures::record(m.curated.as_ref(), "curated", &record).await.unwrap();
+    }
+
+    let r = m.handler.run(now, Deadline::never()).await.unwrap();
+    assert_eq!(r.digested, 1, "stuck files are counted, not digested");
+    let bodies = slack_bodies(&slack).await;
+    let digest = bodies.last().unwrap();
+    assert_eq!(
+        digest["text"],
+        ":warning: 1 file refused or failed since the last digest; 3 files stuck (a message failed: retrying or dead-lettered)"
+    );
+    let fields: Vec<&str> =
+        digest["blocks"][1]["fields"].as_array().unwrap().iter().filter_map(|f| f["text"].as_str()).collect();
+    assert_eq!(fields, vec!["*orders*\n1 refused, 2 stuck", "*&lt;!here&gt;*\n1 stuck"]);
+    assert!(!digest.to_string().contains("<!here>"), "{digest}");
 }

@@ -20,6 +20,7 @@ use landfall::events::{Notice, ObjectCreated};
 use landfall::lambda::FunctionBudget;
 use landfall::layout;
 use landfall::manifest::{FileStatus, MANIFEST_VERSION, Manifest, SourceObject};
+use landfall::parse_failures::{self, ParseFailure};
 use landfall::pipeline::{Budget, Decoded, Dispositions, NoticeHandler, Processed};
 use landfall::record::SinkError;
 use landfall::rejects::{self, Reject};
@@ -154,6 +155,10 @@ impl ParseFile {
                     ObjectProcessed { outcome: outcome.label(), detail: outcome, elapsed }.emit(&self.metrics)
                 }
                 Err(e) => ObjectFailed { disposition: e.disposition(), error: e, elapsed }.emit(&self.metrics),
+            }
+            drop(_enter);
+            if let Err(e) = &result {
+                self.record_failure(object, e).instrument(span).await;
             }
             results.push(result);
         }
@@ -315,6 +320,27 @@ impl ParseFile {
             rejected: manifest.rejected_rows,
             parts: manifest.parts.len(),
         })
+    }
+
+    /// Leaves the file's error where `landfall file` reads it
+    /// ([`parse_failures`]): the message is about to come back or go to the
+    /// dead-letter queue, and neither keeps the error. A record that cannot
+    /// be written is logged; the message fails either way.
+    async fn record_failure(&self, object: &ObjectCreated, error: &ParseError) {
+        let feed = self.config.feed_for_key(&object.key);
+        let failure = ParseFailure {
+            file_id: layout::file_id(&object.bucket, &object.key, object.etag.as_deref(), object.version_id.as_deref()),
+            feed: feed.map_or(layout::UNMATCHED_FEED, |f| f.name.as_str()).to_owned(),
+            table: feed.map(|f| f.table.clone()).unwrap_or_default(),
+            source_url: object.url(),
+            disposition: error.disposition().label().to_owned(),
+            error: error.to_string(),
+            attempts: 0,
+            failed_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        if let Err(e) = parse_failures::record(self.store.as_ref(), &self.settings.curated_bucket, &failure).await {
+            tracing::warn!(error = %e, "could not record the failure in {}", layout::FAILURES_PREFIX);
+        }
     }
 
     /// A key no feed claims: one error record, a warning and a metric, so a

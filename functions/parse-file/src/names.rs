@@ -36,7 +36,11 @@ pub struct RecordedNames {
 
 impl RecordedNames {
     pub fn rules(&self, driver: WarehouseDriver) -> NameRules {
-        NameRules { identifier_limit: driver.identifier_limit(), column_map: self.map.columns.clone() }
+        NameRules {
+            identifier_limit: driver.identifier_limit(),
+            text_limit: driver.text_limit(),
+            column_map: self.map.columns.clone(),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use landfall::events::ObjectCreated;
 use landfall::events::fixtures::{failed_ids, s3_notification, sqs_event};
 use landfall::lambda::Deadline;
 use landfall::manifest::{FileStatus, Manifest};
+use landfall::parse_failures;
 use landfall::pipeline::NoticeHandler;
 use landfall::storage::memory::{Fault, MemoryStore};
 use landfall::storage::{ObjectStore, Version};
@@ -86,6 +87,26 @@ async fn access_denied_fails_the_message_so_an_operator_sees_it() {
     let (h, _dir) = handler(store);
     let response = h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/x.csv")]), Deadline::never()).await;
     assert_eq!(failed_ids(&response), vec!["m0"]);
+}
+
+/// Neither a retried message nor a dead letter keeps its error: the file's
+/// last error and how many deliveries failed stay in `_failures/`.
+#[tokio::test]
+async fn each_failed_delivery_leaves_the_files_error_and_attempts_where_landfall_file_reads_them() {
+    let store = Arc::new(MemoryStore::default());
+    store.insert("landing", "clicks/x.csv", CSV);
+    store.fault("clicks/x.csv", Fault::Denied);
+    let (h, _dir) = handler(Arc::clone(&store));
+    for _ in 0..2 {
+        h.handle_sqs(sqs_event(&[&s3_notification("landing", "clicks/x.csv")]), Deadline::never()).await;
+    }
+    let keys = store.keys("curated", "_failures/clicks/");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let file_id = keys[0].trim_start_matches("_failures/clicks/").trim_end_matches(".json");
+    let failure = parse_failures::read(store.as_ref(), "curated", "clicks", file_id).await.unwrap().unwrap();
+    assert_eq!((failure.attempts, failure.disposition.as_str()), (2, "dead_letter"));
+    assert!(failure.error.contains("denied") && failure.source_url == "s3://landing/clicks/x.csv", "{failure:?}");
+    assert_eq!(parse_failures::stuck_per_feed(store.as_ref(), "curated").await.unwrap().get("clicks"), Some(&1));
 }
 
 /// The fault at the AWS edge that once lost a file: an answer the SDK cannot

@@ -183,6 +183,8 @@ fn archive_feed(table: &TableName, declared: Vec<DeclaredColumn>, partition_colu
         },
         declared,
         contract: SchemaContract::Freeze,
+        // The rows come out of the warehouse, so every string fits it.
+        oversize: landfall::schema::Oversize::Reject,
         primary_key: Vec::new(),
         partition_column: Some(partition_column),
         order_by: None,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::formats::{CompressionChoice, CsvOptions, FormatChoice, ReadOptions, encoding_for_label};
-use crate::schema::{DeclaredColumn, LogicalType, SchemaContract, normalize_identifier};
+use crate::schema::{DeclaredColumn, LogicalType, Oversize, SchemaContract, normalize_identifier};
 
 mod channels;
 mod expect;
@@ -119,6 +119,9 @@ struct RawFeed {
     order_by: Option<String>,
     #[serde(default)]
     schema_contract: SchemaContract,
+    /// A string longer than the warehouse stores: `reject` its row (the default) or `truncate` it.
+    #[serde(default)]
+    oversize: Oversize,
     #[serde(default)]
     parquet: RawParquet,
     /// Redshift's distribution key (a column of the feed); others ignore it.
@@ -243,6 +246,8 @@ pub struct Feed {
     pub read: ReadOptions,
     pub declared: Vec<DeclaredColumn>,
     pub contract: SchemaContract,
+    /// What a string longer than the warehouse stores gets.
+    pub oversize: Oversize,
     /// Normalised names.
     pub primary_key: Vec<String>,
     pub partition_column: Option<String>,
@@ -320,6 +325,14 @@ impl Config {
             None => WarehouseConfig::default(),
             Some(w) => validate_warehouse(w.value, w.referenced.line(), origin)?,
         };
+        for feed in &feeds {
+            check_name_lengths(feed, warehouse.driver).map_err(|message| ConfigError::Feed {
+                origin: origin.to_owned(),
+                line: feed.line,
+                feed: feed.name.clone(),
+                message,
+            })?;
+        }
         let feed_names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
         let mut sources = Vec::with_capacity(raw.sources.len());
         let mut databases = Vec::new();
@@ -451,6 +464,43 @@ fn single_byte(value: &str) -> Option<u8> {
 fn one_char(option: &str, value: &str) -> String {
     format!("csv.{option} must be one ASCII character (or \"tab\"), got {value:?}")
 }
+
+/// Names the config writes are the data engineer's, so one past the
+/// warehouse's identifier limit is refused (with the name a header of that
+/// spelling is fitted to) rather than fitted: a declared column or key
+/// fitted here and a header fitted at parse time would have to agree, and
+/// a silent change to a name someone typed hides which column is meant.
+fn check_name_lengths(feed: &Feed, driver: WarehouseDriver) -> Result<(), String> {
+    let limit = driver.identifier_limit();
+    let declared = feed.declared.iter().map(|d| ("declared column", normalize_identifier(&d.name)));
+    let keys = feed.primary_key.iter().map(|c| ("primary_key column", c.clone()));
+    let others =
+        [("partition_column", &feed.partition_column), ("order_by", &feed.order_by), ("distkey", &feed.distkey)];
+    let named = others.into_iter().filter_map(|(what, c)| c.clone().map(|c| (what, c)));
+    let sortkey = feed.sortkey.iter().map(|c| ("sortkey column", c.clone()));
+    let monitor_by = feed.monitor_by.iter().map(|c| ("monitor_by column", c.clone()));
+    let all = std::iter::once(("table", feed.table.clone())).chain(declared).chain(keys).chain(named).chain(sortkey);
+    for (what, name) in all.chain(monitor_by) {
+        if name.len() > limit {
+            let fitted = crate::schema::fit_identifier(&name, limit);
+            return Err(format!(
+                "{what} {name:?} is {} bytes; {} keeps names of at most {limit}: shorten it (a header spelt so lands in {fitted:?})",
+                name.len(),
+                match driver {
+                    WarehouseDriver::Postgres => "PostgreSQL",
+                    WarehouseDriver::Redshift => "Redshift",
+                }
+            ));
+        }
+    }
+    if feed.name.len() > FEED_NAME_MAX_BYTES {
+        return Err(format!("the feed's name is {} bytes; the ledger keeps {FEED_NAME_MAX_BYTES}", feed.name.len()));
+    }
+    Ok(())
+}
+
+/// The ledger's `feed varchar(256)`.
+const FEED_NAME_MAX_BYTES: usize = 256;
 
 fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Feed, ConfigError> {
     let bad = |message: String| ConfigError::Feed { origin: origin.to_owned(), line, feed: name.to_owned(), message };
@@ -585,6 +635,7 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         read,
         declared,
         contract: raw.schema_contract,
+        oversize: raw.oversize,
         primary_key,
         partition_column,
         order_by,

@@ -133,6 +133,36 @@ fn a_wrong_type_is_refused_with_its_line() {
 }
 
 #[test]
+fn oversize_is_reject_unless_the_feed_says_truncate_and_anything_else_is_refused_with_its_line() {
+    let yaml = "feeds:\n  a:\n    prefix: a/\n  b:\n    prefix: b/\n    oversize: truncate\n";
+    let cfg = Config::from_yaml(yaml, "landfall.yaml").unwrap();
+    let oversize: Vec<Oversize> = cfg.feeds.iter().map(|f| f.oversize).collect();
+    assert_eq!(oversize, vec![Oversize::Reject, Oversize::Truncate]);
+    let e = err("feeds:\n  a:\n    prefix: a/\n    oversize: json\n");
+    assert!(e.contains("landfall.yaml:4") && e.contains("reject") && e.contains("truncate"), "{e}");
+}
+
+/// 69 bytes: PostgreSQL keeps 63, Redshift 127.
+const LONG: &str = "how_satisfied_were_you_with_the_delivery_of_your_order_overall_1_to_5";
+
+#[test]
+fn a_config_name_past_the_warehouses_limit_is_refused_with_its_line_and_the_fitted_name() {
+    let column = format!(
+        "feeds:\n  a:\n    prefix: a/\n  b:\n    prefix: b/\n    schema:\n      - {{ name: {LONG}, type: int64 }}\n"
+    );
+    let e = err(&column);
+    assert!(e.starts_with("landfall.yaml:5: feed \"b\": declared column"), "{e}");
+    let fitted = crate::schema::fit_identifier(LONG, 63);
+    assert!(e.contains("69 bytes") && e.contains(&format!("{fitted:?}")), "{e}");
+    let table = format!("feeds:\n  a:\n    prefix: a/\n    table: {LONG}\n");
+    assert!(err(&table).contains("table \"how_satisfied"), "{}", err(&table));
+    let redshift = format!(
+        "{column}warehouse:\n  driver: redshift\n  workgroup: wg\n  database: dev\n  copy_role_arn: arn:aws:iam::123456789012:role/copy\n"
+    );
+    assert!(Config::from_yaml(&redshift, "landfall.yaml").is_ok(), "Redshift keeps 127 bytes");
+}
+
+#[test]
 fn semantic_errors_name_the_feed_and_its_line() {
     let e = err("feeds:\n  a:\n    prefix: x/\n  b:\n    prefix: y/\n    write_disposition: merge\n");
     assert_eq!(e, "landfall.yaml:5: feed \"b\": write_disposition merge needs a primary_key");

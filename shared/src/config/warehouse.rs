@@ -52,6 +52,17 @@ impl WarehouseDriver {
             WarehouseDriver::Redshift => 127,
         }
     }
+
+    /// The longest string the warehouse stores, in bytes: Redshift's
+    /// VARCHAR(65535); PostgreSQL's text takes 1 GB (which a record, at
+    /// most 64 MiB, never reaches). A feed's `oversize:` says what a longer
+    /// one gets.
+    pub fn text_limit(self) -> usize {
+        match self {
+            WarehouseDriver::Postgres => (1 << 30) - 1,
+            WarehouseDriver::Redshift => 65_535,
+        }
+    }
 }
 
 /// Where the Redshift Data API runs statements: a Serverless workgroup or a

@@ -64,12 +64,15 @@ pub struct ConvertRequest<'a> {
     pub scratch_bytes: Option<u64>,
 }
 
-/// What a file's column names must agree with.
+/// What a file's column names and strings must agree with: the
+/// warehouse's limits and the table's recorded names.
 #[derive(Debug, Clone)]
 pub struct NameRules {
     /// The warehouse's identifier limit in bytes
     /// (`WarehouseDriver::identifier_limit`).
     pub identifier_limit: usize,
+    /// The warehouse's longest string in bytes (`WarehouseDriver::text_limit`).
+    pub text_limit: usize,
     /// Source name -> column, recorded from the table's earlier files.
     pub column_map: BTreeMap<String, String>,
 }
@@ -78,7 +81,11 @@ impl NameRules {
     /// The configured warehouse's limit and no recorded names (a table's
     /// first file, or a file read on its own as `landfall infer` does).
     pub fn fresh(driver: WarehouseDriver) -> Self {
-        NameRules { identifier_limit: driver.identifier_limit(), column_map: BTreeMap::new() }
+        NameRules {
+            identifier_limit: driver.identifier_limit(),
+            text_limit: driver.text_limit(),
+            column_map: BTreeMap::new(),
+        }
     }
 }
 
@@ -111,6 +118,8 @@ fn writer_options(req: &ConvertRequest<'_>) -> WriterOptions {
     opts.dates = feed.read.dates;
     opts.identifier_limit = req.names.identifier_limit;
     opts.column_map = req.names.column_map.clone();
+    opts.text_limit = req.names.text_limit;
+    opts.oversize = feed.oversize;
     opts
 }
 
@@ -341,7 +350,7 @@ mod tests {
             "f/x.csv",
             dir.path(),
             Threads::One,
-            NameRules { identifier_limit: 63, column_map },
+            NameRules { identifier_limit: 63, text_limit: usize::MAX, column_map },
         );
         let out = convert(&b"PHONE,phone #\n1,2\n"[..], &req, Box::new(|_| Ok(()))).unwrap();
         assert_eq!(out.status, FileStatus::Refused);

@@ -25,6 +25,8 @@ pub(super) enum Cell {
     F64(f64),
     Dec(i128),
     Src(u32),
+    /// The value at a position, cut to its first `len` bytes (`oversize: truncate`).
+    Cut(u32, u32),
 }
 
 /// What one value of a record means for its column.
@@ -45,6 +47,33 @@ pub(super) enum Checked {
 pub(super) struct TextRules {
     pub(super) nulls: NullTokens,
     pub(super) dates: DateRules,
+    /// The warehouse's longest string in bytes, and what a longer one gets.
+    pub(super) text_limit: usize,
+    pub(super) oversize: Oversize,
+}
+
+/// What a string longer than the warehouse stores gets (a feed's
+/// `oversize:`; Redshift's VARCHAR holds 65,535 bytes, PostgreSQL's text 1 GB).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Oversize {
+    /// Its row is rejected with the line, column and length.
+    #[default]
+    Reject,
+    /// It is cut at the last UTF-8 boundary within the limit, and the
+    /// file's notes say how many were and where the first was.
+    Truncate,
+}
+
+/// Whether `v` is a string past `rules`' limit, and how many bytes of it fit.
+fn oversized(v: &Value<'_>, rules: &TextRules) -> Option<usize> {
+    match v {
+        Value::Text(s) | Value::Json(s) if s.len() > rules.text_limit => {
+            Some(crate::record::truncate(s, rules.text_limit).len())
+        }
+        _ => None,
+    }
 }
 
 /// Checks `v`, at `pos` in its record, against `col` without touching any
@@ -90,6 +119,21 @@ pub(super) fn check_value(
             ),
         };
     }
+    let cut = oversized(v, rules);
+    if let Some(fits) = cut
+        && (rules.oversize == Oversize::Reject || matches!(v, Value::Json(_)))
+    {
+        let len = if let Value::Text(s) | Value::Json(s) = v { s.len() } else { 0 };
+        let why =
+            if matches!(v, Value::Json(_)) { "a JSON value cannot be cut" } else { "the feed's oversize: reject" };
+        return Checked::Reject {
+            column: Some(col.name.clone()),
+            reason: format!(
+                "column {} holds a string of {len} bytes; the warehouse stores at most {} ({why}; `oversize: truncate` keeps the first {fits})",
+                col.name, rules.text_limit
+            ),
+        };
+    }
     // While buffering, inferred columns take anything: their type is
     // the join of what they hold.
     let Some(ty) = col.ty.filter(|_| col.declared || writing) else {
@@ -108,6 +152,9 @@ pub(super) fn check_value(
     let order = col.date_order.or(rules.dates.order.filter(|_| col.declared));
     let dates = DayMonth { order, two_digit_years: rules.dates.two_digit_years };
     match coerce(v, ty, col.declared, pos, dates, scratch) {
+        Some(Cell::Src(p)) if cut.is_some() => {
+            Checked::Cell(Cell::Cut(p, cut.and_then(|f| u32::try_from(f).ok()).unwrap_or(u32::MAX)))
+        }
         Some(c) => Checked::Cell(c),
         None if col.declared => {
             let ty = col.ty.map(|t| t.to_string()).unwrap_or_default();
@@ -299,6 +346,17 @@ pub(super) fn append_cell(
             }
             return Ok(len);
         }
+        (ColBuilder::Str(b), Cell::Cut(pos, len)) => {
+            let Some(Value::Text(s)) = values.get(pos as usize).map(|(_, v)| *v) else {
+                return Err(SinkError::fatal(format!("internal: value {pos} was cut but is not text")));
+            };
+            let kept = crate::record::truncate(s, len as usize);
+            b.append_value(kept);
+            if max_bytes.is_none_or(|m| len > m) {
+                *max_bytes = Some(len);
+            }
+            return Ok(kept.len());
+        }
         (ColBuilder::I64(b), Cell::I64(v)) => b.append_value(v),
         (ColBuilder::Ts(b), Cell::I64(v)) => b.append_value(v),
         (ColBuilder::Date(b), Cell::I64(v)) => b.append_value(i32::try_from(v).unwrap_or_default()),
@@ -382,5 +440,40 @@ mod tests {
             let (_, b) = read(&p.path);
             assert_eq!(b.num_rows() as u64, p.rows);
         }
+    }
+
+    /// Past the warehouse's longest string (10 bytes here), `reject` costs
+    /// the row with its line, column and length; the rest of the file loads.
+    #[test]
+    fn an_oversized_string_costs_its_row_by_default() {
+        let mut h = harness(|o| o.text_limit = 10);
+        h.csv(&["id", "note"], &[&["1", "short"], &["2", "much longer than ten"], &["3", "ok"]]);
+        let (summary, _, rejects, _dir, _) = h.finish();
+        assert_eq!((summary.rows_written, summary.rows_rejected), (2, 1));
+        assert_eq!((rejects[0].line, rejects[0].column.as_deref()), (3, Some("note")));
+        assert!(
+            rejects[0].reason.contains("holds a string of 20 bytes; the warehouse stores at most 10"),
+            "{}",
+            rejects[0].reason
+        );
+    }
+
+    /// `truncate` keeps the longest UTF-8 prefix within the limit (never half
+    /// a character) and the file's notes say how many and where.
+    #[test]
+    fn truncate_cuts_an_oversized_string_at_a_character_boundary_and_notes_it() {
+        let mut h = harness(|o| {
+            o.text_limit = 10;
+            o.oversize = Oversize::Truncate;
+        });
+        h.csv(&["id", "note"], &[&["1", "short"], &["2", "Zürich Zürich"], &["3", "ok"]]);
+        let (summary, parts, rejects, _dir, _) = h.finish();
+        assert!(rejects.is_empty());
+        let (_, b) = read(&parts[0].path);
+        let notes = crate::schema::test_support::strings(&b, "note");
+        assert_eq!(notes[1].as_deref(), Some("Zürich Z"), "9 bytes: its next character, ü, would make 11");
+        assert_eq!(summary.columns.iter().find(|c| c.name == "note").and_then(|c| c.max_bytes), Some(9));
+        let note = summary.notes.iter().find(|n| n.contains("oversize: truncate")).cloned().unwrap_or_default();
+        assert!(note.starts_with("1 string(s) longer") && note.ends_with("column note at line 3"), "{note}");
     }
 }

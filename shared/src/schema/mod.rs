@@ -20,6 +20,7 @@ pub mod types;
 pub mod values;
 pub mod writer;
 
+pub use coerce::Oversize;
 pub use column_map::{ColumnMap, MapConflict};
 pub use columns::ColumnSchema;
 pub(crate) use columns::MAX_COLUMNS;

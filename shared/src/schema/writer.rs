@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use crate::record::{LineNo, RecordSink, SinkError, Value};
 
-use super::coerce::{Cell, Checked, TextRules, check_value, render_values};
+use super::coerce::{Cell, Checked, Oversize, TextRules, check_value, render_values};
 use super::columns::{Column, ColumnSchema, Columns, MAX_COLUMNS, Slot, path_hash};
 use super::contract::{Contract, DeclaredColumn, SchemaContract};
 use super::dates::{DateOrder, DateRules};
@@ -67,6 +67,10 @@ pub struct WriterOptions {
     pub identifier_limit: usize,
     /// The table's recorded source name -> column map from earlier files.
     pub column_map: BTreeMap<String, String>,
+    /// The warehouse's longest string in bytes (`WarehouseDriver::text_limit`).
+    pub text_limit: usize,
+    /// What a longer string gets (the feed's `oversize:`).
+    pub oversize: Oversize,
 }
 
 impl WriterOptions {
@@ -94,6 +98,8 @@ impl WriterOptions {
             dates: DateRules::default(),
             identifier_limit: super::naming::MAX_IDENTIFIER_BYTES,
             column_map: BTreeMap::new(),
+            text_limit: usize::MAX,
+            oversize: Oversize::Reject,
         }
     }
 }
@@ -166,6 +172,9 @@ pub struct TableWriter {
     rows_rejected: u64,
     /// Why the file cannot be loaded at all (its header cannot be mapped).
     refusal: Option<String>,
+    /// Strings cut to the warehouse's limit (`oversize: truncate`), and the first one's line and column.
+    cut: u64,
+    first_cut: Option<(LineNo, String)>,
 }
 
 impl TableWriter {
@@ -193,11 +202,18 @@ impl TableWriter {
             days: HashSet::new(),
             max_partitions: opts.max_partitions.max(1),
             header_seen: false,
-            rules: TextRules { nulls: opts.null_tokens, dates: opts.dates },
+            rules: TextRules {
+                nulls: opts.null_tokens,
+                dates: opts.dates,
+                text_limit: opts.text_limit,
+                oversize: opts.oversize,
+            },
             render: String::new(),
             rows_written: 0,
             rows_rejected: 0,
             refusal: None,
+            cut: 0,
+            first_cut: None,
         })
     }
 
@@ -390,10 +406,24 @@ impl TableWriter {
             }
             return Ok(());
         }
+        self.count_cuts(line, values);
         let pi = self.parts.part_for(day, &mut self.columns)?;
         self.parts.append(pi, line, values, &self.columns)?;
         self.rows_written += 1;
         self.parts.roll(pi, &mut self.columns)
+    }
+
+    /// Counts the strings of a row being written that were cut, for the file's notes.
+    fn count_cuts(&mut self, line: LineNo, values: &[(usize, Value<'_>)]) {
+        for (idx, _) in values {
+            if matches!(self.columns.cell(*idx), Cell::Cut(..)) {
+                self.cut += 1;
+                if self.first_cut.is_none() {
+                    let name = self.columns.get(*idx).map(|c| c.name.clone()).unwrap_or_default();
+                    self.first_cut = Some((line, name));
+                }
+            }
+        }
     }
 
     /// Writes one day's held rows together (opening its part, closing the
@@ -432,7 +462,13 @@ impl TableWriter {
         }
         self.parts.close_all(&mut self.columns)?;
         let columns = self.columns();
-        let (notes, date_order) = self.inference.take_notes();
+        let (mut notes, date_order) = self.inference.take_notes();
+        if let Some((line, column)) = &self.first_cut {
+            notes.push(format!(
+                "{} string(s) longer than the warehouse stores were cut to {} bytes (oversize: truncate), the first in column {column} at line {line}",
+                self.cut, self.rules.text_limit
+            ));
+        }
         Ok(WriteSummary {
             added_names: self.columns.added_names(),
             columns,

@@ -19,6 +19,7 @@ pub mod postgres;
 #[cfg(feature = "redshift")]
 pub mod redshift;
 pub mod sql;
+pub mod stuck;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;

@@ -106,13 +106,28 @@ pub struct FeedDigest {
     pub feed: String,
     pub refused: u64,
     pub failed: u64,
+    /// The feed's files stuck now: a message of theirs failed and nothing
+    /// settled them (`warehouse::stuck`). Told with a digest, never its
+    /// trigger: a state, not news, and a dead letter has its own alarm.
+    pub stuck: u64,
     /// The first files, oldest first.
     pub samples: Vec<DigestFile>,
 }
 
 impl FeedDigest {
+    /// The files this digest tells for the first time.
     pub fn files(&self) -> u64 {
         self.refused + self.failed
+    }
+
+    /// Adds each feed's stuck files to its entry, or an entry of its own.
+    pub fn add_stuck(feeds: &mut Vec<FeedDigest>, stuck: &std::collections::BTreeMap<String, u64>) {
+        for (feed, n) in stuck.iter().filter(|(_, n)| **n > 0) {
+            match feeds.iter_mut().find(|f| &f.feed == feed) {
+                Some(f) => f.stuck = *n,
+                None => feeds.push(FeedDigest { feed: feed.clone(), stuck: *n, ..FeedDigest::default() }),
+            }
+        }
     }
 }
 

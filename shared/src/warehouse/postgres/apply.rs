@@ -271,7 +271,7 @@ fn rejects(load: &TableLoad, copied: &Copied, reasons: &RowReasons, states: &mut
     let mut rejects = Vec::new();
     for (file, key, row) in &copied.skipped {
         let manifest = &load.files[*file].manifest;
-        let (column, reason) = match &row.null_key {
+        let (column, reason) = match &row.reason {
             Some(reason) => (None, reason.clone()),
             None => reasons
                 .get(&(key.clone(), row.position))

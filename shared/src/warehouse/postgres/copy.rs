@@ -102,8 +102,9 @@ pub(crate) struct SkippedRow {
     pub position: u32,
     /// The source line (`_landfall_row`).
     pub line: Option<i64>,
-    /// For a null key: the column and why; `None` when the row was in `excluded`.
-    pub null_key: Option<String>,
+    /// Why the encoder left it out (a null key, a row no page can hold);
+    /// `None` when the row was in `excluded`.
+    pub reason: Option<String>,
     /// The COPY text of the row, for the rejects record.
     pub raw: String,
 }
@@ -246,7 +247,8 @@ impl<'a> PartEncoder<'a> {
                 .find(|&&i| data.get(i).is_some_and(|c| c.is_null(row)))
                 .and_then(|&i| self.columns.data.get(i))
                 .map(|c| format!("primary key column {c} is null"));
-            if null_key.is_some() || self.ctx.excluded.contains(&position) {
+            let reason = null_key.or_else(|| too_big_for_a_page(rows.min_heap_bytes(row)));
+            if reason.is_some() || self.ctx.excluded.contains(&position) {
                 out.truncate(start);
                 raw.clear();
                 rows.text(row, &tails, &mut raw);
@@ -255,7 +257,7 @@ impl<'a> PartEncoder<'a> {
                 skipped.push(SkippedRow {
                     position,
                     line: lines.and_then(|l| l.is_valid(row).then(|| l.value(row))),
-                    null_key,
+                    reason,
                     raw: String::from_utf8_lossy(&text[..cut]).into_owned(),
                 });
             } else {
@@ -304,6 +306,28 @@ struct Rows<'b, 'a> {
 }
 
 impl Rows<'_, '_> {
+    /// The least a heap tuple of this row can take after TOAST: the header
+    /// and null bitmap, then each value at its smallest (a short string in
+    /// place with its 1-byte header, a longer one as a TOAST pointer, any
+    /// other value 1 byte, alignment ignored), so a row over the limit by
+    /// this count is one PostgreSQL refuses, never one it would take.
+    fn min_heap_bytes(&self, row: usize) -> usize {
+        let cells = self.data.iter().chain([self.file, self.line]);
+        let (mut bytes, mut any_null, mut count) = (TUPLE_HEADER_BYTES, false, 4usize);
+        for c in cells {
+            count += 1;
+            bytes += match c {
+                _ if c.is_null(row) => {
+                    any_null = true;
+                    0
+                }
+                Cell::Text(a) => text_min_bytes(a.value(row).len()),
+                _ => 1,
+            };
+        }
+        if any_null { bytes + count.div_ceil(8) } else { bytes }
+    }
+
     fn text(&self, row: usize, tails: &Tails, out: &mut Vec<u8>) {
         for c in self.data {
             c.write(row, out);
@@ -326,6 +350,36 @@ impl Rows<'_, '_> {
         self.line.write_binary(row, Bin::Int, out);
         out.extend_from_slice(&tails.bin_end);
     }
+}
+
+/// PostgreSQL's largest heap tuple (`MaxHeapTupleSize`: an 8 KiB page less
+/// its header and one line pointer). A longer one fails the whole COPY
+/// with "row is too big" (SQLSTATE 54000) at a line that, with COPY's
+/// batched inserts, need not be the row's, so the encoder sets such a row
+/// aside itself, with its own line.
+const MAX_HEAP_TUPLE_BYTES: usize = 8160;
+/// A tuple's fixed header (`heap_tuple_header`, 23 bytes, aligned).
+const TUPLE_HEADER_BYTES: usize = 24;
+/// What TOAST leaves in the row of a value it moves out (`varatt_external`
+/// with its header), and the size above which it moves one at all
+/// (`MAXALIGN(TOAST_POINTER_SIZE)`).
+const TOAST_POINTER_BYTES: usize = 18;
+const TOAST_FLOOR_BYTES: usize = 24;
+
+/// The least a text value of `len` bytes takes in its row.
+fn text_min_bytes(len: usize) -> usize {
+    let stored = if len < 127 { len + 1 } else { len + 4 };
+    if stored > TOAST_FLOOR_BYTES { TOAST_POINTER_BYTES } else { stored }
+}
+
+/// The reason a row of `bytes` (at least) cannot be stored, if it cannot.
+fn too_big_for_a_page(bytes: usize) -> Option<String> {
+    (bytes > MAX_HEAP_TUPLE_BYTES).then(|| {
+        format!(
+            "row is too big for PostgreSQL: at least {bytes} bytes in a page that holds {MAX_HEAP_TUPLE_BYTES} \
+             (too many non-null columns: keep a wide, sparse part of the data as one json column)"
+        )
+    })
 }
 
 /// How one column's values are encoded for its table type, decided per batch.

@@ -278,12 +278,16 @@ fn locate(f: CopyFailure, parts: &[PartJob]) -> CopyFailure {
     }
 }
 
-/// Data exceptions (class 22) and constraint violations on a row (not
-/// null, check) carry the COPY line; anything else is the load's failure.
+/// Data exceptions (class 22), constraint violations on a row (not null,
+/// check) and a row past a program limit (54000: an index entry over a
+/// third of a page, or a row over a page the encoder's bound missed) carry
+/// the COPY line; anything else is the load's failure. Set aside like a bad
+/// value, past `MAX_ROW_RETRIES` such rows the file is refused: a recorded
+/// outcome either way, never a dead letter.
 fn classify_copy_error(table: &TableName, statement: &str, e: &tokio_postgres::Error, lines: &LineMap) -> CopyFailure {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
-        let row_level = code.starts_with("22") || matches!(code, "23502" | "23514");
+        let row_level = code.starts_with("22") || matches!(code, "23502" | "23514" | "54000");
         if row_level && let Some(at) = db.where_().and_then(copy_position) {
             let (line, column) = at;
             if let Some((part, offset)) = lines.locate(line) {

@@ -119,9 +119,34 @@ fn excluded_rows_and_null_keys_are_left_out_with_their_source_line() {
     assert_eq!(rows[0][2].as_deref(), Some(&b"s3://l/f.csv"[..]));
     assert_eq!(skipped.len(), 2);
     assert_eq!((skipped[0].position, skipped[0].line), (1, Some(3)));
-    assert_eq!(skipped[0].null_key.as_deref(), Some("primary key column id is null"));
-    assert_eq!((skipped[1].position, skipped[1].line, skipped[1].null_key.clone()), (2, Some(4), None));
+    assert_eq!(skipped[0].reason.as_deref(), Some("primary key column id is null"));
+    assert_eq!((skipped[1].position, skipped[1].line, skipped[1].reason.clone()), (2, Some(4), None));
     assert!(skipped[1].raw.starts_with("3\t2026-11-01"));
+}
+
+/// 1,000 values of 10 bytes take 11,000 bytes of a page that holds 8,160;
+/// long values would be TOASTed to 18 bytes each, so 300 of them fit.
+#[test]
+fn a_row_no_postgresql_page_can_hold_is_left_out_with_its_line_and_why() {
+    let rows = |columns: usize, value: &str| {
+        let names: Vec<String> = (0..columns).map(|i| format!("c{i}")).collect();
+        let mut cols: Vec<(&str, Arc<dyn Array>)> = names
+            .iter()
+            .map(|n| (n.as_str(), Arc::new(StringArray::from(vec![Some(value), None, None])) as Arc<dyn Array>))
+            .collect();
+        cols[0].1 = Arc::new(StringArray::from(vec![Some(value); 3]));
+        cols.extend(lineage(3));
+        let columns = CopyColumns::new(names.clone(), vec![SqlType::Text; columns], false);
+        let (_, skipped) = encode(&columns, &batch(cols), &BTreeSet::new(), &[]);
+        skipped
+    };
+    let skipped = rows(1_000, "abcdefghij");
+    assert_eq!(skipped.len(), 1, "only the full row");
+    assert_eq!(skipped[0].line, Some(2));
+    let reason = skipped[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.starts_with("row is too big for PostgreSQL: at least 11"), "{reason}");
+    assert!(rows(300, &"x".repeat(200)).is_empty());
+    assert_eq!(rows(500, &"x".repeat(200)).len(), 1);
 }
 
 #[test]
