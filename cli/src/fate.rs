@@ -254,10 +254,8 @@ async fn ledger_rows(w: &dyn Warehouse, ids: &[&str]) -> Result<BTreeMap<String,
     let mut out = BTreeMap::new();
     for chunk in ids.chunks(LEDGER_CHUNK) {
         let sql = reads::files(d, chunk);
-        let rows = match w.query(&sql).await {
-            Ok(rows) => rows,
-            Err(e) if e.to_string().contains("does not exist") => return Ok(out),
-            Err(e) => return Err(e.into()),
+        let Some(rows) = w.query_if_present(&sql).await? else {
+            return Ok(out);
         };
         for r in rows {
             let text = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
@@ -279,11 +277,9 @@ async fn ledger_rows(w: &dyn Warehouse, ids: &[&str]) -> Result<BTreeMap<String,
 async fn failure_rows(w: &dyn Warehouse, ids: &[&str]) -> Result<BTreeMap<String, Vec<LoadFailure>>, CliError> {
     let mut out: BTreeMap<String, Vec<LoadFailure>> = BTreeMap::new();
     for chunk in ids.chunks(LEDGER_CHUNK) {
-        let rows = match w.query(&failures::reads::files(w.dialect(), chunk)).await {
-            Ok(rows) => rows,
+        let Some(rows) = w.query_if_present(&failures::reads::files(w.dialect(), chunk)).await? else {
             // No load has failed on this warehouse yet.
-            Err(e) if e.to_string().contains("does not exist") => return Ok(out),
-            Err(e) => return Err(e.into()),
+            return Ok(out);
         };
         for r in rows {
             let text = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();

@@ -110,10 +110,8 @@ async fn count_held(w: &dyn Warehouse, ids: &[String]) -> Result<(usize, usize, 
     for chunk in ids.chunks(500) {
         let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
         let sql = reads::held(d, &ids);
-        let rows = match w.query(&sql).await {
-            Ok(rows) => rows,
-            Err(e) if e.to_string().contains("does not exist") => return Ok((0, 0, 0)),
-            Err(e) => return Err(e.into()),
+        let Some(rows) = w.query_if_present(&sql).await? else {
+            return Ok((0, 0, 0));
         };
         for row in rows {
             let (Some(Some(id)), Some(Some(status))) = (row.first(), row.get(1)) else { continue };

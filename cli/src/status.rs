@@ -160,11 +160,9 @@ async fn ledger_stats(w: &dyn Warehouse, now: DateTime<Utc>) -> Result<BTreeMap<
     let ts = |t: DateTime<Utc>| d.timestamptz_literal(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let (today, week) = (ts(today), ts(week));
     let sql = reads::feed_totals(d, &today, &week);
-    let rows = match w.query(&sql).await {
-        Ok(rows) => rows,
+    let Some(rows) = w.query_if_present(&sql).await? else {
         // A warehouse nothing was loaded into yet has no ledger.
-        Err(e) if e.to_string().contains("does not exist") => return Ok(BTreeMap::new()),
-        Err(e) => return Err(e.into()),
+        return Ok(BTreeMap::new());
     };
     let n = |r: &[Option<String>], i: usize| -> u64 {
         r.get(i).cloned().flatten().and_then(|v| v.parse::<f64>().ok()).map_or(0, |v| v as u64)
@@ -195,11 +193,9 @@ async fn ledger_stats(w: &dyn Warehouse, now: DateTime<Utc>) -> Result<BTreeMap<
 /// Per feed: the files `landfall.failures` holds that no load settled since
 /// (`landfall file` tells each one's error).
 async fn stuck_files(w: &dyn Warehouse) -> Result<BTreeMap<String, u64>, CliError> {
-    let rows = match w.query(&failures::reads::stuck_per_feed()).await {
-        Ok(rows) => rows,
+    let Some(rows) = w.query_if_present(&failures::reads::stuck_per_feed()).await? else {
         // No load has failed on this warehouse yet.
-        Err(e) if e.to_string().contains("does not exist") => return Ok(BTreeMap::new()),
-        Err(e) => return Err(e.into()),
+        return Ok(BTreeMap::new());
     };
     Ok(rows
         .iter()

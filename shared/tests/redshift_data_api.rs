@@ -793,3 +793,24 @@ async fn a_batch_of_3000_files_reads_the_ledger_in_statements_under_100_kb() {
     let names = fake.names();
     assert!(names.contains(&"ledger-2".to_owned()) && names.contains(&"report-2".to_owned()), "{names:?}");
 }
+
+#[tokio::test]
+async fn a_query_on_a_relation_that_does_not_exist_yet_reads_as_absent_and_other_failures_stay_errors() {
+    let (server, fake, store, _) = setup(1, FeedRules::default()).await;
+    let warehouse = driver(&server, store);
+    fake.on_submit(|_| Outcome {
+        statuses: vec!["FAILED"],
+        error: Some("ERROR: relation \"landfall.failures\" does not exist".into()),
+        query_id: 7,
+    });
+    let rows = warehouse.query_if_present("SELECT 1 FROM \"landfall\".\"failures\"").await.unwrap();
+    assert!(rows.is_none(), "a missing table is nothing recorded");
+
+    fake.on_submit(|_| Outcome {
+        statuses: vec!["FAILED"],
+        error: Some("ERROR: column \"feed\" does not exist in failures".into()),
+        query_id: 8,
+    });
+    let e = warehouse.query_if_present("SELECT feed FROM \"landfall\".\"failures\"").await.unwrap_err();
+    assert!(!e.is_undefined_table(), "a missing column is a real error: {e}");
+}

@@ -17,8 +17,8 @@ use landfall::layout;
 use landfall::pipeline::NoticeHandler;
 use landfall::rejects::{RejectKind, read_rejects};
 use landfall::secrets::SecretsManager;
-use landfall::warehouse::Dialect;
 use landfall::warehouse::postgres::PostgresTarget;
+use landfall::warehouse::Dialect;
 use landfall_tests::{Harness, warehouse};
 
 /// An S3 notification for one curated object, as S3 would send it.
@@ -490,4 +490,19 @@ async fn the_warehouse_password_comes_from_secrets_manager_by_name() {
     assert_eq!(missing.disposition(), Disposition::DeadLetter);
     assert!(missing.to_string().contains("landfall/e2e/absent: it does not exist"), "{missing}");
     let _ = sm.delete_secret().secret_id(&name).force_delete_without_recovery(true).send().await;
+}
+
+#[tokio::test]
+async fn a_query_on_a_table_that_does_not_exist_reads_as_absent_and_a_missing_column_stays_an_error() {
+    let h = Harness::start().await;
+    let absent = h.functions.warehouse.query_if_present("SELECT 1 FROM landfall.e2e_never_created").await.unwrap();
+    assert!(absent.is_none(), "SQLSTATE 42P01 is nothing recorded yet");
+    let e = h
+        .functions
+        .warehouse
+        .query_if_present("SELECT no_such_column FROM information_schema.tables")
+        .await
+        .unwrap_err();
+    assert!(!e.is_undefined_table(), "{e}");
+    assert_eq!(e.disposition(), Disposition::DeadLetter, "{e}");
 }

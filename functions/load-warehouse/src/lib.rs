@@ -277,7 +277,6 @@ impl LoadWarehouse {
     /// the dead-letter queue. Best effort: if the warehouse is what failed,
     /// this fails too, and the error is in the log and the metric above.
     async fn record_failure(&self, load: &TableLoad, e: &WarehouseError) {
-        let dialect = self.warehouse.dialect();
         let (table, error) = (load.target.plain(), e.to_string());
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let failures: Vec<Failure<'_>> = load
@@ -294,15 +293,28 @@ impl LoadWarehouse {
             .collect();
         for (i, chunk) in failures.chunks(FAILURES_PER_TRANSACTION).enumerate() {
             let name = format!("landfall-{}-failures-{i}-{}", load.load_id, chrono::Utc::now().timestamp_micros());
-            let statements = dialect.record_failures(chunk, &at);
-            if let Err(record) = self.warehouse.transaction(&TableName::failures(), &name, statements).await {
+            if let Err(record) = self.record_failures(chunk, &at, &name).await {
                 warn!(table = %table, error = %record, "could not record the failed load in landfall.failures");
                 return;
             }
         }
     }
+
+    /// One transaction of failures; the first failure a warehouse sees
+    /// creates the table, and is then recorded.
+    async fn record_failures(&self, chunk: &[Failure<'_>], at: &str, name: &str) -> Result<(), WarehouseError> {
+        let (dialect, table) = (self.warehouse.dialect(), TableName::failures());
+        match self.warehouse.transaction(&table, name, dialect.record_failures(chunk, at)).await {
+            Err(e) if e.is_undefined_table() => {
+                let create = dialect.create_failures_tables();
+                self.warehouse.transaction(&table, &format!("{name}-create"), create).await?;
+                self.warehouse.transaction(&table, &format!("{name}-again"), dialect.record_failures(chunk, at)).await
+            }
+            done => done,
+        }
+    }
 }
 
-/// Files per transaction of `record_failure`: two statements each and three
-/// to create the table must stay within the Data API's 40 per batch.
+/// Files per transaction of `record_failure`: two statements each must stay
+/// within the Data API's 40 per batch.
 const FAILURES_PER_TRANSACTION: usize = 15;

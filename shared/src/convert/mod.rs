@@ -257,18 +257,30 @@ mod tests {
     use crate::config::Config;
     use crate::rejects::read_rejects;
 
+    /// A conversion of a landing object `name` (under `s3://landing/`) that arrived on 2026-11-22.
+    pub(super) fn request<'a>(
+        feed: &'a Feed,
+        name: &'a str,
+        work_dir: &'a Path,
+        threads: Threads,
+        names: NameRules,
+    ) -> ConvertRequest<'a> {
+        ConvertRequest {
+            feed,
+            source_url: "s3://landing/f/x",
+            name,
+            arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            work_dir,
+            threads,
+            names,
+        }
+    }
+
     fn run(feeds: &str, input: &[u8]) -> Result<ConvertOutcome, ConvertError> {
         let config = Config::from_yaml(feeds, "test").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let req = ConvertRequest {
-            feed: &config.feeds[0],
-            source_url: "s3://landing/f/x.csv",
-            name: "f/x.csv",
-            arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-            work_dir: dir.path(),
-            threads: Threads::One,
-            names: NameRules::fresh(WarehouseDriver::Postgres),
-        };
+        let req =
+            request(&config.feeds[0], "f/x.csv", dir.path(), Threads::One, NameRules::fresh(WarehouseDriver::Postgres));
         let outcome = convert(input, &req, Box::new(|_| Ok(())))?;
         // Read the rejects before the scratch directory goes away.
         if let Some(path) = &outcome.rejects_file {
@@ -314,15 +326,13 @@ mod tests {
         let config = Config::from_yaml("feeds:\n  f:\n    prefix: f/\n", "test").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let column_map = [("Phone".to_owned(), "phone".to_owned())].into_iter().collect();
-        let req = ConvertRequest {
-            feed: &config.feeds[0],
-            source_url: "s3://landing/f/x.csv",
-            name: "f/x.csv",
-            arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-            work_dir: dir.path(),
-            threads: Threads::One,
-            names: NameRules { identifier_limit: 63, column_map },
-        };
+        let req = request(
+            &config.feeds[0],
+            "f/x.csv",
+            dir.path(),
+            Threads::One,
+            NameRules { identifier_limit: 63, column_map },
+        );
         let out = convert(&b"PHONE,phone #\n1,2\n"[..], &req, Box::new(|_| Ok(()))).unwrap();
         assert_eq!(out.status, FileStatus::Refused);
         assert!(out.error.as_deref().unwrap_or_default().contains("both map to column phone"), "{:?}", out.error);

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 
+use super::tests::request;
 use super::*;
 use crate::config::Config;
 use crate::rejects::read_rejects;
@@ -35,15 +36,7 @@ fn feed_config(extra: &str) -> Config {
 
 fn produce(config: &Config, name: &str, input: &[u8], threads: Threads) -> Result<Produced, ConvertError> {
     let dir = tempfile::tempdir().unwrap();
-    let req = ConvertRequest {
-        feed: &config.feeds[0],
-        source_url: "s3://landing/f/x",
-        name,
-        arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-        work_dir: dir.path(),
-        threads,
-        names: NameRules::fresh(config.warehouse.driver),
-    };
+    let req = request(&config.feeds[0], name, dir.path(), threads, NameRules::fresh(config.warehouse.driver));
     let parts: Arc<Mutex<PartBytes>> = Arc::default();
     let sink = Arc::clone(&parts);
     let on_part = Box::new(move |part: FinishedPart| {
@@ -157,15 +150,7 @@ fn a_part_that_cannot_be_handed_over_fails_the_conversion_on_two_threads() {
     let input = messy_csv();
     let dir = tempfile::tempdir().unwrap();
     for threads in [Threads::One, Threads::Two] {
-        let req = ConvertRequest {
-            feed: &config.feeds[0],
-            source_url: "s3://landing/f/x",
-            name: "f/x.csv",
-            arrival_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-            work_dir: dir.path(),
-            threads,
-            names: NameRules::fresh(config.warehouse.driver),
-        };
+        let req = request(&config.feeds[0], "f/x.csv", dir.path(), threads, NameRules::fresh(config.warehouse.driver));
         let failing =
             Box::new(|_: FinishedPart| Err(SinkError::retryable("uploading a part", std::io::Error::other("503"))));
         let err = convert(&input[..], &req, failing).unwrap_err();

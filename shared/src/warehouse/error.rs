@@ -6,6 +6,10 @@ use std::time::Duration;
 use crate::disposition::Disposition;
 use crate::storage::StorageError;
 
+/// SQLSTATE of a statement naming a table or view that does not exist
+/// (PostgreSQL's `undefined_table`; Redshift reports the same condition).
+pub const UNDEFINED_TABLE: &str = "42P01";
+
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
     /// The deployment's settings are wrong (a URL, a secret's shape).
@@ -60,6 +64,13 @@ impl WarehouseError {
             }
             WarehouseError::Timeout { .. } | WarehouseError::Scratch { .. } => Disposition::Retry,
         }
+    }
+
+    /// Whether the statement named a table that does not exist: on a
+    /// warehouse nothing was loaded into yet, landfall's own tables are
+    /// absent, which readers take as "nothing recorded".
+    pub fn is_undefined_table(&self) -> bool {
+        matches!(self, WarehouseError::Sql { code: Some(c), .. } if c == UNDEFINED_TABLE)
     }
 }
 

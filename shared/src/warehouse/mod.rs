@@ -227,6 +227,16 @@ pub trait Warehouse: Send + Sync {
         self.fetch(&TableName::ledger(), &statement_name("query"), sql).await
     }
 
+    /// A read-only query about one of landfall's own tables, `None` when the
+    /// table does not exist yet (no load, failure or alert was ever recorded).
+    async fn query_if_present(&self, sql: &str) -> Result<Option<Rows>, WarehouseError> {
+        match self.query(sql).await {
+            Ok(rows) => Ok(Some(rows)),
+            Err(e) if e.is_undefined_table() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Bookkeeping statements in one transaction (the monitor's alerts and digests).
     async fn execute(&self, statements: Vec<String>) -> Result<(), WarehouseError> {
         if statements.is_empty() {

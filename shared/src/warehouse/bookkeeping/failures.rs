@@ -40,14 +40,22 @@ impl Dialect {
         )
     }
 
+    /// The table and its schema, under the DDL lock: sent only when a
+    /// recording found the table missing (the first failure a warehouse
+    /// sees), so a failing load does not also take catalog locks.
+    pub fn create_failures_tables(self) -> Vec<String> {
+        let mut out: Vec<String> = self.ddl_lock().into_iter().collect();
+        out.push(self.create_schema(LEDGER_SCHEMA));
+        out.push(self.create_failures());
+        out
+    }
+
     /// Records one failed attempt per file: the new row counts the attempts
     /// before it, and replaces them (plain statements both dialects run in
     /// one transaction: Redshift has no upsert).
     pub fn record_failures(self, failures: &[Failure<'_>], failed_at_rfc3339: &str) -> Vec<String> {
         let t = TableName::failures();
-        let mut out: Vec<String> = self.ddl_lock().into_iter().collect();
-        out.push(self.create_schema(LEDGER_SCHEMA));
-        out.push(self.create_failures());
+        let mut out = Vec::with_capacity(failures.len() * 2);
         let at = self.timestamptz_literal(failed_at_rfc3339);
         for f in failures {
             let key = format!("table_name = {} AND file_id = {}", self.literal(f.table), self.literal(f.file_id));
@@ -112,6 +120,18 @@ mod tests {
         let insert = sql.iter().find(|s| s.starts_with("INSERT")).unwrap();
         assert!(insert.contains("COALESCE((SELECT MAX(attempts)") && insert.contains("'boom'"), "{insert}");
         assert!(sql.last().unwrap().starts_with("DELETE FROM \"landfall\".\"failures\""));
+    }
+
+    #[test]
+    fn recording_failures_sends_no_ddl_and_the_table_is_created_under_the_ddl_lock() {
+        let sql = Dialect::Postgres.record_failures(&[failure("a"), failure("b")], "2026-12-07T18:00:00Z");
+        assert_eq!(sql.len(), 4, "an INSERT and a DELETE per file: {sql:?}");
+        assert!(!sql.iter().any(|s| s.contains("CREATE") || s.contains("pg_advisory")), "{sql:?}");
+        let ddl = Dialect::Postgres.create_failures_tables();
+        assert!(
+            ddl[0].contains("pg_advisory_xact_lock") && ddl[2].starts_with("CREATE TABLE IF NOT EXISTS"),
+            "{ddl:?}"
+        );
     }
 
     #[test]

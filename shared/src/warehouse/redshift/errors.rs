@@ -53,6 +53,16 @@ pub fn retryable_statement_error(message: &str) -> bool {
     .any(|p| m.contains(p))
 }
 
+/// The SQLSTATE a failed statement's message stands for, where a reader
+/// acts on it. DescribeStatement's `Error` carries the server's message
+/// only ("ERROR: relation \"sales\" does not exist"), not its SQLSTATE:
+/// https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_DescribeStatement.html
+pub fn sqlstate_of(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    let relation = m.find("relation \"").map(|at| &m[at..]);
+    relation.filter(|r| r.contains("\" does not exist")).map(|_| crate::warehouse::error::UNDEFINED_TABLE)
+}
+
 /// Whether a failed statement is a COPY that refused data (rather than SQL or a fault).
 pub fn is_load_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
@@ -95,5 +105,12 @@ mod tests {
         assert!(!retryable_statement_error("ERROR: column \"x\" does not exist in orders"));
         assert!(is_load_error("Load into table 'landfall_raw_0' failed. Check 'sys_load_error_detail'"));
         assert!(!is_load_error("syntax error at or near"));
+    }
+
+    #[test]
+    fn a_missing_relation_is_undefined_table_and_a_missing_column_is_not() {
+        assert_eq!(sqlstate_of("ERROR: relation \"landfall.failures\" does not exist"), Some("42P01"));
+        assert_eq!(sqlstate_of("ERROR: column \"x\" does not exist in orders"), None);
+        assert_eq!(sqlstate_of("ERROR: syntax error at or near \"LOCKX\""), None);
     }
 }

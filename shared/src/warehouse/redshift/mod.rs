@@ -44,7 +44,7 @@ pub mod plan;
 
 pub use api::{ApiError, DataApi, Described, SdkDataApi, Session, StatementStatus, SubStatement};
 use errors::blame;
-pub use errors::{LoadErrorDetail, is_load_error, retryable_statement_error};
+pub use errors::{LoadErrorDetail, is_load_error, retryable_statement_error, sqlstate_of};
 use plan::{RawGroup, StagedLoad};
 
 use super::bookkeeping::load_ledger::LedgerRow;
@@ -634,11 +634,12 @@ fn api_fault(table: &TableName, operation: &str, e: ApiError) -> WarehouseError 
 
 fn statement_failure(table: &TableName, name: &str, f: &Failure) -> WarehouseError {
     let retryable = f.described.status == StatementStatus::Aborted || retryable_statement_error(&f.message);
+    let status = format!("{:?}", f.described.status).to_uppercase();
     WarehouseError::Sql {
         table: table.plain(),
         statement: name.to_owned(),
-        code: Some(format!("{:?}", f.described.status).to_uppercase()),
-        message: format!("{}: {}", format!("{:?}", f.described.status).to_uppercase(), f.message),
+        code: Some(sqlstate_of(&f.message).map_or_else(|| status.clone(), str::to_owned)),
+        message: format!("{status}: {}", f.message),
         retryable,
     }
 }
