@@ -58,8 +58,11 @@ struct Simulator {
     denied: Mutex<HashSet<(String, String, String)>>,
 }
 
-impl Respond for Arc<Simulator> {
+struct SimulatorHttp(Arc<Simulator>);
+
+impl Respond for SimulatorHttp {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        let sim = &self.0;
         let form: BTreeMap<String, String> = String::from_utf8_lossy(&req.body)
             .split('&')
             .filter_map(|kv| kv.split_once('='))
@@ -76,8 +79,8 @@ impl Respond for Arc<Simulator> {
         for action in members("ActionNames.member.") {
             for resource in members("ResourceArns.member.") {
                 let key = (role.clone(), action.clone(), resource.clone());
-                self.asked.lock().unwrap().push(key.clone());
-                let decision = if self.denied.lock().unwrap().contains(&key) { "implicitDeny" } else { "allowed" };
+                sim.asked.lock().unwrap().push(key.clone());
+                let decision = if sim.denied.lock().unwrap().contains(&key) { "implicitDeny" } else { "allowed" };
                 results.push_str(&format!(
                     "<member><EvalActionName>{action}</EvalActionName><EvalResourceName>{resource}</EvalResourceName>\
                      <EvalDecision>{decision}</EvalDecision><MatchedStatements/><MissingContextValues/></member>"
@@ -100,11 +103,13 @@ struct Functions {
     levels: Mutex<BTreeMap<String, &'static str>>,
 }
 
-impl Respond for Arc<Functions> {
+struct FunctionsHttp(Arc<Functions>);
+
+impl Respond for FunctionsHttp {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         // GET /2015-03-31/functions/{name}/configuration
         let name = req.url.path().split('/').nth(3).unwrap_or_default().to_owned();
-        let level = self.levels.lock().unwrap().get(&name).copied().unwrap_or("INFO");
+        let level = self.0.levels.lock().unwrap().get(&name).copied().unwrap_or("INFO");
         let body = json!({
             "FunctionName": name,
             "FunctionArn": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"),
@@ -115,7 +120,10 @@ impl Respond for Arc<Functions> {
 }
 
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"].as_array().and_then(|c| c.iter().find(|c| c["check"] == name)).unwrap_or_else(|| panic!("{name} is reported: {report}"))
+    report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["check"] == name))
+        .unwrap_or_else(|| panic!("{name} is reported: {report}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,9 +132,9 @@ async fn doctor_on_a_deployment_checks_each_role_and_log_level_and_names_the_fix
     let simulator = Arc::new(Simulator::default());
     let functions = Arc::new(Functions::default());
     let iam = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(simulator.clone()).mount(&iam).await;
+    Mock::given(method("POST")).respond_with(SimulatorHttp(simulator.clone())).mount(&iam).await;
     let lambda = MockServer::start().await;
-    Mock::given(method("GET")).respond_with(functions.clone()).mount(&lambda).await;
+    Mock::given(method("GET")).respond_with(FunctionsHttp(functions.clone())).mount(&lambda).await;
 
     // The stack's outputs, as a deployment with its functions gives them.
     let dir = tempfile::tempdir().unwrap();
@@ -181,7 +189,10 @@ async fn doctor_on_a_deployment_checks_each_role_and_log_level_and_names_the_fix
     let bad = report(&bad);
     let access = check(&bad, "access parse-file");
     assert_eq!(access["verdict"], "fail");
-    assert!(access["detail"].as_str().unwrap().contains(&format!("s3:GetObject on {orders} (implicitDeny)")), "{access}");
+    assert!(
+        access["detail"].as_str().unwrap().contains(&format!("s3:GetObject on {orders} (implicitDeny)")),
+        "{access}"
+    );
     assert!(access["fix"].as_str().unwrap().starts_with("terraform apply"), "{access}");
     let logs = check(&bad, "log-level monitor-feeds");
     assert_eq!(logs["verdict"], "fail");

@@ -31,7 +31,8 @@ fn need(actions: &[&'static str], resource: String) -> Need {
 /// `arn:<partition>:iam::<account>:role/<name>` -> (partition, account, name).
 pub(crate) fn role_parts(role_arn: &str) -> Option<(&str, &str, &str)> {
     let mut it = role_arn.splitn(6, ':');
-    let (_, partition, _, _, account, resource) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+    let (_, partition, _, _, account, resource) =
+        (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
     let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
     Some((partition, account, name))
 }
@@ -151,12 +152,7 @@ struct Denied {
 }
 
 /// The `access <function>` check of one role.
-pub(crate) async fn check(
-    iam: &aws_sdk_iam::Client,
-    function: &str,
-    role_arn: &str,
-    needs: &[Need],
-) -> Check {
+pub(crate) async fn check(iam: &aws_sdk_iam::Client, function: &str, role_arn: &str, needs: &[Need]) -> Check {
     let name = format!("access {function}");
     let mut denied = Vec::new();
     for n in needs {

@@ -133,7 +133,13 @@ fn grant(n: &Privilege, user: &str) -> String {
 }
 
 /// The check of one function. `user` None: the user the CLI connects as.
-pub(crate) async fn check(w: &dyn Warehouse, function: &str, user: Option<&str>, schema: &str, cli_user: &str) -> Check {
+pub(crate) async fn check(
+    w: &dyn Warehouse,
+    function: &str,
+    user: Option<&str>,
+    schema: &str,
+    cli_user: &str,
+) -> Check {
     let name = format!("grants {function}");
     let needs = needed(function, schema);
     let shown = user.unwrap_or(cli_user);
@@ -148,7 +154,10 @@ pub(crate) async fn check(w: &dyn Warehouse, function: &str, user: Option<&str>,
         return Check::fail(
             name,
             format!("{shown} does not exist in the warehouse"),
-            format!("CREATE USER {} PASSWORD DISABLE; then the grants of docs/first-deploy.md section 3", quote_ident(shown)),
+            format!(
+                "CREATE USER {} PASSWORD DISABLE; then the grants of docs/first-deploy.md section 3",
+                quote_ident(shown)
+            ),
         );
     }
     let missing: Vec<String> =
@@ -166,10 +175,10 @@ mod tests {
 
     #[test]
     fn a_serverless_warehouse_without_a_secret_is_one_user_per_role() {
-        let yaml = "version: 1\nwarehouse:\n  driver: redshift\n  workgroup: wg\n  database: dev\n  copy_role_arn: arn:aws:iam::1:role/copy\nfeeds: []\n";
+        let yaml = "version: 1\nwarehouse:\n  driver: redshift\n  workgroup: wg\n  database: dev\n  copy_role_arn: arn:aws:iam::1:role/copy\nfeeds: {}\n";
         let config = Config::from_yaml(yaml, "t").unwrap();
         assert_eq!(user_of(&config, Some("landfall-prod-run-job")).as_deref(), Some("IAMR:landfall-prod-run-job"));
-        assert_eq!(user_of(&Config::from_yaml("version: 1\nfeeds: []\n", "t").unwrap(), Some("r")), None);
+        assert_eq!(user_of(&Config::from_yaml("version: 1\nfeeds: {}\n", "t").unwrap(), Some("r")), None);
     }
 
     #[test]

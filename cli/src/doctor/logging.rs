@@ -31,7 +31,9 @@ pub(crate) async fn check(lambda: &aws_sdk_lambda::Client, function: &str, funct
     match level {
         Some(level) if format == "JSON" && !KEEPS_INFO.contains(&level.as_str()) => Check::fail(
             name,
-            format!("{function_name} filters its logs at {level}: Lambda drops the metric lines, so the dashboard is empty and the alarms on them never fire"),
+            format!(
+                "{function_name} filters its logs at {level}: Lambda drops the metric lines, so the dashboard is empty and the alarms on them never fire"
+            ),
             format!(
                 "terraform apply (it keeps Lambda's filter at INFO and filters the function's own logs with log_level), \
                  or aws lambda update-function-configuration --function-name {function_name} \
@@ -40,7 +42,10 @@ pub(crate) async fn check(lambda: &aws_sdk_lambda::Client, function: &str, funct
         ),
         level => Check::pass(
             name,
-            format!("{function_name}: {format} logs, application level {}", level.unwrap_or_else(|| "unfiltered".into())),
+            format!(
+                "{function_name}: {format} logs, application level {}",
+                level.unwrap_or_else(|| "unfiltered".into())
+            ),
         ),
     }
 }

@@ -155,7 +155,9 @@ async fn config_check(d: &Deployment, path: Option<PathBuf>) -> Check {
 async fn deployed_checks(d: &Deployment) -> Vec<Check> {
     let config = match d.config().await {
         Ok(c) => c,
-        Err(e) => return vec![Check::fail("warehouse", format!("the deployed config: {e}"), "see the config check".into())],
+        Err(e) => {
+            return vec![Check::fail("warehouse", format!("the deployed config: {e}"), "see the config check".into())];
+        }
     };
     let mut checks = Vec::new();
     let (check, connected) = warehouse_check(d, &config).await;

@@ -56,7 +56,11 @@ async fn read_target(d: &Deployment, rs: &RedshiftConfig) -> Result<Target, Stri
             let cluster = out.clusters().first().ok_or_else(|| format!("cluster {c} not found"))?;
             Ok(Target {
                 describe: format!("cluster {c}"),
-                attached_roles: cluster.iam_roles().iter().filter_map(|r| r.iam_role_arn().map(str::to_owned)).collect(),
+                attached_roles: cluster
+                    .iam_roles()
+                    .iter()
+                    .filter_map(|r| r.iam_role_arn().map(str::to_owned))
+                    .collect(),
                 enhanced_vpc_routing: cluster.enhanced_vpc_routing().unwrap_or(false),
                 vpc_id: cluster.vpc_id().map(str::to_owned),
             })
@@ -204,7 +208,10 @@ fn percent_decode(s: &str) -> String {
 
 async fn s3_route(d: &Deployment, target: &Target) -> Check {
     if !target.enhanced_vpc_routing {
-        return Check::pass(S3_ROUTE, format!("{}: enhanced VPC routing is off; COPY and UNLOAD reach S3 directly", target.describe));
+        return Check::pass(
+            S3_ROUTE,
+            format!("{}: enhanced VPC routing is off; COPY and UNLOAD reach S3 directly", target.describe),
+        );
     }
     let Some(vpc) = &target.vpc_id else {
         return Check::fail(
@@ -232,19 +239,30 @@ async fn s3_route(d: &Deployment, target: &Target) -> Check {
         }
     };
     if gateway {
-        return Check::pass(S3_ROUTE, format!("{}: enhanced VPC routing through {s3}'s gateway endpoint in {vpc}", target.describe));
+        return Check::pass(
+            S3_ROUTE,
+            format!("{}: enhanced VPC routing through {s3}'s gateway endpoint in {vpc}", target.describe),
+        );
     }
     let nat = ec2.describe_nat_gateways().filter(by_vpc).send().await;
-    let nat = nat.map(|o| o.nat_gateways().iter().any(|n| n.state().map(|s| s.as_str()) == Some("available"))).unwrap_or(false);
+    let nat = nat
+        .map(|o| o.nat_gateways().iter().any(|n| n.state().map(|s| s.as_str()) == Some("available")))
+        .unwrap_or(false);
     if nat {
         return Check::pass(
             S3_ROUTE,
-            format!("{}: enhanced VPC routing; {vpc} has a NAT gateway (its subnets' routes to it are not checked)", target.describe),
+            format!(
+                "{}: enhanced VPC routing; {vpc} has a NAT gateway (its subnets' routes to it are not checked)",
+                target.describe
+            ),
         );
     }
     Check::fail(
         S3_ROUTE,
-        format!("{}: enhanced VPC routing is on and {vpc} has no S3 gateway endpoint or NAT: COPY and UNLOAD hang", target.describe),
+        format!(
+            "{}: enhanced VPC routing is on and {vpc} has no S3 gateway endpoint or NAT: COPY and UNLOAD hang",
+            target.describe
+        ),
         format!(
             "aws ec2 create-vpc-endpoint --vpc-id {vpc} --service-name {s3} --route-table-ids <the subnets' route tables> \
              (or redshift.serverless.s3_endpoint in Terraform), or turn enhanced VPC routing off"
