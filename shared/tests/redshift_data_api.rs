@@ -547,19 +547,32 @@ async fn on_a_provisioned_cluster_the_load_errors_are_matched_by_stl_query_id_no
             *once.lock().unwrap() = true;
             return Outcome {
                 statuses: vec!["FAILED"],
-                error: Some("ERROR: Load into table 'landfall_raw_0' failed. Check 'stl_load_errors' system table for details.".into()),
+                error: Some(
+                    "ERROR: Load into table 'landfall_raw_0' failed. Check 'stl_load_errors' system table for details."
+                        .into(),
+                ),
                 query_id: 4242,
             };
         }
         finishes()
     });
-    let ours = move |part: &str| vec![vec![json!(part), json!(3), json!("id"), json!("int8"), json!("Overflow for type bigint")]];
+    let ours = move |part: &str| {
+        vec![vec![json!(part), json!(3), json!("id"), json!("int8"), json!("Overflow for type bigint")]]
+    };
     let recorded = ledger_rows(&load, |i| if i == 1 { "refused" } else { "loaded" });
     fake.on_query(move |sql| {
         if sql.contains("sys_load_error_detail") && sql.contains("query_id = 4242") {
-            return vec![vec![json!("s3://elsewhere/other-table.csv"), json!(1), json!("x"), json!("int4"), json!("not ours")]];
+            return vec![vec![
+                json!("s3://elsewhere/other-table.csv"),
+                json!(1),
+                json!("x"),
+                json!("int4"),
+                json!("not ours"),
+            ]];
         }
-        if (sql.contains("stl_load_errors") && sql.contains("query = 4242")) || sql.contains("FROM stl_query WHERE query = 4242") {
+        if (sql.contains("stl_load_errors") && sql.contains("query = 4242"))
+            || sql.contains("FROM stl_query WHERE query = 4242")
+        {
             return ours(&bad_part);
         }
         if sql.contains("svv_columns") {
@@ -573,7 +586,10 @@ async fn on_a_provisioned_cluster_the_load_errors_are_matched_by_stl_query_id_no
     let cluster = RedshiftEndpoint::Cluster("analytics-cluster".into());
     let report = driver_on(&server, store, cluster).load(&load).await.unwrap();
     let refused = report.files.iter().find(|f| f.status == LedgerStatus::Refused).expect("the bad file is set aside");
-    assert!(refused.reason.as_deref().unwrap().contains("row 3 column id (int8): Overflow for type bigint"), "{refused:?}");
+    assert!(
+        refused.reason.as_deref().unwrap().contains("row 3 column id (int8): Overflow for type bigint"),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

@@ -17,8 +17,8 @@ use landfall::layout;
 use landfall::pipeline::NoticeHandler;
 use landfall::rejects::{RejectKind, read_rejects};
 use landfall::secrets::SecretsManager;
-use landfall::warehouse::postgres::PostgresTarget;
 use landfall::warehouse::Dialect;
+use landfall::warehouse::postgres::PostgresTarget;
 use landfall_tests::{Harness, warehouse};
 
 /// An S3 notification for one curated object, as S3 would send it.
