@@ -12,7 +12,7 @@
 //! which no evaluator of the role's own documents can see. Resource policies
 //! (bucket or key policies) are not part of it.
 
-use landfall::config::{Config, WarehouseDriver};
+use landfall::config::{Config, RedshiftEndpoint, WarehouseDriver};
 use landfall::layout::parse_s3_url;
 
 use super::{Check, Deployment};
@@ -106,15 +106,18 @@ pub(crate) fn needs(
     }
     // The Data API on a cluster: its ARN is known from the name (a
     // workgroup's holds its id, which the redshift check reads).
-    if matches!(function, "load-warehouse" | "monitor-feeds") && config.warehouse.driver == WarehouseDriver::Redshift {
-        if let Some(landfall::config::RedshiftEndpoint::Cluster(c)) =
-            config.warehouse.redshift.as_ref().map(|r| r.endpoint.clone())
-        {
-            out.push(need(
-                &["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"],
-                format!("arn:{p}:redshift:{}:{account}:cluster:{c}", d.region),
-            ));
-        }
+    let cluster = config.warehouse.redshift.as_ref().and_then(|r| match &r.endpoint {
+        RedshiftEndpoint::Cluster(c) => Some(c.clone()),
+        RedshiftEndpoint::Workgroup(_) => None,
+    });
+    if matches!(function, "load-warehouse" | "monitor-feeds")
+        && config.warehouse.driver == WarehouseDriver::Redshift
+        && let Some(c) = cluster
+    {
+        out.push(need(
+            &["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"],
+            format!("arn:{p}:redshift:{}:{account}:cluster:{c}", d.region),
+        ));
     }
     out
 }

@@ -163,12 +163,11 @@ impl Fake {
                 let who = rest.split_once(" TO ").unwrap().1;
                 let (kind, name) = who.split_once(' ').unwrap_or(("USER", who));
                 grants.push((privilege.into(), name.trim_matches('"').into(), kind.to_lowercase()));
-            } else if sql.starts_with("DROP TABLE \"") && sql.contains("__landfall_old") {
-                if let Some(view) = self.bound_views.lock().unwrap().first() {
-                    return Err(format!(
-                        "ERROR: cannot drop table {sql} because other objects depend on it: view {view}"
-                    ));
-                }
+            } else if sql.starts_with("DROP TABLE \"")
+                && sql.contains("__landfall_old")
+                && let Some(view) = self.bound_views.lock().unwrap().first()
+            {
+                return Err(format!("ERROR: cannot drop table {sql} because other objects depend on it: view {view}"));
             }
         }
         *self.grants.lock().unwrap() = grants;
