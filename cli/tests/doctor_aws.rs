@@ -30,27 +30,6 @@ fn role_arn(function: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/landfall-local-{function}")
 }
 
-/// `a%3Ab+c` -> `a:b c` (application/x-www-form-urlencoded).
-fn form_decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match (b[i], b.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
-            (b'%', Some(x)) => {
-                out.push(x);
-                i += 3;
-            }
-            (x, _) => {
-                out.push(x);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The policy simulator: every (role, action, resource) asked, and the ones denied.
 #[derive(Default)]
 struct Simulator {
@@ -63,11 +42,7 @@ struct SimulatorHttp(Arc<Simulator>);
 impl Respond for SimulatorHttp {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let sim = &self.0;
-        let form: BTreeMap<String, String> = String::from_utf8_lossy(&req.body)
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (form_decode(k), form_decode(v)))
-            .collect();
+        let form: BTreeMap<String, String> = form_urlencoded::parse(&req.body).into_owned().collect();
         if form.get("Action").map(String::as_str) != Some("SimulatePrincipalPolicy") {
             return ResponseTemplate::new(400).set_body_string("only SimulatePrincipalPolicy is faked");
         }

@@ -156,7 +156,7 @@ async fn copy_role(d: &Deployment, rs: &RedshiftConfig, target: &Target) -> Chec
 /// document URL-encoded (GetRole, `AssumeRolePolicyDocument`:
 /// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html>).
 pub(crate) fn redshift_may_assume(document: &str) -> Result<Vec<String>, String> {
-    let decoded = percent_decode(document);
+    let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
     let policy: Value = serde_json::from_str(&decoded).map_err(|e| format!("its trust policy is not JSON: {e}"))?;
     let list = |v: &Value| -> Vec<String> {
         match v {
@@ -183,27 +183,6 @@ fn list_of(v: &Value) -> Vec<Value> {
         Value::Null => Vec::new(),
         other => vec![other.clone()],
     }
-}
-
-/// `%XX` escapes decoded (a document that is plain JSON passes unchanged).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn s3_route(d: &Deployment, target: &Target) -> Check {
