@@ -106,9 +106,18 @@ pub(crate) fn query(d: Dialect, user: Option<&str>, needs: &[Privilege]) -> Stri
                 ),
                 On::Table => {
                     let (s, t) = n.object.split_once('.').unwrap_or(("public", &n.object));
+                    // Without USAGE on its schema the name cannot even be
+                    // looked up (PostgreSQL: permission denied for schema),
+                    // and the table is out of reach anyway (a CASE, since
+                    // AND does not fix the order of evaluation).
                     (
                         format!("EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = {} AND tablename = {})", d.literal(s), d.literal(t)),
-                        format!("has_table_privilege({who}{}, '{}')", d.literal(&n.object), n.privilege),
+                        format!(
+                            "CASE WHEN has_schema_privilege({who}{}, 'USAGE') THEN has_table_privilege({who}{}, '{}') ELSE FALSE END",
+                            d.literal(s),
+                            d.literal(&n.object),
+                            n.privilege
+                        ),
                     )
                 }
             };
