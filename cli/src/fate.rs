@@ -32,7 +32,7 @@ pub struct FilesArgs {
     /// Only files that landed since: a date (2026-11-24), an RFC 3339 time, or an age (36h, 7d).
     #[arg(long, value_parser = parse_since)]
     pub since: Option<DateTime<Utc>>,
-    /// Only files in this state: loaded, partial, failed, refused, parsed (waiting for the load),
+    /// Only files in this state: loaded, partial, failed, refused, empty, parsed (waiting for the load),
     /// pending (not parsed yet), unmatched (no feed claims the key), stuck (its load failed:
     /// retrying or dead-lettered).
     #[arg(long)]
@@ -131,8 +131,8 @@ pub struct Fate {
     pub feed: Option<String>,
     pub table: Option<String>,
     pub file_id: String,
-    /// loaded, partial, failed, refused (the ledger's word, or refused by
-    /// parse-file before any load); parsed (a
+    /// loaded, partial, failed, refused, empty (the ledger's word, or what
+    /// parse-file said before any load); parsed (a
     /// manifest, no ledger row yet); pending (no manifest yet); unmatched.
     pub state: String,
     pub parsed: Option<Parsed>,
@@ -163,8 +163,9 @@ impl Fate {
         } else if self.failure.is_some() {
             self.state = "stuck".into();
         } else if let Some(p) = &self.parsed {
-            // A file parse-file refused loads nothing; waiting for the loader would mislead.
-            self.state = if p.status == "refused" { "refused" } else { "parsed" }.into();
+            // A file parse-file refused, or found empty, loads nothing; waiting for the loader would mislead.
+            self.state =
+                if matches!(p.status.as_str(), "refused" | "empty") { p.status.as_str() } else { "parsed" }.into();
         }
     }
 }
@@ -439,6 +440,9 @@ async fn verdict(d: &Deployment, f: &Fate, parts: &[PartState]) -> String {
             l.loaded_at,
             if l.rows_rejected > 0 { "; `landfall rejects` shows the bad rows" } else { "" }
         ),
+        ("empty", _, _) => {
+            "empty: the file holds no data (no bytes, or only whitespace); nothing to load and nothing wrong".into()
+        }
         ("refused", _, Some(p)) if p.status == "refused" => format!(
             "refused by parse-file, nothing of it loads: {}; fix the file or the feed, then `{}`",
             p.error.clone().or(reason).unwrap_or_else(|| "see the rejects".into()),

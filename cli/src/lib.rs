@@ -13,6 +13,7 @@ pub mod invoke;
 pub mod jobs;
 pub mod local;
 pub mod output;
+pub mod packaging;
 pub mod redrive;
 pub mod replay;
 pub mod status;
@@ -123,6 +124,12 @@ pub enum Command {
     Drop(local::DropArgs),
     /// Local stack: what the curated bucket, the catalog and the warehouse hold.
     Summary,
+    /// Print a shell completion script: `landfall completions bash > /etc/bash_completion.d/landfall`.
+    Completions(packaging::CompletionsArgs),
+    /// Write man pages (landfall.1 and one per subcommand) into a directory.
+    Man(packaging::ManArgs),
+    /// Print the JSON Schema of landfall.yaml (committed as config/landfall.schema.json for editors).
+    ConfigSchema,
 }
 
 /// Runs one parsed command line.
@@ -149,6 +156,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pump(a) => local::pump(&a).await,
         Command::Drop(a) => local::drop_file(&a).await,
         Command::Summary => local::summary().await,
+        Command::Completions(a) => packaging::completions(&a),
+        Command::Man(a) => packaging::man(&a),
+        Command::ConfigSchema => packaging::config_schema(),
     }
 }
 

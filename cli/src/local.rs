@@ -10,6 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::Utc;
 use landfall::config::{Config, Feed};
 use landfall::convert::{ConvertRequest, NameRules, convert};
+use landfall::formats::JsonLayout;
 use landfall::lambda::Deadline;
 use landfall::layout;
 use landfall::manifest::{DetectedInput, FileStatus, Manifest};
@@ -197,6 +198,10 @@ pub struct Inspection {
     pub rejects: Vec<Reject>,
     /// infer only: a feed block for config/landfall.yaml.
     pub feed_block: Option<String>,
+    /// infer only: where a JSON file read as one row keeps its records
+    /// (`{ records: features }`, `{ keyed_by: id }`), applied and pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
 }
 
 /// Runs the parse pipeline on a local file for a feed, into a scratch
@@ -253,6 +258,7 @@ fn inspect(path: &Path, feed: &Feed, names: NameRules, sample_rows: usize) -> Re
         sample,
         rejects,
         feed_block: None,
+        json: None,
     })
 }
 
@@ -332,11 +338,17 @@ fn feed_block(name: &str, i: &Inspection) -> String {
         if let Some(n) = input.skip_rows {
             csv.push(format!("skip_rows: {n}"));
         }
+        if let Some(n) = input.header_rows {
+            csv.push(format!("header_rows: {n}"));
+        }
         if input.skip_initial_space == Some(true) {
             csv.push("skip_initial_space: true".to_owned());
         }
         if !csv.is_empty() {
             out.push_str(&format!("    csv: {{ {} }}\n", csv.join(", ")));
+        }
+        if let Some(json) = &i.json {
+            out.push_str(&format!("    json: {json}\n"));
         }
         if !input.encoding.eq_ignore_ascii_case("utf-8") {
             out.push_str(&format!("    encoding: {}\n", input.encoding));
@@ -346,13 +358,15 @@ fn feed_block(name: &str, i: &Inspection) -> String {
             out.push_str(&format!("    dates: {{ order: {} }}\n", order.as_str()));
         }
     }
+    // Only a column the config can name: a nested JSON path's `a__b` normalizes to `a_b`.
     if let Some(c) = i.schema.iter().find(|c| {
-        matches!(
-            c.data_type,
-            landfall::schema::LogicalType::Date
-                | landfall::schema::LogicalType::Timestamp
-                | landfall::schema::LogicalType::TimestampTz
-        )
+        landfall::schema::normalize_identifier(&c.name) == c.name
+            && matches!(
+                c.data_type,
+                landfall::schema::LogicalType::Date
+                    | landfall::schema::LogicalType::Timestamp
+                    | landfall::schema::LogicalType::TimestampTz
+            )
     }) {
         out.push_str(&format!("    partition_column: {}\n", c.name));
     }
@@ -375,12 +389,13 @@ fn render_inspection(i: &Inspection) -> String {
     }
     if let Some(input) = &i.input {
         out.push_str(&format!(
-            "\ndetected: {}{}{}{}{}, {} compression, {} encoding, {} bytes decoded",
+            "\ndetected: {}{}{}{}{}{}, {} compression, {} encoding, {} bytes decoded",
             input.format,
             input.delimiter.as_deref().map(|d| format!(" delimited by {d:?}")).unwrap_or_default(),
             input.skip_initial_space.map(|_| " (a space after each skipped)").unwrap_or_default(),
             input.quote.as_deref().map(|q| format!(", quoted with {q:?}")).unwrap_or_default(),
             input.skip_rows.map(|n| format!(", {n} line(s) before the header skipped")).unwrap_or_default(),
+            input.header_rows.map(|n| format!(", a header of {n} rows joined into names")).unwrap_or_default(),
             input.compression,
             input.encoding,
             input.decoded_bytes
@@ -419,25 +434,48 @@ fn render_inspection(i: &Inspection) -> String {
     out
 }
 
-/// A one-feed config for `infer`, optionally naming the file's encoding.
-fn infer_config(name: &str, encoding: Option<&str>) -> Result<Config, CliError> {
-    let encoding = encoding.map(|e| format!("    encoding: {e}\n")).unwrap_or_default();
-    Ok(Config::from_yaml(&format!("version: 1\nfeeds:\n  {name}:\n    prefix: {name}/\n{encoding}"), "infer")?)
+/// A one-feed config for `infer`: `extra` is YAML under the feed (an
+/// encoding, a json block).
+fn infer_config(name: &str, extra: &str) -> Result<Config, CliError> {
+    Ok(Config::from_yaml(&format!("version: 1\nfeeds:\n  {name}:\n    prefix: {name}/\n{extra}"), "infer")?)
+}
+
+fn inspect_as(path: &Path, name: &str, extra: &str, rows: usize) -> Result<Inspection, CliError> {
+    let config = infer_config(name, extra)?;
+    let feed = config.feeds.first().ok_or_else(|| CliError::failed("no feed"))?;
+    inspect(path, feed, NameRules::fresh(config.warehouse.driver), rows)
+}
+
+/// A JSON file that read as one row is most often a wrapper of records
+/// (`{"features": [...]}`) or an object of them keyed by id: the layout its
+/// one row suggests, as the feed's `json:` block.
+fn json_layout(i: &Inspection) -> Option<String> {
+    let json = i.input.as_ref().is_some_and(|input| input.format != "csv");
+    let row = i.sample.first().filter(|_| json && i.rows == 1)?;
+    let columns = i.schema.iter().map(|c| (c.source_name.as_str(), row.get(&c.name)));
+    Some(match JsonLayout::suggest(columns)? {
+        JsonLayout::Records(path) => format!("{{ records: {path:?} }}"),
+        JsonLayout::KeyedById => "{ keyed_by: id }".to_owned(),
+    })
 }
 
 pub fn infer(args: &InferArgs, json: bool) -> Result<(), CliError> {
     let stem = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "feed".into());
     let stem = stem.split('.').next().unwrap_or("feed").to_owned();
     let name = args.feed_name.clone().unwrap_or_else(|| landfall::schema::normalize_identifier(&stem));
-    let config = infer_config(&name, None)?;
-    let feed = config.feeds.first().ok_or_else(|| CliError::failed("no feed"))?;
-    let mut i = inspect(&args.file, feed, NameRules::fresh(config.warehouse.driver), args.rows)?;
+    let mut i = inspect_as(&args.file, &name, "", args.rows)?;
     // Text that is not UTF-8 is, in practice, almost always Windows-1252
     // (the legacy exports this is for); try it before giving up.
     if i.status == FileStatus::Failed.as_str() && i.error.as_deref().is_some_and(|e| e.contains("not valid UTF-8")) {
-        let config = infer_config(&name, Some("windows-1252"))?;
-        let feed = config.feeds.first().ok_or_else(|| CliError::failed("no feed"))?;
-        i = inspect(&args.file, feed, NameRules::fresh(config.warehouse.driver), args.rows)?;
+        i = inspect_as(&args.file, &name, "    encoding: windows-1252\n", args.rows)?;
+    }
+    if let Some(layout) = json_layout(&i) {
+        let mut wrapped = inspect_as(&args.file, &name, &format!("    json: {layout}\n"), args.rows)?;
+        if let Some(input) = &mut wrapped.input {
+            input.notes.insert(0, format!("the file read as one row: its records are read with json: {layout}"));
+        }
+        wrapped.json = Some(layout);
+        i = wrapped;
     }
     i.feed_block = Some(feed_block(&name, &i));
     emit(json, &i, render_inspection)

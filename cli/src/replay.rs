@@ -126,10 +126,11 @@ async fn count_held(w: &dyn Warehouse, ids: &[String]) -> Result<(usize, usize, 
     Ok((count(LedgerStatus::settled), count(|s| s == LedgerStatus::Refused), count(|s| s == LedgerStatus::Failed)))
 }
 
-/// Which of a file's ledger rows says most: loaded over refused over failed.
+/// Which of a file's ledger rows says most: loaded (or empty: all of
+/// nothing) over refused over failed.
 fn rank(s: LedgerStatus) -> u8 {
     match s {
-        LedgerStatus::Loaded | LedgerStatus::Partial => 2,
+        LedgerStatus::Loaded | LedgerStatus::Partial | LedgerStatus::Empty => 2,
         LedgerStatus::Refused => 1,
         LedgerStatus::Failed => 0,
     }

@@ -14,7 +14,7 @@ use serde_json::Value;
 /// The tests share the stack's queues: one at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SUBCOMMANDS: [&str; 20] = [
+const SUBCOMMANDS: [&str; 23] = [
     "status",
     "files",
     "file",
@@ -35,6 +35,9 @@ const SUBCOMMANDS: [&str; 20] = [
     "jobs",
     "run-job",
     "doctor",
+    "completions",
+    "man",
+    "config-schema",
 ];
 
 fn bin() -> Command {
@@ -209,6 +212,32 @@ async fn a_file_whose_rows_fit_no_header_is_refused_in_file_the_ledger_and_the_d
     let file_id = v["file_id"].as_str().unwrap_or_default().to_owned();
     let digested = s.sql(&format!("SELECT count(*) FROM landfall.file_digests WHERE file_id = '{file_id}'")).await;
     assert_eq!(digested, 1, "the refused file is in a digest");
+}
+
+/// An empty file is nothing wrong: `empty` in the manifest, the ledger and
+/// `landfall file`, with no reject, no error and no place in the digest.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_file_is_empty_in_file_and_the_ledger_and_not_in_the_digest() {
+    let s = Stack::start().await;
+    let key = format!("{}empty.csv", unique("legacy/"));
+    s.put(&key, "").await;
+    s.pump();
+    let v = json_of(&run(bin().args(["file", &key, "--json"])));
+    assert_eq!(
+        (v["state"].clone(), v["parsed"]["status"].clone()),
+        (Value::from("empty"), Value::from("empty")),
+        "{v}"
+    );
+    assert_eq!(
+        (v["parsed"]["error"].clone(), v["ledger"]["status"].clone()),
+        (Value::Null, Value::from("empty")),
+        "{v}"
+    );
+    assert!(v["verdict"].as_str().unwrap_or_default().starts_with("empty: the file holds no data"), "{v}");
+    run(bin().args(["monitor", "--json"]));
+    let file_id = v["file_id"].as_str().unwrap_or_default().to_owned();
+    let digested = s.sql(&format!("SELECT count(*) FROM landfall.file_digests WHERE file_id = '{file_id}'")).await;
+    assert_eq!(digested, 0, "an empty file is not in a digest");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -479,6 +508,27 @@ fn infer_prints_a_feed_block_that_the_config_accepts() {
     assert_eq!((again["rows"].clone(), again["rejected"].clone()), (v["rows"].clone(), Value::from(0)));
 }
 
+/// A GeoJSON FeatureCollection reads as one row; `infer` finds its records
+/// under `features`, reads them a row each and pins the path in the block.
+#[test]
+fn infer_finds_the_records_a_wrapping_object_holds_and_pins_the_path() {
+    let sample = repo().join("tests/fixtures/real/json_geojson.json");
+    let v = json_of(&run(bin().arg("infer").arg(&sample).args(["--feed-name", "stations", "--json"])));
+    assert_eq!((v["rows"].clone(), v["json"].clone()), (Value::from(3), Value::from("{ records: \"features\" }")));
+    let block = v["feed_block"].as_str().expect("a feed block");
+    assert!(block.contains("    json: { records: \"features\" }\n"), "{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("landfall.yaml");
+    std::fs::write(&config, format!("version: 1\nfeeds:\n{block}")).unwrap();
+    let again = json_of(&run(bin()
+        .arg("preview")
+        .arg(&sample)
+        .args(["--feed", "stations", "--config"])
+        .arg(&config)
+        .arg("--json")));
+    assert_eq!((again["rows"].clone(), again["rejected"].clone()), (Value::from(3), Value::from(0)));
+}
+
 /// A load the warehouse refuses on every delivery (a view stands where the
 /// feed's table should be) dead-letters its message; `landfall file` still
 /// says why, from `landfall.failures`, and `status` counts the file stuck.
@@ -551,6 +601,55 @@ fn preview_reads_a_local_file_as_a_configured_feed_without_aws() {
     let dts: Vec<&String> = v["partitions"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
     assert_eq!(dts, vec!["2026-11-01", "2026-11-02"]);
     assert_eq!(v["rejects"][0]["line"], 5);
+}
+
+#[test]
+fn output_to_a_pipe_has_no_colour_codes_and_logs_stay_off_stdout() {
+    let sample = repo().join("events/samples/orders/2026-11-01/orders.csv");
+    let config = repo().join("config/landfall.yaml");
+    for args in [&["validate-config"][..], &["preview", "--feed", "orders", "--json"][..]] {
+        let mut c = bin();
+        c.env("RUST_LOG", "debug").env("AWS_ENDPOINT_URL", "http://127.0.0.1:1").args(args);
+        if args[0] == "preview" {
+            c.arg(&sample).arg("--config");
+        }
+        let out = run(c.arg(&config));
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(!bytes.contains(&0x1b), "{args:?}: an escape code on {name}");
+        }
+        if args[0] == "preview" {
+            assert!(!out.stderr.is_empty(), "debug logs were written, on stderr");
+            json_of(&out);
+        }
+    }
+}
+
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish_with_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(bin().args(["completions", shell]));
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for sub in ["status", "rejects", "validate-config", "doctor"] {
+            assert!(script.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    assert_eq!(run(bin().args(["completions", "cmd.exe"])).status.code(), Some(2), "an unknown shell is a usage error");
+}
+
+#[test]
+fn man_writes_a_page_for_the_cli_and_each_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(bin().arg("man").arg(dir.path()));
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(dir.path().join("landfall-file.1")).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH"), "roff: {page}");
+    assert!(page.contains("landfall file"), "{page}");
+    for sub in SUBCOMMANDS {
+        assert!(dir.path().join(format!("landfall-{sub}.1")).is_file(), "landfall-{sub}.1");
+    }
+    assert!(dir.path().join("landfall.1").is_file());
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub enum FileStatus {
     /// aligned with its header, or every row was rejected. The reason is in
     /// `error`; the ledger records the file as `refused`.
     Refused,
+    /// The file holds nothing (no bytes, or only whitespace): nothing to
+    /// load and nothing wrong; no reject, no error.
+    Empty,
 }
 
 impl FileStatus {
@@ -33,11 +36,12 @@ impl FileStatus {
             FileStatus::Partial => "partial",
             FileStatus::Failed => "failed",
             FileStatus::Refused => "refused",
+            FileStatus::Empty => "empty",
         }
     }
 
     /// The file has rows to load (all of them, or what could be read). A
-    /// failed or refused file loads nothing and changes no table.
+    /// failed, refused or empty file loads nothing and changes no table.
     pub(crate) fn has_rows(self) -> bool {
         matches!(self, FileStatus::Parsed | FileStatus::Partial)
     }
@@ -55,7 +59,7 @@ pub struct SourceObject {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DetectedInput {
-    /// csv, json_array, ndjson, json_stream
+    /// csv, json_array, ndjson, json_stream, ndjson_arrays
     pub format: String,
     pub delimiter: Option<String>,
     pub compression: String,
@@ -70,6 +74,9 @@ pub struct DetectedInput {
     /// Set where a space after each delimiter was skipped (`a, b, c`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_initial_space: Option<bool>,
+    /// Records the header spanned, where it was more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_rows: Option<usize>,
     /// What the reader and the typing decided about the file (a header
     /// fitted to its rows, the order of day-month dates).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -28,6 +28,18 @@ const CONFIG: &str = "feeds:
   short_years:
     prefix: short_years/
     dates: { order: day_first, two_digit_years: true }
+  geo:
+    prefix: geo/
+    json: { records: features }
+  tweets:
+    prefix: tweets/
+    json: { records: .statuses. }
+  accounts:
+    prefix: accounts/
+    json: { keyed_by: id }
+  misnamed:
+    prefix: misnamed/
+    json: { records: items }
 ";
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -229,4 +241,150 @@ async fn title_lines_before_the_header_are_skipped() {
             ("revenue", LogicalType::Decimal { precision: 18, scale: 2 })
         ]
     );
+}
+
+fn format(m: &Manifest) -> String {
+    m.input.as_ref().map(|i| i.format.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_feature_collection_loads_a_row_per_feature_at_its_records_path() {
+    let m = parse("geo", "json_geojson.json").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(format(&m), "json_stream");
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("type", LogicalType::String),
+            ("properties__id", LogicalType::Int64),
+            ("properties__name", LogicalType::String),
+            ("properties__opened", LogicalType::Date),
+            ("geometry__type", LogicalType::String),
+            ("geometry__coordinates", LogicalType::Json),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_its_records_path_a_wrapper_is_one_row() {
+    let m = parse("any", "json_geojson.json").await;
+    assert_eq!((m.status, m.rows), (FileStatus::Parsed, 1));
+    assert!(columns(&m).contains(&("features", LogicalType::Json)), "{:?}", columns(&m));
+}
+
+#[tokio::test]
+async fn the_wrappers_other_values_are_skipped_before_and_after_the_records() {
+    let m = parse("tweets", "json_statuses.json").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("id", LogicalType::Int64),
+            ("text", LogicalType::String),
+            ("retweet_count", LogicalType::Int64),
+            ("user__screen_name", LogicalType::String),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_records_path_the_file_does_not_have_refuses_it_with_the_path() {
+    let m = parse("misnamed", "json_statuses.json").await;
+    assert_eq!((m.status, m.rows), (FileStatus::Refused, 0));
+    let error = m.error.unwrap_or_default();
+    assert_eq!(error, "json.records \"items\" is in no top-level value of the file: nothing to load");
+}
+
+#[tokio::test]
+async fn positional_arrays_under_a_header_line_load_as_columns() {
+    let m = parse("any", "json_array_rows.jsonl").await;
+    assert_eq!(format(&m), "ndjson_arrays");
+    // The third row has two values for four names: rejected with its line.
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 1));
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("asin", LogicalType::String),
+            ("brand", LogicalType::String),
+            ("price", LogicalType::Float64),
+            ("tags", LogicalType::Json),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn objects_keyed_by_id_load_a_row_each_with_the_key_as_a_column() {
+    let m = parse("accounts", "json_keyed.json").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(
+        columns(&m),
+        vec![
+            // The keys are text in JSON; typed as the column's values are.
+            ("id", LogicalType::Int64),
+            ("name", LogicalType::String),
+            ("plan", LogicalType::String),
+            ("seats", LogicalType::Int64),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_header_of_three_rows_is_joined_into_names() {
+    let m = parse("any", "header_three_rows.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(m.input.as_ref().and_then(|i| i.header_rows), Some(3));
+    let dec = LogicalType::Decimal { precision: 18, scale: 1 };
+    assert_eq!(
+        columns(&m),
+        vec![
+            ("station", LogicalType::String),
+            ("temperature_min_c", dec),
+            ("temperature_max_c", dec),
+            ("rain_total_mm", LogicalType::Int64),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn group_labels_over_repeated_sub_headers_name_each_column() {
+    let m = parse("any", "header_two_rows.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(m.input.as_ref().and_then(|i| i.header_rows), Some(2));
+    let names: Vec<&str> = columns(&m).iter().map(|c| c.0).collect();
+    assert_eq!(names, vec!["region", "revenue_2019", "revenue_2020", "cost_2019", "cost_2020"]);
+}
+
+#[tokio::test]
+async fn an_index_column_under_an_empty_name_is_data_not_a_second_header_row() {
+    let m = parse("any", "header_index_column.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(m.input.as_ref().and_then(|i| i.header_rows), None);
+    assert_eq!(columns(&m).iter().map(|c| c.1).collect::<Vec<_>>(), vec![LogicalType::Int64; 3]);
+}
+
+#[tokio::test]
+async fn day_first_times_become_timestamps_and_named_months_dates() {
+    let m = parse("any", "dates_day_first_times.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Parsed, 3, 0));
+    assert_eq!(
+        columns(&m),
+        vec![("id", LogicalType::Int64), ("seen", LogicalType::Timestamp), ("born", LogicalType::Date)]
+    );
+    let input = m.input.unwrap();
+    assert_eq!(input.date_order, Some(DateOrder::DayFirst));
+    assert_eq!(
+        input.notes,
+        vec![
+            "seen: timestamps read day-first (28/01/2018 14:05 has a day over 12)".to_owned(),
+            "born: dates read by month name (Jan 1 2000)".to_owned(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_empty_file_is_empty_not_failed_with_no_reject_and_no_error() {
+    let m = parse("any", "empty.csv").await;
+    assert_eq!((m.status, m.rows, m.rejected_rows), (FileStatus::Empty, 0, 0));
+    assert_eq!((m.error, m.rejects_key, m.input), (None, None, None));
+    assert!(m.parts.is_empty() && m.schema.is_empty());
 }

@@ -28,6 +28,7 @@ impl Channels {
 
 /// A feed's `notify:` as written.
 #[derive(Debug, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawChannels {
     #[serde(default)]

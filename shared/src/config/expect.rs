@@ -14,6 +14,7 @@ pub(crate) const MAX_MONITOR_BY: usize = 4;
 
 /// `expect:` as written.
 #[derive(Debug, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExpect {
     #[serde(default)]

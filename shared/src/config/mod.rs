@@ -48,6 +48,7 @@ impl ConfigError {
 
 /// How a feed's rows are applied to its warehouse table (used by load-warehouse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WriteDisposition {
     #[default]
@@ -59,18 +60,25 @@ pub enum WriteDisposition {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default = "default_version")]
     version: u32,
+    /// Landing-bucket prefixes and how their files become tables.
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "BTreeMap<String, RawFeed>"))]
     feeds: BTreeMap<String, Spanned<RawFeed>>,
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawWarehouse>"))]
     warehouse: Option<Spanned<RawWarehouse>>,
     #[serde(default)]
     /// HTTP sources and database sources (`kind: postgres | mysql`).
+    #[cfg_attr(feature = "json-schema", schemars(with = "BTreeMap<String, crate::fetch::kind::RawAnySource>"))]
     sources: BTreeMap<crate::fetch::kind::SourceName, Spanned<crate::fetch::kind::RawAnySource>>,
+    /// Scheduled roll-ups, exports and archives.
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "BTreeMap<String, crate::jobs::RawJob>"))]
     jobs: BTreeMap<String, Spanned<crate::jobs::RawJob>>,
 }
 
@@ -79,6 +87,7 @@ fn default_version() -> u32 {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
     prefix: String,
@@ -135,13 +144,21 @@ struct RawFeed {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawJson {
     #[serde(default)]
     map_keys: Option<usize>,
+    /// Dotted path to the records in each top-level value (`features`, `data.items`).
+    #[serde(default)]
+    records: Option<String>,
+    /// The records are an object's values; its keys go to this column.
+    #[serde(default)]
+    keyed_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawCsv {
     #[serde(default)]
@@ -157,6 +174,9 @@ struct RawCsv {
     /// Lines before the header (a title, notes); detected when unset.
     #[serde(default)]
     skip_rows: Option<usize>,
+    /// Records the header spans, joined into names; detected when unset.
+    #[serde(default)]
+    header_rows: Option<usize>,
     /// Whether a space after each delimiter is no part of a field; detected when unset.
     #[serde(default)]
     skip_initial_space: Option<bool>,
@@ -171,6 +191,7 @@ impl Default for RawCsv {
             null_values: None,
             decimal_separator: None,
             skip_rows: None,
+            header_rows: None,
             skip_initial_space: None,
         }
     }
@@ -181,6 +202,7 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawColumn {
     name: String,
@@ -191,6 +213,7 @@ struct RawColumn {
 }
 
 #[derive(Debug, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawParquet {
     #[serde(default)]
@@ -202,6 +225,7 @@ struct RawParquet {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ParquetCodec {
     #[default]
@@ -459,6 +483,12 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
     csv.header = raw.csv.header;
     csv.skip_rows = raw.csv.skip_rows;
     csv.skip_initial_space = raw.csv.skip_initial_space;
+    csv.header_rows = match raw.csv.header_rows {
+        Some(0) => {
+            return Err(bad("csv.header_rows must be at least 1 (csv.header: false reads a file without one)".into()));
+        }
+        rows => rows,
+    };
     if let Some(nulls) = raw.csv.null_values {
         csv.null_values = nulls;
         csv.null_tokens = crate::schema::NullTokens::default();
@@ -476,10 +506,16 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
         Some(mb) => Some(mb.saturating_mul(1 << 20)),
         None => None,
     };
-    let json = match raw.json.map_keys {
+    let mut json = crate::formats::JsonOptions::default();
+    match raw.json.map_keys {
         Some(0) => return Err(bad("json.map_keys must be at least 1".into())),
-        Some(map_keys) => crate::formats::JsonOptions { map_keys },
-        None => crate::formats::JsonOptions::default(),
+        Some(map_keys) => json.map_keys = map_keys,
+        None => {}
+    }
+    json.records = crate::formats::normalize_path(raw.json.records.as_deref().unwrap_or_default());
+    json.keyed_by = match raw.json.keyed_by.map(|k| k.trim().to_owned()) {
+        Some(k) if k.is_empty() => return Err(bad("json.keyed_by must name the column the keys go to".into())),
+        k => k,
     };
     let read = ReadOptions {
         format: raw.format,
@@ -571,3 +607,13 @@ fn validate_feed(name: &str, raw: RawFeed, line: u64, origin: &str) -> Result<Fe
 
 #[cfg(test)]
 mod tests;
+
+/// The JSON Schema of `landfall.yaml`, from the very types the config is
+/// read into, so editors flag what `validate-config` would refuse
+/// (`config/landfall.schema.json`; `landfall config-schema` prints it).
+#[cfg(feature = "json-schema")]
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(RawConfig);
+    schema.insert("title".into(), "landfall.yaml".into());
+    schema.to_value()
+}

@@ -7,6 +7,7 @@ use super::ConfigError;
 use crate::schema::normalize_identifier;
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWarehouse {
     driver: WarehouseDriver,
@@ -32,6 +33,7 @@ pub(super) struct RawWarehouse {
 
 /// Which warehouse load-warehouse writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum WarehouseDriver {
     #[default]

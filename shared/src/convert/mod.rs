@@ -116,6 +116,7 @@ fn describe(summary: &ReadSummary) -> DetectedInput {
         DetectedFormat::JsonArray => ("json_array", None),
         DetectedFormat::Ndjson => ("ndjson", None),
         DetectedFormat::JsonStream => ("json_stream", None),
+        DetectedFormat::NdjsonArrays => ("ndjson_arrays", None),
     };
     DetectedInput {
         format: format.to_owned(),
@@ -126,6 +127,7 @@ fn describe(summary: &ReadSummary) -> DetectedInput {
         quote: dialect.filter(|d| d.quote != b'"').map(|d| char::from(d.quote).to_string()),
         skip_rows: dialect.map(|d| d.preamble).filter(|&n| n > 0),
         skip_initial_space: dialect.filter(|d| d.space_after).map(|_| true),
+        header_rows: dialect.map(|d| d.header_rows).filter(|&n| n > 1),
         notes: summary.notes.clone(),
         date_order: None,
     }
@@ -205,6 +207,8 @@ pub fn convert(
             file_error(&reason, None)?;
             (FileStatus::Refused, Some(reason), None)
         }
+        // Nothing to load and nothing wrong: no reject, no error.
+        Err(FormatError::Empty) => (FileStatus::Empty, None, None),
     };
     let (status, write) = match writer.finish() {
         Ok(write) if status == FileStatus::Failed && write.rows_written + write.rows_rejected > 0 => {
@@ -299,7 +303,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_an_outcome_not_an_error() {
-        let out = run("feeds:\n  f:\n    prefix: f/\n", b"").unwrap();
+        let out = run("feeds:\n  f:\n    prefix: f/\n", b"\x89PNG\r\n\x1a\n...").unwrap();
         assert_eq!((out.status, out.rejected), (FileStatus::Failed, 1));
     }
 

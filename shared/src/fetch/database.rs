@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 /// Which server the source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DatabaseKind {
     Postgres,
@@ -25,6 +26,7 @@ impl DatabaseKind {
 
 /// A database source as written in the config file.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDatabaseSource {
     kind: DatabaseKind,
@@ -60,6 +62,7 @@ fn default_statement_timeout() -> u64 {
 /// and the last row read is the next run's start, so rows that share a
 /// cursor value across a page boundary are neither skipped nor repeated.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseCursor {
     /// A column that grows with every insert and update (a timestamp or an integer).

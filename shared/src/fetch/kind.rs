@@ -59,6 +59,21 @@ struct KindOf {
     kind: Option<String>,
 }
 
+/// A source is an HTTP source unless its `kind` names a database: editors
+/// are offered both shapes, and `validate-config` picks by the kind.
+#[cfg(feature = "json-schema")]
+impl schemars::JsonSchema for RawAnySource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Source".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let http = generator.subschema_for::<RawSource>();
+        let database = generator.subschema_for::<RawDatabaseSource>();
+        schemars::json_schema!({ "anyOf": [http, database] })
+    }
+}
+
 /// Runs `parse` (the strict pass) with the kinds of `text`'s sources known.
 /// A document the lax pass cannot read leaves every source HTTP, and the
 /// strict pass reports the error.

@@ -8,6 +8,7 @@ use super::source::Method;
 
 /// Where offset/limit and page parameters go: the query string or the JSON body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ParamLocation {
     #[default]
@@ -16,6 +17,7 @@ pub enum ParamLocation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Paginator {
     /// One request, one page.
@@ -221,10 +223,7 @@ pub(crate) fn scalar_text(v: &Value) -> String {
 
 /// The value at a dotted path ("data.items", "links.next"); "" is the value itself.
 pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    if path.is_empty() {
-        return Some(value);
-    }
-    path.split('.').try_fold(value, |v, part| match v {
+    crate::formats::path_segments(path).try_fold(value, |v, part| match v {
         Value::Object(map) => map.get(part),
         Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
         _ => None,

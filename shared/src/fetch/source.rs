@@ -11,6 +11,7 @@ use super::paginate::Paginator;
 
 /// A source as written in the config file.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSource {
     /// `http`, the default; database kinds are read as [`super::database::RawDatabaseSource`].
@@ -44,12 +45,14 @@ pub(crate) struct RawSource {
 
 /// The one value `kind` takes on an HTTP source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum HttpKind {
     Http,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     #[default]
@@ -59,6 +62,7 @@ pub enum Method {
 
 /// How requests are authenticated; every credential is a Secrets Manager name.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Auth {
     #[default]
@@ -123,6 +127,7 @@ impl Auth {
 
 /// A field of the records whose maximum becomes `{start}` of the next run.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IncrementalCursor {
     /// Path into each record, e.g. `updated_at` or `attributes.updated-at`.
@@ -136,6 +141,7 @@ pub struct IncrementalCursor {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     #[serde(default)]
@@ -273,7 +279,7 @@ pub(crate) fn validate(name: &str, raw: RawSource, feeds: &[&str]) -> Result<Sou
         headers: raw.headers,
         auth: raw.auth,
         paginator: raw.paginator,
-        records: raw.records.trim_matches('.').to_owned(),
+        records: crate::formats::normalize_path(&raw.records),
         cursor: raw.cursor,
         limits: raw.limits,
         schedule: raw.schedule,

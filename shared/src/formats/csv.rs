@@ -52,12 +52,21 @@ pub(crate) fn read_csv(
     let Some(first_line) = next(&mut p)? else {
         return Ok(());
     };
-    let mut width = p.len;
+    let fields =
+        |p: &Parser<_>| -> Vec<String> { p.fields().map(|f| String::from_utf8_lossy(f).into_owned()).collect() };
     let mut names: Vec<String> = if opts.header {
-        p.fields().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
+        let mut rows = vec![fields(&p)];
+        for _ in 1..dialect.header_rows {
+            if next(&mut p)?.is_none() {
+                break;
+            }
+            rows.push(fields(&p));
+        }
+        if rows.len() > 1 { super::dialect::join_header_rows(&rows) } else { rows.swap_remove(0) }
     } else {
-        (1..=width).map(|i| format!("column_{i}")).collect()
+        (1..=p.len).map(|i| format!("column_{i}")).collect()
     };
+    let mut width = names.len();
     if let Some(data) = data_width.filter(|&w| opts.header && w != width) {
         out.note(align_header(&mut names, data));
         width = data;
@@ -523,7 +532,7 @@ mod tests {
     }
 
     fn width(sample: &str) -> Result<Option<usize>, String> {
-        let comma = Dialect { delimiter: b',', quote: b'"', space_after: false, preamble: 0 };
+        let comma = Dialect::default();
         super::data_width(&super::super::dialect::records(sample.as_bytes(), true, comma))
     }
 

@@ -41,11 +41,10 @@ pub(crate) fn detect(
     hint: NameHint,
 ) -> Result<DetectedFormat, FormatError> {
     let Some(start) = sample.iter().position(|&b| !is_json_whitespace(b)) else {
-        let reason = if complete {
-            "empty file".to_owned()
-        } else {
-            format!("no data in the first {} MiB (only whitespace)", MAX_LEADING_WHITESPACE >> 20)
-        };
+        if complete {
+            return Err(FormatError::Empty);
+        }
+        let reason = format!("no data in the first {} MiB (only whitespace)", MAX_LEADING_WHITESPACE >> 20);
         return Err(FormatError::unreadable(reason, None));
     };
     let rest = sample.get(start..).unwrap_or_default();
@@ -105,10 +104,22 @@ fn scalar_kind(text: &[u8]) -> Option<&'static str> {
 /// `text` starts at the first non-blank byte.
 fn json_kind(text: &[u8], complete: bool, hint: NameHint) -> Option<DetectedFormat> {
     match text.first()? {
-        b'[' => Some(DetectedFormat::JsonArray),
+        b'[' => Some(array_or_rows(text, complete)),
         b'{' => Some(ndjson_or_stream(text, complete, hint)),
         _ => None,
     }
+}
+
+/// `["asin","brand"]` alone on the first line, then an array or nothing on
+/// the next: positional rows under a header line, not one array of records.
+fn array_or_rows(text: &[u8], complete: bool) -> DetectedFormat {
+    let mut lines = CompleteLines { text, complete }.filter(|l| l.iter().any(|&b| !is_json_whitespace(b)));
+    let header = lines.next().is_some_and(super::json::rows::is_header_line);
+    let rows_follow = match lines.next() {
+        Some(line) => line.trim_ascii_start().first() == Some(&b'[') && is_single_value(line),
+        None => complete,
+    };
+    if header && rows_follow { DetectedFormat::NdjsonArrays } else { DetectedFormat::JsonArray }
 }
 
 fn ndjson_or_stream(text: &[u8], complete: bool, hint: NameHint) -> DetectedFormat {

@@ -15,6 +15,8 @@ use crate::schema::values::infer_text;
 const SCORE_RECORDS: usize = 200;
 /// Lines before the header that detection may skip.
 const MAX_PREAMBLE: usize = 20;
+/// Records a header may span.
+const MAX_HEADER_ROWS: usize = 3;
 
 const DELIMITERS: [u8; 5] = [b',', b';', b'\t', b'|', b' '];
 const QUOTES: [u8; 2] = [b'"', b'\''];
@@ -28,6 +30,15 @@ pub struct Dialect {
     pub space_after: bool,
     /// Records before the header (a title, notes, an export date).
     pub preamble: usize,
+    /// Records the header spans, joined column by column into names
+    /// (`Temperature` over `min` over `C`: `Temperature min C`).
+    pub header_rows: usize,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Dialect { delimiter: b',', quote: b'"', space_after: false, preamble: 0, header_rows: 1 }
+    }
 }
 
 /// The best-scoring dialect of `sample`; `delimiter` and `quote` are kept
@@ -65,7 +76,7 @@ pub(crate) fn detect(
                 if space_after && d == b' ' {
                     continue;
                 }
-                let dialect = Dialect { delimiter: d, quote: q, space_after, preamble: 0 };
+                let dialect = Dialect { delimiter: d, quote: q, space_after, ..Dialect::default() };
                 let rows = records(sample, complete, dialect);
                 let score = score(&rows);
                 if best.is_none_or(|(s, _)| score > s + 1e-9) {
@@ -74,9 +85,10 @@ pub(crate) fn detect(
             }
         }
     }
-    let mut dialect =
-        best.map_or(Dialect { delimiter: b',', quote: b'"', space_after: false, preamble: 0 }, |(_, d)| d);
-    dialect.preamble = preamble(&records(sample, complete, dialect));
+    let mut dialect = best.map_or(Dialect::default(), |(_, d)| d);
+    let rows = records(sample, complete, dialect);
+    dialect.preamble = preamble(&rows);
+    dialect.header_rows = header_rows(rows.get(dialect.preamble..).unwrap_or_default());
     dialect
 }
 
@@ -146,6 +158,88 @@ fn preamble(rows: &[Vec<String>]) -> usize {
     let note =
         |r: &Vec<String>| r.first().is_some_and(|c| c.starts_with('#')) || r.iter().skip(1).all(String::is_empty);
     if first <= MAX_PREAMBLE && rows.iter().take(first).all(note) { first } else { 0 }
+}
+
+/// Records the header spans (`rows` starts at it): each record after the
+/// first that no data row could be, up to [`MAX_HEADER_ROWS`].
+fn header_rows(rows: &[Vec<String>]) -> usize {
+    let Some(width) = mode_width(rows.get(1..).unwrap_or_default()) else { return 1 };
+    let mut n = 1;
+    while n < MAX_HEADER_ROWS && width >= 2 && continues_header(rows, n, width) {
+        n += 1;
+    }
+    n
+}
+
+/// Whether record `k` continues the header above it. Either it holds
+/// words, and only words, in columns whose data are numbers or dates
+/// (`,min,max` over `Oslo,1.5,7.2`), or it repeats one run of names under
+/// each label its upper row spans (`,Revenue,,Cost,` over
+/// `region,2019,2020,2019,2020`). A data row with a stray word beside
+/// numbers, or a pandas index column under an empty name, is neither.
+fn continues_header(rows: &[Vec<String>], k: usize, width: usize) -> bool {
+    let (Some(above), Some(row)) = (rows.get(k - 1), rows.get(k)) else { return false };
+    let data: Vec<&Vec<String>> = rows.iter().skip(k + 1).filter(|r| r.len() == width).collect();
+    if above.len() != width || row.len() != width || data.len() < 2 {
+        return false;
+    }
+    let nulls = crate::schema::NullTokens::defaults();
+    let is_missing = |c: &str| {
+        let c = c.trim();
+        c.is_empty() || nulls.matches(&crate::record::Value::Text(c))
+    };
+    let word = |c: &str| !is_missing(c) && infer_text(c.trim()) == LogicalType::String;
+    let typed_column = |i: usize| {
+        let typed = data.iter().filter(|r| r.get(i).is_some_and(|c| !is_missing(c) && !word(c))).count();
+        typed * 2 > data.len()
+    };
+    let typed: Vec<usize> = (0..width).filter(|&i| typed_column(i)).collect();
+    let words_over_numbers = !typed.is_empty()
+        && typed.iter().all(|&i| row.get(i).is_some_and(|c| is_missing(c) || word(c)))
+        && typed.iter().any(|&i| row.get(i).is_some_and(|c| word(c)));
+    words_over_numbers || repeats_under_spans(above, row)
+}
+
+/// `above` labels runs of columns (a name, then empty cells it spans); at
+/// least two runs of two or more, and `row` holds the same names under each.
+fn repeats_under_spans(above: &[String], row: &[String]) -> bool {
+    let mut runs: Vec<&[String]> = Vec::new();
+    let mut start = None;
+    for (i, cell) in above.iter().enumerate() {
+        if !cell.trim().is_empty() {
+            if let Some(s) = start {
+                runs.push(row.get(s..i).unwrap_or_default());
+            }
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        runs.push(row.get(s..).unwrap_or_default());
+    }
+    let spans: Vec<&[String]> = runs.into_iter().filter(|r| r.len() >= 2).collect();
+    spans.len() >= 2 && spans.iter().all(|r| *r == spans[0]) && spans[0].iter().all(|c| !c.trim().is_empty())
+}
+
+/// One name per column from a header of several records: upper records'
+/// labels carried right over the empty cells they span, the parts joined by
+/// a space.
+pub(crate) fn join_header_rows(rows: &[Vec<String>]) -> Vec<String> {
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let last = rows.len().saturating_sub(1);
+    let mut parts: Vec<Vec<String>> = vec![Vec::new(); width];
+    for (r, row) in rows.iter().enumerate() {
+        let mut label = String::new();
+        for (i, names) in parts.iter_mut().enumerate() {
+            let cell = row.get(i).map_or("", |c| c.trim());
+            if !cell.is_empty() || r == last {
+                label = cell.to_owned();
+            }
+            if !label.is_empty() {
+                names.push(label.clone());
+            }
+        }
+    }
+    parts.into_iter().map(|p| p.join(" ")).collect()
 }
 
 fn mode_width(rows: &[Vec<String>]) -> Option<usize> {
@@ -268,6 +362,24 @@ mod tests {
     }
 
     #[test]
+    fn a_header_spans_the_rows_no_data_row_could_be() {
+        assert_eq!(dialect("station,t,t\n,min,max\nOslo,1.5,7\nRome,9,20.5\n").header_rows, 2);
+        assert_eq!(dialect(",Revenue,,Cost,\nregion,2019,2020,2019,2020\nn,1,2,3,4\ns,5,6,7,8\n").header_rows, 2);
+        // A word among numbers in a data row, NA, and an index column are data.
+        assert_eq!(dialect("id,amount\n1,unknown\n2,3\n4,5\n").header_rows, 1);
+        assert_eq!(dialect("id,amount\nNA,NA\n2,3\n4,5\n").header_rows, 1);
+        assert_eq!(dialect(",a,b\n0,1,2\n1,3,4\n2,5,6\n").header_rows, 1);
+    }
+
+    #[test]
+    fn header_rows_join_under_the_labels_they_span() {
+        let rows = |t: &[&[&str]]| t.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect::<Vec<_>>();
+        let joined =
+            join_header_rows(&rows(&[&["", "Revenue", "", "Cost", ""], &["region", "2019", "2020", "2019", "2020"]]));
+        assert_eq!(joined, vec!["region", "Revenue 2019", "Revenue 2020", "Cost 2019", "Cost 2020"]);
+    }
+
+    #[test]
     fn what_the_feed_sets_is_kept() {
         let d = detect(b"a;b\n1;2\n", true, Some(b','), Some(b'"'), NameHint::None);
         assert_eq!((d.delimiter, d.quote), (b',', b'"'));
@@ -276,7 +388,7 @@ mod tests {
     #[test]
     fn the_space_filter_streams_across_reads() {
         use std::io::Read;
-        let d = Dialect { delimiter: b',', quote: b'"', space_after: true, preamble: 0 };
+        let d = Dialect { space_after: true, ..Dialect::default() };
         let mut out = String::new();
         SkipSpaces::new(&b"a, b, \"c, d\"\n1,  2, 3\n"[..], d).read_to_string(&mut out).unwrap();
         assert_eq!(out, "a,b,\"c, d\"\n1,2,3\n");

@@ -27,22 +27,40 @@ const INDEX_AFTER: usize = 16;
 
 mod capture;
 pub(crate) mod keys;
+pub(crate) mod records;
+pub(crate) mod rows;
 
 use capture::{Capture, CaptureKey, capture_map, capture_seq, write_f64, write_json_str};
 
-pub(crate) fn read_ndjson(
+pub(crate) fn read_ndjson(src: impl BufRead, map_keys: usize, ctx: &Ctx, out: &mut Out<'_>) -> Result<(), FormatError> {
+    let mut st = Records::new(map_keys);
+    each_line(src, ctx, out, |line_no, text, out| {
+        st.begin();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = RecordSeed { st: &mut st }.deserialize(&mut de).and_then(|top| de.end().map(|()| top));
+        let result = match parsed {
+            Ok(Top::Object) => st.emit(line_no, out, Some(text)),
+            Ok(Top::NotObject(kind)) => out.reject(line_no, None, &format!("line is {kind}, not a JSON object"), text),
+            Err(e) => out.reject(line_no, None, &describe_line_error(&e), text),
+        };
+        out.keys = st.nodes.len() - 1;
+        result
+    })
+}
+
+/// Calls `f` with each non-blank line of a JSON-lines file and its number;
+/// a line too long or not UTF-8 is rejected here.
+fn each_line(
     mut src: impl BufRead,
-    map_keys: usize,
     ctx: &Ctx,
     out: &mut Out<'_>,
+    mut f: impl FnMut(u64, &str, &mut Out<'_>) -> Result<(), SinkError>,
 ) -> Result<(), FormatError> {
-    let mut st = Records::new(map_keys);
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut line_no = 0u64;
     loop {
         buf.clear();
         let n = src.by_ref().take(MAX_RECORD_BYTES as u64 + 1).read_until(b'\n', &mut buf).map_err(|e| ctx.fail(e))?;
-        out.keys = st.nodes.len() - 1;
         if n == 0 {
             return Ok(());
         }
@@ -59,26 +77,15 @@ pub(crate) fn read_ndjson(
             continue;
         }
         // SIMD validation here lets serde_json read the line with from_str, which validates nothing twice.
-        let text = match simdutf8::compat::from_utf8(bytes) {
-            Ok(text) => text,
+        match simdutf8::compat::from_utf8(bytes) {
+            Ok(text) => f(line_no, text, out)?,
             Err(e) => {
                 let reason = format!(
                     "not valid UTF-8 at byte {} of the line; set format.encoding (for example windows-1252) in the feed",
                     e.valid_up_to()
                 );
                 out.reject(line_no, None, &reason, &String::from_utf8_lossy(bytes))?;
-                continue;
             }
-        };
-        st.begin();
-        let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = RecordSeed { st: &mut st }.deserialize(&mut de).and_then(|top| de.end().map(|()| top));
-        match parsed {
-            Ok(Top::Object) => st.emit(line_no, out, Some(text))?,
-            Ok(Top::NotObject(kind)) => {
-                out.reject(line_no, None, &format!("line is {kind}, not a JSON object"), text)?
-            }
-            Err(e) => out.reject(line_no, None, &describe_line_error(&e), text)?,
         }
     }
 }

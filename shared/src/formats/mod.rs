@@ -21,6 +21,8 @@ use crate::schema::NullTokens;
 
 pub use dialect::Dialect;
 pub use encoding::encoding_for_label;
+pub use json::records::JsonLayout;
+pub(crate) use json::records::{normalize_path, path_segments};
 
 use stream::{Counted, Ctx, Decompressed, Tap};
 
@@ -38,6 +40,7 @@ const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 /// Raw text handed to `sink.reject` is cut to this.
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FormatChoice {
     #[default]
@@ -47,6 +50,7 @@ pub enum FormatChoice {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CompressionChoice {
     #[default]
@@ -68,6 +72,9 @@ pub struct CsvOptions {
     /// A space after each delimiter is no part of a field
     /// (`csv.skip_initial_space`); `None`: detected.
     pub skip_initial_space: Option<bool>,
+    /// Records the header spans, joined into names (`csv.header_rows`);
+    /// `None`: detected.
+    pub header_rows: Option<usize>,
     /// Fields equal to one of these become `Value::Null`, in every column
     /// (`csv.null_values`; by default only the empty field).
     pub null_values: Vec<String>,
@@ -89,6 +96,7 @@ impl Default for CsvOptions {
             quote: None,
             skip_rows: None,
             skip_initial_space: None,
+            header_rows: None,
             null_values: vec![String::new()],
             null_tokens: NullTokens::defaults(),
             decimal_comma: false,
@@ -101,11 +109,24 @@ pub struct JsonOptions {
     /// Distinct keys past which a nested object is read as a map: one JSON
     /// column (`json.map_keys`; see `json::keys`).
     pub map_keys: usize,
+    /// Dotted path to the records in each top-level value (`json.records`,
+    /// read as an HTTP source's `records:`); "" for the value itself.
+    pub records: String,
+    /// The records are an object's values and its keys this column
+    /// (`json.keyed_by`).
+    pub keyed_by: Option<String>,
 }
 
 impl Default for JsonOptions {
     fn default() -> Self {
-        JsonOptions { map_keys: json::keys::DEFAULT_MAP_KEYS }
+        JsonOptions { map_keys: json::keys::DEFAULT_MAP_KEYS, records: String::new(), keyed_by: None }
+    }
+}
+
+impl JsonOptions {
+    /// The records are somewhere else than the top level.
+    fn wrapped(&self) -> bool {
+        !self.records.is_empty() || self.keyed_by.is_some()
     }
 }
 
@@ -154,6 +175,8 @@ pub enum DetectedFormat {
     /// One or more whitespace-separated top-level objects (typically a
     /// single pretty-printed object).
     JsonStream,
+    /// A line of names (`["asin","brand"]`), then a positional array a line.
+    NdjsonArrays,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +217,9 @@ pub enum FormatError {
     /// nothing in it can be loaded (a header the rows agree with in no way).
     #[error("{reason}")]
     Refused { reason: String },
+    /// The file holds no data: no bytes, or only whitespace (after any BOM).
+    #[error("empty file")]
+    Empty,
 }
 
 impl FormatError {
@@ -204,7 +230,10 @@ impl FormatError {
         match self {
             FormatError::Source(_) => Disposition::Retry,
             FormatError::Sink(e) if e.retryable => Disposition::Retry,
-            FormatError::Sink(_) | FormatError::Unreadable { .. } | FormatError::Refused { .. } => Disposition::Done,
+            FormatError::Sink(_)
+            | FormatError::Unreadable { .. }
+            | FormatError::Refused { .. }
+            | FormatError::Empty => Disposition::Done,
         }
     }
 
@@ -361,7 +390,8 @@ pub fn read(
     let data_width = match dialect {
         Some(d) if opts.csv.header => {
             let records = dialect::records(&decoded.sample, decoded.complete, d);
-            csv::data_width(records.get(d.preamble..).unwrap_or_default())
+            // The header's last record stands for it: the records above it are as wide.
+            csv::data_width(records.get(d.preamble + d.header_rows.max(1) - 1..).unwrap_or_default())
                 .map_err(|reason| FormatError::Refused { reason })?
         }
         _ => None,
@@ -371,12 +401,18 @@ pub fn read(
     let mut out = Out::new(sink);
     match format {
         DetectedFormat::Csv { .. } => {
-            let d = dialect.unwrap_or(Dialect { delimiter: b',', quote: b'"', space_after: false, preamble: 0 });
+            let d = dialect.unwrap_or_default();
             if d.space_after {
                 csv::read_csv(dialect::SkipSpaces::new(text, d), d, &opts.csv, data_width, &ctx, &mut out)?
             } else {
                 csv::read_csv(text, d, &opts.csv, data_width, &ctx, &mut out)?
             }
+        }
+        DetectedFormat::Ndjson | DetectedFormat::JsonArray | DetectedFormat::JsonStream if opts.json.wrapped() => {
+            json::records::read_wrapped(BufReader::with_capacity(BUF_SIZE, text), &opts.json, &ctx, &mut out)?
+        }
+        DetectedFormat::NdjsonArrays => {
+            json::rows::read_array_lines(BufReader::with_capacity(BUF_SIZE, text), &ctx, &mut out)?
         }
         DetectedFormat::Ndjson => {
             json::read_ndjson(BufReader::with_capacity(BUF_SIZE, text), opts.json.map_keys, &ctx, &mut out)?
@@ -409,141 +445,14 @@ fn csv_dialect(sample: &[u8], complete: bool, delimiter: u8, opts: &ReadOptions,
     if let Some(skip) = csv.skip_rows {
         d.preamble = skip;
     }
+    if let Some(rows) = csv.header_rows {
+        d.header_rows = rows;
+    }
     d
 }
 
 #[cfg(test)]
-pub(crate) mod testutil {
-    use super::*;
-    use crate::record::SinkError;
-
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum V {
-        Null,
-        Text(String),
-        Bool(bool),
-        Int(i64),
-        Float(f64),
-        Json(String),
-    }
-
-    impl From<&Value<'_>> for V {
-        fn from(v: &Value<'_>) -> Self {
-            match *v {
-                Value::Null => V::Null,
-                Value::Text(s) => V::Text(s.to_owned()),
-                Value::Bool(b) => V::Bool(b),
-                Value::Int(i) => V::Int(i),
-                Value::Float(f) => V::Float(f),
-                Value::Json(s) => V::Json(s.to_owned()),
-            }
-        }
-    }
-
-    pub fn t(s: &str) -> V {
-        V::Text(s.to_owned())
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct Reject {
-        pub line: u64,
-        pub column: Option<String>,
-        pub reason: String,
-        pub raw: String,
-    }
-
-    /// Collects everything; JSON columns are named by joining path segments with "__".
-    #[derive(Default, Debug)]
-    pub(crate) struct Collect {
-        pub header: Option<Vec<String>>,
-        pub columns: Vec<String>,
-        pub records: Vec<(u64, Vec<(usize, V)>)>,
-        pub raws: Vec<String>,
-        pub rejects: Vec<Reject>,
-        pub fail_record_at: Option<usize>,
-    }
-
-    impl Collect {
-        /// Records as (line, [(column name, value)]).
-        pub fn named(&self) -> Vec<(u64, Vec<(String, V)>)> {
-            self.records
-                .iter()
-                .map(|(line, vals)| {
-                    let names = self.header.as_ref().unwrap_or(&self.columns);
-                    (*line, vals.iter().map(|(c, v)| (names[*c].clone(), v.clone())).collect())
-                })
-                .collect()
-        }
-
-        pub fn lines(&self) -> Vec<u64> {
-            self.records.iter().map(|(l, _)| *l).collect()
-        }
-    }
-
-    impl RecordSink for Collect {
-        fn header(&mut self, names: &[&str]) -> Result<(), SinkError> {
-            assert!(self.header.is_none(), "header called twice");
-            assert!(self.records.is_empty(), "header after records");
-            self.header = Some(names.iter().map(|s| s.to_string()).collect());
-            Ok(())
-        }
-
-        fn column_for_path(&mut self, path: &[&str]) -> usize {
-            let name = path.join("__");
-            if let Some(i) = self.columns.iter().position(|c| *c == name) {
-                return i;
-            }
-            self.columns.push(name);
-            self.columns.len() - 1
-        }
-
-        fn record(
-            &mut self,
-            line: u64,
-            values: &[(usize, Value<'_>)],
-            raw: &dyn Fn() -> String,
-        ) -> Result<(), SinkError> {
-            if self.fail_record_at == Some(self.records.len()) {
-                return Err(SinkError::fatal("disk full"));
-            }
-            self.records.push((line, values.iter().map(|(c, v)| (*c, V::from(v))).collect()));
-            self.raws.push(raw());
-            Ok(())
-        }
-
-        fn reject(&mut self, line: u64, column: Option<&str>, reason: &str, raw: &str) -> Result<(), SinkError> {
-            self.rejects.push(Reject {
-                line,
-                column: column.map(str::to_owned),
-                reason: reason.to_owned(),
-                raw: raw.to_owned(),
-            });
-            Ok(())
-        }
-    }
-
-    pub(crate) fn read_with(
-        bytes: &[u8],
-        name: &str,
-        opts: &ReadOptions,
-    ) -> (Result<ReadSummary, FormatError>, Collect) {
-        let mut sink = Collect::default();
-        let res = read(bytes, name, opts, &mut sink);
-        (res, sink)
-    }
-
-    pub(crate) fn read_ok(bytes: &[u8], name: &str) -> (ReadSummary, Collect) {
-        let (res, sink) = read_with(bytes, name, &ReadOptions::default());
-        (res.expect("read failed"), sink)
-    }
-
-    pub(crate) fn read_err(bytes: &[u8], name: &str) -> (String, Option<u64>) {
-        match read_with(bytes, name, &ReadOptions::default()).0 {
-            Err(FormatError::Unreadable { reason, line }) => (reason, line),
-            other => panic!("expected Unreadable, got {other:?}"),
-        }
-    }
-}
+pub(crate) mod testutil;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ use crate::schema::normalize_identifier;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     Transform,
@@ -34,6 +35,7 @@ impl JobKind {
 
 /// How a transform's SQL becomes a relation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Materialize {
     /// Built into a new table, swapped in one transaction.
@@ -45,6 +47,7 @@ pub enum Materialize {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawJob {
     kind: JobKind,

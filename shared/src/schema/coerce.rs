@@ -186,7 +186,7 @@ fn coerce(
         LogicalType::Date => match *v {
             Value::Text(s) => {
                 let s = if lenient { s.trim() } else { s };
-                parse_date(s).or_else(|| dates.parse(s)).map(|d| Cell::I64(d as i64))
+                parse_date(s).or_else(|| dates.date(s)).map(|d| Cell::I64(d as i64))
             }
             _ => None,
         },
@@ -195,6 +195,10 @@ fn coerce(
             let s = if lenient { s.trim() } else { s };
             if let Some(d) = parse_date(s) {
                 return Some(Cell::I64(d as i64 * MICROS_PER_DAY));
+            }
+            // Zone-less, as people write them (`28/01/2018 14:05`).
+            if let Some(micros) = dates.timestamp(s).filter(|_| lenient || ty == LogicalType::Timestamp) {
+                return Some(Cell::I64(micros));
             }
             let ts = parse_timestamp(s)?;
             // Strict: a zone where none was before (or the reverse) is a
@@ -222,8 +226,13 @@ struct DayMonth {
 }
 
 impl DayMonth {
-    fn parse(self, s: &str) -> Option<i32> {
-        parse_ordered(s, self.order?, self.two_digit_years)
+    /// A date as people write it (no time of day: that is a timestamp).
+    fn date(self, s: &str) -> Option<i32> {
+        parse_ordered(s, self.order, self.two_digit_years).filter(|(_, t)| t.is_none()).map(|(d, _)| d)
+    }
+
+    fn timestamp(self, s: &str) -> Option<i64> {
+        parse_ordered(s, self.order, self.two_digit_years).map(|(d, t)| d as i64 * MICROS_PER_DAY + t.unwrap_or(0))
     }
 }
 

@@ -9,6 +9,7 @@ use super::naming::normalize_identifier;
 use super::types::LogicalType;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SchemaContract {
     /// Columns outside the declared schema are inferred and added.

@@ -185,11 +185,18 @@ impl Inference {
                 continue;
             }
             match self.votes.get(idx).and_then(|v| v.decide(rules.dates)) {
-                Some(Ok((order, why))) => {
-                    col.ty = Some(LogicalType::Date);
-                    col.date_order = Some(order);
-                    self.date_order.get_or_insert(order);
-                    self.notes.push(format!("{}: dates read {} ({why})", col.name, order.as_str().replace('_', "-")));
+                Some(Ok(settled)) => {
+                    col.ty = Some(if settled.time { LogicalType::Timestamp } else { LogicalType::Date });
+                    col.date_order = settled.order;
+                    let what = if settled.time { "timestamps" } else { "dates" };
+                    let how = match settled.order {
+                        Some(order) => {
+                            self.date_order.get_or_insert(order);
+                            order.as_str().replace('_', "-")
+                        }
+                        None => "by month name".to_owned(),
+                    };
+                    self.notes.push(format!("{}: {what} read {how} ({})", col.name, settled.why));
                 }
                 Some(Err(why)) => self.notes.push(format!("{}: day-month dates kept as text: {why}", col.name)),
                 None => {}

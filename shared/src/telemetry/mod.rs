@@ -34,11 +34,21 @@ use catalog::{Metric, Unit};
 /// CloudWatch takes at most this many values of one metric in one EMF document.
 const MAX_EMF_VALUES: usize = 100;
 
-/// Human-readable logs for the local CLI and tests.
+/// Human-readable logs for the local CLI and tests, on stderr (stdout
+/// carries the CLI's output, `--json` included), coloured only on a
+/// terminal and never under `NO_COLOR`.
 pub fn init_tracing_pretty() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).compact().try_init();
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .compact()
+        .try_init();
 }
 
 type Labels = Vec<(&'static str, String)>;

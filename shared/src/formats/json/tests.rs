@@ -347,7 +347,7 @@ fn an_object_keyed_by_ids_is_one_json_column_from_the_first_record() {
 
 #[test]
 fn an_object_past_map_keys_keeps_the_rest_of_the_record_whole_with_what_was_read_of_it() {
-    let opts = ReadOptions { json: JsonOptions { map_keys: 2 }, ..ReadOptions::default() };
+    let opts = ReadOptions { json: JsonOptions { map_keys: 2, ..JsonOptions::default() }, ..ReadOptions::default() };
     let data = "{\"a\":{\"x\":1,\"y\":{\"z\":\"t\"}}}\n{\"a\":{\"x\":2,\"y\":{\"z\":\"u\"},\"w\":[1],\"v\":null},\"b\":3}\n\
                 {\"a\":{\"x\":3}}\n";
     let (s, sink) = read_with(data.as_bytes(), "x.jsonl", &opts);
@@ -393,4 +393,67 @@ fn an_id_keyed_map_per_record_keeps_every_row_and_the_registry_small() {
     assert_eq!((sink.records.len(), sink.rejects.len()), (20_000, 0));
     assert_eq!(s.keys, 2, "id and scores");
     assert_eq!(sink.columns, vec!["id", "scores"]);
+}
+
+fn wrapped(records: &str, keyed_by: Option<&str>) -> ReadOptions {
+    let json = JsonOptions { records: records.into(), keyed_by: keyed_by.map(Into::into), ..JsonOptions::default() };
+    ReadOptions { json, ..ReadOptions::default() }
+}
+
+#[test]
+fn records_path_descends_objects_and_array_positions() {
+    let data = br#"{"pages": [{"data": {"items": [{"a": 1}]}}, {"data": {"items": [{"a": 2}, {"a": 3}]}}]}"#;
+    let (res, sink) = read_with(data, "x.json", &wrapped("pages.1.data.items", None));
+    assert_eq!(res.unwrap().records, 2);
+    assert_eq!(named(&sink), vec![nv(&[("a", V::Int(2))]), nv(&[("a", V::Int(3))])]);
+}
+
+#[test]
+fn records_path_reads_every_top_level_value_and_null_as_no_records() {
+    let data = b"{\"data\": [{\"a\": 1}]}\n{\"data\": null}\n{\"data\": [{\"a\": 2}]}\n";
+    let (res, sink) = read_with(data, "x.jsonl", &wrapped("data", None));
+    assert_eq!(res.unwrap().records, 2);
+    assert_eq!(sink.lines(), vec![1, 2]);
+}
+
+#[test]
+fn records_path_holding_a_scalar_refuses_the_file() {
+    let (res, _) = read_with(br#"{"data": "none today"}"#, "x.json", &wrapped("data", None));
+    match res {
+        Err(FormatError::Refused { reason }) => assert_eq!(
+            reason,
+            "json.records: the path holds a string, not an array of records (json.keyed_by reads an object of them)"
+        ),
+        other => panic!("expected refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn keyed_by_reads_the_object_at_the_records_path() {
+    let data = br#"{"users": {"u1": {"n": 1}, "u2": {"n": 2}}, "total": 2}"#;
+    let (res, sink) = read_with(data, "x.json", &wrapped("users", Some("user")));
+    assert_eq!(res.unwrap().records, 2);
+    assert_eq!(named(&sink)[1], nv(&[("user", t("u2")), ("n", V::Int(2))]));
+}
+
+/// A wrapper whose value before the records is larger than one record may
+/// be: skipped as it streams, it is never held whole.
+#[test]
+fn a_skipped_value_larger_than_a_record_streams_past() {
+    let filler = format!("[{}0]", "1234567,".repeat((MAX_RECORD_BYTES + (1 << 20)) / 8));
+    let data = format!("{{\"meta\": {filler}, \"data\": [{{\"a\": 1}}]}}");
+    let (res, sink) = read_with(data.as_bytes(), "x.json", &wrapped("data", None));
+    assert_eq!(res.unwrap().records, 1);
+    assert_eq!(named(&sink), vec![nv(&[("a", V::Int(1))])]);
+}
+
+#[test]
+fn arrays_under_a_header_line_are_positional_rows() {
+    let data = b"[\"id\",\"tags\"]\n[1,[\"x\"]]\n[2]\n[3,null]\n";
+    let (s, sink) = read_ok(data, "x.jsonl");
+    assert_eq!(s.format, DetectedFormat::NdjsonArrays);
+    assert_eq!(sink.header.clone().unwrap(), vec!["id", "tags"]);
+    assert_eq!(sink.lines(), vec![2, 4]);
+    assert_eq!(sink.records[0].1, vec![(0, V::Int(1)), (1, V::Json("[\"x\"]".into()))]);
+    assert_eq!(sink.rejects[0].reason, "line has 1 values; the header names 2");
 }

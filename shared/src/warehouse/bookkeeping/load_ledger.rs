@@ -32,6 +32,8 @@ pub enum LedgerStatus {
     Failed,
     /// The loader refused it (schema contract, or too many data errors).
     Refused,
+    /// The file held nothing; nothing to load and nothing wrong.
+    Empty,
 }
 
 impl LedgerStatus {
@@ -42,11 +44,12 @@ impl LedgerStatus {
             (false, FileStatus::Failed) => LedgerStatus::Failed,
             (false, FileStatus::Partial) => LedgerStatus::Partial,
             (false, FileStatus::Parsed) => LedgerStatus::Loaded,
+            (false, FileStatus::Empty) => LedgerStatus::Empty,
         }
     }
 
     /// Whether the ledger's row settles the file: its rows are in the table
-    /// (all, or what could be read). A `failed` or `refused` row does not: the
+    /// (all, or what could be read). A `failed`, `refused` or `empty` row does not: the
     /// file may come again (replayed after a fix to the feed or the table)
     /// and then replaces that row, in the load's transaction.
     pub fn settled(self) -> bool {
@@ -59,6 +62,7 @@ impl LedgerStatus {
             LedgerStatus::Partial => "partial",
             LedgerStatus::Failed => "failed",
             LedgerStatus::Refused => "refused",
+            LedgerStatus::Empty => "empty",
         }
     }
 }
@@ -77,6 +81,7 @@ impl FromStr for LedgerStatus {
             "partial" => LedgerStatus::Partial,
             "failed" => LedgerStatus::Failed,
             "refused" => LedgerStatus::Refused,
+            "empty" => LedgerStatus::Empty,
             other => return Err(UnknownLedgerStatus(other.to_owned())),
         })
     }
@@ -421,8 +426,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_file_is_recorded_empty_unless_the_loader_refused_it() {
+        assert_eq!(LedgerStatus::of(false, FileStatus::Empty), LedgerStatus::Empty);
+        assert_eq!(LedgerStatus::of(true, FileStatus::Empty), LedgerStatus::Refused);
+    }
+
+    #[test]
     fn every_status_the_ledger_holds_reads_back_and_an_unknown_one_is_an_error() {
-        for s in [LedgerStatus::Loaded, LedgerStatus::Partial, LedgerStatus::Failed, LedgerStatus::Refused] {
+        for s in [
+            LedgerStatus::Loaded,
+            LedgerStatus::Partial,
+            LedgerStatus::Failed,
+            LedgerStatus::Refused,
+            LedgerStatus::Empty,
+        ] {
             assert_eq!(s.as_str().parse::<LedgerStatus>(), Ok(s));
         }
         assert_eq!("done".parse::<LedgerStatus>(), Err(UnknownLedgerStatus("done".into())));
