@@ -53,6 +53,9 @@ pub struct TargetArgs {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeployedFunction {
     pub function_name: String,
+    /// Its execution role (the doctor simulates its policy and names its database user).
+    #[serde(default)]
+    pub role_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +75,8 @@ struct Outputs {
     queues: Output<BTreeMap<String, QueueBinding>>,
     #[serde(default)]
     functions: Option<Output<BTreeMap<String, DeployedFunction>>>,
+    #[serde(default)]
+    kms_key_arn: Option<Output<Option<String>>>,
 }
 
 /// A stack's names and clients.
@@ -88,6 +93,8 @@ pub struct Deployment {
     pub queues: BTreeMap<String, QueueBinding>,
     /// Function -> its deployed Lambda (empty on the local stack).
     pub functions: BTreeMap<String, DeployedFunction>,
+    /// The key encrypting both buckets (None with AES256).
+    pub kms_key_arn: Option<String>,
     /// The local stack, for what only it has (the pump, its PostgreSQL URL).
     pub local: Option<LocalStack>,
 }
@@ -159,6 +166,7 @@ impl Deployment {
             glue_database: o.glue_database.value,
             queues: o.queues.value,
             functions: o.functions.map(|f| f.value).unwrap_or_default(),
+            kms_key_arn: o.kms_key_arn.and_then(|k| k.value),
             local: None,
         })
     }

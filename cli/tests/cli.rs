@@ -816,6 +816,7 @@ async fn doctor_passes_on_the_stack_and_names_the_fix_for_each_failure_it_finds(
     assert_eq!(ok["failed"], 0, "{ok}");
     assert_eq!(check(&ok, "config")["verdict"], "pass");
     assert_eq!(check(&ok, "warehouse")["verdict"], "pass");
+    assert_eq!(check(&ok, "grants monitor-feeds")["verdict"], "pass", "the stack's user owns what it reads");
 
     // The bucket's config is not the repository's.
     let outputs: Value = serde_json::from_slice(&std::fs::read(s.stack.dir.join("outputs.json")).unwrap()).unwrap();
@@ -839,7 +840,7 @@ async fn doctor_passes_on_the_stack_and_names_the_fix_for_each_failure_it_finds(
     client
         .batch_execute(
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'landfall_doctor_nobody') THEN \
-             CREATE ROLE landfall_doctor_nobody LOGIN; END IF; END $$",
+             CREATE ROLE landfall_doctor_nobody LOGIN; END IF; END $$; CREATE SCHEMA IF NOT EXISTS landfall",
         )
         .await
         .unwrap();
@@ -855,4 +856,8 @@ async fn doctor_passes_on_the_stack_and_names_the_fix_for_each_failure_it_finds(
     let fix = warehouse["fix"].as_str().unwrap();
     assert!(fix.starts_with("GRANT CREATE ON DATABASE ") && fix.contains("TO \"landfall_doctor_nobody\";"), "{fix}");
     assert_eq!(check(&denied, "config")["verdict"], "pass", "one failure at a time");
+    let grants = check(&denied, "grants monitor-feeds");
+    assert_eq!(grants["verdict"], "fail");
+    let fix = grants["fix"].as_str().unwrap();
+    assert!(fix.contains("GRANT USAGE ON SCHEMA \"landfall\" TO \"landfall_doctor_nobody\";"), "{fix}");
 }

@@ -392,6 +392,10 @@ fn warehouse_answers(fake: &Fake, load: &TableLoad) {
 }
 
 fn driver(server: &MockServer, store: Arc<MemoryStore>) -> RedshiftWarehouse {
+    driver_on(server, store, RedshiftEndpoint::Workgroup("analytics".into()))
+}
+
+fn driver_on(server: &MockServer, store: Arc<MemoryStore>, endpoint: RedshiftEndpoint) -> RedshiftWarehouse {
     let conf = aws_sdk_redshiftdata::Config::builder()
         .endpoint_url(server.uri())
         .region(aws_sdk_redshiftdata::config::Region::new("us-east-1"))
@@ -401,7 +405,7 @@ fn driver(server: &MockServer, store: Arc<MemoryStore>) -> RedshiftWarehouse {
         .retry_config(aws_sdk_redshiftdata::config::retry::RetryConfig::disabled())
         .build();
     let target = RedshiftConfig {
-        endpoint: RedshiftEndpoint::Workgroup("analytics".into()),
+        endpoint,
         database: "dev".into(),
         secret_arn: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:dw".into()),
         db_user: None,
@@ -523,6 +527,70 @@ async fn statements_are_polled_through_submitted_and_started_until_finished() {
     driver(&server, store).load(&load).await.unwrap();
     let batches = fake.submissions();
     assert_eq!(fake.count("DescribeStatement"), batches * 5, "every statement polled until FINISHED, no further");
+}
+
+/// On a provisioned cluster the Data API's query id is STL_QUERY's
+/// (DescribeStatement, `RedshiftQueryId`:
+/// https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_DescribeStatement.html),
+/// and the SYS views number queries in a scheme of their own
+/// (SYS_LOAD_ERROR_DETAIL: `query_id`, `transaction_id`:
+/// https://docs.aws.amazon.com/redshift/latest/dg/SYS_LOAD_ERROR_DETAIL.html).
+/// The fake keeps the two apart: SYS query 4242 is another table's COPY.
+#[tokio::test]
+async fn on_a_provisioned_cluster_the_load_errors_are_matched_by_stl_query_id_not_a_sys_query_id() {
+    let (server, fake, store, load) = setup(2, FeedRules::default()).await;
+    let bad_part = load.files[1].manifest.parts[0].url.clone();
+    let failed_once = Arc::new(Mutex::new(false));
+    let once = Arc::clone(&failed_once);
+    fake.on_submit(move |sqls| {
+        let copies_bad = sqls.iter().any(|s| s.starts_with("COPY")) && sqls.iter().any(|s| s.contains("file-1.csv', "));
+        if copies_bad && !*once.lock().unwrap() {
+            *once.lock().unwrap() = true;
+            return Outcome {
+                statuses: vec!["FAILED"],
+                error: Some(
+                    "ERROR: Load into table 'landfall_raw_0' failed. Check 'stl_load_errors' system table for details."
+                        .into(),
+                ),
+                query_id: 4242,
+            };
+        }
+        finishes()
+    });
+    let ours = move |part: &str| {
+        vec![vec![json!(part), json!(3), json!("id"), json!("int8"), json!("Overflow for type bigint")]]
+    };
+    let recorded = ledger_rows(&load, |i| if i == 1 { "refused" } else { "loaded" });
+    fake.on_query(move |sql| {
+        if sql.contains("sys_load_error_detail") && sql.contains("query_id = 4242") {
+            return vec![vec![
+                json!("s3://elsewhere/other-table.csv"),
+                json!(1),
+                json!("x"),
+                json!("int4"),
+                json!("not ours"),
+            ]];
+        }
+        if (sql.contains("stl_load_errors") && sql.contains("query = 4242"))
+            || sql.contains("FROM stl_query WHERE query = 4242")
+        {
+            return ours(&bad_part);
+        }
+        if sql.contains("svv_columns") {
+            return columns_rows(&[]);
+        }
+        if sql.contains("status, rows_loaded") {
+            return recorded.clone();
+        }
+        Vec::new()
+    });
+    let cluster = RedshiftEndpoint::Cluster("analytics-cluster".into());
+    let report = driver_on(&server, store, cluster).load(&load).await.unwrap();
+    let refused = report.files.iter().find(|f| f.status == LedgerStatus::Refused).expect("the bad file is set aside");
+    assert!(
+        refused.reason.as_deref().unwrap().contains("row 3 column id (int8): Overflow for type bigint"),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

@@ -142,6 +142,32 @@ async fn a_swapped_table_is_never_missing_for_a_concurrent_reader() {
 }
 
 #[tokio::test]
+async fn a_swap_keeps_the_tables_grants_and_refuses_under_a_view_bound_to_it() {
+    let rig = Rig::new().await;
+    rig.forget(&["jobs_grants"], &["jobs_grants_view", "jobs_grants", "jobs_grants_src"]).await;
+    rig.exec(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'landfall_jobs_reader') THEN \
+         CREATE ROLE landfall_jobs_reader; END IF; END $$",
+    )
+    .await;
+    rig.exec("CREATE TABLE jobs_e2e.jobs_grants_src AS SELECT g AS id FROM generate_series(1, 10) g").await;
+    let jobs = "  jobs_grants:\n    kind: transform\n    schedule: rate(1 hour)\n    sql: SELECT id FROM jobs_e2e.jobs_grants_src\n";
+    let runner = rig.runner(jobs).await;
+    run(&runner, "jobs_grants").await;
+    rig.exec("GRANT SELECT ON jobs_e2e.jobs_grants TO landfall_jobs_reader").await;
+    let may_read = "SELECT has_table_privilege('landfall_jobs_reader', 'jobs_e2e.jobs_grants', 'SELECT')::text";
+    run(&runner, "jobs_grants").await;
+    assert_eq!(rig.scalar(may_read).await, "true", "the grant survives the swap");
+
+    rig.exec("CREATE VIEW jobs_e2e.jobs_grants_view AS SELECT id FROM jobs_e2e.jobs_grants").await;
+    let refused = runner.run(&Payload { job: "jobs_grants".into(), from: None, to: None }).await;
+    let e = refused.expect_err("a view bound to the table refuses the swap");
+    assert!(e.to_string().contains("views depend on it (jobs_e2e.jobs_grants_view)"), "{e}");
+    assert_eq!(e.disposition(), landfall::disposition::Disposition::DeadLetter);
+    assert_eq!(rig.scalar("SELECT count(*) FROM jobs_e2e.jobs_grants_view").await, "10", "the view still reads");
+}
+
+#[tokio::test]
 async fn an_incremental_transform_keeps_its_watermark_over_three_runs() {
     let rig = Rig::new().await;
     rig.forget(&["jobs_inc"], &["jobs_inc_src", "jobs_inc"]).await;

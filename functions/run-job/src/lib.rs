@@ -55,6 +55,13 @@ pub enum JobError {
         "job {job}: {table}: the archive's files hold {archived} rows but {matching} now meet its range; nothing deleted, the next run unloads again"
     )]
     RangeMoved { job: String, table: String, archived: u64, matching: u64 },
+    /// Views bound to a transform's table: its swap would have to drop them.
+    #[error(
+        "job {job}: {table}: views depend on it ({views}), so swapping in the new table would have to drop them; \
+         nothing changed. Recreate them WITH NO SCHEMA BINDING (Redshift) or over another table, or make the job \
+         materialize: incremental"
+    )]
+    ViewsBlockSwap { job: String, table: String, views: String },
 }
 
 impl JobError {
@@ -69,6 +76,7 @@ impl JobError {
             JobError::Payload { .. }
             | JobError::UnknownJob { .. }
             | JobError::Config { .. }
+            | JobError::ViewsBlockSwap { .. }
             | JobError::Invariant { .. } => Disposition::DeadLetter,
         }
     }

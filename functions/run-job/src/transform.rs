@@ -5,10 +5,13 @@
 use landfall::jobs::Materialize;
 use landfall::jobs::Transform;
 use landfall::warehouse::bookkeeping::job_runs as ledger;
-use landfall::warehouse::jobs::{Finish, Window, incremental, table_swap, view};
+use landfall::warehouse::jobs::{
+    Finish, TableGrant, Window, dependent_views_query, incremental, table_grants_query, table_swap, view,
+};
 use serde_json::json;
 
 use landfall::warehouse::Warehouse;
+use landfall::warehouse::sql::TableName;
 
 use crate::{JobError, Outcome, Run, RunJob, now};
 
@@ -29,7 +32,8 @@ pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, t: &Transform) -> Result<Ou
         Materialize::View => view(d, &target, &t.sql, &finish),
         Materialize::Table => {
             let exists = ctx.warehouse.exists(&target, &step("exists")).await.map_err(RunJob::wh(job))?;
-            table_swap(d, &target, &t.sql, exists, &finish)
+            let grants = if exists { swap_grants(ctx, run, &target).await? } else { Vec::new() };
+            table_swap(d, &target, &t.sql, exists, &grants, &finish)
         }
         Materialize::Incremental => {
             let exists = ctx.warehouse.exists(&target, &step("exists")).await.map_err(RunJob::wh(job))?;
@@ -49,4 +53,30 @@ pub(crate) async fn run(ctx: &RunJob, run: &Run<'_>, t: &Transform) -> Result<Ou
         bytes: None,
         detail: json!({ "target": target.plain(), "materialize": format!("{:?}", t.materialize).to_lowercase(), "watermark": row.watermark }),
     })
+}
+
+/// What a swap over an existing table must carry to the new one: its grants.
+/// A view bound to it refuses the swap, which could not drop the old table.
+async fn swap_grants(ctx: &RunJob, run: &Run<'_>, target: &TableName) -> Result<Vec<TableGrant>, JobError> {
+    let d = ctx.dialect();
+    let job = run.job;
+    let name = |s: &str| format!("landfall-job-{}-{s}", run.run_id);
+    let views = ctx
+        .warehouse
+        .fetch(target, &name("views"), &dependent_views_query(d, target))
+        .await
+        .map_err(RunJob::wh(job))?;
+    let views: Vec<String> = views.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+    if !views.is_empty() {
+        return Err(JobError::ViewsBlockSwap { job: job.name.clone(), table: target.plain(), views: views.join(", ") });
+    }
+    let rows =
+        ctx.warehouse.fetch(target, &name("grants"), &table_grants_query(d, target)).await.map_err(RunJob::wh(job))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let cell = |i: usize| r.get(i).cloned().flatten();
+            Some(TableGrant { privilege: cell(0)?, grantee: cell(1)?, kind: cell(2).unwrap_or_else(|| "user".into()) })
+        })
+        .collect())
 }

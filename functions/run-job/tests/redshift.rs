@@ -40,6 +40,14 @@ struct Fake {
     rows: Mutex<u64>,
     /// What loads do to those rows after each UNLOAD (a count each).
     after_unload: Mutex<Vec<u64>>,
+    /// The transform table's grants to others, (privilege, grantee, kind):
+    /// a table renamed into its place starts with none.
+    grants: Mutex<Vec<(String, String, String)>>,
+    /// Views bound to the transform table: they follow it through a rename,
+    /// so dropping the renamed old table fails, as DROP TABLE documents
+    /// without CASCADE (<https://docs.aws.amazon.com/redshift/latest/dg/r_DROP_TABLE.html>);
+    /// views WITH NO SCHEMA BINDING record no dependency and are not here.
+    bound_views: Mutex<Vec<String>>,
     answer: Answer,
 }
 
@@ -141,10 +149,39 @@ impl Fake {
         if sqls.iter().any(|s| s.starts_with("DELETE FROM \"raw\".\"partner_clicks\"")) {
             *self.rows.lock().unwrap() = 0;
         }
+        self.swap(sqls)
+    }
+
+    /// A table swap's renames, grants and drop, as the catalog sees them.
+    fn swap(&self, sqls: &[String]) -> Result<(), String> {
+        let mut grants = self.grants.lock().unwrap().clone();
+        for sql in sqls {
+            if sql.contains("__landfall_new\" RENAME TO") {
+                grants.clear();
+            } else if let Some(rest) = sql.strip_prefix("GRANT ") {
+                let (privilege, rest) = rest.split_once(" ON ").unwrap();
+                let who = rest.split_once(" TO ").unwrap().1;
+                let (kind, name) = who.split_once(' ').unwrap_or(("USER", who));
+                grants.push((privilege.into(), name.trim_matches('"').into(), kind.to_lowercase()));
+            } else if sql.starts_with("DROP TABLE \"")
+                && sql.contains("__landfall_old")
+                && let Some(view) = self.bound_views.lock().unwrap().first()
+            {
+                return Err(format!("ERROR: cannot drop table {sql} because other objects depend on it: view {view}"));
+            }
+        }
+        *self.grants.lock().unwrap() = grants;
         Ok(())
     }
 
     fn query(&self, sql: &str) -> Vec<Vec<Value>> {
+        if sql.contains("FROM svv_relation_privileges") {
+            let grants = self.grants.lock().unwrap();
+            return grants.iter().map(|(p, g, k)| vec![json!(p), json!(g), json!(k)]).collect();
+        }
+        if sql.contains("FROM pg_depend") {
+            return self.bound_views.lock().unwrap().iter().map(|v| vec![json!(v)]).collect();
+        }
         if sql.starts_with("SELECT count(*) FROM \"raw\".\"partner_clicks\"") {
             return vec![vec![json!(*self.rows.lock().unwrap())]];
         }
@@ -282,6 +319,8 @@ async fn rig_with(
         failed: Mutex::default(),
         rows: Mutex::new(5),
         after_unload: Mutex::default(),
+        grants: Mutex::default(),
+        bound_views: Mutex::default(),
         answer: Box::new(answer),
     });
     Mock::given(method("POST")).respond_with(Responder(fake.clone())).mount(&server).await;
@@ -499,4 +538,26 @@ async fn an_incremental_transform_is_one_batch_with_its_ledger_row() {
     assert_eq!(apply[0], "LOCK \"raw\".\"latest\"");
     assert!(apply[3].starts_with("DELETE FROM \"raw\".\"latest\" USING landfall_job_rows n"), "{apply:?}");
     assert!(apply[5].starts_with("UPDATE landfall.job_runs SET status = 'succeeded'"), "{apply:?}");
+}
+
+#[tokio::test]
+async fn a_table_transform_grants_again_what_the_old_table_had_and_refuses_under_a_bound_view() {
+    let jobs = "  daily:\n    kind: transform\n    schedule: rate(1 hour)\n    sql: SELECT 1 AS n\n";
+    let rig = rig(jobs, |sql| {
+        if sql.contains("information_schema.tables") {
+            return vec![vec![json!(1)]];
+        }
+        Vec::new()
+    })
+    .await;
+    let analysts = ("SELECT".to_owned(), "analysts".to_owned(), "group".to_owned());
+    rig.fake.grants.lock().unwrap().push(analysts.clone());
+    rig.runner.run(&payload("daily")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(*rig.fake.grants.lock().unwrap(), vec![analysts], "the group still reads the new table");
+
+    rig.fake.bound_views.lock().unwrap().push("bi.daily_view".into());
+    let e = rig.runner.run(&payload("daily")).await.expect_err("refused");
+    assert!(e.to_string().contains("views depend on it (bi.daily_view)"), "{e}");
+    let swaps = rig.fake.submitted.lock().unwrap().iter().filter(|s| s.iter().any(|x| x.contains("RENAME TO"))).count();
+    assert_eq!(swaps, 1, "the refused run submitted no swap");
 }

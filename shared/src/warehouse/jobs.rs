@@ -43,10 +43,79 @@ fn suffixed(target: &TableName, suffix: &str) -> TableName {
     TableName::new(target.schema.clone(), format!("{}{suffix}", target.table))
 }
 
+/// One privilege someone other than the owner holds on a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableGrant {
+    /// `SELECT`, `INSERT`, ...
+    pub privilege: String,
+    /// The user, group or role; `PUBLIC` for everyone.
+    pub grantee: String,
+    /// `user`, `group` or `role` (Redshift's `identity_type`; `user` on PostgreSQL).
+    pub kind: String,
+}
+
+impl TableGrant {
+    fn statement(&self, target: &TableName) -> String {
+        let who = match (self.kind.as_str(), self.grantee.as_str()) {
+            (_, "PUBLIC") | (_, "public") => "PUBLIC".to_owned(),
+            ("group", g) => format!("GROUP {}", quote_ident(g)),
+            ("role", r) => format!("ROLE {}", quote_ident(r)),
+            (_, u) => quote_ident(u),
+        };
+        format!("GRANT {} ON {target} TO {who}", self.privilege)
+    }
+}
+
+/// The table's grants to others than its owner, as rows of (privilege,
+/// grantee, kind) for [`TableGrant`]: a swapped-in table is a new table, so
+/// what was granted on the old one is granted again in the swap's
+/// transaction. Redshift lists them in `SVV_RELATION_PRIVILEGES`
+/// (<https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_RELATION_PRIVILEGES.html>),
+/// PostgreSQL in `information_schema.table_privileges`.
+pub fn table_grants_query(d: Dialect, target: &TableName) -> String {
+    let (s, t) = (d.literal(&target.schema), d.literal(&target.table));
+    let owner = format!("(SELECT tableowner FROM pg_tables WHERE schemaname = {s} AND tablename = {t})");
+    match d {
+        Dialect::Postgres => format!(
+            "SELECT privilege_type, grantee, 'user' FROM information_schema.table_privileges \
+             WHERE table_schema = {s} AND table_name = {t} AND grantee <> {owner} ORDER BY 2, 1"
+        ),
+        Dialect::Redshift => format!(
+            "SELECT privilege_type, identity_name, identity_type FROM svv_relation_privileges \
+             WHERE namespace_name = {s} AND relation_name = {t} AND identity_name <> {owner} ORDER BY 2, 1"
+        ),
+    }
+}
+
+/// The views bound to the table (`schema.view`). Renaming a table takes such
+/// a view along, and dropping it then fails ("other objects depend on it"),
+/// so a swap under one cannot finish; a Redshift view made `WITH NO SCHEMA
+/// BINDING` records no dependency and does not block it
+/// (<https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_VIEW.html>).
+pub fn dependent_views_query(d: Dialect, target: &TableName) -> String {
+    format!(
+        "SELECT DISTINCT vn.nspname || '.' || v.relname FROM pg_depend dep \
+         JOIN pg_rewrite r ON dep.objid = r.oid JOIN pg_class v ON r.ev_class = v.oid \
+         JOIN pg_namespace vn ON vn.oid = v.relnamespace JOIN pg_class t ON dep.refobjid = t.oid \
+         JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+         WHERE tn.nspname = {} AND t.relname = {} AND v.oid <> t.oid ORDER BY 1",
+        d.literal(&target.schema),
+        d.literal(&target.table)
+    )
+}
+
 /// `materialize: table`: build into `<target>__landfall_new`, then rename it
 /// over the target in the same transaction (the old table is dropped), so a
-/// reader sees the old rows or the new ones, never none.
-pub fn table_swap(d: Dialect, target: &TableName, sql: &str, exists: bool, finish: &Finish<'_>) -> Vec<String> {
+/// reader sees the old rows or the new ones, never none; the old table's
+/// `grants` are made again on the new one before the commit.
+pub fn table_swap(
+    d: Dialect,
+    target: &TableName,
+    sql: &str,
+    exists: bool,
+    grants: &[TableGrant],
+    finish: &Finish<'_>,
+) -> Vec<String> {
     let new = suffixed(target, "__landfall_new");
     let old = suffixed(target, "__landfall_old");
     let mut out =
@@ -56,6 +125,7 @@ pub fn table_swap(d: Dialect, target: &TableName, sql: &str, exists: bool, finis
         out.push(format!("ALTER TABLE {target} RENAME TO {}", quote_ident(&old.table)));
     }
     out.push(format!("ALTER TABLE {new} RENAME TO {}", quote_ident(&target.table)));
+    out.extend(grants.iter().map(|g| g.statement(target)));
     if exists {
         out.push(format!("DROP TABLE {old}"));
     }
@@ -265,11 +335,25 @@ mod tests {
     #[test]
     fn a_swap_builds_aside_and_renames_in_one_list() {
         let t = TableName::new("public", "clicks_daily");
-        let s = table_swap(Dialect::Postgres, &t, "SELECT 1 AS n", true, &finish());
+        let s = table_swap(Dialect::Postgres, &t, "SELECT 1 AS n", true, &[], &finish());
         assert_eq!(s[0], r#"DROP TABLE IF EXISTS "public"."clicks_daily__landfall_new""#);
         assert!(s[3].starts_with(r#"ALTER TABLE "public"."clicks_daily" RENAME TO "clicks_daily__landfall_old""#));
         assert!(s.last().unwrap().contains("rows_written = (SELECT count(*) FROM \"public\".\"clicks_daily\")"));
-        assert_eq!(table_swap(Dialect::Postgres, &t, "SELECT 1", false, &finish()).len(), 4);
+        assert_eq!(table_swap(Dialect::Postgres, &t, "SELECT 1", false, &[], &finish()).len(), 4);
+    }
+
+    #[test]
+    fn a_swap_grants_again_what_the_old_table_had_before_dropping_it() {
+        let t = TableName::new("public", "daily");
+        let grants = [
+            TableGrant { privilege: "SELECT".into(), grantee: "analysts".into(), kind: "group".into() },
+            TableGrant { privilege: "SELECT".into(), grantee: "IAMR:bi".into(), kind: "user".into() },
+        ];
+        let s = table_swap(Dialect::Redshift, &t, "SELECT 1", true, &grants, &finish());
+        let renamed = s.iter().position(|x| x.ends_with(r#"RENAME TO "daily""#)).unwrap();
+        assert_eq!(s[renamed + 1], r#"GRANT SELECT ON "public"."daily" TO GROUP "analysts""#);
+        assert_eq!(s[renamed + 2], r#"GRANT SELECT ON "public"."daily" TO "IAMR:bi""#);
+        assert!(s[renamed + 3].starts_with("DROP TABLE"), "{s:?}");
     }
 
     #[test]
@@ -313,8 +397,9 @@ mod tests {
         archive.push(Finish { rows_sql: "1200".into(), ..finish() }.statement(d));
         assert_golden("job_archive", &joined(&archive));
         let daily = TableName::new("raw", "clicks_daily");
+        let analysts = TableGrant { privilege: "SELECT".into(), grantee: "analysts".into(), kind: "group".into() };
         let sql = "SELECT partner_id, dt, count(*) AS clicks FROM raw.partner_clicks GROUP BY 1, 2";
-        assert_golden("job_transform_table", &joined(&table_swap(d, &daily, sql, true, &finish())));
+        assert_golden("job_transform_table", &joined(&table_swap(d, &daily, sql, true, &[analysts], &finish())));
         let orders = TableName::new("raw", "orders_latest");
         let inc = incremental(
             d,

@@ -440,18 +440,32 @@ impl RedshiftWarehouse {
         Ok(groups)
     }
 
-    /// The COPY's load errors, from the system tables.
+    /// The COPY's load errors, from the system tables. The Data API's
+    /// `RedshiftQueryId` is `STL_QUERY`'s query id (DescribeStatement:
+    /// <https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_DescribeStatement.html>),
+    /// which on a provisioned cluster is not the `query_id` of the SYS views:
+    /// there `stl_load_errors` is read by it, and `sys_load_error_detail`
+    /// (which also has the COPYs run on concurrency scaling) by the
+    /// transaction `STL_QUERY` gives it. Serverless has only the SYS views,
+    /// whose `query_id` it gives.
     async fn load_errors(&self, table: &TableName, load: &TableLoad, query_id: i64) -> Vec<LoadErrorDetail> {
-        let mut sqls = vec![format!(
-            "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(column_type), TRIM(error_message) \
-             FROM sys_load_error_detail WHERE query_id = {query_id} ORDER BY start_time LIMIT 20"
-        )];
-        if self.provisioned {
-            sqls.push(format!(
-                "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(type), TRIM(err_reason) \
-                 FROM stl_load_errors WHERE query = {query_id} ORDER BY starttime LIMIT 20"
-            ));
-        }
+        let sys = |matching: String| {
+            format!(
+                "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(column_type), TRIM(error_message) \
+                 FROM sys_load_error_detail WHERE {matching} ORDER BY start_time LIMIT 20"
+            )
+        };
+        let sqls = if self.provisioned {
+            vec![
+                format!(
+                    "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(type), TRIM(err_reason) \
+                     FROM stl_load_errors WHERE query = {query_id} ORDER BY starttime LIMIT 20"
+                ),
+                sys(format!("transaction_id = (SELECT MAX(xid) FROM stl_query WHERE query = {query_id})")),
+            ]
+        } else {
+            vec![sys(format!("query_id = {query_id}"))]
+        };
         for (n, sql) in sqls.into_iter().enumerate() {
             match self.query(table, sql, &Self::name(load, &format!("load-errors-{n}"))).await {
                 Ok(rows) if !rows.is_empty() => {

@@ -3,20 +3,32 @@
 //! what is wrong and the exact fix; `--json` gives the same as typed values;
 //! the exit code is 1 when a check fails. Nothing is written anywhere.
 //!
-//! What it checks so far, with the operator's credentials:
+//! What it checks, with the operator's credentials (docs/first-deploy.md,
+//! section 4, lists each check and its fix):
 //! - `config`: the config the functions read (`config_url`) is the
 //!   repository's, byte for byte, and valid;
 //! - `warehouse`: the configured warehouse answers as the user the CLI
 //!   connects as, and that user may create what the loader creates: the
 //!   `landfall` schema in the database, tables in the warehouse schema
 //!   (`has_database_privilege` / `has_schema_privilege`, which PostgreSQL and
-//!   Redshift both have). On PostgreSQL that user is the functions' user.
+//!   Redshift both have). On PostgreSQL that user is the functions' user;
+//! - `grants <function>`: each function's database user holds what it does
+//!   (grants.rs);
 //!
-//! Not yet: each function's IAM policy simulated for its prefixes, queues and
-//! secrets (moto 5.2 has no `SimulatePrincipalPolicy`), log levels (moto
-//! stores no Lambda `LoggingConfig`), the COPY role's association, the
-//! workgroup's route to S3, and the `IAMR:` users' grants on Redshift
-//! (docs/first-deploy.md lists the statements).
+//! and on a deployment (`--target aws`, functions in the outputs):
+//! - `access <function>`: its role's policy simulated for the exact prefixes,
+//!   queues, key, Glue tables and secrets it uses (access.rs);
+//! - `copy-role`, `s3-route`: the COPY role attached and assumable, a route
+//!   from the cluster or workgroup to S3 (redshift.rs);
+//! - `log-level <function>`: Lambda's log filter keeps the metric lines
+//!   (logging.rs).
+
+mod access;
+mod grants;
+mod logging;
+mod redshift;
+
+use std::sync::Arc;
 
 use std::path::PathBuf;
 
@@ -24,9 +36,11 @@ use landfall::config::Config;
 use landfall::layout::parse_s3_url;
 use landfall::lineage::LEDGER_SCHEMA;
 use landfall::storage::{ObjectStore, StorageError};
+use landfall::warehouse::Warehouse;
 use landfall::warehouse::sql::{Dialect, TableName};
 use serde::Serialize;
 
+use super::deployment::TargetKind;
 use super::output::{Table, emit};
 use super::{CliError, Deployment};
 
@@ -48,7 +62,7 @@ pub enum Verdict {
 /// One check's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    pub check: &'static str,
+    pub check: String,
     pub verdict: Verdict,
     /// What was found.
     pub detail: String,
@@ -57,12 +71,12 @@ pub struct Check {
 }
 
 impl Check {
-    fn pass(check: &'static str, detail: String) -> Check {
-        Check { check, verdict: Verdict::Pass, detail, fix: None }
+    fn pass(check: impl Into<String>, detail: String) -> Check {
+        Check { check: check.into(), verdict: Verdict::Pass, detail, fix: None }
     }
 
-    fn fail(check: &'static str, detail: String, fix: String) -> Check {
-        Check { check, verdict: Verdict::Fail, detail, fix: Some(fix) }
+    fn fail(check: impl Into<String>, detail: String, fix: String) -> Check {
+        Check { check: check.into(), verdict: Verdict::Fail, detail, fix: Some(fix) }
     }
 }
 
@@ -78,7 +92,8 @@ pub async fn run(d: &Deployment, args: &DoctorArgs, json: bool) -> Result<(), Cl
         Some(p) => Some(p.clone()),
         None => super::checkout_root().map(|r| r.join("config/landfall.yaml")),
     };
-    let checks = vec![config_check(d, path).await, warehouse_check(d).await];
+    let mut checks = vec![config_check(d, path).await];
+    checks.extend(deployed_checks(d).await);
     let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
     let report = Report { target: format!("{:?}", d.kind).to_lowercase(), checks, failed };
     emit(json, &report, |r| {
@@ -88,7 +103,7 @@ pub async fn run(d: &Deployment, args: &DoctorArgs, json: bool) -> Result<(), Cl
                 Some(fix) => format!("{}; fix: {fix}", c.detail),
                 None => c.detail.clone(),
             };
-            t.push(vec![c.check.into(), format!("{:?}", c.verdict).to_lowercase(), detail]);
+            t.push(vec![c.check.clone(), format!("{:?}", c.verdict).to_lowercase(), detail]);
         }
         t.render()
     })?;
@@ -134,17 +149,74 @@ async fn config_check(d: &Deployment, path: Option<PathBuf>) -> Check {
     }
 }
 
-/// The warehouse answers, and its user may create the landfall schema and
-/// tables in the warehouse schema.
-async fn warehouse_check(d: &Deployment) -> Check {
-    const NAME: &str = "warehouse";
+/// Every check that reads the deployed config: the warehouse and each
+/// function's grants, and on a deployment each function's access and log
+/// level and the Redshift side of COPY.
+async fn deployed_checks(d: &Deployment) -> Vec<Check> {
     let config = match d.config().await {
         Ok(c) => c,
-        Err(e) => return Check::fail(NAME, format!("the deployed config: {e}"), "see the config check".into()),
+        Err(e) => {
+            return vec![Check::fail("warehouse", format!("the deployed config: {e}"), "see the config check".into())];
+        }
     };
-    let warehouse = match d.warehouse(&config).await {
+    let mut checks = Vec::new();
+    let (check, connected) = warehouse_check(d, &config).await;
+    checks.push(check);
+    let role_name = |f: &str| {
+        d.functions.get(f).and_then(|x| x.role_arn.as_deref()).and_then(access::role_parts).map(|(_, _, n)| n)
+    };
+    if let Some((warehouse, cli_user)) = connected {
+        for f in ["load-warehouse", "monitor-feeds", "run-job"] {
+            let user = grants::user_of(&config, role_name(f));
+            let schema = &config.warehouse.schema;
+            checks.push(grants::check(warehouse.as_ref(), f, user.as_deref(), schema, &cli_user).await);
+        }
+    }
+    if d.kind == TargetKind::Aws {
+        checks.extend(aws_checks(d, &config).await);
+    }
+    checks
+}
+
+/// What only a deployment has: roles, Lambda settings, the Redshift side.
+async fn aws_checks(d: &Deployment, config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let iam = aws_sdk_iam::Client::new(&d.sdk);
+    let lambda = aws_sdk_lambda::Client::new(&d.sdk);
+    let secrets = access::warehouse_secrets(d, config).await;
+    for (f, deployed) in &d.functions {
+        match (&deployed.role_arn, &secrets) {
+            (Some(role), Ok(secrets)) => {
+                let needs = access::needs(f, role, d, config, secrets);
+                checks.push(access::check(&iam, f, role, &needs).await);
+            }
+            (None, _) => checks.push(Check::fail(
+                format!("access {f}"),
+                "the outputs name no role for it".into(),
+                "terraform output -json > outputs.json with this checkout's terraform/".into(),
+            )),
+            (_, Err(e)) => checks.push(Check::fail(format!("access {f}"), e.clone(), "create the secret".into())),
+        }
+        checks.push(logging::check(&lambda, f, &deployed.function_name).await);
+    }
+    if d.functions.is_empty() {
+        checks.push(Check::fail(
+            "access",
+            "the outputs name no deployed function".into(),
+            "terraform apply with create_functions = true, then terraform output -json > outputs.json".into(),
+        ));
+    }
+    checks.extend(redshift::checks(d, config).await);
+    checks
+}
+
+/// The warehouse answers, and its user may create the landfall schema and
+/// tables in the warehouse schema; the driver and that user for the grants.
+async fn warehouse_check(d: &Deployment, config: &Config) -> (Check, Option<(Arc<dyn Warehouse>, String)>) {
+    const NAME: &str = "warehouse";
+    let warehouse = match d.warehouse(config).await {
         Ok(w) => w,
-        Err(e) => return Check::fail(NAME, e.to_string(), "the config's warehouse: section".into()),
+        Err(e) => return (Check::fail(NAME, e.to_string(), "the config's warehouse: section".into()), None),
     };
     let dialect = warehouse.dialect();
     let schema = &config.warehouse.schema;
@@ -153,13 +225,14 @@ async fn warehouse_check(d: &Deployment) -> Check {
     let rows = match warehouse.fetch(&about, "landfall-doctor-privileges", &sql).await {
         Ok(rows) => rows,
         Err(e) => {
-            return Check::fail(
+            let check = Check::fail(
                 NAME,
                 format!("{}: {e}", warehouse.describe()),
                 "check the warehouse's address and credentials (warehouse: in the config, its password secret \
                  or LANDFALL_WAREHOUSE_URL; on Redshift the operator's redshift-data permissions)"
                     .into(),
             );
+            return (check, None);
         }
     };
     let cell = |i: usize| rows.first().and_then(|r| r.get(i)).cloned().flatten().unwrap_or_default();
@@ -173,11 +246,12 @@ async fn warehouse_check(d: &Deployment) -> Check {
         missing.push(format!("GRANT CREATE, USAGE ON SCHEMA {} TO {};", quote(schema), quote(&user)));
     }
     let who = format!("{} as {user}", warehouse.describe());
-    if missing.is_empty() {
+    let check = if missing.is_empty() {
         Check::pass(NAME, format!("{who}: may create the {LEDGER_SCHEMA} schema and tables in {schema}"))
     } else {
         Check::fail(NAME, format!("{who}: lacks what the loader creates"), missing.join(" "))
-    }
+    };
+    (check, Some((warehouse, user)))
 }
 
 /// current_user, the database, CREATE on it, CREATE on `schema` (NULL when
