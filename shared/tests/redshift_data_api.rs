@@ -831,3 +831,31 @@ async fn a_query_on_a_relation_that_does_not_exist_yet_reads_as_absent_and_other
     let e = warehouse.query_if_present("SELECT feed FROM \"landfall\".\"failures\"").await.unwrap_err();
     assert!(!e.is_undefined_table(), "a missing column is a real error: {e}");
 }
+
+/// A version whose object the table already holds newer (by S3's
+/// sequencer) is recorded superseded and copies nothing; a batch whose
+/// files carry no sequencer reads no versions at all (the append test).
+#[tokio::test]
+async fn a_version_older_than_the_one_the_table_holds_is_superseded_and_not_copied() {
+    let (server, fake, store, mut load) = setup(1, FeedRules::default()).await;
+    load.files[0].manifest.source.sequencer = Some("0A".into());
+    let url = load.files[0].manifest.source.url.clone();
+    let recorded = ledger_rows(&load, |_| "superseded");
+    fake.on_query(move |sql| {
+        if sql.contains("svv_columns") {
+            return columns_rows(&[("id", "bigint", Value::Null), ("name", "character varying", json!(32))]);
+        }
+        if sql.starts_with("SELECT source_url, detail") {
+            return vec![vec![json!(url), json!(r#"{"sequencer":"000B"}"#)]];
+        }
+        if sql.contains("status, rows_loaded") {
+            return recorded.clone();
+        }
+        Vec::new()
+    });
+    let report = driver(&server, store).load(&load).await.unwrap();
+    assert!(fake.names().contains(&"versions-0".to_owned()), "{:?}", fake.names());
+    assert_eq!(report.files[0].status, LedgerStatus::Superseded, "{report:?}");
+    let copies = fake.submitted().iter().flat_map(|(_, sqls)| sqls.clone()).filter(|s| s.starts_with("COPY")).count();
+    assert_eq!(copies, 0, "nothing of the older version is staged");
+}

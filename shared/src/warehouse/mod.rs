@@ -116,10 +116,16 @@ impl TableLoad {
         self.files.iter().map(|f| f.manifest.file_id.as_str()).collect()
     }
 
-    /// The source objects of the load's files, each once.
-    pub fn source_urls(&self) -> Vec<&str> {
-        let urls: std::collections::BTreeSet<&str> =
-            self.files.iter().map(|f| f.manifest.source.url.as_str()).collect();
+    /// The source objects of the load's files that carry S3's sequencer,
+    /// each once: only those can be superseded, so a batch without one (a
+    /// replay, a source that sends none) reads no versions.
+    pub fn sequenced_source_urls(&self) -> Vec<&str> {
+        let urls: std::collections::BTreeSet<&str> = self
+            .files
+            .iter()
+            .filter(|f| f.manifest.source.sequencer.is_some())
+            .map(|f| f.manifest.source.url.as_str())
+            .collect();
         urls.into_iter().collect()
     }
 }

@@ -224,7 +224,7 @@ async fn lock_and_decide(txn: &Transaction<'_>, load: &TableLoad) -> Result<Load
     let settled: HashSet<String> =
         txn.query(&q, &[]).await.map_err(|e| sql_error(t, &q, &e))?.iter().map(|r| r.get(0)).collect();
     let mut versions = Vec::new();
-    for q in d.select_versions(t, &load.source_urls()) {
+    for q in d.select_versions(t, &load.sequenced_source_urls()) {
         let rows = txn.query(&q, &[]).await.map_err(|e| sql_error(t, &q, &e))?;
         versions.extend(rows.iter().map(|r| vec![r.get(0), r.get(1)]));
     }

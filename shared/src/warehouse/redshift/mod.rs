@@ -337,7 +337,9 @@ impl RedshiftWarehouse {
     /// another loader is not seen (PostgreSQL reads it under the lock).
     async fn newest_versions(&self, load: &TableLoad) -> Result<HashMap<String, String>, WarehouseError> {
         let mut rows = Vec::new();
-        for (i, sql) in Dialect::Redshift.select_versions(&load.target, &load.source_urls()).into_iter().enumerate() {
+        for (i, sql) in
+            Dialect::Redshift.select_versions(&load.target, &load.sequenced_source_urls()).into_iter().enumerate()
+        {
             rows.extend(self.query(&load.target, sql, &Self::name(load, &format!("versions-{i}"))).await?);
         }
         Ok(newest_versions(&rows))
