@@ -228,6 +228,7 @@ impl<'a> PartEncoder<'a> {
             Vec::new()
         };
         let rows = Rows { data: &data, file: &file, line: &line_cell, plans: &plans };
+        let wide = rows.can_outgrow_a_page();
         let tails = self.tails()?;
 
         let mut raw = Vec::new();
@@ -247,7 +248,7 @@ impl<'a> PartEncoder<'a> {
                 .find(|&&i| data.get(i).is_some_and(|c| c.is_null(row)))
                 .and_then(|&i| self.columns.data.get(i))
                 .map(|c| format!("primary key column {c} is null"));
-            let reason = null_key.or_else(|| too_big_for_a_page(rows.min_heap_bytes(row)));
+            let reason = null_key.or_else(|| wide.then(|| too_big_for_a_page(rows.min_heap_bytes(row))).flatten());
             if reason.is_some() || self.ctx.excluded.contains(&position) {
                 out.truncate(start);
                 raw.clear();
@@ -306,16 +307,28 @@ struct Rows<'b, 'a> {
 }
 
 impl Rows<'_, '_> {
+    /// Whether any row of these columns could pass a page: each value takes
+    /// at most [`TOAST_FLOOR_BYTES`] by [`Rows::min_heap_bytes`]' count, so
+    /// a table of up to about 330 columns never can, and its rows need no
+    /// count at all.
+    fn can_outgrow_a_page(&self) -> bool {
+        let count = self.cells();
+        TUPLE_HEADER_BYTES + count * TOAST_FLOOR_BYTES + count.div_ceil(8) > MAX_HEAP_TUPLE_BYTES
+    }
+
+    /// The values a row holds: the data, the lineage columns and the tails.
+    fn cells(&self) -> usize {
+        self.data.len() + 6
+    }
+
     /// The least a heap tuple of this row can take after TOAST: the header
     /// and null bitmap, then each value at its smallest (a short string in
     /// place with its 1-byte header, a longer one as a TOAST pointer, any
     /// other value 1 byte, alignment ignored), so a row over the limit by
     /// this count is one PostgreSQL refuses, never one it would take.
     fn min_heap_bytes(&self, row: usize) -> usize {
-        let cells = self.data.iter().chain([self.file, self.line]);
-        let (mut bytes, mut any_null, mut count) = (TUPLE_HEADER_BYTES, false, 4usize);
-        for c in cells {
-            count += 1;
+        let (mut bytes, mut any_null) = (TUPLE_HEADER_BYTES, false);
+        for c in self.data.iter().chain([self.file, self.line]) {
             bytes += match c {
                 _ if c.is_null(row) => {
                     any_null = true;
@@ -325,7 +338,7 @@ impl Rows<'_, '_> {
                 _ => 1,
             };
         }
-        if any_null { bytes + count.div_ceil(8) } else { bytes }
+        if any_null { bytes + self.cells().div_ceil(8) } else { bytes }
     }
 
     fn text(&self, row: usize, tails: &Tails, out: &mut Vec<u8>) {
