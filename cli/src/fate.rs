@@ -220,11 +220,8 @@ async fn settle(d: &Deployment, warehouse: &dyn Warehouse, fates: &mut [Fate]) -
             let store = &store;
             async move {
                 let Some(key) = key else { return Ok(None) };
-                match store.get_bytes(bucket, &key).await {
-                    Ok(bytes) => Ok(Manifest::from_json(&bytes).ok().map(|m| (key, m))),
-                    Err(StorageError::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e.into()),
-                }
+                let bytes = store.get_bytes_if_present(bucket, &key).await?;
+                Ok(bytes.and_then(|bytes| Manifest::from_json(&bytes).ok()).map(|m| (key, m)))
             }
         })
         .buffered(CONCURRENCY)
@@ -617,11 +614,7 @@ pub async fn rejects(d: &Deployment, args: &RejectsArgs, json: bool) -> Result<(
     let store = d.store();
     let mut all = Vec::new();
     for key in &r.rejects_keys {
-        let bytes = match store.get_bytes(&d.curated_bucket, key).await {
-            Ok(b) => b,
-            Err(StorageError::NotFound { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        };
+        let Some(bytes) = store.get_bytes_if_present(&d.curated_bucket, key).await? else { continue };
         let rows = read_rejects(&bytes).map_err(|e| CliError::failed(format!("{key}: {e}")))?;
         // A load's rejects object covers every file of the load.
         all.extend(rows.into_iter().filter(|x| x.file == url));

@@ -49,16 +49,12 @@ pub struct ParseFailure {
 /// ignored: the record counts them) and returns the attempts so far. A
 /// record that does not read as one is replaced and counted from zero.
 pub async fn record(store: &dyn ObjectStore, bucket: &str, failure: &ParseFailure) -> Result<u64, StorageError> {
-    let key = layout::parse_failure_key(&failure.feed, &failure.file_id);
-    let before = match store.get_bytes(bucket, &key).await {
-        Ok(bytes) => serde_json::from_slice::<ParseFailure>(&bytes).map(|f| f.attempts).unwrap_or(0),
-        Err(StorageError::NotFound { .. }) => 0,
-        Err(e) => return Err(e),
-    };
+    let before = read(store, bucket, &failure.feed, &failure.file_id).await?.map_or(0, |f| f.attempts);
     let mut next = failure.clone();
     next.attempts = before + 1;
     next.error = crate::record::truncate(&failure.error, ERROR_MAX_BYTES).to_owned();
     let body = serde_json::to_vec(&next).unwrap_or_default();
+    let key = layout::parse_failure_key(&failure.feed, &failure.file_id);
     store.put_bytes(bucket, &key, body, "application/json").await?;
     Ok(next.attempts)
 }
@@ -72,11 +68,7 @@ pub async fn read(
     file_id: &str,
 ) -> Result<Option<ParseFailure>, StorageError> {
     let key = layout::parse_failure_key(feed, file_id);
-    match store.get_bytes(bucket, &key).await {
-        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-        Err(StorageError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(store.get_bytes_if_present(bucket, &key).await?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 /// Per feed, the files parse-file failed on and has not parsed since (no
@@ -85,12 +77,8 @@ pub async fn read(
 pub async fn stuck_per_feed(store: &dyn ObjectStore, bucket: &str) -> Result<BTreeMap<String, u64>, StorageError> {
     let mut out = BTreeMap::new();
     for (key, _) in store.list(bucket, layout::FAILURES_PREFIX).await? {
-        let bytes = match store.get_bytes(bucket, &key).await {
-            Ok(bytes) => bytes,
-            // Removed since the listing (an operator cleaning up): nothing stuck.
-            Err(StorageError::NotFound { .. }) => continue,
-            Err(e) => return Err(e),
-        };
+        // Removed since the listing (an operator cleaning up): nothing stuck.
+        let Some(bytes) = store.get_bytes_if_present(bucket, &key).await? else { continue };
         // Not a record parse-file wrote: no file of any feed.
         let Ok(failure) = serde_json::from_slice::<ParseFailure>(&bytes) else { continue };
         if !failure.table.is_empty() {

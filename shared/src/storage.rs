@@ -150,6 +150,16 @@ pub trait ObjectStore: Send + Sync {
         Ok(buf)
     }
 
+    /// Like [`ObjectStore::get_bytes`], `None` for an object that does not
+    /// exist (a record nobody wrote yet, one removed since a listing).
+    async fn get_bytes_if_present(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.get_bytes(bucket, key).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StorageError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Streams an object into a local file (Parquet needs random access;
     /// memory stays flat whatever the object's size).
     async fn get_to_file(&self, bucket: &str, key: &str, path: &Path) -> Result<u64, StorageError> {
